@@ -1,0 +1,110 @@
+"""Turn layer selectors (names, globs, regexes, module types) into dotted module names.
+
+>>> import torch.nn as nn
+>>> m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3))
+>>> select_layers(m, "type:Conv2d")
+['0', '2']
+>>> select_layers(m, ["re:[12]", "0"])
+['0', '1', '2']
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from typing import Iterable, Sequence, Union
+
+import torch.nn as nn
+
+from ..errors import InputError, LayerNotFoundError
+
+__all__ = ["select_layers", "LayerSelector", "DEFAULT_TYPES"]
+
+LayerSelector = Union[None, str, Sequence[str]]
+
+DEFAULT_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_GLOB_CHARS = set("*?[")
+_LISTER_HINT = "Run `layerscope layers MODEL` (or layerscope.list_layers(model)) to see every name."
+
+
+def _is_leaf(module: nn.Module) -> bool:
+    return next(module.children(), None) is None
+
+
+def _named(model: nn.Module) -> dict[str, nn.Module]:
+    # remove_duplicate=False keeps every path to a shared module; the first path wins below.
+    named: dict[str, nn.Module] = {}
+    for name, module in model.named_modules():
+        if name:
+            named[name] = module
+    return named
+
+
+def _type_matches(module: nn.Module, type_name: str) -> bool:
+    for cls in type(module).__mro__:
+        if cls.__name__ == type_name or f"{cls.__module__}.{cls.__qualname__}" == type_name:
+            return True
+    return False
+
+
+def _not_found(what: str, candidates: Iterable[str], kind: str = "layer") -> LayerNotFoundError:
+    candidates = list(candidates)
+    close = difflib.get_close_matches(what, candidates, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return LayerNotFoundError(f"No {kind} matches {what!r}.{hint} {_LISTER_HINT}")
+
+
+def _match_one(selector: str, named: dict[str, nn.Module]) -> list[str]:
+    if not isinstance(selector, str) or not selector.strip():
+        raise InputError(f"Layer selector {selector!r} must be a non-empty string. {_LISTER_HINT}")
+    selector = selector.strip()
+    if selector == "all":
+        return [n for n, m in named.items() if _is_leaf(m)]
+    if selector.startswith("type:"):
+        type_name = selector[5:]
+        found = [n for n, m in named.items() if _type_matches(m, type_name)]
+        if not found:
+            types = sorted({type(m).__name__ for m in named.values()})
+            raise _not_found(type_name, types, kind="module type")
+        return found
+    if selector.startswith("re:"):
+        try:
+            pattern = re.compile(selector[3:])
+        except re.error as err:
+            raise InputError(f"Layer regex {selector[3:]!r} is invalid: {err}.") from None
+        found = [n for n in named if pattern.fullmatch(n)]
+        if not found:
+            raise _not_found(selector[3:], named)
+        return found
+    if _GLOB_CHARS & set(selector):
+        found = [n for n in named if fnmatch.fnmatchcase(n, selector)]
+        if not found:
+            raise _not_found(selector, named)
+        return found
+    if selector not in named:
+        raise _not_found(selector, named)
+    return [selector]
+
+
+def select_layers(model: nn.Module, layers: LayerSelector = None) -> list[str]:
+    """Dotted names of the modules selected by ``layers``, in ``named_modules`` order.
+
+    ``layers`` is ``None`` (every Conv1d/2d/3d, or every leaf module when the
+    model has no convolution), ``"all"`` (every leaf module), an exact dotted
+    name, a glob (``"features.*"``), a regex (``"re:layer[34]\\..*"``), a module
+    type (``"type:Conv2d"``), or a list mixing these. A selector that matches
+    nothing raises :class:`LayerNotFoundError` with the closest names.
+    """
+    named = _named(model)
+    if not named:
+        return [""]  # a bare module (e.g. a single nn.Conv2d): capture its own output
+    if layers is None:
+        found = [n for n, m in named.items() if isinstance(m, DEFAULT_TYPES)]
+        return found or [n for n, m in named.items() if _is_leaf(m)]
+    if isinstance(layers, str):
+        layers = [part for part in layers.split(",")] if "," in layers and not layers.startswith("re:") else [layers]
+    chosen: set[str] = set()
+    for selector in layers:
+        chosen.update(_match_one(selector, named))
+    return [n for n in named if n in chosen]
