@@ -76,7 +76,6 @@ class Activations(Mapping):
         try:
             return self.tensors[name]
         except KeyError:
-            from ..errors import LayerNotFoundError
             from .select import _not_found
 
             raise _not_found(name, self.tensors, kind="captured layer") from None

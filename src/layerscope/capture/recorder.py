@@ -23,7 +23,7 @@ from .flatten import flatten_output
 from .protect import WriteGuard, storage_key
 from .select import LayerSelector, select_layers
 
-__all__ = ["Recorder", "model_device"]
+__all__ = ["Recorder", "model_device", "call_model"]
 
 
 class _StopForward(Exception):
@@ -46,6 +46,15 @@ def _move(value: Any, device: torch.device, dtype: Optional[torch.dtype]) -> Any
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return type(value)(_move(v, device, dtype) for v in value)
     return value
+
+
+def call_model(model: nn.Module, inputs: Any) -> Any:
+    """``model(**inputs)`` for a dict, ``model(*inputs)`` for a tuple, else ``model(inputs)``."""
+    if isinstance(inputs, dict):
+        return model(**inputs)
+    if isinstance(inputs, tuple) and not hasattr(inputs, "_fields"):
+        return model(*inputs)
+    return model(inputs)
 
 
 class _Call:
@@ -187,12 +196,7 @@ class Recorder:
         try:
             with torch.inference_mode(False), torch.no_grad(), self._guard:
                 try:
-                    if isinstance(inputs, dict):
-                        output = self.model(**inputs)
-                    elif isinstance(inputs, tuple) and not hasattr(inputs, "_fields"):
-                        output = self.model(*inputs)
-                    else:
-                        output = self.model(inputs)
+                    output = call_model(self.model, inputs)
                 except _StopForward:
                     output = None
             self._check_untouched(call)
