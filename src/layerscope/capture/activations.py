@@ -118,3 +118,8 @@ class Activations(Mapping):
 
     def __repr__(self) -> str:
         return self.summary()
+
+    def _repr_html_(self) -> str:  # Jupyter: a table with a thumbnail per layer
+        from ..render.repr import activations_html
+
+        return activations_html(self)

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
         "--input-size",
         type=int,
         metavar="N",
-        help="run a zero input of N x N pixels to get output shapes (default: the model's input size)",
+        help="run a zero input of N x N pixels to get output shapes (default: the model's input size, else 224)",
     )
     parser.add_argument("--no-run", action="store_true", help="list names and types only, without a forward pass")
     parser.add_argument("--leaves", action="store_true", help="only modules without children")
@@ -42,9 +42,10 @@ def run(args) -> int:
     loaded = model_from_args(args)
     example = None
     if not args.no_run:
-        height, width = loaded.preprocessing.input_size
         if args.input_size:
             height = width = args.input_size
+        else:  # a resize-only preprocessing (detection / segmentation weights) has no fixed size
+            height, width = loaded.preprocessing.input_size or (224, 224)
         example = torch.zeros(1, loaded.preprocessing.channels, height, width)
     table = list_layers(loaded.module, example, leaves_only=args.leaves)
     if args.json:

@@ -1,0 +1,197 @@
+"""Options and loaders the commands share: MODEL + checkpoint + preprocessing, IMAGES, --layers.
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser()
+>>> add_model_arguments(parser); add_layer_arguments(parser)
+>>> args = parser.parse_args(["torchvision:resnet18", "--size", "160", "--layers", "conv1,layer1.*"])
+>>> model_from_args(args).preprocessing.input_size, layers_from_args(args)
+((160, 160), ['conv1', 'layer1.*'])
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, TextIO, Union
+
+import torch
+
+from ..errors import ImageError, InputError
+from ..io import LoadedImage, LoadedModel, load_images, load_model
+from ..io.images import DEFAULT_MAX_PIXELS
+from ..io.preprocess import first_conv_channels
+from ..io.specs import SPEC_FORMS
+
+__all__ = [
+    "add_model_arguments",
+    "add_image_arguments",
+    "add_layer_arguments",
+    "model_from_args",
+    "images_from_args",
+    "layers_from_args",
+    "print_preprocessing",
+    "print_image_notes",
+    "parse_floats",
+    "parse_size",
+]
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Positional MODEL plus --checkpoint, --trust-checkpoint, --size, --mean, --std, --grayscale, --device."""
+    parser.add_argument("model", metavar="MODEL", help=f"the model: {SPEC_FORMS}; or a saved whole-module file")
+    group = parser.add_argument_group("model and preprocessing")
+    group.add_argument("--checkpoint", metavar="PATH", help="weights to load into MODEL (safetensors or torch.save state dict)")
+    group.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="allow checkpoints that run code when loaded (TorchScript, .pt2, whole pickles); only for files you trust",
+    )
+    group.add_argument("--size", metavar="N", help="input size the model sees: N or HxW (overrides the model's own)")
+    group.add_argument("--mean", metavar="A,B,C", help="normalization mean, one value per channel (or one for all)")
+    group.add_argument("--std", metavar="A,B,C", help="normalization std, one value per channel (or one for all)")
+    group.add_argument("--grayscale", action="store_true", help="feed 1-channel grayscale input")
+    group.add_argument("--device", metavar="DEV", help="run on this device, e.g. cpu, cuda, cuda:1 (default: cpu)")
+
+
+def add_image_arguments(parser: argparse.ArgumentParser) -> None:
+    """Positional IMAGES... plus --strict, --recursive and --max-pixels."""
+    parser.add_argument("images", metavar="IMAGES", nargs="+", help="image files, directories or glob patterns")
+    group = parser.add_argument_group("images")
+    group.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping it")
+    group.add_argument("--recursive", action="store_true", help="search directories and ** patterns recursively")
+    group.add_argument(
+        "--max-pixels",
+        metavar="N",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse images with more pixels (decompression bombs); 0 = no limit (default {DEFAULT_MAX_PIXELS:,})",
+    )
+
+
+def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
+    """--layers SPEC, repeatable or comma separated (names, globs, re:REGEX, type:Conv2d, all)."""
+    parser.add_argument(
+        "--layers",
+        metavar="SPEC",
+        action="append",
+        help="layers to capture: names, globs (features.*), re:REGEX, type:Conv2d or 'all'; repeat or "
+        "separate with commas (default: every convolution); see `layerscope layers MODEL`",
+    )
+
+
+def parse_floats(text: Optional[str], flag: str) -> Optional[tuple[float, ...]]:
+    """'0.5,0.5,0.5' -> (0.5, 0.5, 0.5); malformed text raises InputError naming ``flag``.
+
+    >>> parse_floats("0.485, 0.456,0.406", "--mean")
+    (0.485, 0.456, 0.406)
+    """
+    if text is None:
+        return None
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(f"{flag} {text!r} is not a comma-separated list of numbers; write e.g. {flag} 0.5,0.5,0.5") from None
+    if len(values) not in (1, 3) or any(v != v for v in values):
+        raise InputError(f"{flag} {text!r} needs 1 or 3 numbers (one per channel); write e.g. {flag} 0.5,0.5,0.5")
+    return values
+
+
+def parse_size(text: Optional[str], flag: str = "--size") -> Union[int, tuple[int, int], None]:
+    """'224' -> 224, '224x320' -> (224, 320); anything else raises InputError naming ``flag``.
+
+    >>> parse_size("32x48")
+    (32, 48)
+    """
+    if text is None:
+        return None
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts) <= 0:
+        raise InputError(f"{flag} {text!r} is not a positive size; write N (e.g. {flag} 224) or HxW ({flag} 224x320)")
+    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+
+
+def model_from_args(args: argparse.Namespace) -> LoadedModel:
+    """Load MODEL (+ checkpoint) and apply the preprocessing overrides; prints nothing."""
+    overrides = {
+        "size": parse_size(getattr(args, "size", None)),
+        "mean": parse_floats(getattr(args, "mean", None), "--mean"),
+        "std": parse_floats(getattr(args, "std", None), "--std"),
+        "grayscale": True if getattr(args, "grayscale", False) else None,
+    }
+    loaded = load_model(
+        args.model,
+        checkpoint=getattr(args, "checkpoint", None),
+        trust_checkpoint=getattr(args, "trust_checkpoint", False),
+        device=getattr(args, "device", None),
+    )
+    if overrides["grayscale"] and first_conv_channels(loaded.module) == 3:
+        raise InputError(
+            f"--grayscale gives 1-channel input, but the first convolution of {args.model} takes 3 channels. "
+            f"Drop --grayscale: grayscale images are repeated to RGB automatically."
+        )
+    try:
+        return loaded.with_preprocessing(**overrides)
+    except InputError as err:
+        raise InputError(f"{err} (from --size / --mean / --std / --grayscale)") from None
+
+
+def images_from_args(
+    args: argparse.Namespace, loaded: LoadedModel
+) -> tuple[Union[torch.Tensor, list[torch.Tensor]], list[LoadedImage], list[tuple[str, str]]]:
+    """Load IMAGES and preprocess them for ``loaded``: ``(batch, images, skipped)``.
+
+    ``batch`` is one (N, C, H, W) tensor when every image gives the same
+    shape, else a list of (1, C, H, W) tensors. No loadable image raises
+    :class:`~layerscope.errors.ImageError` listing the reasons.
+    """
+    images, skipped = load_images(
+        args.images,
+        strict=getattr(args, "strict", False),
+        recursive=getattr(args, "recursive", False),
+        max_pixels=getattr(args, "max_pixels", DEFAULT_MAX_PIXELS) or None,
+    )
+    if not images:
+        reasons = "; ".join(reason for _, reason in skipped[:5])
+        raise ImageError(f"None of the {len(skipped)} images could be loaded: {reasons}")
+    tensors = [loaded.preprocessing(item.image) for item in images]
+    if len({tuple(t.shape) for t in tensors}) == 1:
+        return torch.stack(tensors), images, skipped
+    return [t.unsqueeze(0) for t in tensors], images, skipped
+
+
+def layers_from_args(args: argparse.Namespace) -> Optional[list[str]]:
+    """--layers values flattened (commas split, except inside re: selectors); None when not given."""
+    given = getattr(args, "layers", None)
+    if not given:
+        return None
+    out: list[str] = []
+    for value in given:
+        parts = [value] if value.strip().startswith("re:") else value.split(",")
+        out.extend(p.strip() for p in parts if p.strip())
+    if not out:
+        raise InputError("--layers was given without a layer; write e.g. --layers conv1,layer1.0.conv1")
+    return out
+
+
+def print_preprocessing(loaded: LoadedModel, stream: Optional[TextIO] = None) -> None:
+    """Print the model, its weights, its preprocessing line and notes (the CLI always shows them)."""
+    stream = stream if stream is not None else sys.stdout
+    print(f"model: {loaded.spec} ({type(loaded.module).__name__}), weights: {loaded.weights or 'random init'}", file=stream)
+    print(f"preprocessing: {loaded.preprocessing.describe()}", file=stream)
+    for note in loaded.notes:
+        print(f"  note: {note}", file=stream)
+
+
+def print_image_notes(
+    images: list[LoadedImage], skipped: list[tuple[str, str]], stream: Optional[TextIO] = None
+) -> None:
+    """One line per image note (EXIF rotation, first frame, 16-bit scaling...) and per skipped image."""
+    stream = stream if stream is not None else sys.stderr
+    for image in images:
+        for note in image.notes:
+            print(f"  {image.path}: {note}", file=stream)
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=stream)

@@ -1,0 +1,303 @@
+"""What a model expects to see: resize, center crop, channels, mean and std, and where that came from.
+
+>>> pre = Preprocessing()
+>>> pre.describe()
+'resize shorter side to 256 (bilinear), center-crop 224x224, RGB, mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225) [ImageNet defaults]'
+>>> pre.with_overrides(size=448).input_size
+(448, 448)
+
+Wrong preprocessing makes feature maps meaningless, so every model loaded by
+:func:`layerscope.io.load_model` carries its :class:`Preprocessing`, and the CLI
+prints and records it. The transform is PIL resize + center crop + scale to
+[0, 1] + normalize, the same steps (and numbers) as torchvision's
+``ImageClassification`` preset applied to a PIL image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+from PIL import Image
+
+from ..errors import InputError
+from .images import to_rgb_or_l
+
+__all__ = [
+    "Preprocessing",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "first_conv_channels",
+    "from_torchvision_weights",
+    "from_timm_config",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_RESAMPLE = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
+}
+
+Size = Union[int, tuple[int, int]]
+
+
+def _pair(value: Size) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _resized_hw(width: int, height: int, resize: Size) -> tuple[int, int]:
+    """(H, W) after resizing; an int sets the shorter side (torchvision's rule, long side truncated)."""
+    if not isinstance(resize, int):
+        return _pair(resize)
+    short, long = (width, height) if width <= height else (height, width)
+    new_long = int(resize * long / short)
+    return (new_long, resize) if width <= height else (resize, new_long)
+
+
+def _center_crop(image: Image.Image, crop: tuple[int, int]) -> Image.Image:
+    """Center crop to (H, W), padding with zeros when the image is smaller (as torchvision does)."""
+    crop_h, crop_w = crop
+    width, height = image.size
+    if crop_w > width or crop_h > height:
+        canvas = Image.new(image.mode, (max(width, crop_w), max(height, crop_h)), 0)
+        canvas.paste(image, ((crop_w - width) // 2 if crop_w > width else 0, (crop_h - height) // 2 if crop_h > height else 0))
+        image, (width, height) = canvas, canvas.size
+    top = int(round((height - crop_h) / 2.0))
+    left = int(round((width - crop_w) / 2.0))
+    return image.crop((left, top, left + crop_w, top + crop_h))
+
+
+def _fmt(values: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:.4g}" for v in values) + ")"
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Resize, center crop, channel count, mean and std for one model, plus their ``source``.
+
+    >>> import PIL.Image
+    >>> Preprocessing(resize=32, crop=(28, 28))(PIL.Image.new("RGB", (64, 48))).shape
+    torch.Size([3, 28, 28])
+
+    ``resize`` is the shorter side (int) or an exact (H, W); ``crop`` a center
+    crop (H, W); ``None`` skips the step. ``channels`` is 3 (RGB) or 1 (L).
+    """
+
+    resize: Optional[Size] = 256
+    crop: Optional[tuple[int, int]] = (224, 224)
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    channels: int = 3
+    interpolation: str = "bilinear"
+    source: str = "ImageNet defaults"
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise InputError(f"Preprocessing channels={self.channels!r} is not supported; use 1 (grayscale) or 3 (RGB).")
+        for name in ("mean", "std"):
+            values = tuple(float(v) for v in getattr(self, name))
+            if len(values) != self.channels:
+                raise InputError(
+                    f"Preprocessing {name}={values} has {len(values)} values but channels={self.channels}; "
+                    f"give one value per channel."
+                )
+            object.__setattr__(self, name, values)
+        if any(s <= 0 for s in self.std):
+            raise InputError(f"Preprocessing std={self.std} must be positive (it divides the pixel values).")
+        if self.interpolation not in _RESAMPLE:
+            raise InputError(
+                f"Preprocessing interpolation={self.interpolation!r} is unknown; use one of {', '.join(_RESAMPLE)}."
+            )
+        if self.crop is not None:
+            object.__setattr__(self, "crop", _pair(self.crop))
+        if self.resize is not None and not isinstance(self.resize, int):
+            object.__setattr__(self, "resize", _pair(self.resize))
+
+    @property
+    def input_size(self) -> Optional[tuple[int, int]]:
+        """(H, W) of the tensor the model sees, or None when it depends on the image (no crop, int resize)."""
+        if self.crop is not None:
+            return self.crop
+        if self.resize is not None and not isinstance(self.resize, int):
+            return self.resize
+        return None
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        """The (C, H, W) float32 tensor for one PIL image (any mode: alpha is composited onto white)."""
+        image, _ = to_rgb_or_l(image)
+        image = image.convert("RGB" if self.channels == 3 else "L")
+        if self.resize is not None:
+            height, width = _resized_hw(*image.size, self.resize)
+            image = image.resize((width, height), _RESAMPLE[self.interpolation])
+        if self.crop is not None:
+            image = _center_crop(image, self.crop)
+        array = np.asarray(image, dtype=np.float32) / 255.0
+        tensor = torch.from_numpy(array.reshape(image.size[1], image.size[0], self.channels).copy()).permute(2, 0, 1)
+        mean = torch.tensor(self.mean, dtype=torch.float32).view(-1, 1, 1)
+        std = torch.tensor(self.std, dtype=torch.float32).view(-1, 1, 1)
+        return ((tensor - mean) / std).contiguous()
+
+    def describe(self) -> str:
+        """One line for humans: every step and number, then the source in brackets."""
+        steps = []
+        if self.resize is None:
+            steps.append("no resize")
+        elif isinstance(self.resize, int):
+            steps.append(f"resize shorter side to {self.resize} ({self.interpolation})")
+        else:
+            steps.append(f"resize to {self.resize[0]}x{self.resize[1]} ({self.interpolation})")
+        if self.crop is not None:
+            steps.append(f"center-crop {self.crop[0]}x{self.crop[1]}")
+        steps.append("RGB" if self.channels == 3 else "grayscale (1 channel)")
+        steps.append(f"mean {_fmt(self.mean)}, std {_fmt(self.std)}")
+        return ", ".join(steps) + f" [{self.source}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able fields plus ``input_size`` and the ``describe()`` line."""
+        as_list = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
+        return {
+            "resize": as_list(self.resize),
+            "crop": as_list(self.crop),
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "channels": self.channels,
+            "interpolation": self.interpolation,
+            "source": self.source,
+            "input_size": as_list(self.input_size),
+            "description": self.describe(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Preprocessing":
+        """Inverse of :meth:`to_dict` (extra keys such as ``description`` are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        for key in ("resize", "crop"):
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = tuple(kwargs[key])
+        return cls(**kwargs)
+
+    def with_overrides(
+        self,
+        size: Optional[Size] = None,
+        mean: Optional[Sequence[float]] = None,
+        std: Optional[Sequence[float]] = None,
+        grayscale: Optional[bool] = None,
+    ) -> "Preprocessing":
+        """A copy with the user's overrides; ``source`` says what was overridden.
+
+        ``size`` is what the model sees (crop H, W); the resize keeps this
+        preprocessing's resize/crop ratio (256/224 for ImageNet). ``grayscale``
+        switches to 1 channel (mean/std averaged) or back to 3 (repeated).
+        """
+        changes: dict[str, Any] = {}
+        said = []
+        channels = self.channels
+        if grayscale is not None:
+            channels = 1 if grayscale else 3
+            if channels != self.channels:
+                changes["channels"] = channels
+                for name in ("mean", "std"):
+                    old = getattr(self, name)
+                    changes[name] = (sum(old) / len(old),) if channels == 1 else old * 3
+                said.append("grayscale" if grayscale else "RGB")
+        if size is not None:
+            changes.update(self._sized(size))
+            said.append(f"size {size}")
+        for name, values in (("mean", mean), ("std", std)):
+            if values is not None:
+                values = tuple(float(v) for v in values)
+                changes[name] = values * channels if len(values) == 1 else values
+                said.append(f"{name} {_fmt(values)}")
+        if not changes:
+            return self
+        changes["source"] = f"{self.source}; overridden: {', '.join(said)}"
+        return dataclasses.replace(self, **changes)
+
+    def _sized(self, size: Size) -> dict[str, Any]:
+        crop_h, crop_w = _pair(size)
+        if crop_h <= 0 or crop_w <= 0:
+            raise InputError(f"Preprocessing size {size!r} must be positive.")
+        if self.resize is None:
+            return {"crop": (crop_h, crop_w)}
+        old_crop = self.crop or (_pair(self.resize) if not isinstance(self.resize, int) else None)
+        if isinstance(self.resize, int) and old_crop is not None:
+            ratio = self.resize / min(old_crop)
+            return {"resize": int(round(min(crop_h, crop_w) * ratio)), "crop": (crop_h, crop_w)}
+        return {"resize": min(crop_h, crop_w), "crop": (crop_h, crop_w)}
+
+
+def first_conv_channels(model: nn.Module) -> Optional[int]:
+    """Input channels of the first convolution in ``model.modules()`` order, or None without one.
+
+    >>> first_conv_channels(nn.Sequential(nn.Conv2d(1, 4, 3)))
+    1
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            return module.in_channels
+    return None
+
+
+def from_torchvision_weights(weights: Any) -> Preprocessing:
+    """Preprocessing from a torchvision weights enum's own ``transforms()`` (no download needed).
+
+    >>> from torchvision.models import ResNet50_Weights
+    >>> from_torchvision_weights(ResNet50_Weights.IMAGENET1K_V2).resize
+    232
+    """
+    transform = weights.transforms()
+    source = f"torchvision weights {type(weights).__name__}.{weights.name} ({type(transform).__name__})"
+    resize = getattr(transform, "resize_size", None)
+    crop = getattr(transform, "crop_size", None)
+    mean = getattr(transform, "mean", None)
+    interpolation = getattr(getattr(transform, "interpolation", None), "value", "bilinear")
+    if mean is None:  # detection / optical flow: the model normalizes inside
+        return Preprocessing(None, None, (0.0,) * 3, (1.0,) * 3, 3, interpolation, source + ", scaled to [0, 1] only")
+    return Preprocessing(
+        resize=None if resize is None else (resize[0] if len(resize) == 1 else tuple(resize)),
+        crop=None if crop is None else _pair(crop[0] if len(crop) == 1 else tuple(crop)),
+        mean=tuple(mean),
+        std=tuple(transform.std),
+        interpolation=interpolation if interpolation in _RESAMPLE else "bilinear",
+        source=source,
+    )
+
+
+def from_timm_config(config: dict[str, Any], name: str) -> Preprocessing:
+    """Preprocessing from ``timm.data.resolve_data_config`` output (timm's eval transform numbers).
+
+    >>> from_timm_config({"input_size": (3, 224, 224), "crop_pct": 0.875, "interpolation": "bicubic",
+    ...                   "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "crop_mode": "center"}, "x").resize
+    256
+    """
+    channels, height, width = config["input_size"]
+    crop_pct = float(config.get("crop_pct") or 1.0)
+    scaled = (math.floor(height / crop_pct), math.floor(width / crop_pct))
+    if config.get("crop_mode", "center") == "squash":
+        resize: Size = scaled
+    else:
+        resize = scaled[0] if height == width else scaled
+    interpolation = config.get("interpolation", "bilinear")
+    mean, std = tuple(config["mean"]), tuple(config["std"])
+    if channels == 1 and len(mean) == 3:
+        mean, std = (sum(mean) / 3,), (sum(std) / 3,)
+    return Preprocessing(
+        resize=resize,
+        crop=(height, width),
+        mean=mean,
+        std=std,
+        channels=channels,
+        interpolation=interpolation if interpolation in _RESAMPLE else "bicubic",
+        source=f"timm data config ({name}, crop_pct {crop_pct})",
+    )

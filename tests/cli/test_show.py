@@ -1,0 +1,72 @@
+"""``layerscope show`` through the real CLI entry point: exit codes, files, messages."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from layerscope.cli import main
+
+MODEL = ["torchvision:resnet18", "--size", "48"]
+
+
+@pytest.fixture()
+def image(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 60, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_writes_grids_and_prints_what_it_did(image, tmp_path, capsys):
+    out = tmp_path / "maps"
+    code = main(["show", *MODEL, str(image), "--layers", "conv1,layer2.0.conv1", "--out", str(out),
+                 "--labels", "--caption", "--colorbar", "--normalize", "robust", "--percentiles", "2,98"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert sorted(p.name for p in (out / "photo").iterdir()) == ["00_conv1.png", "01_layer2.0.conv1.png"]
+    assert "preprocessing: resize" in printed and "wrote 2 PNG files" in printed
+    index = json.loads((out / "index.json").read_text())
+    assert index["render"]["percentiles"] == [2.0, 98.0] and index["render"]["labels"] is True
+
+
+def test_atlas_renders_every_channel(image, tmp_path):
+    out = tmp_path / "atlas"
+    assert main(["show", *MODEL, str(image), "--layers", "layer3.0.conv1", "--atlas", "--out", str(out)]) == 0
+    grid = json.loads((out / "index.json").read_text())["inputs"][0]["grids"]["layer3.0.conv1"]
+    assert grid["channels"] == list(range(256)) and grid["total_channels"] == 256
+
+
+def test_unknown_layer_exits_2_with_a_suggestion(image, tmp_path, capsys):
+    code = main(["show", *MODEL, str(image), "--layers", "layer1.0.conv11", "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "No layer matches 'layer1.0.conv11'. Did you mean 'layer1.0.conv1'" in capsys.readouterr().err
+
+
+def test_existing_output_needs_overwrite(image, tmp_path, capsys):
+    args = ["show", *MODEL, str(image), "--layers", "conv1", "--out", str(tmp_path / "o")]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--percentiles", "1"], "--percentiles '1' must be two comma-separated numbers"),
+     (["--cmap", "virids"], "Did you mean 'viridis'"),
+     (["--normalize", "global", "--range", "3,1"], "value_range must be finite")],
+)
+def test_bad_rendering_options_exit_2(image, tmp_path, capsys, extra, message):
+    code = main(["show", *MODEL, str(image), "--layers", "conv1", "--out", str(tmp_path / "o"), *extra])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_skipped_images_are_reported(image, tmp_path, capsys):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"nope")
+    assert main(["show", *MODEL, str(image), str(broken), "--layers", "conv1", "--out", str(tmp_path / "o")]) == 0
+    assert "skipped" in capsys.readouterr().err
