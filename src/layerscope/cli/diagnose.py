@@ -1,0 +1,91 @@
+"""``layerscope diagnose MODEL IMAGES...``: input checks, a verdict per layer, the model tendency.
+
+Example::
+
+    layerscope diagnose builtin:digits digits/*.png
+    layerscope diagnose torchvision:resnet18 photos/ --layers "layer*.conv1" --json
+    layerscope diagnose my.models:net photos/ --checkpoint ckpt.safetensors --fail-on "dead>0.2 or verdict==bad"
+
+Exit codes: 0 diagnosed (whatever the verdict), 3 the --fail-on gate holds ("diagnosis failed
+the gate", for CI and training pipelines), 2 bad usage or input, 1 internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ._common import (
+    add_image_arguments,
+    add_layer_arguments,
+    add_model_arguments,
+    layers_from_args,
+    model_from_args,
+    print_image_notes,
+    print_preprocessing,
+)
+
+GATE_FAILED = 3
+
+
+def register(subparsers) -> None:
+    from ..diagnose.expr import FIELDS
+
+    parser = subparsers.add_parser(
+        "diagnose",
+        help="judge each layer's feature maps (dead / uniform / noisy / saturated channels) and check the inputs",
+        description="Run MODEL on IMAGES and judge every selected layer: dead, uniform, noisy, saturated and "
+        "NaN/Inf channels, activation scale, effective rank, and a verdict (good / suspicious / bad) with the "
+        "reason. Input mistakes (range, normalization, BGR order, size, grayscale) are reported first. "
+        f"Exit code {GATE_FAILED} when --fail-on holds, 2 on bad input.",
+    )
+    add_model_arguments(parser)
+    add_image_arguments(parser)
+    add_layer_arguments(parser)
+    group = parser.add_argument_group("diagnosis")
+    group.add_argument("--json", action="store_true", help="print machine-readable JSON instead of the table")
+    group.add_argument("--per-channel", action="store_true", help="with --json: include every per-channel number")
+    group.add_argument(
+        "--fail-on", metavar="EXPR",
+        help=f"exit with code {GATE_FAILED} when EXPR holds for any layer, e.g. \"dead>0.2\", \"noisy>0.5 or "
+        f"verdict==bad\", \"uniform>=30%%, inputs>0\"; fields: {', '.join(FIELDS)}",
+    )
+    group.add_argument(
+        "--threshold", metavar="NAME=VALUE", action="append", default=[],
+        help="override a threshold (repeatable), e.g. --threshold dead_bad=0.4; see docs/diagnose.md",
+    )
+    group.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per forward pass (default 32)")
+    group.add_argument("--no-channel-order", action="store_true",
+                       help="skip the BGR/RGB check (one extra forward pass on up to 64 images)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..diagnose import Thresholds, diagnose, parse_gate
+    from ..errors import ImageError
+    from ..io import load_images
+
+    gate = parse_gate(args.fail_on) if args.fail_on is not None else None
+    thresholds = Thresholds().with_overrides(args.threshold)
+    loaded = model_from_args(args)
+    info = sys.stderr if args.json else sys.stdout
+    print_preprocessing(loaded, info)
+    images, skipped = load_images(
+        args.images, strict=args.strict, recursive=args.recursive, max_pixels=args.max_pixels or None
+    )
+    print_image_notes(images, skipped)
+    if not images:
+        reasons = "; ".join(reason for _, reason in skipped[:5])
+        raise ImageError(f"None of the {len(skipped)} images could be loaded: {reasons}")
+    result = diagnose(
+        loaded, images, layers_from_args(args), thresholds=thresholds, batch_size=args.batch_size,
+        channel_order=not args.no_channel_order,
+    )
+    if args.json:
+        print(result.to_json(per_channel=args.per_channel))
+    else:
+        print(result.summary())
+    if gate is not None and gate(result):
+        print(f"layerscope diagnose: the diagnosis failed the gate --fail-on {args.fail_on!r} ({gate.text}); "
+              f"exit code {GATE_FAILED}", file=sys.stderr)
+        return GATE_FAILED
+    return 0

@@ -1,0 +1,107 @@
+"""``layerscope show MODEL IMAGES... --out DIR``: channel grids of chosen layers as PNG files.
+
+Example::
+
+    layerscope show torchvision:resnet18 cat.jpg --layers conv1,layer1.0.conv1 --out maps --labels
+    layerscope show torchvision:vgg16 photos/ --atlas --out atlas      # every channel of every conv
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from ..errors import InputError
+from ..render.channels import ORDERS
+from ..render.normalize import MODES
+from ._common import add_image_arguments, add_layer_arguments, add_model_arguments, layers_from_args, model_from_args
+from ._common import print_preprocessing
+
+
+def _pair(text: Optional[str], flag: str, example: str) -> Optional[tuple[float, float]]:
+    if text is None:
+        return None
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(f"{flag} {text!r} must be two comma-separated numbers, e.g. {flag} {example}") from None
+    return low, high
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "show",
+        help="render channel grids of chosen layers for some images (PNG files + index.json)",
+        description="Capture the chosen layers of MODEL on each image and write one channel grid per "
+        "(layer, image) to OUT/<image>/<NN>_<layer>.png, with OUT/index.json describing the model, "
+        "preprocessing, layers and normalization. Unreadable images are skipped and listed.",
+    )
+    add_model_arguments(parser)
+    add_image_arguments(parser)
+    add_layer_arguments(parser)
+    group = parser.add_argument_group("rendering")
+    group.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
+    group.add_argument("--normalize", choices=MODES, default="channel",
+                       help="display range: per channel min-max (default), per layer, global (shared across "
+                       "images, or --range), robust percentiles (--percentiles), signed (zero-centred)")
+    group.add_argument("--percentiles", metavar="LO,HI", help="percentiles for --normalize robust* (default 1,99)")
+    group.add_argument("--range", metavar="LO,HI", help="fixed value range for --normalize global")
+    group.add_argument("--cmap", metavar="NAME", help="any matplotlib colormap (default viridis; RdBu_r for signed)")
+    group.add_argument("--max-channels", type=int, default=64, metavar="N",
+                       help="channels per grid (default 64; 0 = every channel)")
+    group.add_argument("--order", choices=ORDERS, default="index",
+                       help="channel order: index, or the top channels by mean / max / std / fraction active")
+    group.add_argument("--labels", action="store_true", help="write each channel's index above its tile")
+    group.add_argument("--caption", action="store_true", help="add a caption: layer, normalization, range, cmap")
+    group.add_argument("--colorbar", action="store_true", help="add a colorbar strip with the value range")
+    group.add_argument("--scale", type=int, default=1, metavar="N", help="enlarge every map N times (nearest)")
+    group.add_argument("--padding", type=int, default=1, metavar="PX", help="pixels between tiles (default 1)")
+    group.add_argument("--atlas", action="store_true",
+                       help="every channel of every selected layer (same as --max-channels 0)")
+    group.add_argument("--overwrite", action="store_true", help="replace files of an earlier run in --out")
+    group.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per forward pass (default 8)")
+    group.add_argument("--threads", type=int, metavar="N", help="PNG encoding threads (default: one per core)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..show import show
+
+    loaded = model_from_args(args)
+    print_preprocessing(loaded)
+    result = show(
+        loaded,
+        args.images,
+        layers_from_args(args),
+        args.out,
+        normalize=args.normalize,
+        percentiles=_pair(args.percentiles, "--percentiles", "1,99"),
+        value_range=_pair(args.range, "--range", "-1,1"),
+        cmap=args.cmap,
+        max_channels=0 if args.atlas else args.max_channels,
+        order=args.order,
+        labels=args.labels,
+        caption=args.caption,
+        colorbar=args.colorbar,
+        scale=args.scale,
+        padding=args.padding,
+        overwrite=args.overwrite,
+        strict=args.strict,
+        recursive=args.recursive,
+        max_pixels=args.max_pixels or None,
+        batch_size=args.batch_size,
+        threads=args.threads,
+    )
+    for entry in result.inputs:
+        for note in entry["notes"]:
+            print(f"  {entry['source']}: {note}", file=sys.stderr)
+    for path, reason in result.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    for name, reason in result.skipped_layers:
+        print(f"skipped layer {name}: {reason}", file=sys.stderr)
+    print(f"normalization: {args.normalize}; layers: {', '.join(row['name'] for row in result.layers) or 'none'}")
+    print(f"wrote {result.count} PNG files ({len(result.layers)} layers x {len(result.inputs)} images) "
+          f"and {result.index} ")
+    for entry in result.inputs:
+        print(f"  {entry['source']} -> {args.out}/{entry['name']}/ ({len(entry['files'])} files)")
+    return 0

@@ -1,0 +1,36 @@
+"""Diagnose feature maps: dead / uniform / noisy / saturated / non-finite channels, input mistakes, verdicts.
+
+>>> import torch, torch.nn as nn
+>>> result = diagnose(nn.Conv2d(3, 4, 3), torch.rand(2, 3, 16, 16))
+>>> sorted(result.to_dict())[:3]
+['input_findings', 'inputs', 'layers']
+"""
+
+from .api import diagnose
+from .expr import FIELDS, Gate, parse_gate
+from .inputs import InputStats, check_inputs, swap_confidence
+from .metrics import activation_bounds, effective_rank, noise_score
+from .result import CAVEAT, Diagnosis, Finding, LayerDiagnosis, Tendency
+from .stats import ChannelStats, ChannelSummary
+from .thresholds import Thresholds
+
+__all__ = [
+    "diagnose",
+    "Diagnosis",
+    "LayerDiagnosis",
+    "Finding",
+    "Tendency",
+    "Thresholds",
+    "ChannelStats",
+    "ChannelSummary",
+    "InputStats",
+    "check_inputs",
+    "swap_confidence",
+    "noise_score",
+    "effective_rank",
+    "activation_bounds",
+    "parse_gate",
+    "Gate",
+    "FIELDS",
+    "CAVEAT",
+]

@@ -1,0 +1,59 @@
+"""Model level: does the network look trained? A tendency read from the noise scores across layers.
+
+>>> tendency([], Thresholds()).label
+'unknown'
+
+Random-init filters applied to an image give image-like first-layer maps (a random
+filter is a blurred edge detector), so the first layer with maps is left out; the
+deeper layers of a random-init network drift towards speckle while a trained network
+keeps them smooth. The score is the layer's noise score relative to the input's own
+noise score at the layer's resolution (smooth inputs such as upsampled digits make
+every map smoother), so one cut point serves digits and photos alike. The cut points
+and the separation measured are in ``docs/diagnose.md``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Sequence
+
+from .result import CAVEAT, LayerDiagnosis, Tendency
+from .thresholds import Thresholds
+
+__all__ = ["tendency", "first_nonfinite"]
+
+
+def tendency(layers: Sequence[LayerDiagnosis], t: Thresholds) -> Tendency:
+    """Median (relative) noise score of the layers after the first one with maps, against the cut points."""
+    scored = [layer for layer in layers if layer.noise is not None]
+    if not scored:
+        return Tendency("unknown", None, [], "Tendency: unknown — no layer has spatial maps of at least "
+                        f"{t.min_noise_size}x{t.min_noise_size}, so there is no noise score to judge from.", CAVEAT)
+    used = scored[1:] if len(scored) > 1 else scored
+    relative = all(layer.relative_noise is not None for layer in used)
+    if relative:
+        score = statistics.median(layer.relative_noise for layer in used)
+        low, high, what = t.trained_below, t.untrained_above, "median noise relative to the input's"
+    else:
+        score = statistics.median(layer.noise for layer in used)
+        low, high, what = t.abs_trained_below, t.abs_untrained_above, "median noise score"
+    where = f"{what} {score:.2f} over {len(used)} layer{'s' if len(used) > 1 else ''}"
+    if score <= low:
+        label, words = "trained", "looks trained: the deeper maps are smooth, with edges and blobs rather than speckle"
+    elif score >= high:
+        label, words = "untrained", ("looks untrained (or not learning): the deeper maps drift towards speckle, "
+                                     "as in a randomly initialised network")
+    else:
+        label, words = "unclear", "unclear: the deeper maps are neither clearly smooth nor clearly speckled"
+    message = (f"Tendency: {words} ({where}; trained models in the calibration score at most {low:g}, "
+               f"random-init ones at least {high:g}).")
+    return Tendency(label, score, [layer.name for layer in used], message, CAVEAT)
+
+
+def first_nonfinite(layers: Sequence[LayerDiagnosis]) -> list[str]:
+    """A note naming the first layer with NaN/Inf when later layers inherit them."""
+    broken = [layer.name for layer in layers if layer.flagged.get("nonfinite")]
+    if len(broken) < 2:
+        return []
+    return [f"NaN/Inf first appear in {broken[0]!r}; the {len(broken) - 1} later layer(s) with NaN/Inf "
+            f"probably inherit them, so fix {broken[0]!r} (or its input) first."]

@@ -1,0 +1,205 @@
+"""What :func:`layerscope.diagnose` returns: findings, one diagnosis per layer, the model tendency.
+
+>>> f = Finding("input.range", "error", "Values reach 255.", "Divide by 255, then normalize.", {"max": 255.0})
+>>> f.to_dict()["code"], str(f)
+('input.range', '[error] input.range: Values reach 255. Fix: Divide by 255, then normalize.')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from .stats import ChannelSummary
+from .thresholds import Thresholds
+
+__all__ = ["Finding", "LayerDiagnosis", "Tendency", "Diagnosis", "CAVEAT"]
+
+CAVEAT = (
+    "Feature maps are not explanations: they show what each filter responds to, not why the model "
+    "decides what it does. Treat this as an interpretability aid and a health check, not as proof."
+)
+_PER_CHANNEL = ("inactive", "mean", "std", "rms", "min", "max", "spatial_std", "noise", "at_bound",
+                "peak_row", "peak_col", "peak_spread", "nan", "inf")
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types: numpy -> Python, NaN/Inf -> None, tuples -> lists, floats to 6 significant digits."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return None if not math.isfinite(value) else float(f"{value:.6g}")
+    return value
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One judgement with a stable ``code`` (``input.range``, ``layer.dead`` ...), a severity
+    (``error`` / ``warning`` / ``info``), what was seen (``message``), what to do (``fix``) and the
+    numbers behind it (``values``)."""
+
+    code: str
+    severity: str
+    message: str
+    fix: str = ""
+    values: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({"code": self.code, "severity": self.severity, "message": self.message,
+                         "fix": self.fix, "values": self.values})
+
+    def __str__(self) -> str:
+        fix = f" Fix: {self.fix}" if self.fix else ""
+        return f"[{self.severity}] {self.code}: {self.message}{fix}"
+
+
+@dataclass
+class LayerDiagnosis:
+    """The diagnosis of one captured layer.
+
+    ``shape`` is one input's activation shape (without the batch); ``layout`` how it was read
+    (``NCHW``, ``tokens``, ``NC`` ...); ``flagged`` the channel indices per flag; ``shares`` the
+    share of channels per flag; ``scale`` the root-mean-square of the layer's finite values;
+    ``noise`` the median channel noise score (None without spatial maps); ``channels_summary``
+    every per-channel number; ``bounds`` the activation's clamp bounds (None: saturation not checked);
+    ``input_noise`` the inputs' own noise score at the layer's resolution.
+    """
+
+    name: str
+    module_type: str
+    shape: tuple[int, ...]
+    layout: str
+    verdict: str
+    reason: str
+    flagged: dict[str, list[int]]
+    shares: dict[str, float]
+    scale: float
+    effective_rank: float
+    noise: Optional[float]
+    inactive: float
+    findings: list[Finding]
+    channels_summary: ChannelSummary
+    notes: list[str] = field(default_factory=list)
+    bounds: Optional[tuple] = None
+    input_noise: Optional[float] = None
+
+    @property
+    def relative_noise(self) -> Optional[float]:
+        """Layer noise over the input's own noise score at the layer's resolution (None if either is missing)."""
+        if self.noise is None or not self.input_noise:
+            return None
+        return self.noise / self.input_noise
+
+    @property
+    def channels(self) -> int:
+        return self.channels_summary.channels
+
+    @property
+    def spatial(self) -> bool:
+        """Whether the layer has maps with positions (uniform / noise / peak apply)."""
+        return bool(np.isfinite(self.channels_summary.spatial_std).any())
+
+    def to_dict(self, per_channel: bool = True) -> dict[str, Any]:
+        data = {
+            "name": self.name, "module_type": self.module_type, "shape": list(self.shape),
+            "layout": self.layout, "channels": self.channels, "verdict": self.verdict, "reason": self.reason,
+            "flagged": self.flagged, "shares": self.shares, "scale": self.scale,
+            "effective_rank": self.effective_rank, "noise": self.noise, "inactive": self.inactive,
+            "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
+            "bounds": self.bounds, "spatial": self.spatial, "input_noise": self.input_noise,
+            "relative_noise": self.relative_noise,
+        }
+        if per_channel:
+            data["per_channel"] = {k: getattr(self.channels_summary, k) for k in _PER_CHANNEL}
+        return jsonable(data)
+
+
+@dataclass
+class Tendency:
+    """Model level: does the network look trained? ``label`` is ``trained`` / ``untrained`` /
+    ``unclear`` / ``unknown``; ``score`` the median noise score of the deeper layers it used."""
+
+    label: str
+    score: Optional[float]
+    layers: list[str]
+    message: str
+    caveat: str = CAVEAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({"label": self.label, "score": self.score, "layers": self.layers,
+                         "message": self.message, "caveat": self.caveat})
+
+
+@dataclass
+class Diagnosis:
+    """Everything :func:`layerscope.diagnose` found: input findings first, then layers, then the tendency.
+
+    ``verdict`` is the worst layer verdict; ``result["conv1"]`` gives one layer. Displays as an
+    HTML table in Jupyter; ``to_dict()`` / ``to_json()`` for machines; ``summary()`` for people.
+    """
+
+    model: str
+    inputs: int
+    input_findings: list[Finding]
+    layers: list[LayerDiagnosis]
+    tendency: Tendency
+    thresholds: Thresholds
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        order = ("good", "suspicious", "bad")
+        return max((layer.verdict for layer in self.layers), key=order.index, default="good")
+
+    def __getitem__(self, name: str) -> LayerDiagnosis:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        from ..capture.select import _not_found
+
+        raise _not_found(name, [layer.name for layer in self.layers], kind="diagnosed layer") from None
+
+    def failed(self, expression: str) -> bool:
+        """Whether a ``--fail-on`` expression (``"dead>0.2 or verdict==bad"``) holds; see :mod:`.expr`."""
+        from .expr import parse_gate
+
+        return parse_gate(expression)(self)
+
+    def to_dict(self, per_channel: bool = True) -> dict[str, Any]:
+        return jsonable({
+            "model": self.model,
+            "inputs": self.inputs,
+            "verdict": self.verdict,
+            "input_findings": [f.to_dict() for f in self.input_findings],
+            "layers": [layer.to_dict(per_channel) for layer in self.layers],
+            "tendency": self.tendency.to_dict(),
+            "thresholds": self.thresholds.to_dict(),
+            "notes": self.notes,
+        })
+
+    def to_json(self, per_channel: bool = True, indent: Optional[int] = 2) -> str:
+        return json.dumps(self.to_dict(per_channel), indent=indent, allow_nan=False)
+
+    def summary(self) -> str:
+        from .text import summary_text
+
+        return summary_text(self)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        from .text import summary_html
+
+        return summary_html(self)

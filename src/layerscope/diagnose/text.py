@@ -1,0 +1,96 @@
+"""The diagnosis as text for people (CLI, ``summary()``) and as escaped HTML for Jupyter.
+
+>>> _share(0.25), _share(None), _indices(list(range(12)))
+('25%', '-', '0, 1, 2, 3, 4, 5, 6, 7, ... (12)')
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Optional
+
+__all__ = ["summary_text", "summary_html", "layer_rows", "COLUMNS"]
+
+COLUMNS = ("layer", "type", "shape", "verdict", "dead", "uniform", "noisy", "saturated", "scale", "eff. rank", "noise")
+
+
+def _share(value: Optional[float]) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _number(value: Optional[float]) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.3g}"
+
+
+def _indices(idx: list[int], limit: int = 8) -> str:
+    shown = ", ".join(str(i) for i in idx[:limit])
+    return shown + (f", ... ({len(idx)})" if len(idx) > limit else "")
+
+
+def layer_rows(diagnosis: Any) -> list[tuple[str, ...]]:
+    """One tuple of strings per layer, in :data:`COLUMNS` order."""
+    rows = []
+    for layer in diagnosis.layers:
+        saturated = layer.shares.get("saturated") if layer.bounds is not None else None
+        rank = f"{layer.effective_rank:.3g}/{layer.channels}" if math.isfinite(layer.effective_rank) else "-"
+        rows.append((
+            layer.name, layer.module_type, "x".join(str(s) for s in layer.shape), layer.verdict,
+            _share(layer.shares.get("dead")), _share(layer.shares.get("uniform") if layer.spatial else None),
+            _share(layer.shares.get("noisy") if layer.noise is not None else None), _share(saturated),
+            _number(layer.scale), rank, _number(layer.noise),
+        ))
+    return rows
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+    fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return [fmt(COLUMNS), *[fmt(r) for r in rows]]
+
+
+def summary_text(diagnosis: Any) -> str:
+    """Input findings first, then the compact layer table, the reasons, and the model tendency."""
+    d = diagnosis
+    out = [f"layerscope diagnose: {d.model}, {d.inputs} input(s), {len(d.layers)} layer(s) -> verdict: {d.verdict}",
+           "", "Inputs:"]
+    out += [f"  {f}" for f in d.input_findings] or ["  ok: no problem found with the inputs"]
+    out += ["", "Layers:"] + [f"  {line}" for line in _table(layer_rows(d))]
+    details = [layer for layer in d.layers if layer.verdict != "good" or layer.findings]
+    if details:
+        out += ["", "Details:"]
+        for layer in details:
+            out.append(f"  {layer.name}: {layer.reason}")
+            for kind, idx in layer.flagged.items():
+                if idx:
+                    out.append(f"    {kind} channels: {_indices(idx)}")
+    for note in d.notes:
+        out.append(f"  note: {note}")
+    out += ["", "Model:", f"  {d.tendency.message}", f"  Caveat: {d.tendency.caveat}"]
+    return "\n".join(out)
+
+
+def summary_html(diagnosis: Any) -> str:
+    """The same content as :func:`summary_text` as an HTML fragment; every string is escaped."""
+    d, e = diagnosis, html.escape
+    colour = {"good": "#1a7f37", "suspicious": "#9a6700", "bad": "#cf222e"}
+    parts = [f"<div class='layerscope-diagnosis'><p><b>layerscope diagnose</b>: {e(d.model)}, {d.inputs} input(s) "
+             f"&rarr; verdict <b style='color:{colour.get(d.verdict, '#000')}'>{e(d.verdict)}</b></p>"]
+    items = "".join(f"<li><code>{e(f.code)}</code> ({e(f.severity)}): {e(f.message)} <i>Fix: {e(f.fix)}</i></li>"
+                    for f in d.input_findings)
+    parts.append(f"<p>Inputs:</p><ul>{items or '<li>ok: no problem found with the inputs</li>'}</ul>")
+    head = "".join(f"<th>{e(c)}</th>" for c in COLUMNS)
+    body = []
+    for layer, row in zip(d.layers, layer_rows(d)):
+        cells = "".join(f"<td>{e(c)}</td>" for c in row)
+        cells = cells.replace(f"<td>{e(layer.verdict)}</td>",
+                              f"<td style='color:{colour.get(layer.verdict, '#000')}' title='{e(layer.reason)}'>"
+                              f"{e(layer.verdict)}</td>", 1)
+        body.append(f"<tr>{cells}</tr>")
+    parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    reasons = "".join(f"<li><code>{e(layer.name)}</code>: {e(layer.reason)}</li>"
+                      for layer in d.layers if layer.verdict != "good")
+    if reasons:
+        parts.append(f"<ul>{reasons}</ul>")
+    parts.append(f"<p>{e(d.tendency.message)}<br><small>{e(d.tendency.caveat)}</small></p></div>")
+    return "".join(parts)

@@ -1,0 +1,50 @@
+"""Render activations as images: normalization, colormaps, channel grids, fast PNG files.
+
+>>> import torch
+>>> grid = render_grid(torch.randn(8, 5, 5), normalize="robust", order="std", max_channels=4)
+>>> grid.meta.normalization.mode, len(grid.meta.channels), grid.rgb.dtype.name
+('robust', 4, 'uint8')
+"""
+
+from .channels import ORDERS, pick_channels
+from .colormap import MARKER_RGB, palette, resolve_cmap
+from .grid import ChannelGrid, GridMeta, channel_grid, render_grid, render_grids
+from .normalize import MODES, Normalization, quantize, shared_range, value_ranges
+from .png import PngWriter, encode_png, save_png, save_pngs
+
+__all__ = [
+    "ChannelGrid",
+    "GridMeta",
+    "MARKER_RGB",
+    "MODES",
+    "Normalization",
+    "ORDERS",
+    "PngWriter",
+    "channel_grid",
+    "encode_png",
+    "palette",
+    "pick_channels",
+    "quantize",
+    "render_grid",
+    "render_grids",
+    "resolve_cmap",
+    "save_png",
+    "save_pngs",
+    "shared_range",
+    "value_ranges",
+]
+
+# --- views (render-views helper) ---
+from .figure import channel_figure, save_figure
+from .layout import LAYOUTS, Maps, layer_maps, to_maps
+from .overlay import overlay
+from .pca import PCABasis, fit_pca_basis, pca_rgb
+from .repr import ActivationsView, ImageView, activations_html
+from .summary import progression_strip, summarize
+
+__all__ += [
+    "LAYOUTS", "Maps", "to_maps", "layer_maps", "summarize", "progression_strip", "overlay",
+    "PCABasis", "fit_pca_basis", "pca_rgb", "channel_figure", "save_figure",
+    "ActivationsView", "ImageView", "activations_html",
+]
+# --- end views ---

@@ -1,0 +1,69 @@
+"""Which channels a grid shows, and in what order: by index, or ranked by a per-channel score.
+
+>>> import torch
+>>> maps = torch.zeros(3, 2, 2)
+>>> maps[1] += 5.0
+>>> maps[2, 0, 0] = 9.0
+>>> pick_channels(maps, "mean").tolist(), pick_channels(maps, "max", 1).tolist()
+([1, 2, 0], [2])
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from ..errors import InputError
+
+__all__ = ["ORDERS", "channel_scores", "pick_channels", "check_max_channels"]
+
+ORDERS = ("index", "mean", "max", "std", "active")
+
+
+def channel_scores(maps: torch.Tensor, order: str) -> torch.Tensor:
+    """Score of every map of ``(..., C, H, W)``: its mean, max, std or fraction of values > 0.
+
+    NaN / Inf values are left out of the scores; a map with no finite value ranks last.
+    """
+    if order not in ORDERS or order == "index":
+        raise InputError(f"Unknown channel order {order!r}; rank by one of: {', '.join(ORDERS[1:])}.")
+    x = maps.flatten(-2)
+    x = x if x.dtype in (torch.float32, torch.float64) else x.float()
+    finite = None if bool(torch.isfinite(x.sum())) else torch.isfinite(x)
+    if order == "max":
+        score = x.amax(dim=-1) if finite is None else torch.where(finite, x, -torch.inf).amax(dim=-1)
+    elif order == "active":
+        score = (x > 0).sum(dim=-1) / x.shape[-1]
+    else:
+        clean = x if finite is None else torch.where(finite, x, torch.nan)
+        mean = clean.nanmean(dim=-1, keepdim=True)
+        score = mean.squeeze(-1) if order == "mean" else (clean - mean).square().nanmean(dim=-1).sqrt()
+    return score.float().nan_to_num(nan=-torch.inf, neginf=-torch.inf)
+
+
+def check_max_channels(max_channels: Optional[int]) -> Optional[int]:
+    """``None`` or ``0`` mean every channel; otherwise a positive int."""
+    if max_channels is None:
+        return None
+    if isinstance(max_channels, bool) or not isinstance(max_channels, int) or max_channels < 0:
+        raise InputError(
+            f"max_channels must be a positive int (or 0 / None for every channel), got {max_channels!r}."
+        )
+    return max_channels or None
+
+
+def pick_channels(maps: torch.Tensor, order: str = "index", max_channels: Optional[int] = None) -> torch.Tensor:
+    """Indices (``(..., k)``, long, on ``maps.device``) of the channels to show, in display order.
+
+    ``order="index"`` keeps channel order; the others rank by :func:`channel_scores`, highest
+    first (ties keep channel order). ``max_channels`` keeps the first k.
+    """
+    k = check_max_channels(max_channels)
+    channels = maps.shape[-3]
+    k = channels if k is None else min(k, channels)
+    if order == "index":
+        index = torch.arange(k, device=maps.device)
+        return index.expand(*maps.shape[:-3], k)
+    score = channel_scores(maps, order)
+    return torch.sort(score, dim=-1, descending=True, stable=True).indices[..., :k]

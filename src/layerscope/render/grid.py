@@ -1,0 +1,279 @@
+"""Channel grids: every map of a layer as a tile, normalized, colour-mapped and tiled in a few tensor ops.
+
+No matplotlib call per channel: the maps are normalized on their device in one batched op
+(:func:`~layerscope.render.normalize.quantize`), tiled by reshape/permute into an image of
+palette indices, and coloured by indexing a 256-entry palette. Renderers are pure.
+
+>>> import torch
+>>> grid = render_grid(torch.randn(6, 4, 4), labels=True)
+>>> grid.shape, grid.meta.layout
+((27, 29, 3), (2, 4))
+>>> channel_grid(torch.randn(6, 4, 4), padding=0).shape  # the RGB array directly
+(8, 12, 3)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from .channels import ORDERS, check_max_channels, pick_channels
+from .colormap import BACKGROUND, TEXT, palette, resolve_cmap
+from .font import GLYPH_HEIGHT, number_masks
+from .normalize import Normalization, check_mode, quantize, value_ranges
+from .strips import add_strips
+
+__all__ = ["ChannelGrid", "GridMeta", "render_grid", "render_grids", "channel_grid", "check_options"]
+
+
+@dataclass(frozen=True)
+class GridMeta:
+    """What a grid shows: channels in display order, normalization, colormap, geometry."""
+
+    normalization: Normalization
+    cmap: str
+    channels: tuple[int, ...]
+    total_channels: int
+    order: str
+    map_size: tuple[int, int]
+    scale: int
+    layout: tuple[int, int]  # (rows, columns) of tiles
+    layer: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return {
+            "layer": self.layer,
+            "normalization": self.normalization.to_dict(),
+            "cmap": self.cmap,
+            "channels": list(self.channels),
+            "total_channels": self.total_channels,
+            "order": self.order,
+            "map_size": list(self.map_size),
+            "scale": self.scale,
+            "layout": list(self.layout),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelGrid:
+    """A rendered grid: palette indices ``(H, W)`` uint8 + a ``(256, 3)`` palette + :class:`GridMeta`.
+
+    ``.rgb`` (or ``np.asarray(grid)``) is the ``(H, W, 3)`` image; ``save(path)`` writes a
+    palette PNG; in Jupyter the grid displays itself (``_repr_png_``).
+    """
+
+    indices: np.ndarray
+    palette: np.ndarray
+    meta: GridMeta
+
+    @property
+    def rgb(self) -> np.ndarray:
+        return self.palette[self.indices]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (*self.indices.shape, 3)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self.rgb if dtype is None else self.rgb.astype(dtype)
+
+    def to_pil(self):
+        from PIL import Image
+
+        image = Image.fromarray(self.indices)  # mode L; putpalette turns it into P
+        image.putpalette(self.palette.tobytes())
+        return image
+
+    def png_bytes(self) -> bytes:
+        from .png import encode_png
+
+        return encode_png(self.indices, palette=self.palette)
+
+    def _repr_png_(self) -> bytes:
+        return self.png_bytes()
+
+    def save(self, path: Union[str, Path], *, overwrite: bool = True) -> Path:
+        """Write a palette PNG atomically; ``overwrite=False`` refuses an existing file."""
+        from .png import save_png
+
+        return save_png(self.indices, path, palette=self.palette, overwrite=overwrite)
+
+    def __repr__(self) -> str:
+        m = self.meta
+        name = f"{m.layer!r}, " if m.layer else ""
+        return (
+            f"ChannelGrid({name}{len(m.channels)}/{m.total_channels} channels, {m.layout[0]}x{m.layout[1]} "
+            f"tiles of {m.map_size[0]}x{m.map_size[1]}, {m.normalization.describe()}, cmap={m.cmap!r}, "
+            f"image {self.indices.shape[0]}x{self.indices.shape[1]})"
+        )
+
+
+def _columns(count: int, cell: tuple[int, int], columns: Optional[int]) -> int:
+    if columns is not None:
+        if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+            raise InputError(f"columns must be a positive int, got {columns!r}.")
+        return min(columns, count)
+    return max(1, min(count, math.ceil(math.sqrt(count * cell[0] / cell[1]))))
+
+
+def _check_int(name: str, value: int, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(f"{name} must be an int >= {low}, got {value!r}.")
+    return value
+
+
+def check_options(
+    *,
+    normalize: str = "channel",
+    cmap: Optional[str] = None,
+    max_channels: Optional[int] = None,
+    order: str = "index",
+    padding: int = 1,
+    columns: Optional[int] = None,
+    scale: int = 1,
+    percentiles: Optional[Sequence[float]] = None,
+) -> dict:
+    """Validate grid options before any work is done; returns them with the colormap and
+    percentiles resolved (InputError naming the bad value otherwise).
+
+    >>> check_options(normalize="signed")["cmap"]
+    'RdBu_r'
+    """
+    if order not in ORDERS:
+        raise InputError(f"Unknown channel order {order!r}; use one of: {', '.join(ORDERS)}.")
+    if columns is not None:
+        _check_int("columns", columns, 1)
+    return {
+        "normalize": normalize,
+        "percentiles": check_mode(normalize, percentiles),
+        "cmap": resolve_cmap(cmap, signed=normalize.startswith("signed")),
+        "max_channels": check_max_channels(max_channels),
+        "order": order,
+        "padding": _check_int("padding", padding, 0),
+        "columns": columns,
+        "scale": _check_int("scale", scale, 1),
+    }
+
+
+def _split_rows(tiles: np.ndarray, values: np.ndarray, cols: int, fill=None) -> None:
+    """Write ``values (n, k, ...)`` into the cell views ``tiles (n, rows, cols, ...)``, row by row."""
+    n, k = values.shape[:2]
+    full, rest = divmod(k, cols)
+    parts = []
+    if full:
+        parts.append((tiles[:, :full], values[:, : full * cols].reshape(n, full, cols, *values.shape[2:])))
+    if rest:
+        parts.append((tiles[:, full, :rest], values[:, full * cols :]))
+    for dst, src in parts:
+        if fill is None:
+            dst[...] = src
+        else:
+            dst[src] = fill  # boolean assignment writes through the strided view
+
+
+def _tile(levels: np.ndarray, index: np.ndarray, *, labels: bool, padding: int, columns: Optional[int]):
+    """Palette-index images ``(N, H, W)`` of tiles ``levels (N, k, h, w)``, optionally labelled.
+
+    The image is allocated once; tiles are copied into a strided ``(rows, cols, cell)`` view of it.
+    """
+    n, k, h, w = levels.shape
+    masks = number_masks(index.reshape(-1)).reshape(n, k, GLYPH_HEIGHT, -1) if labels else None
+    band = GLYPH_HEIGHT + 1 if labels else 0
+    cell_h, cell_w = padding + band + h, padding + max(w, masks.shape[-1] if labels else 0)
+    cols = _columns(k, (cell_h, cell_w), columns)
+    rows = math.ceil(k / cols)
+    image = np.full((n, rows * cell_h + padding, cols * cell_w + padding), BACKGROUND, dtype=np.uint8)
+    cells = image[:, : rows * cell_h, : cols * cell_w].reshape(n, rows, cell_h, cols, cell_w)
+    cells = cells.transpose(0, 1, 3, 2, 4)  # (n, rows, cols, cell_h, cell_w), a view of image
+    _split_rows(cells[..., padding + band :, padding : padding + w], levels, cols)
+    if masks is not None:
+        label = cells[..., padding : padding + GLYPH_HEIGHT, padding : padding + masks.shape[-1]]
+        _split_rows(label, masks, cols, fill=TEXT)
+    return image, (rows, cols)
+
+
+def _upscale(levels: np.ndarray, scale: int) -> np.ndarray:
+    if scale == 1:
+        return levels
+    n, k, h, w = levels.shape
+    big = np.broadcast_to(levels[:, :, :, None, :, None], (n, k, h, scale, w, scale))
+    return big.reshape(n, k, h * scale, w * scale)
+
+
+def render_grids(
+    maps: torch.Tensor,
+    *,
+    normalize: str = "channel",
+    cmap: Optional[str] = None,
+    max_channels: Optional[int] = None,
+    order: str = "index",
+    labels: bool = False,
+    padding: int = 1,
+    columns: Optional[int] = None,
+    scale: int = 1,
+    percentiles: Optional[Sequence[float]] = None,
+    value_range: Optional[tuple[float, float]] = None,
+    caption: Union[bool, str] = False,
+    colorbar: bool = False,
+    layer: Optional[str] = None,
+) -> list[ChannelGrid]:
+    """One :class:`ChannelGrid` per item of ``maps`` ``(N, C, H, W)``, all in one batched pass.
+
+    See :func:`render_grid` for the options.
+    """
+    if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or maps.numel() == 0:
+        shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
+        raise InputError(f"maps must be a non-empty tensor (N, C, H, W), got {shape}.")
+    checked = check_options(normalize=normalize, cmap=cmap, max_channels=max_channels, order=order, padding=padding,
+                            columns=columns, scale=scale, percentiles=percentiles)
+    q, cmap = checked["percentiles"], checked["cmap"]
+    maps = maps.detach()
+    n, c, h, w = maps.shape
+    index = pick_channels(maps, order, max_channels)
+    lo = hi = None
+    if normalize in ("layer", "robust-layer", "signed-layer", "global"):  # ranges over every channel
+        lo, hi = value_ranges(maps, normalize, percentiles=q, value_range=value_range)
+        lo, hi = lo[..., : index.shape[-1]], hi[..., : index.shape[-1]]
+    if order != "index" or index.shape[-1] < c:
+        maps = maps[torch.arange(n, device=maps.device)[:, None], index]
+    levels, norms = quantize(maps, normalize, percentiles=q, value_range=value_range,
+                             ranges=None if lo is None else (lo, hi))
+    index = index.cpu().numpy()
+    image, layout = _tile(_upscale(levels.cpu().numpy(), scale), index, labels=labels, padding=padding, columns=columns)
+    table = palette(cmap)
+    grids = []
+    for item in range(n):
+        meta = GridMeta(norms[item], cmap, tuple(index[item].tolist()), c, order, (h, w), scale, layout, layer)
+        pixels = add_strips(image[item], meta, caption=caption, colorbar=colorbar)
+        grids.append(ChannelGrid(pixels, table, meta))
+    return grids
+
+
+def render_grid(maps: torch.Tensor, **options) -> ChannelGrid:
+    """Render the maps ``(C, H, W)`` of one input as a grid of tiles; returns a :class:`ChannelGrid`.
+
+    Options: ``normalize`` (see :mod:`~layerscope.render.normalize`; ``percentiles`` for the
+    robust modes, ``value_range`` for ``"global"``), ``cmap`` (any matplotlib colormap; default
+    ``viridis``, ``RdBu_r`` for signed modes), ``order`` (``index``, or rank by ``mean``, ``max``,
+    ``std``, ``active``), ``max_channels`` (None/0: all), ``labels`` (channel index above each
+    tile), ``padding`` (px between tiles), ``columns``, ``scale`` (nearest upscale of each map),
+    ``caption`` (True: layer, mode and range; or your own text), ``colorbar``, ``layer`` (name).
+    """
+    if not isinstance(maps, torch.Tensor) or maps.dim() != 3:
+        shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
+        raise InputError(
+            f"maps must be a tensor (C, H, W), got {shape}; for a batch use render_grids, for a "
+            "layer's raw output use layerscope.render.layout.to_maps first."
+        )
+    return render_grids(maps.unsqueeze(0), **options)[0]
+
+
+def channel_grid(maps: torch.Tensor, **options) -> np.ndarray:
+    """The grid of :func:`render_grid` as an RGB array ``(H, W, 3)`` uint8."""
+    return render_grid(maps, **options).rgb

@@ -1,0 +1,264 @@
+"""Display normalization: map activations to colormap levels in one batched op on the tensor's device.
+
+Modes (the value range each channel is stretched over):
+
+- ``"channel"``: per-channel min-max (the seeds' default);
+- ``"layer"``: one min-max over every channel of the layer (channels stay comparable);
+- ``"global"``: a range you pass in, e.g. :func:`shared_range` over several inputs or layers;
+- ``"robust"`` / ``"robust-layer"``: clip to percentiles (default 1, 99) per channel / per layer;
+- ``"signed"`` / ``"signed-layer"``: zero-centred symmetric range ``[-m, m]``, ``m = max |x|``
+  per channel / per layer, for pre-activation maps (default colormap: diverging ``RdBu_r``).
+
+NaN and +-Inf are ignored when computing ranges and rendered as the ``NONFINITE`` marker
+(magenta). A channel with no spread (constant, or no finite value) renders flat: the lowest
+level, or the middle level in the signed modes; never NaN.
+
+>>> import torch
+>>> maps = torch.tensor([[[0.0, 1.0], [2.0, 4.0]], [[5.0, 5.0], [5.0, float("nan")]]])
+>>> levels, norm = quantize(maps, "channel")
+>>> levels.tolist()
+[[[0, 63], [126, 251]], [[0, 0], [0, 252]]]
+>>> norm.describe()
+'channel min-max, ranges within [0, 5]; 1 NaN/Inf marked magenta'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Iterable, Optional, Sequence
+
+import torch
+
+from ..errors import InputError
+from . import _kernels
+
+__all__ = ["MODES", "Normalization", "quantize", "shared_range", "value_ranges", "check_mode"]
+
+MODES = ("channel", "layer", "global", "robust", "robust-layer", "signed", "signed-layer")
+DEFAULT_PERCENTILES = (1.0, 99.0)
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """How one grid was normalized: mode, the range of each shown channel, NaN/Inf count."""
+
+    mode: str
+    vmin: tuple[float, ...]
+    vmax: tuple[float, ...]
+    percentiles: Optional[tuple[float, float]] = None
+    nonfinite: int = 0
+
+    @property
+    def per_channel(self) -> bool:
+        return self.mode in ("channel", "robust", "signed")
+
+    @property
+    def signed(self) -> bool:
+        return self.mode.startswith("signed")
+
+    def describe(self) -> str:
+        """One line for captions and logs."""
+        name = {
+            "channel": "channel min-max",
+            "layer": "layer min-max",
+            "global": "global range",
+            "robust": "robust per channel",
+            "robust-layer": "robust per layer",
+            "signed": "signed per channel",
+            "signed-layer": "signed per layer",
+        }[self.mode]
+        if self.percentiles is not None:
+            name += f" (p{_num(self.percentiles[0])}-p{_num(self.percentiles[1])})"
+        if not self.vmin:
+            text = name
+        elif self.per_channel and len(self.vmin) > 1:
+            text = f"{name}, ranges within [{_num(min(self.vmin))}, {_num(max(self.vmax))}]"
+        else:
+            text = f"{name} [{_num(self.vmin[0])}, {_num(self.vmax[0])}]"
+        if self.nonfinite:
+            text += f"; {self.nonfinite} NaN/Inf marked magenta"
+        return text
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["vmin"], data["vmax"] = list(self.vmin), list(self.vmax)
+        data["percentiles"] = list(self.percentiles) if self.percentiles else None
+        data["description"] = self.describe()
+        return data
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"
+
+
+
+def check_mode(mode: str, percentiles: Optional[Sequence[float]] = None) -> Optional[tuple[float, float]]:
+    """Validate ``mode`` (and ``percentiles`` for the robust modes); returns the percentiles to use."""
+    if mode not in MODES:
+        import difflib
+
+        close = difflib.get_close_matches(str(mode), MODES, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"Unknown normalization {mode!r}.{hint} Use one of: {', '.join(MODES)}.")
+    if not mode.startswith("robust"):
+        return None
+    low, high = DEFAULT_PERCENTILES if percentiles is None else tuple(float(p) for p in percentiles)
+    if not 0.0 <= low < high <= 100.0:
+        raise InputError(
+            f"percentiles must be two numbers 0 <= low < high <= 100, got {percentiles!r}; e.g. (1, 99)."
+        )
+    return low, high
+
+
+def _working(maps: torch.Tensor) -> torch.Tensor:
+    if maps.dtype in (torch.float32, torch.float64):
+        return maps
+    return maps.float()  # half / bfloat16 / integer / bool: compute in float32 (a copy)
+
+
+def _percentiles(x: torch.Tensor, dims: tuple[int, ...], q: tuple[float, float]):
+    """Linear-interpolated percentiles of the finite values over ``dims`` (like numpy.nanpercentile)."""
+    keep = [d for d in range(x.dim()) if d not in dims]
+    rows = x.permute(*keep, *dims).reshape(*[x.shape[d] for d in keep], -1)
+    finite = torch.isfinite(rows)
+    rows = torch.where(finite, rows, torch.nan).sort(dim=-1).values  # NaN sorts last
+    count = finite.sum(dim=-1, keepdim=True)
+    out = []
+    for p in q:
+        pos = (count - 1).clamp(min=0).double() * (p / 100.0)
+        below = pos.floor().long()
+        above = torch.minimum(below + 1, (count - 1).clamp(min=0))
+        low, high = rows.gather(-1, below).double(), rows.gather(-1, above).double()
+        value = (low + (high - low) * (pos - below)).to(rows.dtype)
+        out.append(torch.where(count > 0, value, torch.zeros_like(value)).squeeze(-1))
+    return out[0], out[1]
+
+
+_LAYER_MODES = ("layer", "robust-layer", "signed-layer")
+
+
+def _ranges(x: torch.Tensor, mode: str, q, value_range) -> tuple[torch.Tensor, torch.Tensor, Optional[bool]]:
+    """``(lo, hi)`` of shape ``x.shape[:-2]`` and True when every value is known to be finite."""
+    layer = mode in _LAYER_MODES
+    dims = (-3, -2, -1) if layer else (-2, -1)
+    clean = None
+    if mode == "global":
+        if value_range is None:
+            raise InputError(
+                "normalize='global' needs value_range=(low, high); compute one shared across inputs "
+                "with layerscope.render.shared_range([maps_a, maps_b, ...])."
+            )
+        low, high = (float(v) for v in value_range)
+        if not (low <= high) or not all(map(_finite, (low, high))):
+            raise InputError(f"value_range must be finite (low, high) with low <= high, got {value_range!r}.")
+        lo = torch.full(x.shape[:-2], low, dtype=x.dtype, device=x.device)
+        return lo, torch.full_like(lo, high), None
+    if q is not None:
+        lo, hi = _percentiles(x, tuple(d % x.dim() for d in dims), q)
+    else:
+        lo, hi, clean = _kernels.minmax(x, dims)
+    if mode.startswith("signed"):
+        hi = torch.maximum(lo.abs(), hi.abs())
+        lo = -hi
+    if layer:
+        lo, hi = lo.unsqueeze(-1).expand(x.shape[:-2]), hi.unsqueeze(-1).expand(x.shape[:-2])
+    return lo, hi, clean
+
+
+def value_ranges(
+    maps: torch.Tensor,
+    mode: str = "channel",
+    *,
+    percentiles: Optional[Sequence[float]] = None,
+    value_range: Optional[tuple[float, float]] = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(lo, hi)``, each of shape ``maps.shape[:-2]``: the display range of every map.
+
+    ``maps`` is ``(..., C, H, W)``; layer modes share one range across ``C``.
+
+    >>> lo, hi = value_ranges(torch.tensor([[[-1.0, 3.0]], [[2.0, 2.5]]]), "signed-layer")
+    >>> lo.tolist(), hi.tolist()
+    ([-3.0, -3.0], [3.0, 3.0])
+    """
+    q = check_mode(mode, percentiles)
+    lo, hi, _ = _ranges(_working(maps), mode, q, value_range)
+    return lo, hi
+
+
+def _finite(value: float) -> bool:
+    return value == value and abs(value) != float("inf")
+
+
+def quantize(
+    maps: torch.Tensor,
+    mode: str = "channel",
+    *,
+    percentiles: Optional[Sequence[float]] = None,
+    value_range: Optional[tuple[float, float]] = None,
+    ranges: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+) -> tuple[torch.Tensor, "Normalization | list[Normalization]"]:
+    """Colormap levels (uint8; ``NONFINITE`` where NaN/Inf) and how they were made.
+
+    ``maps`` is ``(C, H, W)`` (one :class:`Normalization`) or ``(N, C, H, W)`` (a list, one per
+    item). ``ranges`` overrides the computed ``(lo, hi)`` (as returned by :func:`value_ranges`).
+    """
+    if not isinstance(maps, torch.Tensor) or maps.dim() not in (3, 4):
+        shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
+        raise InputError(f"maps must be a tensor (C, H, W) or (N, C, H, W), got {shape}.")
+    if maps.numel() == 0:
+        raise InputError(f"maps is empty (shape {tuple(maps.shape)}); nothing to render.")
+    q = check_mode(mode, percentiles)
+    x = _working(maps.detach())
+    clean = None
+    if ranges is None:
+        lo, hi, clean = _ranges(x, mode, q, value_range)
+    else:
+        lo, hi = ranges
+    bounded = bool(clean) and not mode.startswith("robust")  # min-max of clean data: no value outside
+    levels = _kernels.levels(x, lo, hi, mode.startswith("signed"), bounded)
+    counts = _kernels.mark_nonfinite(x, levels, clean)
+    lo_rows, hi_rows = lo.double().cpu().reshape(-1, lo.shape[-1]), hi.double().cpu().reshape(-1, hi.shape[-1])
+    metas = [
+        Normalization(mode, _collapse(mode, a), _collapse(mode, b), q, int(c))
+        for a, b, c in zip(lo_rows.tolist(), hi_rows.tolist(), counts.reshape(-1).tolist())
+    ]
+    return levels, (metas[0] if maps.dim() == 3 else metas)
+
+
+def _collapse(mode: str, values: list[float]) -> tuple[float, ...]:
+    if mode in ("channel", "robust", "signed"):
+        return tuple(values)
+    return tuple(values[:1])
+
+
+def shared_range(
+    tensors: Iterable[torch.Tensor],
+    mode: str = "layer",
+    *,
+    percentiles: Optional[Sequence[float]] = None,
+) -> tuple[float, float]:
+    """One ``(low, high)`` over every finite value of several tensors, for ``normalize="global"``.
+
+    ``mode`` is ``"layer"`` (min-max), ``"robust"`` (percentiles of the pooled values) or
+    ``"signed"`` (``[-m, m]``).
+
+    >>> shared_range([torch.tensor([0.0, 2.0]), torch.tensor([-1.0, float("inf")])])
+    (-1.0, 2.0)
+    """
+    if mode not in ("layer", "robust", "signed"):
+        raise InputError(f"shared_range mode must be 'layer', 'robust' or 'signed', got {mode!r}.")
+    tensors = [_working(t.detach()).reshape(-1) for t in tensors]
+    if not tensors:
+        raise InputError("shared_range needs at least one tensor.")
+    if mode == "robust":
+        q = check_mode("robust", percentiles)
+        pooled = torch.cat([t.to("cpu", torch.float64) for t in tensors])
+        lo, hi = _percentiles(pooled, (0,), q)
+        return float(lo), float(hi)
+    pairs = [_kernels.minmax(t, (0,))[:2] for t in tensors if t.numel()]
+    lo = min((float(a) for a, _ in pairs), default=0.0)
+    hi = max((float(b) for _, b in pairs), default=0.0)
+    if mode == "signed":
+        hi = max(abs(lo), abs(hi))
+        lo = -hi
+    return lo, hi

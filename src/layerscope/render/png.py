@@ -1,0 +1,189 @@
+"""A small, fast PNG writer: palette / grey / RGB(A) images, deflate from ISA-L, atomic files.
+
+PNG encoding is the bottleneck of rendering feature maps, not the maps: Pillow's zlib needs
+~200 ms for the 14 MB of a VGG16 atlas, ISA-L's deflate (``isal``, used when installed; zlib
+otherwise) ~15 ms. Rows are stored with filter type 0 (none), which suits palette images.
+Both compressors release the GIL, so :class:`PngWriter` encodes many files in parallel threads.
+
+>>> import numpy as np
+>>> data = encode_png(np.zeros((2, 3), np.uint8), palette=np.zeros((256, 3), np.uint8))
+>>> data[:8] == PNG_SIGNATURE, data[12:16]
+(True, b'IHDR')
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterable, Optional, Union
+
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = ["PNG_SIGNATURE", "encode_png", "save_png", "write_atomic", "PngWriter", "save_pngs"]
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # samples per pixel -> PNG colour type (grey, grey+alpha, RGB, RGBA)
+
+try:  # ISA-L deflate: ~10x faster than zlib at the same ratio
+    from isal import isal_zlib as _deflate_lib
+except ImportError:  # pragma: no cover - isal is a dependency on the common platforms
+    _deflate_lib = zlib
+
+
+def _deflate(data: memoryview) -> bytes:
+    return _deflate_lib.compress(data, 1)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    crc = _deflate_lib.crc32(data, zlib.crc32(kind)) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def encode_png(array: np.ndarray, *, palette: Optional[np.ndarray] = None) -> bytes:
+    """PNG bytes of a uint8 image: ``(H, W)`` indices with ``palette`` ``(n <= 256, 3)``, or
+    ``(H, W)`` / ``(H, W, 1)`` grey, ``(H, W, 2)`` grey+alpha, ``(H, W, 3)`` RGB, ``(H, W, 4)`` RGBA.
+    """
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        raise InputError(f"PNG images must be uint8, got {array.dtype}; convert (e.g. np.clip(x, 0, 255).astype(np.uint8)).")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    samples = 1 if array.ndim == 2 else (array.shape[2] if array.ndim == 3 else 0)
+    if samples not in _COLOR_TYPES or array.shape[0] < 1 or array.shape[1] < 1:
+        raise InputError(f"Cannot write an image of shape {array.shape} as PNG; expected (H, W) or (H, W, 1-4).")
+    height, width = array.shape[:2]
+    color = _COLOR_TYPES[samples]
+    chunks = [PNG_SIGNATURE]
+    if palette is not None:
+        table = np.asarray(palette, dtype=np.uint8)
+        if samples != 1 or table.ndim != 2 or table.shape[1] != 3 or not 1 <= len(table) <= 256:
+            raise InputError(
+                f"A palette image needs (H, W) indices and a (n <= 256, 3) palette; got image {array.shape}, "
+                f"palette {table.shape}."
+            )
+        if len(table) < 256 and int(array.max()) >= len(table):
+            raise InputError(f"Index {int(array.max())} is outside the {len(table)}-colour palette.")
+        color = 3
+    chunks.append(_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0)))
+    if palette is not None:
+        chunks.append(_chunk(b"PLTE", table.tobytes()))
+    rows = np.empty((height, 1 + width * samples), dtype=np.uint8)
+    rows[:, 0] = 0  # filter type 0 (none) for every row
+    rows[:, 1:] = array.reshape(height, width * samples)
+    chunks.append(_chunk(b"IDAT", _deflate(memoryview(rows).cast("B"))))
+    chunks.append(_chunk(b"IEND", b""))
+    return b"".join(chunks)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp's own temp files are 0600
+
+
+def write_atomic(data: bytes, path: Union[str, Path], *, overwrite: bool = True) -> Path:
+    """Write ``data`` to a temp file beside ``path``, then move it in place in one step.
+
+    With ``overwrite=False`` an existing ``path`` is never replaced (InputError), even in a race.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not overwrite and path.exists():
+        raise _exists(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, _FILE_MODE)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # fails if path appeared meanwhile: no silent overwrite
+            except FileExistsError:
+                raise _exists(path) from None
+            os.unlink(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _exists(path: Path) -> InputError:
+    return InputError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) or choose another path.")
+
+
+def save_png(image, path: Union[str, Path], *, palette: Optional[np.ndarray] = None, overwrite: bool = True) -> Path:
+    """Encode ``image`` (an array as for :func:`encode_png`, or a ChannelGrid) and write it atomically.
+
+    Missing parent directories are created. Returns the path written.
+    """
+    if palette is None and hasattr(image, "indices") and hasattr(image, "palette"):
+        image, palette = image.indices, image.palette
+    return write_atomic(encode_png(image, palette=palette), path, overwrite=overwrite)
+
+
+class PngWriter:
+    """Encode and write PNG files in a pool of threads (deflate releases the GIL).
+
+    >>> import numpy as np, tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> with PngWriter(threads=2) as writer:
+    ...     _ = writer.submit(np.zeros((4, 4, 3), np.uint8), os.path.join(folder, "a.png"))
+    >>> [p.name for p in writer.written]
+    ['a.png']
+    """
+
+    def __init__(self, threads: Optional[int] = None, *, overwrite: bool = True) -> None:
+        self.threads = threads or min(8, os.cpu_count() or 1)
+        self.overwrite = overwrite
+        self.written: list[Path] = []
+        self._futures: list[Future] = []
+        self._pool: Optional[ThreadPoolExecutor] = None
+
+    def __enter__(self) -> "PngWriter":
+        self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="layerscope-png")
+        return self
+
+    def submit(self, image, path: Union[str, Path], *, palette: Optional[np.ndarray] = None) -> Future:
+        if self._pool is None:
+            raise InputError("PngWriter is not open; use `with PngWriter() as writer: writer.submit(...)`.")
+        future = self._pool.submit(save_png, image, path, palette=palette, overwrite=self.overwrite)
+        self._futures.append(future)
+        return future
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        pool, self._pool = self._pool, None
+        if exc_type is not None:
+            for future in self._futures:
+                future.cancel()
+        pool.shutdown(wait=True)
+        errors = []
+        for future in self._futures:
+            if future.cancelled():
+                continue
+            if future.exception() is not None:
+                errors.append(future.exception())
+            else:
+                self.written.append(future.result())
+        self._futures.clear()
+        if errors and exc_type is None:
+            raise errors[0]
+
+
+def save_pngs(items: Iterable[tuple[object, Union[str, Path]]], *, threads: Optional[int] = None,
+              overwrite: bool = True) -> list[Path]:
+    """Write many ``(image, path)`` pairs in parallel threads; returns the paths in order."""
+    with PngWriter(threads, overwrite=overwrite) as writer:
+        futures = [writer.submit(image, path) for image, path in items]
+    return [future.result() for future in futures]

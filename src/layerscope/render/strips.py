@@ -1,0 +1,109 @@
+"""Caption and colorbar strips, drawn in palette indices above / below a grid.
+
+>>> import numpy as np
+>>> from layerscope.render.normalize import Normalization
+>>> text = caption_text(Normalization("layer", (0.0,), (2.5,)), "features.0", "viridis")
+>>> text
+'features.0 | layer min-max [0, 2.5] | viridis'
+>>> colorbar_strip(Normalization("layer", (0.0,), (2.5,)), width=80).shape
+(24, 80)
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import TYPE_CHECKING, Optional, Union
+
+import numpy as np
+
+from .colormap import BACKGROUND, FRAME, LEVELS, TEXT
+from .font import GLYPH_WIDTH, TEXT_HEIGHT, text_mask
+from .normalize import Normalization, _num
+
+if TYPE_CHECKING:
+    from .grid import GridMeta
+
+__all__ = ["caption_text", "caption_strip", "colorbar_strip", "add_strips"]
+
+_MARGIN = 2
+_BAR_HEIGHT = 8
+
+
+def caption_text(norm: Normalization, layer: Optional[str], cmap: str) -> str:
+    """``layer | normalization and range | cmap``."""
+    parts = [layer] if layer else []
+    return " | ".join(parts + [norm.describe(), cmap])
+
+
+def _canvas(height: int, width: int) -> np.ndarray:
+    return np.full((height, width), BACKGROUND, dtype=np.uint8)
+
+
+def _draw(canvas: np.ndarray, text: str, top: int, left: int) -> None:
+    mask = text_mask(text)
+    h, w = canvas.shape
+    mask = mask[: max(0, h - top), : max(0, w - left)]
+    canvas[top : top + mask.shape[0], left : left + mask.shape[1]][mask] = TEXT
+
+
+def caption_strip(text: str, width: int) -> np.ndarray:
+    """The caption wrapped to ``width`` (at least 24 characters a line), one text line per row."""
+    chars = max(24, (width - 2 * _MARGIN) // GLYPH_WIDTH)
+    lines = textwrap.wrap(text, chars, break_long_words=True, break_on_hyphens=False) or [""]
+    width = max(width, max(len(line) for line in lines) * GLYPH_WIDTH + 2 * _MARGIN)
+    canvas = _canvas(len(lines) * TEXT_HEIGHT + _MARGIN, width)
+    for row, line in enumerate(lines):
+        _draw(canvas, line, _MARGIN + row * TEXT_HEIGHT, _MARGIN)
+    return canvas
+
+
+def _bar_labels(norm: Normalization) -> list[str]:
+    if norm.mode == "channel":
+        return ["channel min", "channel max"]
+    if norm.mode == "robust":
+        low, high = norm.percentiles
+        return [f"channel p{_num(low)}", f"channel p{_num(high)}"]
+    if norm.mode == "signed":
+        return ["-max|x|", "0", "+max|x|"]
+    labels = [_num(norm.vmin[0]), _num(norm.vmax[0])]
+    return labels[:1] + ["0"] + labels[1:] if norm.signed else labels
+
+
+def colorbar_strip(norm: Normalization, width: int) -> np.ndarray:
+    """A framed gradient of the colormap's levels with its range written under the ends."""
+    labels = _bar_labels(norm)
+    width = max(width, sum(len(t) + 1 for t in labels) * GLYPH_WIDTH + 2 * _MARGIN)
+    canvas = _canvas(_MARGIN + _BAR_HEIGHT + TEXT_HEIGHT + _MARGIN + 1, width)
+    bar_w = width - 2 * _MARGIN
+    gradient = np.linspace(0, LEVELS - 1, max(bar_w - 2, 1)).round().astype(np.uint8)
+    top, bottom = _MARGIN, _MARGIN + _BAR_HEIGHT
+    canvas[top:bottom, _MARGIN : _MARGIN + bar_w] = FRAME
+    canvas[top + 1 : bottom - 1, _MARGIN + 1 : _MARGIN + bar_w - 1] = gradient
+    text_top = bottom + 1
+    _draw(canvas, labels[0], text_top, _MARGIN)
+    _draw(canvas, labels[-1], text_top, width - _MARGIN - len(labels[-1]) * GLYPH_WIDTH)
+    if len(labels) == 3:
+        _draw(canvas, labels[1], text_top, width // 2 - len(labels[1]) * GLYPH_WIDTH // 2)
+    return canvas
+
+
+def _widen(pixels: np.ndarray, width: int) -> np.ndarray:
+    if pixels.shape[1] >= width:
+        return pixels
+    extra = _canvas(pixels.shape[0], width - pixels.shape[1])
+    return np.concatenate([pixels, extra], axis=1)
+
+
+def add_strips(pixels: np.ndarray, meta: "GridMeta", *, caption: Union[bool, str], colorbar: bool) -> np.ndarray:
+    """``pixels`` with a caption strip above and / or a colorbar strip below (widened to fit)."""
+    if not caption and not colorbar:
+        return pixels
+    parts = []
+    if caption:
+        text = caption if isinstance(caption, str) else caption_text(meta.normalization, meta.layer, meta.cmap)
+        parts.append(caption_strip(text, pixels.shape[1]))
+    parts.append(pixels)
+    if colorbar:
+        parts.append(colorbar_strip(meta.normalization, pixels.shape[1]))
+    width = max(p.shape[1] for p in parts)
+    return np.concatenate([_widen(p, width) for p in parts], axis=0)

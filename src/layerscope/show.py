@@ -1,0 +1,275 @@
+"""``layerscope.show``: channel grids of chosen layers for a set of images, as PNG files + an index.
+
+>>> import torch, torch.nn as nn, tempfile
+>>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3))
+>>> result = show(model, torch.randn(2, 3, 16, 16), out=tempfile.mkdtemp() + "/maps")
+>>> [p.relative_to(result.out).as_posix() for p in result.files["input-001"].values()]
+['input-001/00_0.png', 'input-001/01_2.png']
+>>> result.index.name
+'index.json'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import torch
+
+from .errors import ImageError, InputError, LayoutError
+from .io.images import DEFAULT_MAX_PIXELS
+from .render.grid import ChannelGrid, check_options, render_grids
+from .render.png import PngWriter, write_atomic
+
+__all__ = ["show", "ShowResult"]
+
+ValueRange = Union[tuple[float, float], Mapping[str, tuple[float, float]], None]
+
+
+@dataclass
+class ShowResult:
+    """What :func:`show` rendered: files per input and layer, layer metadata, skipped inputs.
+
+    ``files[input][layer]`` is the PNG path (when ``out`` was given); ``grids[input][layer]``
+    the :class:`~layerscope.render.ChannelGrid` (when ``out`` was None).
+    """
+
+    out: Optional[Path]
+    index: Optional[Path]
+    files: dict[str, dict[str, Path]] = field(default_factory=dict)
+    grids: dict[str, dict[str, ChannelGrid]] = field(default_factory=dict)
+    layers: list[dict] = field(default_factory=list)
+    inputs: list[dict] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped_layers: list[tuple[str, str]] = field(default_factory=list)
+    record: dict = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(len(v) for v in (self.files or self.grids).values())
+
+    def __repr__(self) -> str:
+        where = f" in {self.out}" if self.out else ""
+        skipped = f", {len(self.skipped)} inputs skipped" if self.skipped else ""
+        return f"ShowResult({self.count} grids of {len(self.layers)} layers x {len(self.inputs)} inputs{where}{skipped})"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "output"
+
+
+def _input_names(labels: Sequence[str]) -> list[str]:
+    names, seen = [], set()
+    for i, label in enumerate(labels):
+        base = _safe(Path(label).stem) if not label.startswith("<") else f"input-{i:03d}"
+        name, k = base, 2
+        while name in seen:
+            name, k = f"{base}-{k}", k + 1
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _resolve(model: Any):
+    from .io import LoadedModel, load_model
+
+    if isinstance(model, LoadedModel):
+        return model
+    if isinstance(model, (str, torch.nn.Module)):
+        return load_model(model)
+    raise InputError(
+        f"model must be a spec such as 'torchvision:resnet18', an nn.Module or a LoadedModel; got {type(model).__name__}."
+    )
+
+
+def _inputs(images: Any, loaded, strict: bool, recursive: bool, max_pixels: Optional[int]):
+    """``(tensors (C, H, W) list, labels, notes per input, skipped)``."""
+    if isinstance(images, torch.Tensor):
+        batch = images.unsqueeze(0) if images.dim() == 3 else images
+        if batch.dim() != 4:
+            raise InputError(f"A tensor of images must be (N, C, H, W) or (C, H, W), got {tuple(images.shape)}.")
+        return list(batch), ["<tensor>"] * len(batch), [["tensor given: used as is, not preprocessed"]] * len(batch), []
+    from .io import load_images
+
+    loaded_images, skipped = load_images(images, strict=strict, recursive=recursive, max_pixels=max_pixels)
+    if not loaded_images:
+        reasons = "; ".join(f"{path}: {why}" for path, why in skipped[:3])
+        raise ImageError(f"None of the {len(skipped)} images could be loaded ({reasons}); pass readable image files.")
+    tensors = [loaded.preprocessing(item.image) for item in loaded_images]
+    return tensors, [item.path for item in loaded_images], [list(item.notes) for item in loaded_images], skipped
+
+
+def _batches(tensors: list[torch.Tensor], size: int):
+    """Consecutive runs of equal-shaped tensors, at most ``size`` long: ``(start, batch)``."""
+    start = 0
+    while start < len(tensors):
+        stop = start + 1
+        while stop < len(tensors) and stop - start < size and tensors[stop].shape == tensors[start].shape:
+            stop += 1
+        yield start, torch.stack(tensors[start:stop])
+        start = stop
+
+
+def _check_free(out: Path, names: list[str], overwrite: bool) -> None:
+    if overwrite or not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a directory; choose a directory path.")
+    taken = [n for n in ["index.json", *names] if (out / n).exists()]
+    if taken:
+        raise InputError(
+            f"{out} already holds {', '.join(taken[:3])}{' ...' if len(taken) > 3 else ''} from an earlier run; "
+            "pass overwrite=True (CLI: --overwrite) to replace them, or choose a fresh output directory."
+        )
+
+
+def _global_ranges(rec, batches) -> dict[str, tuple[float, float]]:
+    """Min-max of every captured layer over all inputs (a first pass for ``normalize='global'``)."""
+    from .render.normalize import shared_range
+
+    ranges: dict[str, tuple[float, float]] = {}
+    for _, batch in batches:
+        for name, tensor in rec(batch).items():
+            lo, hi = shared_range([tensor], "layer")
+            old = ranges.get(name, (lo, hi))
+            ranges[name] = (min(lo, old[0]), max(hi, old[1]))
+    return ranges
+
+
+class _Layers:
+    """The layers met so far: a row of metadata (and a file name) each, or the reason it was skipped."""
+
+    def __init__(self, layouts: Optional[Mapping[str, str]]) -> None:
+        self.layouts = dict(layouts or {})
+        self.rows: dict[str, dict] = {}
+        self.skipped: dict[str, str] = {}
+
+    def maps(self, name: str, tensor: torch.Tensor, info, input_size: tuple[int, int]) -> Optional[torch.Tensor]:
+        from .render.layout import to_maps
+
+        if name in self.skipped:
+            return None
+        layout = self.rows[name]["layout"] if name in self.rows else self.layouts.get(name)
+        try:
+            maps = to_maps(tensor, layout=layout, input_size=input_size, module_type=info.module_type)
+        except LayoutError as err:
+            self.skipped[name] = str(err)
+            return None
+        if name not in self.rows:
+            row = {**info.to_dict(), "shape": list(info.shape[1:]), "layout": maps.layout, "notes": maps.notes}
+            row["file"] = f"{len(self.rows):02d}_{_safe(name)}.png"
+            self.rows[name] = row
+        return maps.maps
+
+
+def show(
+    model: Any,
+    images: Any,
+    layers: Any = None,
+    out: Union[str, Path, None] = None,
+    *,
+    normalize: str = "channel",
+    percentiles: Optional[Sequence[float]] = None,
+    value_range: ValueRange = None,
+    cmap: Optional[str] = None,
+    max_channels: Optional[int] = 64,
+    order: str = "index",
+    labels: bool = False,
+    caption: bool = False,
+    colorbar: bool = False,
+    scale: int = 1,
+    padding: int = 1,
+    layouts: Optional[Mapping[str, str]] = None,
+    overwrite: bool = False,
+    strict: bool = False,
+    recursive: bool = False,
+    max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+    batch_size: int = 8,
+    threads: Optional[int] = None,
+) -> ShowResult:
+    """Capture ``layers`` of ``model`` on ``images`` and render one channel grid per (layer, input).
+
+    ``model``: a spec (``"torchvision:resnet18"``, ``"builtin:digits"``), an ``nn.Module`` or a
+    ``LoadedModel``; ``images``: files / directories / globs / PIL images (unreadable files are
+    skipped and listed unless ``strict``), or a preprocessed tensor. With ``out`` the grids go to
+    ``out/<input>/<NN>_<layer>.png`` plus ``out/index.json``; existing files are never replaced
+    unless ``overwrite=True``. Without ``out`` the grids are returned in ``result.grids``.
+    ``normalize="global"`` without ``value_range`` shares one min-max per layer across all inputs
+    (a second forward pass); ``value_range`` may also map layer names to ranges.
+    ``max_channels=0`` renders every channel (the atlas). ``layouts`` maps layer names to
+    :func:`~layerscope.render.layout.to_maps` layouts. The other options are those of
+    :func:`layerscope.render.render_grid`.
+    """
+    from .capture import Recorder
+
+    checked = check_options(normalize=normalize, cmap=cmap, max_channels=max_channels, order=order, padding=padding,
+                            scale=scale, percentiles=percentiles)
+    loaded = _resolve(model)
+    tensors, sources, notes, skipped = _inputs(images, loaded, strict, recursive, max_pixels)
+    names = _input_names(sources)
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        _check_free(out_dir, names, overwrite)
+    options = dict(normalize=normalize, percentiles=checked["percentiles"], cmap=checked["cmap"],
+                   max_channels=max_channels, order=order, labels=labels, caption=caption, colorbar=colorbar,
+                   scale=scale, padding=padding)
+    result = ShowResult(out_dir, None, skipped=list(skipped))
+    known = _Layers(layouts)
+    metas: dict[str, dict] = {n: {} for n in names}
+    batches = list(_batches(tensors, max(1, int(batch_size))))
+    with Recorder(loaded.module, layers) as rec, PngWriter(threads, overwrite=overwrite) as writer:
+        ranges = _global_ranges(rec, batches) if normalize == "global" and value_range is None else value_range
+        for start, batch in batches:
+            acts = rec(batch)
+            for name, tensor in acts.items():
+                maps = known.maps(name, tensor, acts.info[name], tuple(batch.shape[-2:]))
+                if maps is None:
+                    continue
+                span = ranges.get(name) if isinstance(ranges, Mapping) else ranges
+                for offset, grid in enumerate(render_grids(maps, layer=name, value_range=span, **options)):
+                    item = names[start + offset]
+                    metas[item][name] = grid.meta.to_dict()
+                    if out_dir is None:
+                        result.grids.setdefault(item, {})[name] = grid
+                    else:
+                        path = out_dir / item / known.rows[name]["file"]
+                        writer.submit(grid, path)
+                        result.files.setdefault(item, {})[name] = path
+            del acts
+    result.layers, result.skipped_layers = list(known.rows.values()), list(known.skipped.items())
+    result.inputs = [
+        {"name": n, "source": src, "notes": note, "grids": metas[n],
+         "files": {k: f"{n}/{p.name}" for k, p in result.files.get(n, {}).items()}}
+        for n, src, note in zip(names, sources, notes)
+    ]
+    result.record = _record(loaded, tensors[0], {**options, "value_range": _jsonable(ranges)}, result)
+    if out_dir is not None:
+        text = json.dumps(result.record, default=str)  # compact: the C encoder (indent= is pure Python)
+        result.index = write_atomic(text.encode("utf-8"), out_dir / "index.json", overwrite=overwrite)
+    return result
+
+
+def _record(loaded, example: torch.Tensor, render: dict, result: ShowResult) -> dict:
+    """The content of ``index.json``."""
+    from . import __version__
+
+    return {
+        "layerscope_version": __version__,
+        "model": loaded.to_dict(),
+        "preprocessing": loaded.preprocessing.to_dict(),
+        "input_shape": list(example.shape),
+        "render": render,
+        "layers": result.layers,
+        "inputs": result.inputs,
+        "skipped_inputs": [{"path": p, "reason": r} for p, r in result.skipped],
+        "skipped_layers": [{"layer": n, "reason": r} for n, r in result.skipped_layers],
+    }
+
+
+def _jsonable(ranges: ValueRange) -> Any:
+    if isinstance(ranges, Mapping):
+        return {k: list(v) for k, v in ranges.items()}
+    return list(ranges) if ranges is not None else None

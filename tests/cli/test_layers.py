@@ -1,0 +1,35 @@
+import json
+
+from layerscope.cli import main
+
+
+def test_layers_table_for_builtin_model(capsys):
+    assert main(["layers", "builtin:digits"]) == 0
+    out = capsys.readouterr().out
+    assert "builtin:digits: 6 modules, input 1x1x28x28" in out
+    assert "conv1  Conv2d     1x16x24x24" in out
+    assert "x2 calls" in out  # the pool is called twice
+
+
+def test_layers_json_lists_shapes_in_execution_order(capsys):
+    assert main(["layers", "torchvision:resnet18", "--input-size", "64", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    names = [row["name"] for row in payload["layers"]]
+    assert names[:3] == ["conv1", "bn1", "relu"]
+    first = payload["layers"][0]
+    assert first["shape"] == [1, 64, 32, 32] and first["params"] == 9408
+
+
+def test_layers_without_forward(capsys):
+    assert main(["layers", "torchvision:alexnet", "--no-run", "--leaves"]) == 0
+    out = capsys.readouterr().out
+    assert "features.0" in out and "(not run)" in out
+
+
+def test_unknown_model_exits_2_with_suggestion(capsys):
+    assert main(["layers", "torchvision:resnt18"]) == 2
+    assert "Did you mean 'resnet18'" in capsys.readouterr().err
+
+
+def test_usage_error_exits_2(capsys):
+    assert main(["layers"]) == 2

@@ -1,0 +1,90 @@
+"""The result: JSON (stable codes, channel lists), summary text, escaped HTML, thresholds overrides."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from layerscope.diagnose import Thresholds, diagnose
+from layerscope.errors import InputError, LayerNotFoundError
+
+from .models import smooth_images
+
+
+@pytest.fixture(scope="module")
+def result():
+    model = nn.Sequential()
+    model.add_module("<b>conv</b>", nn.Conv2d(3, 4, 3, padding=1))
+    with torch.no_grad():
+        model[0].weight.fill_(1 / 27)
+        model[0].weight[1] = 0
+        model[0].bias[1] = -1
+    return diagnose(model, smooth_images(4) * 255, channel_order=False)
+
+
+def test_json_has_verdicts_channel_lists_and_input_codes(result):
+    data = json.loads(result.to_json())
+    layer = data["layers"][0]
+    assert layer["name"] == "<b>conv</b>"
+    assert layer["flagged"] == {"nonfinite": [], "exploding": [], "dead": [1], "saturated": [], "uniform": [],
+                                "noisy": []}
+    assert layer["verdict"] == "suspicious"
+    assert [f["code"] for f in data["input_findings"]] == ["input.range", "input.unknown"]
+    assert [f["code"] for f in layer["findings"]] == ["layer.dead"]
+    assert len(layer["per_channel"]["inactive"]) == 4
+    assert data["tendency"]["caveat"].startswith("Feature maps are not explanations")
+
+
+def test_json_without_per_channel(result):
+    assert "per_channel" not in result.to_dict(per_channel=False)["layers"][0]
+
+
+def test_summary_lists_inputs_first_then_table_then_tendency(result):
+    text = result.summary()
+    assert text.index("input.range") < text.index("Layers:") < text.index("Tendency:")
+    assert "dead channels: 1" in text and "Caveat: Feature maps are not explanations" in text
+
+
+def test_html_is_escaped(result):
+    page = result._repr_html_()
+    assert "&lt;b&gt;conv&lt;/b&gt;" in page and "<b>conv</b>" not in page
+
+
+def test_unknown_layer_lookup(result):
+    with pytest.raises(LayerNotFoundError, match="Did you mean"):
+        result["<b>conv</b>x"]
+
+
+def test_threshold_overrides_change_the_verdict():
+    model = nn.Conv2d(3, 4, 3, padding=1)
+    with torch.no_grad():
+        model.weight.fill_(1 / 27)
+        model.weight[1] = 0
+        model.bias[1] = -1
+    strict = diagnose(model, smooth_images(4), thresholds={"dead_bad": 0.2}, channel_order=False)
+    assert strict.layers[0].verdict == "bad"
+
+
+def test_threshold_errors_name_the_fix():
+    with pytest.raises(InputError, match="Did you mean 'dead_bad'"):
+        Thresholds().with_overrides(["dead_bda=0.3"])
+    with pytest.raises(InputError, match="not NAME=VALUE"):
+        Thresholds().with_overrides(["dead_bad"])
+    with pytest.raises(InputError, match="is not a number"):
+        Thresholds().with_overrides(["noisy=lots"])
+
+
+def test_no_inputs_is_an_input_error():
+    with pytest.raises(InputError, match="No inputs"):
+        diagnose(nn.Conv2d(3, 4, 3), iter([]))
+
+
+def test_model_mode_and_hooks_are_left_as_they_were():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(5)).train()
+    model(torch.zeros(1, 3, 8, 8))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    diagnose(model, smooth_images(2, size=8))
+    assert model.training and all(m.training for m in model.modules())
+    assert all(not m._forward_hooks for m in model.modules())
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

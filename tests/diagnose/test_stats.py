@@ -1,0 +1,104 @@
+"""ChannelStats: literal values, a full-batch oracle, and any split / merge order (hypothesis)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from layerscope.diagnose import ChannelStats
+from layerscope.diagnose.metrics import noise_score
+from layerscope.errors import InputError
+
+FIELDS = ("values", "nan", "inf", "mean", "std", "rms", "min", "max", "inactive", "at_bound",
+          "spatial_std", "noise", "peak_row", "peak_col", "peak_spread")
+
+
+def _close(a, b):
+    for name in FIELDS:
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-9, atol=1e-9, equal_nan=True,
+                                   err_msg=name)
+    assert a.inputs == b.inputs
+    assert math.isclose(a.effective_rank, b.effective_rank, rel_tol=1e-6) or (
+        math.isnan(a.effective_rank) and math.isnan(b.effective_rank))
+
+
+def _batch(seed: int, n: int = 12) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 5, 6, 7, generator=gen, dtype=torch.float64)
+    x[:, 1] = -2.0  # dead
+    x[3, 4, 2, 2] = math.nan
+    x[5, 4, 0, 1] = math.inf
+    return x
+
+
+def test_literal_values():
+    maps = torch.tensor([[[[1.0, 3.0], [1.0, 3.0]], [[-1.0, -1.0], [-1.0, -1.0]]]])
+    s = ChannelStats(2).update(maps).result()
+    assert s.mean.tolist() == [2.0, -1.0]
+    assert s.std.tolist() == [1.0, 0.0]
+    assert s.inactive.tolist() == [0.0, 1.0]
+    assert s.spatial_std.tolist() == [1.0, 0.0]
+    assert s.max.tolist() == [3.0, -1.0]
+    assert s.peak_row.tolist()[0] == 0.0 and s.peak_col.tolist()[0] == 1.0
+
+
+def test_full_batch_oracle_numpy():
+    x = _batch(0)
+    s = ChannelStats(5).update(x).result()
+    per_channel = x.transpose(0, 1).reshape(5, -1).numpy()
+    finite = np.where(np.isfinite(per_channel), per_channel, np.nan)
+    np.testing.assert_allclose(s.mean, np.nanmean(finite, 1))
+    np.testing.assert_allclose(s.std, np.nanstd(finite, 1))
+    np.testing.assert_allclose(s.inactive, 1 - np.nansum(finite > 0, 1) / np.sum(np.isfinite(finite), 1))
+    assert s.nan.tolist() == [0, 0, 0, 0, 1] and s.inf.tolist() == [0, 0, 0, 0, 1]
+    scores = noise_score(x)[:, 0].numpy()
+    assert s.noise[0] == pytest.approx(np.nanmean(scores))
+
+
+def test_effective_rank_oracle():
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(20, 4, 5, 5, generator=gen, dtype=torch.float64)
+    s = ChannelStats(4).update(x).result()
+    rows = x.permute(0, 2, 3, 1).reshape(-1, 4).numpy()
+    eig = np.clip(np.linalg.eigvalsh(np.cov(rows.T, bias=True)), 0, None)
+    p = eig / eig.sum()
+    assert s.effective_rank == pytest.approx(float(np.exp(-(p * np.log(p)).sum())), rel=1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(cuts=st.lists(st.integers(1, 11), max_size=4, unique=True), order=st.randoms(use_true_random=False))
+def test_any_split_and_merge_order_equals_full_batch(cuts, order):
+    x = _batch(2)
+    full = ChannelStats(5).update(x).result()
+    bounds = [0, *sorted(cuts), 12]
+    parts = [ChannelStats(5).update(x[a:b]) for a, b in zip(bounds, bounds[1:])]
+    order.shuffle(parts)
+    merged = ChannelStats(5)
+    for part in parts:
+        merged.merge(part)
+    _close(full, merged.result())
+
+
+def test_streaming_update_equals_full_batch():
+    x = _batch(3)
+    streamed = ChannelStats(5)
+    for part in x.split(5):
+        streamed.update(part)
+    _close(ChannelStats(5).update(x).result(), streamed.result())
+
+
+def test_saturation_counts_values_on_the_bound():
+    x = torch.full((2, 1, 4, 4), 6.0)
+    x[0, 0, 0, 0] = 3.0
+    s = ChannelStats(1, bounds=(None, 6.0)).update(x).result()
+    assert s.at_bound.tolist() == [31 / 32]
+
+
+def test_wrong_shape_and_empty_result_raise():
+    with pytest.raises(InputError, match=r"needs \(N, 3, H, W\)"):
+        ChannelStats(3).update(torch.zeros(1, 2, 4, 4))
+    with pytest.raises(InputError, match="before any update"):
+        ChannelStats(3).result()
