@@ -1,20 +1,98 @@
-"""layerscope: a feature-map microscope for PyTorch."""
+"""layerscope: a feature-map microscope for PyTorch.
+
+>>> import torch, layerscope as ls
+>>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(inplace=True))
+>>> acts = ls.capture(model, torch.rand(1, 3, 32, 32))
+>>> list(acts), acts.info["0"].shape
+(['0'], (1, 8, 30, 30))
+
+Capture (:func:`capture`, :class:`Recorder`), render (:func:`show` and
+:mod:`layerscope.render`), diagnose (:func:`diagnose`); models and images come
+from :func:`load_model` and :func:`load_image`; builtin trained models from
+:mod:`layerscope.zoo`.
+"""
+
 __version__ = "0.1.0"
 
-# --- io exports (IO helper; lead finalizes) ---
-from .io import LoadedImage, LoadedModel, Preprocessing, find_images, load_image, load_images, load_model  # noqa: E402
-# --- end io exports ---
+from . import errors, render, zoo
+from .capture import Activations, LayerInfo, Recorder, capture, list_layers, select_layers
+from .demo import run_demo
+from .diagnose import Diagnosis, Thresholds, diagnose
+from .errors import (
+    CheckpointError,
+    ImageError,
+    InputError,
+    LayerNotFoundError,
+    LayerscopeError,
+    LayoutError,
+    MissingDependencyError,
+    ModelSpecError,
+    UnsafeCheckpointError,
+)
+from .io import LoadedImage, LoadedModel, Preprocessing, find_images, load_image, load_images, load_model
+from .render import (
+    ChannelGrid,
+    channel_grid,
+    fit_pca_basis,
+    overlay,
+    pca_rgb,
+    progression_strip,
+    render_grid,
+    save_png,
+    shared_range,
+    summarize,
+    to_maps,
+)
+from .show import ShowResult, show
 
-# --- render-core exports (RENDER-CORE helper; lead finalizes) ---
-from .render import ChannelGrid, channel_grid, render_grid, save_png, shared_range  # noqa: E402
-from .show import ShowResult, show  # noqa: E402  (binds layerscope.show to the function)
-# --- end render-core exports ---
-
-# --- zoo exports (ZOO helper; lead finalizes) ---
-from . import zoo  # noqa: E402,F401  (layerscope.zoo.build_builtin, sample_inputs, ...)
-# --- end zoo exports ---
-
-# --- diagnose exports (DIAGNOSE helper; lead finalizes) ---
-from .diagnose import Diagnosis, Thresholds  # noqa: E402
-from .diagnose import diagnose  # noqa: E402  (binds layerscope.diagnose to the function)
-# --- end diagnose exports ---
+__all__ = [
+    # capture
+    "Activations",
+    "LayerInfo",
+    "Recorder",
+    "capture",
+    "list_layers",
+    "select_layers",
+    # models and images
+    "LoadedImage",
+    "LoadedModel",
+    "Preprocessing",
+    "find_images",
+    "load_image",
+    "load_images",
+    "load_model",
+    # render
+    "ChannelGrid",
+    "ShowResult",
+    "channel_grid",
+    "fit_pca_basis",
+    "overlay",
+    "pca_rgb",
+    "progression_strip",
+    "render_grid",
+    "save_png",
+    "shared_range",
+    "show",
+    "summarize",
+    "to_maps",
+    # diagnose
+    "Diagnosis",
+    "Thresholds",
+    "diagnose",
+    # errors
+    "CheckpointError",
+    "ImageError",
+    "InputError",
+    "LayerNotFoundError",
+    "LayerscopeError",
+    "LayoutError",
+    "MissingDependencyError",
+    "ModelSpecError",
+    "UnsafeCheckpointError",
+    # the rest
+    "errors",
+    "render",
+    "run_demo",
+    "zoo",
+    "__version__",
+]

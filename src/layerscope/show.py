@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
@@ -22,7 +24,7 @@ import torch
 from .errors import ImageError, InputError, LayoutError
 from .io.images import DEFAULT_MAX_PIXELS
 from .render.grid import ChannelGrid, check_options, render_grids
-from .render.png import PngWriter, write_atomic
+from .render.png import write_atomic
 
 __all__ = ["show", "ShowResult"]
 
@@ -220,24 +222,25 @@ def show(
     known = _Layers(layouts)
     metas: dict[str, dict] = {n: {} for n in names}
     batches = list(_batches(tensors, max(1, int(batch_size))))
-    with Recorder(loaded.module, layers) as rec, PngWriter(threads, overwrite=overwrite) as writer:
+    with Recorder(loaded.module, layers) as rec, ThreadPoolExecutor(threads or min(8, os.cpu_count() or 1)) as pool:
         ranges = _global_ranges(rec, batches) if normalize == "global" and value_range is None else value_range
         for start, batch in batches:
-            acts = rec(batch)
+            acts, items, jobs = rec(batch), names[start : start + len(batch)], []
             for name, tensor in acts.items():
                 maps = known.maps(name, tensor, acts.info[name], tuple(batch.shape[-2:]))
                 if maps is None:
                     continue
                 span = ranges.get(name) if isinstance(ranges, Mapping) else ranges
-                for offset, grid in enumerate(render_grids(maps, layer=name, value_range=span, **options)):
-                    item = names[start + offset]
-                    metas[item][name] = grid.meta.to_dict()
+                paths = [out_dir / item / known.rows[name]["file"] for item in items] if out_dir else None
+                job = pool.submit(_render_layer, maps, dict(options, layer=name, value_range=span), paths, overwrite)
+                jobs.append((name, job))
+            for name, job in jobs:  # wait for this batch (bounds memory), raise the first error
+                for item, (meta, grid) in zip(items, job.result()):
+                    metas[item][name] = meta
                     if out_dir is None:
                         result.grids.setdefault(item, {})[name] = grid
                     else:
-                        path = out_dir / item / known.rows[name]["file"]
-                        writer.submit(grid, path)
-                        result.files.setdefault(item, {})[name] = path
+                        result.files.setdefault(item, {})[name] = out_dir / item / known.rows[name]["file"]
             del acts
     result.layers, result.skipped_layers = list(known.rows.values()), list(known.skipped.items())
     result.inputs = [
@@ -250,6 +253,20 @@ def show(
         text = json.dumps(result.record, default=str)  # compact: the C encoder (indent= is pure Python)
         result.index = write_atomic(text.encode("utf-8"), out_dir / "index.json", overwrite=overwrite)
     return result
+
+
+def _render_layer(maps: torch.Tensor, options: dict, paths: Optional[list[Path]], overwrite: bool):
+    """Render one layer's grids (one per input) and write them when ``paths`` are given.
+
+    Runs in a worker thread: numpy's passes and the PNG deflate release the GIL, so layers
+    render and encode in parallel while the main thread moves on.
+    """
+    grids = render_grids(maps, **options)
+    if paths is None:
+        return [(grid.meta.to_dict(), grid) for grid in grids]
+    for grid, path in zip(grids, paths):
+        grid.save(path, overwrite=overwrite)
+    return [(grid.meta.to_dict(), None) for grid in grids]
 
 
 def _record(loaded, example: torch.Tensor, render: dict, result: ShowResult) -> dict:
