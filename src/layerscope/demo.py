@@ -101,6 +101,8 @@ def run_demo(
 
     start = time.perf_counter()
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a directory; choose a directory path for the demo's output")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise InputError(f"{out} already exists and is not empty; pass --overwrite or choose another --out")
     photos = ("chelsea",) if _photo_available() else ()

@@ -23,6 +23,7 @@ __all__ = [
     "LayoutError",
     "InputError",
     "MissingDependencyError",
+    "ForwardError",
 ]
 
 
@@ -59,6 +60,10 @@ class LayoutError(LayerscopeError, ValueError):
 
 class InputError(LayerscopeError, ValueError):
     """An argument or model input is malformed (wrong type, shape, option value)."""
+
+
+class ForwardError(LayerscopeError, RuntimeError):
+    """The model's own forward raised on the given input (usually a wrong input shape, size or dtype)."""
 
 
 class MissingDependencyError(LayerscopeError, ImportError):

@@ -193,3 +193,37 @@ def test_summary_and_to_dict():
     assert "copied: modified in place later" in acts.summary()
     assert acts.info["bn"].to_dict()["shape"] == [1, 2, 2, 2]
     assert acts.cpu()["conv"].device.type == "cpu"
+
+
+def test_forward_error_names_the_input_and_the_fix():
+    from layerscope.errors import ForwardError
+
+    with pytest.raises(ForwardError, match=r"tensor of shape \(1, 1, 3, 3\).*--size"):
+        capture(Exploding(), ramp_input())
+
+
+def test_numpy_input_is_accepted():
+    import numpy as np
+
+    acts = capture(nn.Sequential(hand_conv()), np.arange(9, dtype=np.float32).reshape(1, 1, 3, 3))
+    assert torch.equal(acts["0"], CONV_ON_RAMP)
+
+
+@pytest.mark.parametrize(
+    "option, match",
+    [({"offload": "gpu"}, "not a torch device"), ({"dtype": "float17"}, "not a torch dtype")],
+)
+def test_bad_options_are_input_errors(option, match):
+    with pytest.raises(InputError, match=match):
+        capture(nn.Sequential(hand_conv()), ramp_input(), **option)
+
+
+def test_dtype_may_be_a_string():
+    assert capture(nn.Sequential(hand_conv()), ramp_input(), dtype="float64")["0"].dtype == torch.float64
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
+def test_torchscript_module_is_refused_with_the_alternative():
+    scripted = torch.jit.script(nn.Sequential(hand_conv()))
+    with pytest.raises(InputError, match="TorchScript.*--checkpoint"):
+        capture(scripted, ramp_input())

@@ -70,3 +70,17 @@ def test_bad_regex_is_an_input_error(resnet):
 def test_empty_selector_is_an_input_error(resnet):
     with pytest.raises(InputError, match="non-empty"):
         select_layers(resnet, [""])
+
+
+def test_aliased_module_is_selectable_by_either_name():
+    model = nn.Sequential()
+    model.a = nn.Conv2d(1, 1, 1)
+    model.b = model.a
+    assert select_layers(model, "b") == ["b"]
+    assert select_layers(model, ["a", "b"]) == ["a"]  # one hook per module object
+
+
+@pytest.mark.parametrize("layers", [3, [], ()])
+def test_non_selector_is_an_input_error(resnet, layers):
+    with pytest.raises(InputError, match="selects nothing"):
+        select_layers(resnet, layers)

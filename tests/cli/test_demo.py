@@ -45,3 +45,11 @@ def test_demo_sections_have_grids_and_an_index(demo_dir, section):
 def test_demo_refuses_to_overwrite(demo_dir, capsys, no_network):
     assert main(["demo", "--out", str(demo_dir)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_demo_out_must_not_be_a_file(tmp_path, capsys):
+    target = tmp_path / "notes.txt"
+    target.write_text("user data")
+    assert main(["demo", "--out", str(target)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert target.read_text() == "user data"

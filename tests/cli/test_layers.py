@@ -33,3 +33,27 @@ def test_unknown_model_exits_2_with_suggestion(capsys):
 
 def test_usage_error_exits_2(capsys):
     assert main(["layers"]) == 2
+
+
+def test_layers_prints_and_records_the_preprocessing(capsys):
+    assert main(["layers", "builtin:digits"]) == 0
+    assert "preprocessing:" in capsys.readouterr().out
+    assert main(["layers", "builtin:digits", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["preprocessing"]["channels"] == 1
+
+
+def test_layers_feeds_a_clip_to_a_video_model(capsys):
+    assert main(["layers", "torchvision:r3d_18", "--input-size", "32", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["input_shape"] == [1, 3, 16, 32, 32]
+
+
+def test_forward_failure_on_a_too_small_input_exits_2(capsys):
+    assert main(["layers", "builtin:digits", "--input-size", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "(1, 1, 8, 8)" in err and "--input-size" in err
+
+
+def test_non_positive_input_size_exits_2(capsys):
+    assert main(["layers", "builtin:digits", "--input-size", "0"]) == 2
+    assert "positive" in capsys.readouterr().err

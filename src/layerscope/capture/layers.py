@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from .flatten import flatten_output
-from .recorder import _move, call_model, model_device
+from .recorder import _move, as_inputs, call_model, ensure_hookable, model_device
 
 __all__ = ["LayerRow", "LayerTable", "list_layers"]
 
@@ -70,6 +70,7 @@ def list_layers(model: nn.Module, example_input: Any = None, *, leaves_only: boo
     call counts; modules that never ran come last. Without it, rows follow
     ``named_modules`` order and have no shapes.
     """
+    ensure_hookable(model)
     named = [(n, m) for n, m in model.named_modules() if n]
     if leaves_only:
         named = [(n, m) for n, m in named if next(m.children(), None) is None]
@@ -104,7 +105,7 @@ def list_layers(model: nn.Module, example_input: Any = None, *, leaves_only: boo
             handles.append(module.register_forward_pre_hook(pre_hook(name)))
             handles.append(module.register_forward_hook(post_hook(name)))
         device, dtype = model_device(model)
-        inputs = _move(example_input, device, dtype)
+        inputs = _move(as_inputs(example_input), device, dtype)
         with torch.inference_mode(False), torch.no_grad():
             call_model(model, inputs)
     finally:

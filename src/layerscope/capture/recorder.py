@@ -14,16 +14,17 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import numpy as np
 import torch
 import torch.nn as nn
 
-from ..errors import InputError
+from ..errors import ForwardError, InputError, LayerscopeError
 from .activations import Activations, LayerInfo
 from .flatten import flatten_output
 from .protect import WriteGuard, storage_key
 from .select import LayerSelector, select_layers
 
-__all__ = ["Recorder", "model_device", "call_model"]
+__all__ = ["Recorder", "model_device", "call_model", "ensure_hookable", "as_inputs"]
 
 
 class _StopForward(Exception):
@@ -48,13 +49,77 @@ def _move(value: Any, device: torch.device, dtype: Optional[torch.dtype]) -> Any
     return value
 
 
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"tensor of shape {tuple(value.shape)}, dtype {str(value.dtype).replace('torch.', '')}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_describe(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_describe(v) for v in value) + ")"
+    return type(value).__name__
+
+
 def call_model(model: nn.Module, inputs: Any) -> Any:
-    """``model(**inputs)`` for a dict, ``model(*inputs)`` for a tuple, else ``model(inputs)``."""
-    if isinstance(inputs, dict):
-        return model(**inputs)
-    if isinstance(inputs, tuple) and not hasattr(inputs, "_fields"):
-        return model(*inputs)
-    return model(inputs)
+    """``model(**inputs)`` for a dict, ``model(*inputs)`` for a tuple, else ``model(inputs)``.
+
+    An exception from the model's forward becomes a :class:`ForwardError` naming the input.
+    """
+    try:
+        if isinstance(inputs, dict):
+            return model(**inputs)
+        if isinstance(inputs, tuple) and not hasattr(inputs, "_fields"):
+            return model(*inputs)
+        return model(inputs)
+    except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as err:
+        if isinstance(err, LayerscopeError):
+            raise
+        raise ForwardError(
+            f"The model's forward raised {type(err).__name__} on the input ({_describe(inputs)}): {err}. "
+            "Check the input's size, channels and batch dimension (CLI: --size / --input-size / "
+            "--grayscale; Python: the model's preprocessing, e.g. layerscope.load_model(spec).preprocess)."
+        ) from err
+
+
+def as_inputs(value: Any) -> Any:
+    """Numpy arrays become tensors (recursively); everything else passes through."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, dict):
+        return {k: as_inputs(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(as_inputs(v) for v in value)
+    return value
+
+
+def _device(value: Any) -> Optional[torch.device]:
+    if value is None:
+        return None
+    try:
+        return torch.device(value)
+    except (RuntimeError, TypeError):
+        raise InputError(f"offload={value!r} is not a torch device; use e.g. 'cpu' or 'cuda:0'.") from None
+
+
+def _dtype(value: Any) -> Optional[torch.dtype]:
+    if value is None or isinstance(value, torch.dtype):
+        return value
+    candidate = getattr(torch, str(value).replace("torch.", ""), None)
+    if isinstance(candidate, torch.dtype):
+        return candidate
+    raise InputError(f"dtype={value!r} is not a torch dtype; use e.g. torch.float16 or 'float16'.")
+
+
+def ensure_hookable(model: Any) -> nn.Module:
+    """``model`` if forward hooks can observe it; an :class:`InputError` saying what to do otherwise."""
+    if isinstance(model, torch.jit.ScriptModule):
+        raise InputError(
+            "TorchScript modules cannot be hooked, so their layers cannot be captured. Load the "
+            "checkpoint's weights into the Python model instead: a model spec plus --checkpoint FILE "
+            "(Python: layerscope.load_model(spec, checkpoint=FILE, trust_checkpoint=True))."
+        )
+    if not isinstance(model, nn.Module):
+        raise InputError(f"Expected a torch.nn.Module, got {type(model).__name__}.")
+    return model
 
 
 class _Call:
@@ -95,12 +160,10 @@ class Recorder:
         dtype: Optional[torch.dtype] = None,
         stop_early: bool = False,
     ) -> None:
-        if not isinstance(model, nn.Module):
-            raise InputError(f"Expected a torch.nn.Module, got {type(model).__name__}.")
-        self.model = model
+        self.model = ensure_hookable(model)
         self.names = select_layers(model, layers)
-        self.offload = torch.device(offload) if offload is not None else None
-        self.dtype = dtype
+        self.offload = _device(offload)
+        self.dtype = _dtype(dtype)
         self.stop_early = stop_early
         self._handles: list = []
         self._modes: dict[nn.Module, bool] = {}
@@ -114,7 +177,7 @@ class Recorder:
         self._modes = {m: m.training for m in self.model.modules()}
         try:
             self.model.eval()
-            modules = dict(self.model.named_modules())
+            modules = dict(self.model.named_modules(remove_duplicate=False))
             for name in self.names:
                 hook = self._make_hook(name)
                 self._handles.append(modules[name].register_forward_hook(hook))
@@ -189,7 +252,7 @@ class Recorder:
         if not self._handles and self.names:
             raise InputError("Recorder is not active: use `with Recorder(model, layers) as rec: rec(x)`.")
         device, dtype = model_device(self.model)
-        inputs = _move(inputs, device, dtype)
+        inputs = _move(as_inputs(inputs), device, dtype)
         call = self._call = _Call()
         self._guard = WriteGuard(self._protect)
         output = None

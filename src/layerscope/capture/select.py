@@ -32,13 +32,20 @@ def _is_leaf(module: nn.Module) -> bool:
     return next(module.children(), None) is None
 
 
-def _named(model: nn.Module) -> dict[str, nn.Module]:
-    # remove_duplicate=False keeps every path to a shared module; the first path wins below.
-    named: dict[str, nn.Module] = {}
-    for name, module in model.named_modules():
-        if name:
-            named[name] = module
-    return named
+def _named(model: nn.Module, aliases: bool = False) -> dict[str, nn.Module]:
+    """Dotted name -> module; with ``aliases`` every path to a module reachable by several names."""
+    return {name: module for name, module in model.named_modules(remove_duplicate=not aliases) if name}
+
+
+def _unique(names: Iterable[str], named: dict[str, nn.Module]) -> list[str]:
+    """``names`` in model order, one name per module object (the first path to it)."""
+    seen: set[int] = set()
+    unique = []
+    for name in names:
+        if id(named[name]) not in seen:
+            seen.add(id(named[name]))
+            unique.append(name)
+    return unique
 
 
 def _type_matches(module: nn.Module, type_name: str) -> bool:
@@ -104,7 +111,13 @@ def select_layers(model: nn.Module, layers: LayerSelector = None) -> list[str]:
         return found or [n for n, m in named.items() if _is_leaf(m)]
     if isinstance(layers, str):
         layers = [part for part in layers.split(",")] if "," in layers and not layers.startswith("re:") else [layers]
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise InputError(
+            f"layers={layers!r} selects nothing: pass None (every convolution), a name, a pattern "
+            f"or a non-empty list of them. {_LISTER_HINT}"
+        )
+    everything = _named(model, aliases=True)
     chosen: set[str] = set()
     for selector in layers:
-        chosen.update(_match_one(selector, named))
-    return [n for n in named if n in chosen]
+        chosen.update(_match_one(selector, everything))
+    return _unique([n for n in everything if n in chosen], everything)

@@ -11,7 +11,29 @@ from __future__ import annotations
 import json
 import sys
 
-from ._common import add_model_arguments, model_from_args
+from ..errors import InputError
+from ._common import add_model_arguments, model_from_args, print_preprocessing
+
+_DEPTH = 16  # frames of the zero clip fed to a model whose first convolution is 3-D
+
+
+def example_input(module, preprocessing, size=None):
+    """A zero batch of one that the model's first convolution accepts (1-D, 2-D or 3-D)."""
+    import torch
+    import torch.nn as nn
+
+    if size is not None and size <= 0:
+        raise InputError(f"--input-size {size} must be a positive number of pixels, e.g. --input-size 224")
+    height, width = (size, size) if size else (preprocessing.input_size or (224, 224))
+    channels = preprocessing.channels
+    first = next((m for m in module.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))), None)
+    if first is not None:
+        channels = first.in_channels
+    if isinstance(first, nn.Conv1d):
+        return torch.zeros(1, channels, width)
+    if isinstance(first, nn.Conv3d):
+        return torch.zeros(1, channels, _DEPTH, height, width)
+    return torch.zeros(1, channels, height, width)
 
 
 def register(subparsers) -> None:
@@ -35,22 +57,16 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import torch
-
     from ..capture import list_layers
 
     loaded = model_from_args(args)
-    example = None
-    if not args.no_run:
-        if args.input_size:
-            height = width = args.input_size
-        else:  # a resize-only preprocessing (detection / segmentation weights) has no fixed size
-            height, width = loaded.preprocessing.input_size or (224, 224)
-        example = torch.zeros(1, loaded.preprocessing.channels, height, width)
+    example = None if args.no_run else example_input(loaded.module, loaded.preprocessing, args.input_size)
     table = list_layers(loaded.module, example, leaves_only=args.leaves)
     if args.json:
         payload = {
             "model": loaded.spec,
+            "weights": loaded.weights,
+            "preprocessing": loaded.preprocessing.to_dict(),
             "input_shape": list(example.shape) if example is not None else None,
             "layers": table.to_dicts(),
         }
@@ -59,5 +75,6 @@ def run(args) -> int:
         return 0
     shape = "x".join(map(str, example.shape)) if example is not None else "none (--no-run)"
     print(f"{loaded.spec}: {len(table)} modules, input {shape}")
+    print_preprocessing(loaded, sys.stdout)
     print(table)
     return 0
