@@ -21,7 +21,7 @@ def test_every_exported_name_resolves():
 
 def test_errors_share_one_root():
     errors = [getattr(layerscope, n) for n in layerscope.__all__ if n.endswith("Error")]
-    assert len(errors) == 9
+    assert len(errors) == 10
     assert all(issubclass(e, layerscope.LayerscopeError) for e in errors)
 
 

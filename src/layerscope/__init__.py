@@ -20,6 +20,7 @@ from .demo import run_demo
 from .diagnose import Diagnosis, Thresholds, diagnose
 from .errors import (
     CheckpointError,
+    ForwardError,
     ImageError,
     InputError,
     LayerNotFoundError,
@@ -81,6 +82,7 @@ __all__ = [
     "diagnose",
     # errors
     "CheckpointError",
+    "ForwardError",
     "ImageError",
     "InputError",
     "LayerNotFoundError",
