@@ -19,6 +19,7 @@ from layerscope.cli._common import (
     model_from_args,
     print_image_notes,
     print_preprocessing,
+    print_skipped_summary,
 )
 from layerscope.errors import ImageError, InputError
 from layerscope.io import LoadedModel, Preprocessing
@@ -45,9 +46,20 @@ def pictures(tmp_path):
 
 def test_overrides_reach_the_preprocessing(pictures):
     args = _parse(MODEL, *pictures, "--size", "32x48", "--mean", "0.5", "--std", "0.25,0.25,0.25")
-    pre = model_from_args(args).preprocessing
+    loaded = model_from_args(args)
+    pre = loaded.preprocessing
     assert (pre.crop, pre.mean, pre.std) == ((32, 48), (0.5,) * 3, (0.25,) * 3)
     assert "overridden: size (32, 48), mean (0.5), std (0.25, 0.25, 0.25)" in pre.source
+    assert loaded.overrides == {"size": (32, 48), "mean": (0.5,), "std": (0.25, 0.25, 0.25)}
+    assert loaded.native_preprocessing.describe() == (
+        "resize shorter side to 256 (bilinear), center-crop 224x224, RGB, mean (0.485, 0.456, 0.406), "
+        "std (0.229, 0.224, 0.225) [ImageNet defaults (random-init torchvision model)]"
+    )
+
+
+def test_no_override_flags_record_none(pictures):
+    loaded = model_from_args(_parse(MODEL, *pictures))
+    assert loaded.overrides == {} and loaded.native_preprocessing is loaded.preprocessing
 
 
 @pytest.mark.parametrize(
@@ -114,6 +126,65 @@ def test_max_pixels_flag(pictures):
         images_from_args(args, model_from_args(args))
 
 
+@pytest.mark.parametrize("value", ["0", "none", "None"])
+def test_max_pixels_zero_or_none_means_no_limit(pictures, value):
+    args = _parse(MODEL, pictures[0], "--max-pixels", value)
+    assert args.max_pixels is None
+    _, images, skipped = images_from_args(args, model_from_args(args))
+    assert len(images) == 1 and skipped == []
+
+
+@pytest.mark.parametrize("value", ["-5", "lots", "1.5"])
+def test_bad_max_pixels_is_refused_at_parse_time_naming_the_flag(pictures, capsys, value):
+    with pytest.raises(SystemExit) as info:
+        _parse(MODEL, pictures[0], "--max-pixels", value)
+    assert info.value.code == 2
+    assert f"--max-pixels {value!r} is not a pixel count" in capsys.readouterr().err
+
+
+def test_negative_max_pixels_set_in_code_is_an_input_error(pictures):
+    args = _parse(MODEL, pictures[0])
+    args.max_pixels = -5
+    with pytest.raises(InputError, match=r"--max-pixels -5 is not a pixel count; give a positive number .* or 0"):
+        images_from_args(args, model_from_args(args))
+
+
+@pytest.mark.parametrize(
+    ("total", "reasons", "expected"),
+    [
+        (11, ["not a readable image (3 bytes)", "corrupt or truncated PNG file (x)"],
+         "2 of 11 images skipped (unreadable); --strict makes this an error"),
+        (5, ["not a readable image", "800x800 = 640,000 pixels is over the limit of 5 - refused as a possible "
+             "decompression bomb. If you trust this file, raise the limit"],
+         "2 of 5 images skipped (1 unreadable, 1 over --max-pixels); --strict makes this an error"),
+        (4, ["x - refused as a possible decompression bomb"],
+         "1 of 4 images skipped (over --max-pixels); --strict makes this an error"),
+    ],
+    ids=["unreadable", "mixed", "too-large"],
+)
+def test_print_skipped_summary(total, reasons, expected):
+    out = io.StringIO()
+    print_skipped_summary(total, [(f"{i}.png", r) for i, r in enumerate(reasons)], out)
+    assert out.getvalue() == expected + "\n"
+
+
+def test_print_skipped_summary_prints_nothing_when_none_skipped():
+    out = io.StringIO()
+    print_skipped_summary(3, [], out)
+    assert out.getvalue() == ""
+
+
+def test_skipped_lines_name_the_path_once(tmp_path, pictures):
+    bad = tmp_path / "corrupt.png"
+    bad.write_bytes(b"\x00" * 8)
+    args = _parse(MODEL, pictures[0], str(bad))
+    _, images, skipped = images_from_args(args, model_from_args(args))
+    err = io.StringIO()
+    print_image_notes(images, skipped, err)
+    line = err.getvalue().splitlines()[-1]
+    assert line.startswith(f"skipped {bad}: not a readable image (8 bytes") and line.count("corrupt.png") == 1
+
+
 def test_print_preprocessing_and_notes(tmp_path, pictures):
     loaded = model_from_args(_parse(MODEL, pictures[0]))
     out = io.StringIO()
@@ -131,3 +202,12 @@ def test_print_preprocessing_and_notes(tmp_path, pictures):
         f"  {rgba}: RGBA alpha composited onto background (255, 255, 255)",
         "skipped x.png: broken",
     ]
+
+
+def test_print_preprocessing_shows_the_models_own_when_overridden(pictures):
+    loaded = model_from_args(_parse(MODEL, pictures[0], "--size", "160x200"))
+    out = io.StringIO()
+    print_preprocessing(loaded, out)
+    lines = out.getvalue().splitlines()
+    assert lines[1].startswith("preprocessing: resize shorter side to 229 (bilinear), center-crop 160x200")
+    assert lines[2] == f"  instead of the model's own: {loaded.native_preprocessing.describe()}"

@@ -244,13 +244,20 @@ def test_trusted_checkpoint_weights_applied_to_the_spec_architecture(tmp_path, k
     torch.testing.assert_close(target.conv.weight, saved["conv.weight"])
 
 
-@pytest.mark.parametrize(("kind", "module_type"), [("torchscript", "RecursiveScriptModule"), ("whole-pickle", "_Whole")])
-def test_trusted_file_given_as_the_model_replaces_it(tmp_path, kind, module_type):
+@pytest.mark.parametrize(
+    ("kind", "module_type", "channels", "hookable"),
+    [
+        ("torchscript", "RecursiveScriptModule", 3, False),  # a ScriptModule hides its first conv
+        ("whole-pickle", "_Whole", 1, True),
+        ("torch-export", "UnflattenedModule", 1, True),  # channels from the export's example input
+    ],
+)
+def test_trusted_file_given_as_the_model_replaces_it(tmp_path, kind, module_type, channels, hookable):
     path = tmp_path / "model.pt"
     CODE_FILES[kind][0](path)
     loaded = load_model(str(path), trust_checkpoint=True)
     assert type(loaded.module).__name__ == module_type
-    assert loaded.preprocessing.channels == (1 if kind == "whole-pickle" else 3)
+    assert (loaded.preprocessing.channels, loaded.hookable) == (channels, hookable)
     assert "trusted" in loaded.notes[0]
 
 

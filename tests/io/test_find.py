@@ -77,7 +77,35 @@ def test_load_images_skips_bad_files_with_reasons(folder):
     loaded, skipped = load_images([folder])
     assert [os.path.basename(img.path) for img in loaded] == ["a.jpg", "b.png", "c.GIF"]
     assert [os.path.basename(path) for path, _ in skipped] == ["bad.png"]
-    assert "bad.png" in skipped[0][1]
+    assert skipped[0][1].startswith("not a readable image (15 bytes")  # the path is beside it, not in it
+    assert "bad.png" not in skipped[0][1]
+
+
+def _truncated_png(path) -> bytes:
+    Image.effect_noise((64, 64), 40).save(path)
+    return path.read_bytes()[:300]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda path: b"", "not a readable image (0 bytes; corrupt, empty or an unsupported format)"),
+        (_truncated_png, "corrupt or truncated PNG file"),
+    ],
+    ids=["empty", "truncated"],
+)
+def test_skip_reasons_do_not_repeat_the_path(tmp_path, make, reason):
+    (tmp_path / "x.png").write_bytes(make(tmp_path / "x.png"))
+    _, skipped = load_images([tmp_path / "x.png"])
+    assert skipped[0][0] == str(tmp_path / "x.png") and skipped[0][1].startswith(reason)
+    with pytest.raises(ImageError, match=r"x\.png: " + reason.split(" (")[0]):  # raised alone, it names the file
+        load_images([tmp_path / "x.png"], strict=True)
+
+
+def test_skipped_bomb_reason_is_path_free(tmp_path):
+    Image.new("L", (100, 100)).save(tmp_path / "big.png")
+    _, skipped = load_images([tmp_path / "big.png"], max_pixels=5_000)
+    assert skipped[0][1].startswith("100x100 = 10,000 pixels is over the limit of 5,000 - refused as a possible")
 
 
 def test_load_images_strict_raises_on_first_bad_file(folder):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -141,3 +142,49 @@ def test_property_shape_is_input_size_and_constant_image_normalizes_exactly(widt
     assert tuple(out.shape[1:]) == pre.input_size == (crop, crop)
     expected = (value / 255 - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
     torch.testing.assert_close(out[:, crop // 2, crop // 2], torch.tensor(expected, dtype=torch.float32), atol=1e-5, rtol=0)
+
+
+# --- non-square --size: the resize covers both crop sides, so the crop never pads ------------------
+
+NATIVE = {
+    "imagenet": Preprocessing(),  # shorter side 256, crop 224
+    "resize-only": Preprocessing(resize=520, crop=None),  # segmentation weights: no crop
+    "exact-resize": Preprocessing(resize=(256, 256), crop=(224, 224)),  # timm squash mode
+    "no-ratio": Preprocessing(resize=32, crop=(32, 32)),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    native=st.sampled_from(sorted(NATIVE)),
+    width=st.integers(4, 700),  # from 4: a 1-pixel side would be scaled to a 160,000-pixel long side
+    height=st.integers(4, 700),
+    crop_h=st.integers(1, 300),
+    crop_w=st.integers(1, 300),
+)
+def test_property_size_override_never_pads(native, width, height, crop_h, crop_w):
+    pre = dataclasses.replace(NATIVE[native], mean=(0.0,) * 3, std=(1.0,) * 3)
+    sized = pre.with_overrides(size=(crop_h, crop_w))
+    out = sized(Image.new("RGB", (width, height), (255, 255, 255)))
+    assert tuple(out.shape[1:]) == sized.input_size == (crop_h, crop_w)
+    assert out.min().item() > 0.99  # a padded pixel would be 0
+
+
+@pytest.mark.parametrize(("width", "height"), [(600, 400), (400, 600), (1000, 200)])
+def test_non_square_size_on_real_files_has_no_black_bands(tmp_path, width, height):
+    from layerscope.io import load_model
+
+    path = tmp_path / "photo.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(60, 256, (height, width, 3), dtype=np.uint8)).save(path)
+    loaded = load_model("torchvision:resnet18").with_preprocessing(size=(160, 200))
+    batch = loaded.preprocess([str(path)])
+    pixels = batch[0] * torch.tensor(IMAGENET_STD).view(3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    assert batch.shape == (1, 3, 160, 200)
+    assert pixels.amin(dim=(0, 1)).min().item() > 0.2  # no all-black column (padding gives 0)
+    assert pixels.amin(dim=(0, 2)).min().item() > 0.2  # no all-black row
+
+
+def test_non_square_size_keeps_the_resize_ratio_of_the_longer_crop_side():
+    pre = Preprocessing().with_overrides(size=(160, 200))
+    assert (pre.resize, pre.crop) == (229, (160, 200))  # round(200 * 256 / 224)

@@ -16,7 +16,8 @@ import torch
 import torch.nn as nn
 
 from .flatten import flatten_output
-from .recorder import _move, as_inputs, call_model, ensure_hookable, model_device
+from .hookable import ensure_hookable
+from .recorder import _move, as_inputs, call_model, model_device
 
 __all__ = ["LayerRow", "LayerTable", "list_layers"]
 

@@ -21,10 +21,11 @@ import torch.nn as nn
 from ..errors import ForwardError, InputError, LayerscopeError
 from .activations import Activations, LayerInfo
 from .flatten import flatten_output
+from .hookable import ensure_hookable
 from .protect import WriteGuard, storage_key
 from .select import LayerSelector, select_layers
 
-__all__ = ["Recorder", "model_device", "call_model", "ensure_hookable", "as_inputs"]
+__all__ = ["Recorder", "model_device", "call_model", "as_inputs"]
 
 
 class _StopForward(Exception):
@@ -107,19 +108,6 @@ def _dtype(value: Any) -> Optional[torch.dtype]:
     if isinstance(candidate, torch.dtype):
         return candidate
     raise InputError(f"dtype={value!r} is not a torch dtype; use e.g. torch.float16 or 'float16'.")
-
-
-def ensure_hookable(model: Any) -> nn.Module:
-    """``model`` if forward hooks can observe it; an :class:`InputError` saying what to do otherwise."""
-    if isinstance(model, torch.jit.ScriptModule):
-        raise InputError(
-            "TorchScript modules cannot be hooked, so their layers cannot be captured. Load the "
-            "checkpoint's weights into the Python model instead: a model spec plus --checkpoint FILE "
-            "(Python: layerscope.load_model(spec, checkpoint=FILE, trust_checkpoint=True))."
-        )
-    if not isinstance(model, nn.Module):
-        raise InputError(f"Expected a torch.nn.Module, got {type(model).__name__}.")
-    return model
 
 
 class _Call:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from typing import Optional, TextIO, Union
 
 import torch
@@ -28,11 +29,14 @@ __all__ = [
     "add_layer_arguments",
     "model_from_args",
     "images_from_args",
+    "require_images",
     "layers_from_args",
     "print_preprocessing",
     "print_image_notes",
+    "print_skipped_summary",
     "parse_floats",
     "parse_size",
+    "parse_max_pixels",
 ]
 
 
@@ -62,10 +66,18 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--max-pixels",
         metavar="N",
-        type=int,
+        type=_max_pixels_type,
         default=DEFAULT_MAX_PIXELS,
-        help=f"refuse images with more pixels (decompression bombs); 0 = no limit (default {DEFAULT_MAX_PIXELS:,})",
+        help=f"refuse images with more pixels (decompression bombs); 0 or none = no limit "
+        f"(default {DEFAULT_MAX_PIXELS:,})",
     )
+
+
+def _max_pixels_type(text: str) -> Optional[int]:
+    try:
+        return parse_max_pixels(text)
+    except InputError as err:  # argparse reports it as a usage error (exit 2) with this message
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,8 +125,32 @@ def parse_size(text: Optional[str], flag: str = "--size") -> Union[int, tuple[in
     return parts[0] if len(parts) == 1 else (parts[0], parts[1])
 
 
+def parse_max_pixels(value: Union[str, int, None], flag: str = "--max-pixels") -> Optional[int]:
+    """A pixel limit: a positive count, or None for no limit ('0', 'none'); else InputError naming ``flag``.
+
+    >>> parse_max_pixels("1000"), parse_max_pixels("0"), parse_max_pixels("none")
+    (1000, None, None)
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = -1
+    if count < 0 or (isinstance(value, float) and not value.is_integer()):
+        raise InputError(
+            f"{flag} {value!r} is not a pixel count; give a positive number (e.g. {flag} {DEFAULT_MAX_PIXELS}) "
+            f"or 0 / none for no limit."
+        )
+    return count or None
+
+
 def model_from_args(args: argparse.Namespace) -> LoadedModel:
-    """Load MODEL (+ checkpoint) and apply the preprocessing overrides; prints nothing."""
+    """Load MODEL (+ checkpoint) and apply the preprocessing overrides; prints nothing.
+
+    The overrides given are recorded in ``LoadedModel.overrides`` (``size``, ``mean``, ``std``,
+    ``grayscale``: the parsed values); ``LoadedModel.native_preprocessing`` keeps the model's own.
+    """
     overrides = {
         "size": parse_size(getattr(args, "size", None)),
         "mean": parse_floats(getattr(args, "mean", None), "--mean"),
@@ -151,15 +187,20 @@ def images_from_args(
         args.images,
         strict=getattr(args, "strict", False),
         recursive=getattr(args, "recursive", False),
-        max_pixels=getattr(args, "max_pixels", DEFAULT_MAX_PIXELS) or None,
+        max_pixels=parse_max_pixels(getattr(args, "max_pixels", DEFAULT_MAX_PIXELS)),
     )
-    if not images:
-        reasons = "; ".join(reason for _, reason in skipped[:5])
-        raise ImageError(f"None of the {len(skipped)} images could be loaded: {reasons}")
+    require_images(images, skipped)
     tensors = [loaded.preprocessing(item.image) for item in images]
     if len({tuple(t.shape) for t in tensors}) == 1:
         return torch.stack(tensors), images, skipped
     return [t.unsqueeze(0) for t in tensors], images, skipped
+
+
+def require_images(images: list[LoadedImage], skipped: list[tuple[str, str]]) -> None:
+    """Raise :class:`~layerscope.errors.ImageError` naming the first files and reasons when nothing loaded."""
+    if not images:
+        reasons = "; ".join(f"{path}: {reason}" for path, reason in skipped[:5])
+        raise ImageError(f"None of the {len(skipped)} images could be loaded: {reasons}")
 
 
 def layers_from_args(args: argparse.Namespace) -> Optional[list[str]]:
@@ -177,10 +218,12 @@ def layers_from_args(args: argparse.Namespace) -> Optional[list[str]]:
 
 
 def print_preprocessing(loaded: LoadedModel, stream: Optional[TextIO] = None) -> None:
-    """Print the model, its weights, its preprocessing line and notes (the CLI always shows them)."""
+    """Print the model, its weights, its preprocessing line (and the model's own when overridden) and notes."""
     stream = stream if stream is not None else sys.stdout
     print(f"model: {loaded.spec} ({type(loaded.module).__name__}), weights: {loaded.weights or 'random init'}", file=stream)
     print(f"preprocessing: {loaded.preprocessing.describe()}", file=stream)
+    if loaded.overrides:
+        print(f"  instead of the model's own: {loaded.native_preprocessing.describe()}", file=stream)
     for note in loaded.notes:
         print(f"  note: {note}", file=stream)
 
@@ -195,3 +238,24 @@ def print_image_notes(
             print(f"  {image.path}: {note}", file=stream)
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=stream)
+
+
+_SKIP_KINDS = ("unreadable", "over --max-pixels")
+
+
+def _skip_kind(reason: str) -> str:
+    return _SKIP_KINDS[1] if "decompression bomb" in reason else _SKIP_KINDS[0]
+
+
+def print_skipped_summary(total: int, skipped: list[tuple[str, str]], stream: Optional[TextIO] = None) -> None:
+    """One line (stderr by default) after the per-file lines: how many of ``total`` images were skipped, and why.
+
+    >>> print_skipped_summary(11, [("a.png", "not a readable image"), ("b.png", "corrupt PNG")], sys.stdout)
+    2 of 11 images skipped (unreadable); --strict makes this an error
+    """
+    if not skipped:
+        return
+    stream = stream if stream is not None else sys.stderr
+    kinds = Counter(_skip_kind(reason) for _, reason in skipped)
+    why = ", ".join(f"{kinds[kind]} {kind}" if len(kinds) > 1 else kind for kind in _SKIP_KINDS if kinds[kind])
+    print(f"{len(skipped)} of {total} images skipped ({why}); --strict makes this an error", file=stream)

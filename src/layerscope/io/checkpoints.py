@@ -31,11 +31,11 @@ import torch
 import torch.nn as nn
 
 from ..errors import CheckpointError, UnsafeCheckpointError
+from .keys import apply_state_dict
 
 __all__ = ["CheckpointFormat", "sniff_checkpoint", "read_state_dict", "load_trusted_module", "apply_state_dict"]
 
 WRAPPER_KEYS = ("state_dict", "model", "model_ema", "module")
-STRIP_PREFIXES = ("module.", "_orig_mod.")
 RUNS_CODE = ("torchscript", "torch-export")
 _SHOW = 5
 _TRUST_HINT = (
@@ -121,7 +121,9 @@ def _unsafe(path: str, fmt: CheckpointFormat, detail: str) -> UnsafeCheckpointEr
 
 def _weights_only_load(path: str, fmt: CheckpointFormat) -> Any:
     try:
-        with open(path, "rb") as handle:  # a handle, not the path: torch >= 2.14 picks a loader by extension
+        with open(path, "rb") as handle, warnings.catch_warnings():  # a handle: torch >= 2.14 picks a loader by extension
+            # probing a plain pickle makes torch warn about its protocol; the refusal below says what matters
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
             return torch.load(handle, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r"GLOBAL ([\w.]+)", str(err))
@@ -142,15 +144,35 @@ def load_trusted_module(path: "str | os.PathLike[str]", fmt: Optional[Checkpoint
                 warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated, files remain
                 return torch.jit.load(path, map_location="cpu")
         if fmt.kind == "torch-export":
-            return torch.export.load(path).module()
+            return _exported_module(path)
         if fmt.kind == "safetensors":
             from safetensors.torch import load_file
 
             return load_file(path, device="cpu")
-        with open(path, "rb") as handle:
-            return torch.load(handle, map_location="cpu", weights_only=False)
+        return _full_pickle(path)
     except Exception as err:
         raise CheckpointError(f"Checkpoint {path} ({fmt.description}) failed to load: {err}") from None
+
+
+def _exported_module(path: str) -> nn.Module:
+    """The module of a torch.export archive, unflattened so that each layer stays a hookable submodule."""
+    program = torch.export.load(path)
+    try:
+        return torch.export.unflatten(program)
+    except Exception:  # some programs cannot be unflattened; the flat graph still runs (hooks will not fire)
+        return program.module()
+
+
+def _full_pickle(path: str) -> Any:
+    """torch.save files of any kind, or plain ``pickle.dump`` files (torch.load refuses those: no magic number)."""
+    with open(path, "rb") as handle:
+        try:
+            return torch.load(handle, map_location="cpu", weights_only=False)
+        except RuntimeError as err:
+            if "magic number" not in str(err):
+                raise
+        handle.seek(0)
+        return pickle.load(handle)
 
 
 def _is_state_dict(obj: Any) -> bool:
@@ -206,52 +228,3 @@ def read_state_dict(path: "str | os.PathLike[str]", *, trust: bool = False) -> t
             notes.append("loaded as a full pickle (trusted)")
     state, unwrap_notes = _unwrap(obj, path)
     return state, notes + unwrap_notes
-
-
-def _strip_prefixes(state: dict[str, Any], own: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    notes = []
-    changed = True
-    while changed:
-        changed = False
-        for prefix in STRIP_PREFIXES:
-            if all(k.startswith(prefix) for k in state) and not all(k.startswith(prefix) for k in own):
-                state = {k[len(prefix):]: v for k, v in state.items()}
-                notes.append(f"stripped the {prefix!r} prefix from every key")
-                changed = True
-    return state, notes
-
-
-def _listing(keys: list[str]) -> str:
-    more = f", ... ({len(keys) - _SHOW} more)" if len(keys) > _SHOW else ""
-    return ", ".join(keys[:_SHOW]) + more
-
-
-def apply_state_dict(module: nn.Module, state: dict[str, Any], *, source: str) -> list[str]:
-    """Load ``state`` into ``module`` strictly; nothing is changed unless every key and shape fits.
-
-    A misfit raises :class:`~layerscope.errors.CheckpointError` with the counts
-    and the first few missing keys, unexpected keys and shape mismatches.
-    """
-    own = module.state_dict()
-    state, notes = _strip_prefixes(state, own)
-    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in state and isinstance(state[k], torch.Tensor) and isinstance(own[k], torch.Tensor)
-        and state[k].shape != own[k].shape
-    ]
-    if missing or unexpected or mismatched:
-        parts = [
-            f"{len(items)} {label} ({_listing(items)})"
-            for label, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched))
-            if items
-        ]
-        raise CheckpointError(
-            f"Checkpoint {source} does not fit the model ({type(module).__name__}): {'; '.join(parts)}. "
-            f"Check that the model spec is the architecture the checkpoint was saved from "
-            f"(same variant and number of classes)."
-        )
-    module.load_state_dict(state, strict=True)
-    return notes

@@ -78,8 +78,8 @@ def load_images(
 
     Inputs are expanded by :func:`find_images` (a missing path or an empty
     pattern always raises); PIL images and uint8 arrays pass through. A file
-    that fails to decode is skipped with its reason, or raises at once when
-    ``strict=True``.
+    that fails to decode is skipped with its reason (without the path, which
+    is beside it), or raises at once when ``strict=True``.
 
     >>> load_images([], strict=True)
     Traceback (most recent call last):
@@ -106,5 +106,5 @@ def load_images(
         except ImageError as err:
             if strict:
                 raise
-            skipped.append((item if isinstance(item, str) else repr(item)[:80], str(err)))
+            skipped.append((item if isinstance(item, str) else repr(item)[:80], getattr(err, "reason", str(err))))
     return loaded, skipped

@@ -8,8 +8,10 @@
 ('RGB', (255, 255, 255), 'RGBA')
 
 Every failure (missing, corrupt, truncated, unsupported, too many pixels) is an
-:class:`~layerscope.errors.ImageError` naming the file. The file is read into
-memory and closed at once; no handle stays open.
+:class:`~layerscope.errors.ImageError` naming the file; its ``reason``
+attribute is the same message without the file name, for lists that print the
+path beside it. The file is read into memory and closed at once; no handle
+stays open.
 """
 
 from __future__ import annotations
@@ -148,23 +150,31 @@ def _pil_limit(max_pixels: Optional[int]) -> Iterator[None]:
                 Image.MAX_IMAGE_PIXELS = current
 
 
+def _error(path: object, reason: str) -> ImageError:
+    """``ImageError("PATH: reason")`` whose ``reason`` attribute leaves the path out."""
+    err = ImageError(f"{path}: {reason}")
+    err.reason = reason
+    return err
+
+
 def _bomb_error(path: str, detail: str) -> ImageError:
-    return ImageError(
-        f"{path}: {detail} - refused as a possible decompression bomb. If you trust this file, raise the "
-        f"limit: load_image(..., max_pixels=N) or --max-pixels N (None / 0 = no limit)."
+    return _error(
+        path,
+        f"{detail} - refused as a possible decompression bomb. If you trust this file, raise the "
+        f"limit: load_image(..., max_pixels=N) or --max-pixels N (None / 0 = no limit).",
     )
 
 
 def _read(path: PathLike) -> bytes:
     p = Path(path)
     if not p.exists():
-        raise ImageError(f"{p}: no such file. Check the path (relative paths are from {os.getcwd()}).")
+        raise _error(p, f"no such file. Check the path (relative paths are from {os.getcwd()}).")
     if p.is_dir():
-        raise ImageError(f"{p} is a directory, not an image; use find_images / load_images to expand it.")
+        raise _error(p, "is a directory, not an image; use find_images / load_images to expand it.")
     try:
         return p.read_bytes()
     except OSError as err:
-        raise ImageError(f"{p}: cannot be read ({err.strerror or err}). Check its permissions.") from None
+        raise _error(p, f"cannot be read ({err.strerror or err}). Check its permissions.") from None
 
 
 def _bits_per_sample(image: Image.Image) -> Optional[int]:
@@ -201,12 +211,13 @@ def load_image(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise _bomb_error(name, str(err)) from None
     except Image.UnidentifiedImageError:
-        raise ImageError(
-            f"{name}: not a readable image ({len(data):,} bytes; corrupt, empty or an unsupported format). "
-            f"Supported formats: {', '.join(IMAGE_FORMATS)}."
+        raise _error(
+            name,
+            f"not a readable image ({len(data):,} bytes; corrupt, empty or an unsupported format). "
+            f"Supported formats: {', '.join(IMAGE_FORMATS)}.",
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise ImageError(f"{name}: corrupt or truncated {_format_of(data)} file ({err}). Re-export or re-download it.") from None
+        raise _error(name, f"corrupt or truncated {_format_of(data)} file ({err}). Re-export or re-download it.") from None
     return _finish(source, name, background, frames)
 
 

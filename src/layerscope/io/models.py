@@ -13,7 +13,9 @@ then:
   architecture (an eager module whose layers can be hooked);
 * given as the model itself (``load_model("model.pt", trust_checkpoint=True)``
   or ``load_model(None, checkpoint=...)``), the saved module REPLACES the
-  model as is, with ImageNet-default preprocessing.
+  model as is, with ImageNet-default preprocessing (sized to the export's
+  input for ``.pt2``). A ``.pt2`` module is unflattened so its layers can be
+  hooked; a TorchScript module cannot be (``LoadedModel.hookable`` is False).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import torch.nn as nn
 from ..errors import InputError, ModelSpecError
 from .checkpoints import WRAPPER_KEYS, apply_state_dict, load_trusted_module, read_state_dict, sniff_checkpoint
 from .find import load_images
+from ..capture.hookable import why_not_hookable
 from .preprocess import Preprocessing, first_conv_channels
 from .specs import Built, build_from_spec
 
@@ -43,6 +46,14 @@ class LoadedModel:
     >>> import PIL.Image
     >>> loaded.preprocess(PIL.Image.new("L", (40, 40))).shape
     torch.Size([1, 1, 28, 28])
+    >>> sized = loaded.with_preprocessing(size=20)
+    >>> sized.preprocessing.input_size, sized.native_preprocessing.input_size, sized.overrides
+    ((20, 20), (28, 28), {'size': 20})
+
+    ``native_preprocessing`` is what the model came with (its weights' or spec's
+    own), kept when overrides change ``preprocessing``; ``overrides`` records
+    the override values given (``size``, ``mean``, ``std``, ``grayscale``, or
+    ``preprocessing`` for a whole replacement), empty when none.
     """
 
     module: nn.Module
@@ -50,6 +61,17 @@ class LoadedModel:
     preprocessing: Preprocessing
     weights: Optional[str] = None  # None: random init
     notes: list[str] = field(default_factory=list)
+    native_preprocessing: Optional[Preprocessing] = None  # None: the same as ``preprocessing``
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.native_preprocessing is None:
+            self.native_preprocessing = self.preprocessing
+
+    @property
+    def hookable(self) -> bool:
+        """False when forward hooks cannot capture the module's layers (TorchScript); see :func:`ensure_hookable`."""
+        return why_not_hookable(self.module) is None
 
     def preprocess(self, images: Any) -> torch.Tensor:
         """(N, C, H, W) float32 CPU batch from a path, PIL image, uint8 array, or a list of them.
@@ -68,18 +90,37 @@ class LoadedModel:
         return torch.stack(tensors)
 
     def with_preprocessing(self, **overrides: Any) -> "LoadedModel":
-        """A copy whose preprocessing has :meth:`Preprocessing.with_overrides` applied (module shared)."""
-        return dataclasses.replace(self, preprocessing=self.preprocessing.with_overrides(**overrides))
+        """A copy whose preprocessing has :meth:`Preprocessing.with_overrides` applied (module shared).
+
+        The values given (not None) are added to :attr:`overrides`; :attr:`native_preprocessing` stays.
+        """
+        given = {name: value for name, value in overrides.items() if value is not None}
+        return dataclasses.replace(
+            self, preprocessing=self.preprocessing.with_overrides(**overrides), overrides={**self.overrides, **given}
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able provenance: spec, weights, module type, preprocessing and notes."""
-        return {
+        """JSON-able provenance: spec, weights, module type, preprocessing, overrides and notes.
+
+        ``native_preprocessing`` is included when overrides were applied.
+        """
+        data = {
             "spec": self.spec,
             "module": type(self.module).__name__,
             "weights": self.weights,
             "preprocessing": self.preprocessing.to_dict(),
+            "overrides": {name: _jsonable(value) for name, value in self.overrides.items()},
             "notes": list(self.notes),
         }
+        if self.overrides:
+            data["native_preprocessing"] = self.native_preprocessing.to_dict()
+        return data
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Preprocessing):
+        return value.to_dict()
+    return list(value) if isinstance(value, (tuple, list)) else value
 
 
 def _default_preprocessing(module: nn.Module, why: str) -> tuple[Preprocessing, list[str]]:
@@ -114,12 +155,42 @@ def _file_as_model(path: str, trust: bool) -> Built:
     if not isinstance(obj, nn.Module):
         raise _weights_only_file(path)
     notes = [f"model loaded whole from {fmt.description} {path} (trusted)"]
-    if fmt.runs_code:
-        notes.append(
-            "compiled/exported modules cannot be hooked layer by layer; to capture activations give the "
-            "architecture as the model spec and this file as the checkpoint"
-        )
-    return Built(obj, None, f"{fmt.description} {path}", notes)
+    blocked = why_not_hookable(obj)
+    notes += [blocked] if blocked else []
+    pre, more = _exported_input(obj) if fmt.kind == "torch-export" else (None, [])
+    return Built(obj, pre, f"{fmt.description} {path}", notes + more)
+
+
+def _exported_input(module: nn.Module) -> tuple[Optional[Preprocessing], list[str]]:
+    """Preprocessing sized to a torch.export module's (N, C, H, W) example input, and notes on its limits."""
+    graph = getattr(module, "graph", None)
+    shapes = [
+        tuple(node.meta["val"].shape)
+        for node in (graph.nodes if graph is not None else [])
+        if node.op == "placeholder" and hasattr(node.meta.get("val"), "shape")
+    ]
+    notes = [
+        "torch.export keeps layer names but not layer types: select layers by name (not type:Conv2d)",
+        "train/eval behaviour (dropout, batch norm) was fixed when the model was exported",
+    ]
+    if len(shapes) != 1:
+        return None, notes
+    shape = shapes[0]
+    notes.insert(0, f"exported for input shape ({', '.join(map(str, shape))}); other shapes (batch size "
+                    f"included) fail unless it was exported with dynamic_shapes")
+    if len(shape) != 4 or not all(isinstance(d, int) for d in shape[1:]) or shape[1] not in (1, 3):
+        return None, notes
+    height, width = shape[2], shape[3]
+    pre = Preprocessing().with_overrides(size=(height, width), grayscale=shape[1] == 1)
+    source = f"ImageNet defaults sized to the export's input {height}x{width}"
+    return dataclasses.replace(pre, source=source), notes
+
+
+def _eval(module: nn.Module) -> None:
+    try:
+        module.eval()
+    except NotImplementedError:  # a flat exported graph: its train/eval behaviour was fixed at export
+        pass
 
 
 def _is_model_file(spec: Any) -> bool:
@@ -140,8 +211,9 @@ def load_model(
     ``nn.Module`` (used as is: a checkpoint is loaded into it and ``device``
     moves it, both in place), a path to a saved whole module, or None with
     ``checkpoint``. A checkpoint that does not fit leaves the model untouched.
-    ``preprocessing`` replaces what the spec implies. Models built here are put
-    in eval mode; a module passed in keeps its mode.
+    ``preprocessing`` replaces what the spec implies (which stays as
+    ``native_preprocessing``). Models built here are put in eval mode; a module
+    passed in keeps its mode.
     """
     if isinstance(spec, nn.Module):
         built, label = Built(spec, None, None, ["module passed in directly"]), f"<{type(spec).__name__} module>"
@@ -152,7 +224,7 @@ def load_model(
             raise ModelSpecError(f"{spec} is a file; give a model spec with checkpoint={checkpoint!r}, or only the file.")
         path = os.fspath(spec if spec is not None else checkpoint)
         built, label, checkpoint = _file_as_model(path, trust_checkpoint), path, None
-        built.module.eval()
+        _eval(built.module)
     elif isinstance(spec, str):
         if not spec.strip():
             raise ModelSpecError("The model spec is empty; give e.g. 'torchvision:resnet18'.")
@@ -160,19 +232,20 @@ def load_model(
         built.module.eval()
     else:
         raise ModelSpecError(f"A model is a spec string or an nn.Module, not {type(spec).__name__}.")
-    notes, weights = list(built.notes), built.weights
-    if checkpoint is not None:
+    notes, weights = list(built.weight_notes) + list(built.notes), built.weights
+    if checkpoint is not None:  # the spec's own weights, and what was said about them, are replaced
         state, read_notes = read_state_dict(checkpoint, trust=trust_checkpoint)
-        notes += read_notes + apply_state_dict(built.module, state, source=os.fspath(checkpoint))
+        notes = list(built.notes) + read_notes + apply_state_dict(built.module, state, source=os.fspath(checkpoint))
         weights = f"checkpoint {os.fspath(checkpoint)}"
-    pre = preprocessing or built.preprocessing
-    if pre is None:
+    native = built.preprocessing
+    if native is None:
         why = "no preprocessing metadata for this model; override with size/mean/std if it expects other input"
-        pre, more = _default_preprocessing(built.module, why)
+        native, more = _default_preprocessing(built.module, why)
         notes += more
     if device is not None:
         try:
             built.module.to(torch.device(device))
         except (RuntimeError, TypeError, AssertionError) as err:
             raise InputError(f"Device {device!r} cannot be used ({err}); give e.g. 'cpu', 'cuda', 'cuda:0' or 'mps'.") from None
-    return LoadedModel(built.module, label, pre, weights, notes)
+    overrides = {} if preprocessing is None else {"preprocessing": preprocessing}
+    return LoadedModel(built.module, label, preprocessing or native, weights, notes, native, overrides)

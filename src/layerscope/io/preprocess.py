@@ -197,7 +197,8 @@ class Preprocessing:
         """A copy with the user's overrides; ``source`` says what was overridden.
 
         ``size`` is what the model sees (crop H, W); the resize keeps this
-        preprocessing's resize/crop ratio (256/224 for ImageNet). ``grayscale``
+        preprocessing's resize/crop ratio (256/224 for ImageNet), applied to the
+        longer crop side, so a non-square crop never pads the image. ``grayscale``
         switches to 1 channel (mean/std averaged) or back to 3 (repeated).
         """
         changes: dict[str, Any] = {}
@@ -225,16 +226,19 @@ class Preprocessing:
         return dataclasses.replace(self, **changes)
 
     def _sized(self, size: Size) -> dict[str, Any]:
+        """Crop to ``size``; the resize keeps its ratio to the crop and covers both crop sides (no padding)."""
         crop_h, crop_w = _pair(size)
         if crop_h <= 0 or crop_w <= 0:
             raise InputError(f"Preprocessing size {size!r} must be positive.")
         if self.resize is None:
             return {"crop": (crop_h, crop_w)}
-        old_crop = self.crop or (_pair(self.resize) if not isinstance(self.resize, int) else None)
-        if isinstance(self.resize, int) and old_crop is not None:
-            ratio = self.resize / min(old_crop)
-            return {"resize": int(round(min(crop_h, crop_w) * ratio)), "crop": (crop_h, crop_w)}
-        return {"resize": min(crop_h, crop_w), "crop": (crop_h, crop_w)}
+        if not isinstance(self.resize, int):  # exact (H, W): scale each side by its own ratio
+            old_h, old_w = self.crop or self.resize
+            scale_h, scale_w = max(self.resize[0] / old_h, 1.0), max(self.resize[1] / old_w, 1.0)
+            return {"resize": (math.ceil(crop_h * scale_h), math.ceil(crop_w * scale_w)), "crop": (crop_h, crop_w)}
+        ratio = max(self.resize / max(self.crop), 1.0) if self.crop else 1.0
+        # the shorter image side goes to this many pixels, so both sides of the image cover the longer crop side
+        return {"resize": max(int(round(max(crop_h, crop_w) * ratio)), crop_h, crop_w), "crop": (crop_h, crop_w)}
 
 
 def first_conv_channels(model: nn.Module) -> Optional[int]:

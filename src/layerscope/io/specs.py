@@ -37,12 +37,17 @@ SPEC_FORMS = (
 
 @dataclass
 class Built:
-    """A module plus what is known about its input (None: decide from the architecture)."""
+    """A module plus what is known about its input (None: decide from the architecture).
+
+    ``weight_notes`` describe the spec's own weights (random init, accuracy):
+    they no longer hold once a checkpoint replaces those weights.
+    """
 
     module: nn.Module
     preprocessing: Optional[Preprocessing]
     weights: Optional[str]
     notes: list[str] = field(default_factory=list)
+    weight_notes: list[str] = field(default_factory=list)
 
 
 def _seeded(build: Callable[[], Any]) -> Any:
@@ -109,7 +114,7 @@ def _build_torchvision(name: str, options: list[str]) -> Built:
     if not options:
         module = _seeded(lambda: builder(**kwargs))
         pre = Preprocessing(source="ImageNet defaults (random-init torchvision model)")
-        return Built(module, pre, None, [f"random init (seed {INIT_SEED})"])
+        return Built(module, pre, None, weight_notes=[f"random init (seed {INIT_SEED})"])
     weights = _torchvision_weights(name, options[0])
     label = f"{type(weights).__name__}.{weights.name}"
     try:
@@ -137,8 +142,10 @@ def _build_timm(name: str, options: list[str]) -> Built:
         raise ModelSpecError(f"timm could not build {name!r} ({type(err).__name__}: {err}).{fix}") from None
     config = timm.data.resolve_data_config({}, model=module)
     tag = getattr(module, "pretrained_cfg", {}).get("hf_hub_id") or name
-    notes = [] if pretrained else [f"random init (seed {INIT_SEED}); preprocessing from the architecture's timm config"]
-    return Built(module, from_timm_config(config, tag), f"timm pretrained {name}" if pretrained else None, notes)
+    pre = from_timm_config(config, tag)
+    if pretrained:
+        return Built(module, pre, f"timm pretrained {name}")
+    return Built(module, pre, None, ["preprocessing from the architecture's timm config"], [f"random init (seed {INIT_SEED})"])
 
 
 def _info_get(info: Any, *keys: str) -> Any:
@@ -188,7 +195,7 @@ def _build_builtin(name: str, options: list[str]) -> Built:
     else:
         notes = [f"held-out accuracy {accuracy:.1%}"] if isinstance(accuracy, float) else []
     weights = f"builtin:{name} trained weights" if trained else None
-    return Built(module, _builtin_preprocessing(info, name), weights, notes)
+    return Built(module, _builtin_preprocessing(info, name), weights, weight_notes=notes)
 
 
 def _import_target(target: str) -> Any:
