@@ -71,3 +71,23 @@ def test_invalid_expression_names_the_token_and_the_fields(expression, token):
 def test_empty_expression():
     with pytest.raises(InputError, match="needs an expression"):
         parse_gate("  ")
+
+
+@pytest.mark.parametrize(
+    "expression, suggestion",
+    [("dead>2", "dead>2%"), ("dead>20", "dead>20%"), ("uniform >= 35", "uniform>=35%"), ("inert>1.5", "inert>1.5%")],
+)
+def test_share_above_one_without_percent_is_rejected_with_the_percent_form(expression, suggestion):
+    with pytest.raises(InputError, match=rf"share of channels from 0 to 1.*write {suggestion} "):
+        parse_gate(expression)
+
+
+def test_share_above_100_percent_is_rejected():
+    with pytest.raises(InputError, match=r"'150%'.*share of channels from 0 to 1"):
+        parse_gate("noisy>150%")
+
+
+@pytest.mark.parametrize("expression, text", [("dead>20%", "dead > 0.2"), ("noise>1.2", "noise > 1.2"),
+                                              ("inputs>3", "inputs > 3"), ("dead<=1", "dead <= 1")])
+def test_percent_shares_and_non_share_fields_above_one_are_accepted(expression, text):
+    assert parse_gate(expression).text == text

@@ -88,3 +88,19 @@ def test_model_mode_and_hooks_are_left_as_they_were():
     assert model.training and all(m.training for m in model.modules())
     assert all(not m._forward_hooks for m in model.modules())
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("override", ["dead_bad=5", "noisy_suspicious=25", "saturated=90"])
+def test_share_threshold_above_one_is_rejected_with_the_percent_form(override):
+    with pytest.raises(InputError, match=rf"share from 0 to 1.*write --threshold {override}% "):
+        Thresholds().with_overrides([override])
+
+
+def test_share_threshold_above_one_in_a_mapping_is_rejected():
+    with pytest.raises(InputError, match="dead_bad=5"):
+        Thresholds().with_overrides({"dead_bad": 5})
+
+
+def test_share_threshold_accepts_percent_and_non_shares_above_one():
+    t = Thresholds().with_overrides(["dead_bad=20%", "exploding=50", "noisy=1.2"])
+    assert (t.dead_bad, t.exploding, t.noisy) == (0.2, 50.0, 1.2)

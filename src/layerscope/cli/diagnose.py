@@ -22,6 +22,7 @@ from ._common import (
     model_from_args,
     print_image_notes,
     print_preprocessing,
+    print_skipped_summary,
 )
 
 GATE_FAILED = 3
@@ -35,14 +36,16 @@ def register(subparsers) -> None:
         help="judge each layer's feature maps (dead / uniform / noisy / saturated channels) and check the inputs",
         description="Run MODEL on IMAGES and judge every selected layer: dead, uniform, noisy, saturated and "
         "NaN/Inf channels, activation scale, effective rank, and a verdict (good / suspicious / bad) with the "
-        "reason. Input mistakes (range, normalization, BGR order, size, grayscale) are reported first. "
+        "reason. Input mistakes (range, normalization or size differing from the model's own, BGR order, upscaled, "
+        "grayscale, blank or noise images) are reported first. "
         f"Exit code {GATE_FAILED} when --fail-on holds, 2 on bad input.",
     )
     add_model_arguments(parser)
     add_image_arguments(parser)
     add_layer_arguments(parser)
     group = parser.add_argument_group("diagnosis")
-    group.add_argument("--json", action="store_true", help="print machine-readable JSON instead of the table")
+    group.add_argument("--json", action="store_true", help="print machine-readable JSON instead of the table "
+                       "(with the model spec, weights, preprocessing and skipped files)")
     group.add_argument("--per-channel", action="store_true", help="with --json: include every per-channel number")
     group.add_argument(
         "--fail-on", metavar="EXPR",
@@ -55,7 +58,8 @@ def register(subparsers) -> None:
     )
     group.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per forward pass (default 32)")
     group.add_argument("--no-channel-order", action="store_true",
-                       help="skip the BGR/RGB check (one extra forward pass on up to 64 images)")
+                       help="skip the BGR/RGB check (one extra forward pass on up to 64 images; it only works "
+                       "for a trained classifier)")
     parser.set_defaults(run=run)
 
 
@@ -76,9 +80,10 @@ def run(args) -> int:
     if not images:
         reasons = "; ".join(reason for _, reason in skipped[:5])
         raise ImageError(f"None of the {len(skipped)} images could be loaded: {reasons}")
+    print_skipped_summary(len(images) + len(skipped), skipped, sys.stderr)
     result = diagnose(
         loaded, images, layers_from_args(args), thresholds=thresholds, batch_size=args.batch_size,
-        channel_order=not args.no_channel_order,
+        channel_order=not args.no_channel_order, skipped=skipped,
     )
     if args.json:
         print(result.to_json(per_channel=args.per_channel))

@@ -1,9 +1,9 @@
 """Diagnose feature maps: dead / uniform / noisy / saturated / non-finite channels, input mistakes, verdicts.
 
 >>> import torch, torch.nn as nn
->>> result = diagnose(nn.Conv2d(3, 4, 3), torch.rand(2, 3, 16, 16))
->>> sorted(result.to_dict())[:3]
-['input_findings', 'inputs', 'layers']
+>>> result = diagnose(nn.Conv2d(3, 4, 3), torch.rand(2, 3, 16, 16))  # pixel noise; preprocessing unknown
+>>> [f.code for f in result.input_findings], result.tendency.label
+(['input.noise', 'input.unknown'], 'unclear')
 """
 
 from .api import diagnose

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Iterator, Mapping, Optional, Union
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -23,10 +23,12 @@ from ..capture import Recorder, model_device, select_layers
 from ..capture.api import resolve_model
 from ..capture.select import LayerSelector
 from ..errors import InputError, LayoutError
+from .checks import channel_order_note
 from .feed import Feed, first_inputs
 from .inputs import InputStats, check_inputs, swap_confidence
 from .metrics import activation_bounds, noise_score
 from .model import first_nonfinite, tendency
+from .provenance import checkpoint_of, preprocessings, skipped_note
 from .result import Diagnosis, LayerDiagnosis
 from .stats import ChannelStats, ChannelSummary
 from .thresholds import Thresholds
@@ -123,25 +125,31 @@ def diagnose(
     batch_size: int = 32,
     layouts: Optional[Mapping[str, str]] = None,
     channel_order: bool = True,
+    skipped: Sequence[tuple[str, str]] = (),
 ) -> Diagnosis:
     """Judge every selected layer of ``model`` on ``inputs`` and check the inputs themselves.
 
     ``model``: an ``nn.Module``, a spec (``"builtin:digits"``, ``"torchvision:resnet18"``) or a
-    ``LoadedModel``; its preprocessing (or ``preprocessing=``) gives the expected input range and
-    size. ``inputs``: a tensor (N, C, H, W), image paths / PIL images, or an iterable of batches
+    ``LoadedModel``; its own (native) preprocessing gives the expected input range and size, and
+    an overridden one (``with_preprocessing``, or ``preprocessing=``, which image inputs then go
+    through) is compared with it (for a bare module ``preprocessing=`` is the expected one). ``inputs``: a tensor (N, C, H, W), image paths / PIL images, or an iterable of batches
     (a whole dataset is streamed batch by batch; statistics are merged exactly). ``layers``: as
     :func:`~layerscope.capture.select_layers` (default: every convolution). ``thresholds``: a
     :class:`Thresholds` or a mapping of overrides. ``layouts`` maps a layer name to a layout
     (``"NHWC"``, ``"tokens"`` ...) when it cannot be inferred. ``channel_order=False`` skips the
-    extra forward pass of the BGR/RGB check.
+    extra forward pass of the BGR/RGB check (which needs a trained classifier). ``skipped``: images
+    the caller could not load, ``(path, reason)``, recorded in the result.
     """
     module, loaded = resolve_model(model)
     t = thresholds if isinstance(thresholds, Thresholds) else Thresholds().with_overrides(thresholds)
-    prep = preprocessing if preprocessing is not None else getattr(loaded, "preprocessing", None)
+    own, used, certain = preprocessings(loaded, preprocessing)
+    prep = used if used is not None else own
+    expected = own if certain or used is None else used
     names = select_layers(module, layers)
     modules = dict(module.named_modules())
     feed = Feed(inputs, prep, batch_size)
-    input_stats = InputStats(t.grayscale_corr)
+    floor = t.constant_std / min(expected.std) if expected is not None else t.constant_std
+    input_stats = InputStats(t.grayscale_corr, floor, t.input_noise)
     state: dict[str, _Layer] = {}
     notes: list[str] = []
     kept: list[torch.Tensor] = []
@@ -153,8 +161,9 @@ def diagnose(
                 kept.append(batch)
             acts = rec(batch)
             count += int(batch.shape[0]) if batch.dim() else 0
+            scored = ~input_stats.constant_inputs(batch) if batch.dim() == 4 else None
             for name, tensor in acts.items():
-                _update(state, notes, name, tensor, acts.info[name], modules, batch, layouts or {}, t)
+                _update(state, notes, name, tensor, acts.info[name], modules, batch, layouts or {}, t, scored)
     if count == 0:
         raise InputError("No inputs were given to diagnose (an empty tensor or an empty iterable).")
     layer_results = [_finish(layer, t) for layer in state.values() if layer is not None]
@@ -165,14 +174,23 @@ def diagnose(
         with _eval(module), torch.no_grad():
             confidence = swap_confidence(module, sample.to(device=device, dtype=dtype or sample.dtype),
                                          getattr(prep, "mean", None), getattr(prep, "std", None))
-    findings = check_inputs(input_stats, prep, t, raw_images=feed.raw_images or None, confidence=confidence)
-    notes += [f"skipped {path}: {reason}" for path, reason in feed.skipped]
-    notes += first_nonfinite(layer_results)
+        notes += [note for note in [channel_order_note(confidence, t)] if note]
+    findings = check_inputs(input_stats, own, t, used=used, certain=certain, raw_images=feed.raw_images or None,
+                            confidence=confidence)
+    skipped = list(skipped) + list(feed.skipped)
+    notes += skipped_note(skipped, len(feed.raw_images) or count) + first_nonfinite(layer_results)
     label = getattr(loaded, "spec", None) or type(module).__name__
-    return Diagnosis(label, count, findings, layer_results, tendency(layer_results, t), t, notes)
+    native = getattr(loaded, "native_preprocessing", None) or own
+    return Diagnosis(label, count, findings, layer_results, tendency(layer_results, t, input_stats), t, notes,
+                     preprocessing=_as_dict(prep), native_preprocessing=_as_dict(native),
+                     weights=getattr(loaded, "weights", None), checkpoint=checkpoint_of(loaded), skipped=skipped)
 
 
-def _update(state, notes, name, tensor, info, modules, batch, layouts, t) -> None:
+def _as_dict(preprocessing: Any) -> Optional[dict]:
+    return preprocessing.to_dict() if hasattr(preprocessing, "to_dict") else None
+
+
+def _update(state, notes, name, tensor, info, modules, batch, layouts, t, scored=None) -> None:
     if name in state and state[name] is None:
         return
     if not tensor.is_floating_point() or tensor.dim() < 2:
@@ -188,5 +206,6 @@ def _update(state, notes, name, tensor, info, modules, batch, layouts, t) -> Non
         return
     if name not in state:
         state[name] = _Layer(info, modules.get(info.module), maps, layout, layout_notes, t)
-    state[name].stats.update(maps)
+    same = scored is not None and maps.shape[0] == scored.shape[0]
+    state[name].stats.update(maps, scored.to(maps.device) if same else None)
     state[name].add_input_noise(batch, maps, t.min_noise_size)

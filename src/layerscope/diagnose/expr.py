@@ -146,7 +146,15 @@ class _Parser:
             return word
         if kind != "num":
             raise _error(self.expression, raw, f"{field} takes a number")
-        return float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+        if field in SHARES and value > 1:
+            fix = f"write {field}{op}{raw}% (percent needs the % sign) or" if not raw.endswith("%") else "write"
+            raise InputError(
+                f"--fail-on {self.expression!r}: {raw!r} is more than all the channels; {field} is a share of "
+                f"channels from 0 to 1, so it can never hold. For a percentage {fix} the fraction, e.g. "
+                f"{field}{op}0.2 for 20%."
+            )
+        return value
 
 
 def parse_gate(expression: str) -> Gate:

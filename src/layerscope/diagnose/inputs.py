@@ -1,24 +1,27 @@
-"""Input checks, reported before anything else: range, normalization, channel order, size, grayscale.
+"""Input checks, reported before anything else: range, normalization, mean/std, size, grayscale, blank, noise.
 
 >>> import torch
 >>> from ..io import Preprocessing
->>> stats = InputStats().update(torch.full((1, 3, 224, 224), 200.0))
+>>> yy, xx = torch.meshgrid(torch.arange(224.0), torch.arange(224.0), indexing="ij")
+>>> stats = InputStats().update(torch.stack([yy, xx, (yy + xx) / 2])[None])  # 0-255 pixels, never scaled
 >>> [f.code for f in check_inputs(stats, Preprocessing())]
 ['input.range']
 
-Each finding names what was seen (with numbers) and the fix. Checks that need
-the model's expected preprocessing (mean, std, size) are skipped with an
-``input.unknown`` note when it is not known.
+Each finding names what was seen (with numbers) and the fix (the checks are in
+:mod:`.checks`). Checks that need the model's expected preprocessing (mean, std,
+size) are skipped with an ``input.unknown`` note when it is not known.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
-import numpy as np
 import torch
 from torch import nn
 
+from . import checks
+from .metrics import noise_score
 from .result import Finding
 from .stats import ChannelStats
 from .thresholds import Thresholds
@@ -28,24 +31,39 @@ __all__ = ["InputStats", "check_inputs", "swap_confidence", "RawImage"]
 RawImage = tuple[str, str, tuple[int, int]]  # (path or label, original PIL mode, original (W, H))
 
 
-def _fmt(values: Any) -> str:
-    return "(" + ", ".join(f"{float(v):.3g}" for v in values) + ")"
-
-
 class InputStats:
-    """Streaming statistics of the model inputs: per-channel moments, sizes, grayscale images.
+    """Streaming statistics of the model inputs: per-channel moments, sizes, grayscale, blank and noise images.
 
-    >>> InputStats().update(torch.zeros(2, 3, 8, 8)).sizes
-    {(8, 8): 2}
+    >>> stats = InputStats().update(torch.zeros(2, 3, 8, 8))
+    >>> stats.sizes, stats.constant
+    ({(8, 8): 2}, 2)
+
+    ``constant_std`` is the spatial std (in the tensor's units) at or below which an image is
+    constant; ``noise`` is the mean noise score of the images (channel mean, full resolution).
     """
 
-    def __init__(self, grayscale_corr: float = 0.9999) -> None:
+    def __init__(self, grayscale_corr: float = 0.9999, constant_std: float = 0.004, noise_level: float = 0.5) -> None:
         self.grayscale_corr = grayscale_corr
+        self.constant_std = constant_std
+        self.noise_level = noise_level
         self.channels: Optional[ChannelStats] = None
         self.sizes: dict[tuple[int, int], int] = {}
         self.gray = 0
         self.colour = 0
+        self.images = 0
+        self.constant = 0
+        self.noise_sum, self.noise_n, self.noisy = 0.0, 0, 0
         self.other_shapes: list[tuple[int, ...]] = []
+
+    @property
+    def noise(self) -> Optional[float]:
+        """Mean noise score of the (non-constant, at least 4x4) images; None when none was scored."""
+        return self.noise_sum / self.noise_n if self.noise_n else None
+
+    def constant_inputs(self, batch: torch.Tensor) -> torch.Tensor:
+        """Which images of an (N, C, H, W) batch are constant: every channel's spatial std <= ``constant_std``."""
+        std = torch.nan_to_num(batch.detach().to(torch.float64).flatten(2), nan=math.inf).std(-1, unbiased=False)
+        return (std <= self.constant_std).all(-1)
 
     def update(self, batch: Any) -> "InputStats":
         """Add one input batch; anything other than a floating (N, C, H, W) tensor is only counted."""
@@ -59,6 +77,7 @@ class InputStats:
             self.other_shapes.append(tuple(x.shape))
             return self
         self.channels.update(x.to(torch.float64))
+        self._images(x)
         size = (int(x.shape[-2]), int(x.shape[-1]))
         self.sizes[size] = self.sizes.get(size, 0) + int(x.shape[0])
         if x.shape[1] == 3:
@@ -66,6 +85,18 @@ class InputStats:
             self.gray += gray
             self.colour += counted - gray
         return self
+
+    def _images(self, x: torch.Tensor) -> None:
+        constant = self.constant_inputs(x)
+        self.images += int(x.shape[0])
+        self.constant += int(constant.sum())
+        if min(x.shape[-2:]) < 4:
+            return
+        score = noise_score(x.to(torch.float64).mean(1, keepdim=True))[:, 0]
+        scored = torch.isfinite(score) & ~constant.to(score.device)
+        self.noise_sum += float(score[scored].sum())
+        self.noise_n += int(scored.sum())
+        self.noisy += int((score[scored] >= self.noise_level).sum())
 
 
 def _grayscale_images(x: torch.Tensor, limit: float) -> tuple[int, int]:
@@ -85,15 +116,16 @@ def _grayscale_images(x: torch.Tensor, limit: float) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def swap_confidence(model: nn.Module, x: torch.Tensor, mean=None, std=None) -> Optional[tuple[float, float]]:
-    """Mean top-class probability of a classifier on ``x`` as given and with channels 0 and 2 swapped.
+def swap_confidence(model: nn.Module, x: torch.Tensor, mean=None, std=None) -> Optional[tuple[float, float, int]]:
+    """``(given, swapped, classes)``: a classifier's mean top-class probability on ``x`` as given and
+    with channels 0 and 2 swapped, and its number of classes.
 
     The swap happens in pixel space (undo the normalization, swap, redo it) when ``mean``/``std``
     are given. None when the output is not ``(N, classes)`` logits or probabilities.
     """
     from ..capture import call_model
 
-    def confidence(batch: torch.Tensor) -> Optional[float]:
+    def confidence(batch: torch.Tensor) -> Optional[tuple[float, int]]:
         out = call_model(model, batch)
         out = getattr(out, "logits", out)
         if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] < 2 or not out.is_floating_point():
@@ -102,7 +134,7 @@ def swap_confidence(model: nn.Module, x: torch.Tensor, mean=None, std=None) -> O
         rows = out.sum(1)
         is_prob = bool((out >= 0).all() and torch.allclose(rows, torch.ones_like(rows), atol=1e-3))
         prob = out if is_prob else out.softmax(1)
-        return float(prob.max(1).values.mean())
+        return float(prob.max(1).values.mean()), int(out.shape[1])
 
     if mean is not None and std is not None and len(mean) == 3:
         m = torch.tensor(mean, dtype=x.dtype, device=x.device)[:, None, None]
@@ -113,7 +145,7 @@ def swap_confidence(model: nn.Module, x: torch.Tensor, mean=None, std=None) -> O
     given = confidence(x)
     if given is None:
         return None
-    return given, float(confidence(swapped))
+    return given[0], confidence(swapped)[0], given[1]
 
 
 def check_inputs(
@@ -121,28 +153,35 @@ def check_inputs(
     preprocessing: Any = None,
     thresholds: Thresholds = Thresholds(),
     *,
+    used: Any = None,
+    certain: bool = True,
     raw_images: Optional[list[RawImage]] = None,
-    confidence: Optional[tuple[float, float]] = None,
+    confidence: Optional[tuple] = None,
 ) -> list[Finding]:
-    """Every input finding, most severe first (see the module docstring)."""
+    """Every input finding, most severe first (see the module docstring).
+
+    ``preprocessing`` is the model's own (None: unknown); ``used`` the one the image inputs went
+    through when it was overridden. ``certain=False`` says the model's own is only a convention its
+    weights (a checkpoint) may not follow: the inputs are then checked against ``used`` and a
+    differing mean/std is only ``info``. ``confidence`` is :func:`swap_confidence`'s answer.
+    """
     t, findings = thresholds, []
+    expected = preprocessing if certain or used is None else used
     cs = stats.channels.result() if stats.channels is not None and stats.channels.inputs else None
+    mismatch = checks.mean_std_check(preprocessing, used, t, certain)
     if cs is not None:
-        findings += _value_checks(cs, preprocessing, t)
-        findings += _size_checks(stats, preprocessing, t)
-        findings += _grayscale_check(stats, preprocessing, raw_images)
-    findings += _raw_size_check(raw_images, preprocessing, t)
-    if confidence is not None and confidence[1] - confidence[0] >= t.channel_order_margin:
-        given, swapped = confidence
-        findings.append(Finding(
-            "input.channel_order", "warning",
-            f"The model is more confident with the red and blue channels swapped (mean top-class probability "
-            f"{swapped:.2f} swapped vs {given:.2f} as given): the images are probably in BGR order "
-            f"(OpenCV's) while the model expects RGB.",
-            "Convert to RGB before preprocessing: cv2.cvtColor(img, cv2.COLOR_BGR2RGB), img[..., ::-1] "
-            "for arrays, or x.flip(1) for (N, C, H, W) tensors.",
-            {"confidence_given": given, "confidence_swapped": swapped},
-        ))
+        values = checks.value_checks(cs, expected, t)
+        blank = stats.constant * 2 >= stats.images > 0  # channel stds of blank images say nothing
+        if blank or (mismatch and mismatch[0].severity == "warning"):  # or input.mean_std says it exactly
+            values = [f for f in values if f.code != "input.normalization"]
+        findings += values + checks.size_check(stats.sizes, expected, t)
+        gray_raw = [n for n, mode, _ in raw_images or [] if mode in ("L", "LA", "1", "I", "I;16", "F")]
+        total = max(stats.gray + stats.colour, len(raw_images or []))
+        findings += checks.grayscale_check(max(stats.gray, len(gray_raw)), total, expected)
+        findings += checks.constant_check(stats.constant, stats.images, t)
+        findings += checks.noise_check(stats.noise, stats.noisy, stats.images, t)
+    findings += mismatch + checks.upscaled_check(raw_images, used or expected, t)
+    findings += checks.channel_order_check(confidence, t)
     if preprocessing is None:
         findings.append(Finding(
             "input.unknown", "info",
@@ -151,102 +190,3 @@ def check_inputs(
         ))
     order = ("error", "warning", "info")
     return sorted(findings, key=lambda f: order.index(f.severity))
-
-
-def _value_checks(cs, preprocessing, t: Thresholds) -> list[Finding]:
-    low, high = float(np.nanmin(cs.min)), float(np.nanmax(cs.max))
-    if (cs.nan + cs.inf).sum() > 0:
-        return [Finding("input.nonfinite", "error",
-                        f"The input holds {int(cs.nan.sum())} NaN and {int(cs.inf.sum())} Inf values.",
-                        "Find where the data loading produces them (division by zero, empty images) and fix it.",
-                        {"nan": int(cs.nan.sum()), "inf": int(cs.inf.sum())})]
-    if preprocessing is None:
-        if high > 20:
-            return [Finding("input.range", "warning",
-                            f"Input values reach {high:.4g}; almost every model expects pixels scaled to [0, 1] "
-                            f"and then normalized, so this looks like raw 0-255 pixels.",
-                            "Divide by 255 (transforms.ToTensor does) and apply the model's Normalize(mean, std).",
-                            {"min": low, "max": high})]
-        return []
-    mean, std = np.asarray(preprocessing.mean), np.asarray(preprocessing.std)
-    lo, hi = (0 - mean) / std, (1 - mean) / std
-    bound = float(np.max(np.abs(np.concatenate([lo, hi]))))
-    values = {"min": low, "max": high, "expected_min": float(lo.min()), "expected_max": float(hi.max()),
-              "channel_mean": cs.mean, "channel_std": cs.std}
-    norm = f"mean {_fmt(mean)}, std {_fmt(std)}"
-    if max(abs(low), abs(high)) > t.range_factor * bound:
-        how = ("raw 0-255 pixels that were never scaled" if low >= 0
-               else "0-255 pixels normalized as if they were in [0, 1]")
-        return [Finding("input.range", "error",
-                        f"Input values reach {high:.4g}, but the model expects normalized input ({norm}), which "
-                        f"stays within [{lo.min():.2f}, {hi.max():.2f}]. This looks like {how}.",
-                        "Divide the pixels by 255 before normalizing (transforms.ToTensor() does this), "
-                        f"then apply Normalize(mean={_fmt(mean)}, std={_fmt(std)}).", values)]
-    if low >= 0 and high <= 1 and lo.max() < -0.25:
-        return [Finding("input.normalization", "warning",
-                        f"Input values lie in [{low:.2f}, {high:.2f}] with channel means {_fmt(cs.mean)}: the pixels "
-                        f"were scaled to [0, 1] but not normalized ({norm}), so every value sits too high.",
-                        f"Apply Normalize(mean={_fmt(mean)}, std={_fmt(std)}) after ToTensor().", values)]
-    off = np.abs(cs.mean) > t.normalization_mean
-    narrow = (cs.std < t.normalization_std_low) | (cs.std > t.normalization_std_high)
-    if off.any() or narrow.any():
-        return [Finding("input.normalization", "warning",
-                        f"Channel means {_fmt(cs.mean)} and stds {_fmt(cs.std)} are far from what the model's "
-                        f"normalization ({norm}) gives for natural images (means near 0, stds near 1).",
-                        "Check that the mean/std match the model's training (e.g. ImageNet's for torchvision "
-                        "weights) and that they are applied once, not twice.", values)]
-    return []
-
-
-def _size_checks(stats: InputStats, preprocessing, t: Thresholds) -> list[Finding]:
-    expected = getattr(preprocessing, "input_size", None) if preprocessing is not None else None
-    if not expected:
-        return []
-    far = {}
-    for (h, w), count in stats.sizes.items():
-        ratio = max(h / expected[0], expected[0] / h, w / expected[1], expected[1] / w)
-        if ratio > t.size_ratio:
-            far[(h, w)] = (count, ratio)
-    if not far:
-        return []
-    (h, w), (count, ratio) = max(far.items(), key=lambda kv: kv[1][1])
-    side = "smaller" if h * w < expected[0] * expected[1] else "larger"
-    return [Finding("input.size", "warning",
-                    f"{sum(c for c, _ in far.values())} input(s) are {h}x{w} but the model was trained at "
-                    f"{expected[0]}x{expected[1]} ({ratio:.1f}x {side}); objects appear at a scale the filters "
-                    f"never saw.",
-                    f"Resize to {expected[0]}x{expected[1]} (e.g. --size {expected[0]}, or the model's transforms).",
-                    {"size": [h, w], "expected": list(expected), "ratio": ratio})]
-
-
-def _raw_size_check(raw_images, preprocessing, t: Thresholds) -> list[Finding]:
-    expected = getattr(preprocessing, "input_size", None) if preprocessing is not None else None
-    if not raw_images or not expected:
-        return []
-    small = [(name, size) for name, _, size in raw_images
-             if max(expected[1] / max(size[0], 1), expected[0] / max(size[1], 1)) > t.size_ratio]
-    if not small:
-        return []
-    name, (w, h) = min(small, key=lambda item: item[1][0] * item[1][1])
-    factor = max(expected[1] / w, expected[0] / h)
-    return [Finding("input.size", "warning",
-                    f"{len(small)} of {len(raw_images)} images are much smaller than the model's "
-                    f"{expected[0]}x{expected[1]} input (smallest {w}x{h}, {name}) and were upscaled up to "
-                    f"{factor:.1f}x, so fine detail is blurred.",
-                    "Use larger originals, or a model trained at this resolution.",
-                    {"images": len(small), "smallest": [w, h], "upscale": factor})]
-
-
-def _grayscale_check(stats: InputStats, preprocessing, raw_images) -> list[Finding]:
-    wants_colour = preprocessing is None or getattr(preprocessing, "channels", 3) == 3
-    gray_raw = [name for name, mode, _ in raw_images or [] if mode in ("L", "LA", "1", "I", "I;16", "F")]
-    gray = max(stats.gray, len(gray_raw))
-    total = max(stats.gray + stats.colour, len(raw_images or []))
-    if not wants_colour or total == 0 or gray == 0 or gray * 2 < total:
-        return []
-    return [Finding("input.grayscale", "warning",
-                    f"{gray} of {total} inputs are grayscale (the three colour channels are identical) but the "
-                    f"model takes colour images; colour cues the filters rely on are missing.",
-                    "Feed the colour originals (look for .convert('L') or cv2.IMREAD_GRAYSCALE in loading). If "
-                    "the data really is grayscale, expect weaker features or fine-tune on grayscale images.",
-                    {"grayscale": gray, "inputs": total})]

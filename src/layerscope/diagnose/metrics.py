@@ -33,9 +33,13 @@ __all__ = [
     "effective_rank",
     "activation_bounds",
     "HIGH_FREQUENCY",
+    "CONSTANT_REL",
 ]
 
 HIGH_FREQUENCY = 0.25  # cycles per pixel; Nyquist is 0.5
+# A map whose spatial std is at most this share of its largest magnitude is constant: float32 round-off
+# (about 1e-7 relative, a few 1e-6 after a resize and a convolution) must not be scored as pixel noise.
+CONSTANT_REL = 1e-4
 
 
 @lru_cache(maxsize=64)
@@ -68,7 +72,12 @@ def spatial_variance(maps: torch.Tensor) -> torch.Tensor:
 def noise_score(maps: torch.Tensor) -> torch.Tensor:
     """High-frequency energy share of each map relative to white noise: ``(N, C, H, W) -> (N, C)``.
 
-    NaN for constant maps and for maps with a non-finite value (no score can be given).
+    NaN for maps with a non-finite value and for constant maps: those whose spatial std is at most
+    :data:`CONSTANT_REL` of their largest magnitude (round-off on a flat map is not noise).
+
+    >>> flat = torch.full((1, 1, 8, 8), 0.37); flat[0, 0, 3, 3] += 1e-7
+    >>> noise_score(flat).isnan().item()
+    True
     """
     x = maps.to(torch.float64)
     height, width = x.shape[-2:]
@@ -78,8 +87,8 @@ def noise_score(maps: torch.Tensor) -> torch.Tensor:
     total = power.sum(dim=(-2, -1))
     high = (power * mask).sum(dim=(-2, -1))
     score = high / total / white_noise_share(height, width)
-    scale = x.abs().amax(dim=(-2, -1)).clamp_min(1.0)
-    flat = total <= (1e-12 * scale) ** 2 * height * width
+    scale = x.abs().amax(dim=(-2, -1))
+    flat = total <= (CONSTANT_REL * scale) ** 2 * (height * width) ** 2  # Parseval: total = H*W * sum(centered^2)
     return score.masked_fill(flat | ~torch.isfinite(total), math.nan)
 
 

@@ -15,16 +15,28 @@ and the separation measured are in ``docs/diagnose.md``.
 from __future__ import annotations
 
 import statistics
-from typing import Sequence
+from typing import Optional, Sequence
 
+from .inputs import InputStats
 from .result import CAVEAT, LayerDiagnosis, Tendency
 from .thresholds import Thresholds
 
 __all__ = ["tendency", "first_nonfinite"]
 
 
-def tendency(layers: Sequence[LayerDiagnosis], t: Thresholds) -> Tendency:
-    """Median (relative) noise score of the layers after the first one with maps, against the cut points."""
+def tendency(layers: Sequence[LayerDiagnosis], t: Thresholds, inputs: Optional[InputStats] = None) -> Tendency:
+    """Median (relative) noise score of the layers after the first one with maps, against the cut points.
+
+    ``inputs`` (the :class:`~layerscope.diagnose.inputs.InputStats`) makes it "unclear" when the
+    inputs themselves are noise or blank: then the maps say nothing about the filters.
+    """
+    blank = inputs is not None and inputs.images and inputs.constant * 2 >= inputs.images
+    if blank or (inputs is not None and inputs.noise is not None and inputs.noise >= t.input_noise):
+        why = (f"{inputs.constant} of {inputs.images} inputs are constant images, whose maps show only biases and "
+               f"padding" if blank else f"the inputs themselves look like noise (mean noise score {inputs.noise:.2f}), "
+               f"and maps of noise are speckled whether the network is trained or not")
+        return Tendency("unclear", None, [], f"Tendency: unclear — {why}. Diagnose real images to judge the "
+                        f"model (see the input findings).", CAVEAT)
     scored = [layer for layer in layers if layer.noise is not None]
     if not scored:
         return Tendency("unknown", None, [], "Tendency: unknown — no layer has spatial maps of at least "

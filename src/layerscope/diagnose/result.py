@@ -147,6 +147,9 @@ class Diagnosis:
 
     ``verdict`` is the worst layer verdict; ``result["conv1"]`` gives one layer. Displays as an
     HTML table in Jupyter; ``to_dict()`` / ``to_json()`` for machines; ``summary()`` for people.
+    Provenance: ``preprocessing`` (the one the inputs went through, as a dict) and
+    ``native_preprocessing`` (the model's own), ``weights`` (None: random init or unknown) and
+    ``checkpoint`` (its path), ``skipped`` images as ``(path, reason)``.
     """
 
     model: str
@@ -156,6 +159,11 @@ class Diagnosis:
     tendency: Tendency
     thresholds: Thresholds
     notes: list[str] = field(default_factory=list)
+    preprocessing: Optional[dict] = None
+    native_preprocessing: Optional[dict] = None
+    weights: Optional[str] = None
+    checkpoint: Optional[str] = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -179,7 +187,12 @@ class Diagnosis:
     def to_dict(self, per_channel: bool = True) -> dict[str, Any]:
         return jsonable({
             "model": self.model,
+            "weights": self.weights,
+            "checkpoint": self.checkpoint,
+            "preprocessing": self.preprocessing,
+            "native_preprocessing": self.native_preprocessing,
             "inputs": self.inputs,
+            "skipped": [{"path": path, "reason": reason} for path, reason in self.skipped],
             "verdict": self.verdict,
             "input_findings": [f.to_dict() for f in self.input_findings],
             "layers": [layer.to_dict(per_channel) for layer in self.layers],

@@ -118,8 +118,8 @@ class ChannelStats:
         )
         return state
 
-    def _batch_state(self, maps: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The state of one batch alone; ``maps`` is (N, C, H, W)."""
+    def _batch_state(self, maps: torch.Tensor, scored: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
+        """The state of one batch alone; ``maps`` is (N, C, H, W), ``scored`` which inputs get noise scores."""
         x = maps.detach().to(torch.float64)
         state = self._empty(x.device)
         per_channel = x.transpose(0, 1).reshape(self.channels, -1)
@@ -137,7 +137,7 @@ class ChannelStats:
         state["max"] = torch.where(finite, per_channel, -math.inf).amax(1)
         state["active"] += (clean > self.active).logical_and(finite).sum(1)
         state["at_bound"] += self._at_bound(per_channel).sum(1)
-        self._spatial_update(state, x)
+        self._spatial_update(state, x, scored)
         if self.covariance:
             self._covariance_update(state, x)
         return state
@@ -155,7 +155,7 @@ class ChannelStats:
             hits |= values >= high - tol
         return hits
 
-    def _spatial_update(self, state: dict[str, torch.Tensor], x: torch.Tensor) -> None:
+    def _spatial_update(self, state: dict[str, torch.Tensor], x: torch.Tensor, scored: Optional[torch.Tensor]) -> None:
         height, width = x.shape[-2:]
         if height * width <= 1:
             return
@@ -171,9 +171,11 @@ class ChannelStats:
         state["peak_n"] += map_ok.sum(0)
         if min(height, width) >= self.min_noise_size:
             score = noise_score(x)
-            scored = torch.isfinite(score)
-            state["noise_sum"] += torch.where(scored, score, 0.0).sum(0)
-            state["noise_n"] += scored.sum(0)
+            ok = torch.isfinite(score)
+            if scored is not None:
+                ok &= scored.to(ok.device)[:, None]
+            state["noise_sum"] += torch.where(ok, score, 0.0).sum(0)
+            state["noise_n"] += ok.sum(0)
 
     def _covariance_update(self, state: dict[str, torch.Tensor], x: torch.Tensor) -> None:
         rows = x.movedim(1, -1).reshape(-1, self.channels)
@@ -189,8 +191,12 @@ class ChannelStats:
         state["cov_mean"] = mean
 
     # -- public API ------------------------------------------------------------------------------
-    def update(self, maps: torch.Tensor) -> "ChannelStats":
-        """Add one batch of maps ``(N, C, H, W)`` (use ``(N, C, 1, 1)`` for vectors); returns self."""
+    def update(self, maps: torch.Tensor, scored: Optional[torch.Tensor] = None) -> "ChannelStats":
+        """Add one batch of maps ``(N, C, H, W)`` (use ``(N, C, 1, 1)`` for vectors); returns self.
+
+        ``scored`` (bool, one per input) leaves the maps of some inputs out of the noise score, e.g.
+        those of constant images, whose maps only show the convolutions' zero padding.
+        """
         if maps.dim() != 4 or maps.shape[1] != self.channels:
             from ..errors import InputError
 
@@ -201,7 +207,7 @@ class ChannelStats:
         batch = ChannelStats.__new__(ChannelStats)
         batch.__dict__.update(self.__dict__)
         batch.inputs, batch.spatial = maps.shape[0], False
-        batch._state = batch._batch_state(maps)
+        batch._state = batch._batch_state(maps, scored)
         return self.merge(batch)
 
     def merge(self, other: "ChannelStats") -> "ChannelStats":

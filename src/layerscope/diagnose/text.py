@@ -64,8 +64,8 @@ def summary_text(diagnosis: Any) -> str:
             for kind, idx in layer.flagged.items():
                 if idx:
                     out.append(f"    {kind} channels: {_indices(idx)}")
-    for note in d.notes:
-        out.append(f"  note: {note}")
+    if d.notes:
+        out += ["", "Notes:"] + [f"  {note}" for note in d.notes]
     out += ["", "Model:", f"  {d.tendency.message}", f"  Caveat: {d.tendency.caveat}"]
     return "\n".join(out)
 

@@ -18,6 +18,11 @@ from ..errors import InputError
 __all__ = ["Thresholds"]
 
 
+def _share(default: float) -> Any:
+    """A field holding a share / fraction (0 ... 1): values above 1 are refused, ``20%`` is accepted."""
+    return dataclasses.field(default=default, metadata={"share": True})
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Cut points for channel flags, layer verdicts, input checks and the model tendency.
@@ -40,6 +45,20 @@ class Thresholds:
     together) is at least ``*_bad``, or any channel is non-finite; ``suspicious`` when a
     share is at least ``*_suspicious`` or a channel explodes; else ``good``.
 
+    Input checks (``docs/diagnose.md`` has the calibration): ``range_factor`` (values beyond this many
+    times the largest a normalized [0, 1] image reaches: 0-255 pixels); ``normalization_range_low``
+    (largest magnitude below this share of it: normalized with a too-large std, e.g. 0.5/0.5 instead of
+    ImageNet's); ``normalization_pixel_tol`` (values that, with the model's normalization undone, leave
+    [0, 1] by more than this); ``normalization_mean`` / ``normalization_std_low`` / ``normalization_std_high``
+    (channel mean / std limits); ``mean_std_tol`` (a chosen mean/std differing from the model's by more
+    than this, in units of the model's std); ``size_ratio``; ``grayscale_corr``; ``constant_std``
+    (images whose pixels vary by less than this, on the 0-1 scale, are constant); ``input_noise``
+    (mean noise score of the inputs from which they look like noise); ``channel_order_margin``,
+    ``channel_order_chance`` (predictions this share of the way from chance to certainty or less are
+    "near chance": the BGR check is skipped) and ``channel_order_inputs``.
+
+    Shares (fractions 0 ... 1, see :meth:`shares`) refuse values above 1 and accept ``20%``.
+
     Model tendency: the median relative noise (layer noise score over the input's own noise score
     at the layer's resolution) of the layers after the first is "trained" at or below
     ``trained_below``, "untrained" at or above ``untrained_above``; without image inputs the
@@ -47,28 +66,34 @@ class Thresholds:
     """
 
     active: float = 0.0
-    uniform_rel: float = 0.01
+    uniform_rel: float = _share(0.01)
     noisy: float = 0.8
-    saturated: float = 0.9
+    saturated: float = _share(0.9)
     saturation_tol: float = 1e-3
     exploding: float = 1000.0
     min_noise_size: int = 4
-    dead_suspicious: float = 0.25
-    dead_bad: float = 0.5
-    uniform_suspicious: float = 0.25
-    uniform_bad: float = 0.5
-    noisy_suspicious: float = 0.25
-    noisy_bad: float = 0.5
-    saturated_suspicious: float = 0.25
-    saturated_bad: float = 0.5
-    inert_bad: float = 0.5
+    dead_suspicious: float = _share(0.25)
+    dead_bad: float = _share(0.5)
+    uniform_suspicious: float = _share(0.25)
+    uniform_bad: float = _share(0.5)
+    noisy_suspicious: float = _share(0.25)
+    noisy_bad: float = _share(0.5)
+    saturated_suspicious: float = _share(0.25)
+    saturated_bad: float = _share(0.5)
+    inert_bad: float = _share(0.5)
     range_factor: float = 4.0
-    normalization_mean: float = 1.5
+    normalization_range_low: float = _share(0.45)
+    normalization_pixel_tol: float = 0.25
+    normalization_mean: float = 2.0
     normalization_std_low: float = 0.05
-    normalization_std_high: float = 5.0
+    normalization_std_high: float = 3.0
+    mean_std_tol: float = 0.1
     size_ratio: float = 1.5
-    grayscale_corr: float = 0.9999
-    channel_order_margin: float = 0.15
+    grayscale_corr: float = _share(0.9999)
+    constant_std: float = 0.004
+    input_noise: float = 0.5
+    channel_order_margin: float = _share(0.15)
+    channel_order_chance: float = _share(0.1)
     channel_order_inputs: int = 64
     trained_below: float = 0.8
     untrained_above: float = 1.0
@@ -79,6 +104,11 @@ class Thresholds:
     def names(cls) -> list[str]:
         """Every threshold name, in declaration order."""
         return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def shares(cls) -> list[str]:
+        """The names that hold a share or fraction (0 ... 1)."""
+        return [f.name for f in dataclasses.fields(cls) if f.metadata.get("share")]
 
     def with_overrides(self, overrides: Union[Mapping[str, Any], Iterable[str], None]) -> "Thresholds":
         """A copy with some values replaced: a mapping, or ``"name=value"`` strings (CLI ``--threshold``).
@@ -101,7 +131,8 @@ class Thresholds:
                     f"Unknown threshold {name!r}.{hint} Accepted thresholds: {', '.join(fields)} "
                     f"(see docs/diagnose.md)."
                 )
-            changes[name] = _number(name, value, int if fields[name].type in ("int", int) else float)
+            kind = int if fields[name].type in ("int", int) else float
+            changes[name] = _number(name, value, kind, share=bool(fields[name].metadata.get("share")))
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,11 +146,17 @@ def _split(item: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def _number(name: str, value: Any, kind: type) -> Any:
+def _number(name: str, value: Any, kind: type, share: bool = False) -> Any:
+    text = str(value).strip()
+    percent = kind is float and text.endswith("%")
     try:
-        number = kind(value) if kind is float else int(str(value))
+        number = float(text[:-1]) / 100 if percent else kind(value) if kind is float else int(text)
     except (TypeError, ValueError):
         raise InputError(f"Threshold {name}={value!r} is not a number; write e.g. --threshold {name}=0.5") from None
     if number != number or number < 0:
         raise InputError(f"Threshold {name}={value!r} must be a non-negative number.")
+    if share and number > 1:
+        hint = f"write --threshold {name}={text}% " if not percent else "write at most 100% "
+        raise InputError(f"Threshold {name}={text} is a share from 0 to 1, so {text} can never be reached; "
+                         f"{hint}(or the fraction, e.g. {name}=0.2 for 20%).")
     return number

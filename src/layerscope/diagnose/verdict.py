@@ -17,6 +17,7 @@ from typing import Optional
 
 import numpy as np
 
+from .metrics import CONSTANT_REL
 from .result import Finding
 from .stats import ChannelSummary
 from .thresholds import Thresholds
@@ -62,7 +63,9 @@ def classify(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None) -
     spatial = np.isfinite(s.spatial_std)
     reference = _median(np.where(free & spatial & (s.spatial_std > 0), s.spatial_std, np.nan))
     reference = 0.0 if math.isnan(reference) else reference
-    take("uniform", spatial & (s.spatial_std <= t.uniform_rel * reference))
+    magnitude = np.fmax(np.abs(s.min), np.abs(s.max))
+    constant = s.spatial_std <= CONSTANT_REL * magnitude  # flat up to round-off, whatever the other channels do
+    take("uniform", spatial & ((s.spatial_std <= t.uniform_rel * reference) | constant))
     take("noisy", np.nan_to_num(s.noise, nan=-1.0) >= t.noisy)
     return flagged
 
