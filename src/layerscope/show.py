@@ -148,6 +148,7 @@ class _Layers:
         self.layouts = dict(layouts or {})
         self.rows: dict[str, dict] = {}
         self.skipped: dict[str, str] = {}
+        self.digits = 2  # of the layer number in file names; widened for models with > 100 layers
 
     def maps(self, name: str, tensor: torch.Tensor, info, input_size: tuple[int, int]) -> Optional[torch.Tensor]:
         from .render.layout import to_maps
@@ -162,7 +163,7 @@ class _Layers:
             return None
         if name not in self.rows:
             row = {**info.to_dict(), "shape": list(info.shape[1:]), "layout": maps.layout, "notes": maps.notes}
-            row["file"] = f"{len(self.rows):02d}_{_safe(name)}.png"
+            row["file"] = f"{len(self.rows):0{self.digits}d}_{_safe(name)}.png"
             self.rows[name] = row
         return maps.maps
 
@@ -226,6 +227,7 @@ def show(
         ranges = _global_ranges(rec, batches) if normalize == "global" and value_range is None else value_range
         for start, batch in batches:
             acts, items, jobs = rec(batch), names[start : start + len(batch)], []
+            known.digits = max(known.digits, len(str(len(acts) - 1)))
             for name, tensor in acts.items():
                 maps = known.maps(name, tensor, acts.info[name], tuple(batch.shape[-2:]))
                 if maps is None:

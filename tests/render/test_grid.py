@@ -149,11 +149,12 @@ def test_wrong_shapes_point_to_to_maps():
 
 
 @pytest.mark.parametrize("mode", ["channel", "layer", "robust", "signed-layer"])
-def test_numpy_and_torch_kernels_render_the_same_pixels(mode):
+@pytest.mark.parametrize("shape", [(2, 7, 5, 6), (1, 300, 16, 16), (1, 2, 300, 300)])  # 1, 2 and 2 blocks
+def test_numpy_and_torch_kernels_render_the_same_pixels(mode, shape):
     from layerscope.render import _kernels
 
-    maps = torch.randn(2, 7, 5, 6, generator=torch.Generator().manual_seed(5))
-    maps[1, 2, 3, 4] = float("nan")
+    maps = torch.randn(*shape, generator=torch.Generator().manual_seed(5)) * 3 + 1
+    maps[-1, 1, 3, 4] = float("nan")
     first = [g.indices for g in render_grids(maps, normalize=mode)]
     _kernels.NUMPY_ON_CPU = False
     try:

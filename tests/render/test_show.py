@@ -127,3 +127,16 @@ def test_bad_options_fail_before_any_work(resnet, images, tmp_path):
     with pytest.raises(InputError, match="Unknown normalization 'robus'"):
         show(resnet, [str(images)], ["conv1"], tmp_path / "o", normalize="robus")
     assert not (tmp_path / "o").exists()
+
+
+def test_builtin_digits_from_a_spec_string(tmp_path):
+    from layerscope.zoo import sample_inputs
+
+    digits, _ = sample_inputs("digits")
+    for i in range(2):
+        Image.fromarray(digits[i]).save(tmp_path / f"digit{i}.png")
+    result = show("builtin:digits", [str(tmp_path / "digit*.png")], None, tmp_path / "o", labels=True)
+    assert [(row["name"], row["shape"]) for row in result.layers] == [("conv1", [16, 24, 24]), ("conv2", [32, 8, 8])]
+    assert sorted(result.files) == ["digit0", "digit1"]
+    index = json.loads((tmp_path / "o" / "index.json").read_text())
+    assert index["model"]["spec"] == "builtin:digits" and index["preprocessing"]["channels"] == 1

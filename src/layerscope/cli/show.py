@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..render.channels import ORDERS
 from ..render.normalize import MODES
 from ._common import add_image_arguments, add_layer_arguments, add_model_arguments, layers_from_args, model_from_args
-from ._common import print_preprocessing
+from ._common import parse_max_pixels, print_preprocessing
 
 
 def _pair(text: Optional[str], flag: str, example: str) -> Optional[tuple[float, float]]:
@@ -88,7 +88,7 @@ def run(args) -> int:
         overwrite=args.overwrite,
         strict=args.strict,
         recursive=args.recursive,
-        max_pixels=args.max_pixels or None,
+        max_pixels=parse_max_pixels(args.max_pixels),
         batch_size=args.batch_size,
         threads=args.threads,
     )

@@ -115,9 +115,7 @@ class ChannelGrid:
 
 
 def _columns(count: int, cell: tuple[int, int], columns: Optional[int]) -> int:
-    if columns is not None:
-        if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
-            raise InputError(f"columns must be a positive int, got {columns!r}.")
+    if columns is not None:  # validated by check_options
         return min(columns, count)
     return max(1, min(count, math.ceil(math.sqrt(count * cell[0] / cell[1]))))
 
@@ -240,8 +238,10 @@ def render_grids(
     if normalize in ("layer", "robust-layer", "signed-layer", "global"):  # ranges over every channel
         lo, hi = value_ranges(maps, normalize, percentiles=q, value_range=value_range)
         lo, hi = lo[..., : index.shape[-1]], hi[..., : index.shape[-1]]
-    if order != "index" or index.shape[-1] < c:
+    if order != "index":
         maps = maps[torch.arange(n, device=maps.device)[:, None], index]
+    elif index.shape[-1] < c:
+        maps = maps[:, : index.shape[-1]]  # a view, no copy
     levels, norms = quantize(maps, normalize, percentiles=q, value_range=value_range,
                              ranges=None if lo is None else (lo, hi))
     index = index.cpu().numpy()

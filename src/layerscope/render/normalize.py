@@ -24,7 +24,7 @@ level, or the middle level in the signed modes; never NaN.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 import torch
@@ -32,7 +32,7 @@ import torch
 from ..errors import InputError
 from . import _kernels
 
-__all__ = ["MODES", "Normalization", "quantize", "shared_range", "value_ranges", "check_mode"]
+__all__ = ["MODES", "Normalization", "quantize", "shared_range", "value_ranges", "check_mode", "format_value"]
 
 MODES = ("channel", "layer", "global", "robust", "robust-layer", "signed", "signed-layer")
 DEFAULT_PERCENTILES = (1.0, 99.0)
@@ -68,26 +68,30 @@ class Normalization:
             "signed-layer": "signed per layer",
         }[self.mode]
         if self.percentiles is not None:
-            name += f" (p{_num(self.percentiles[0])}-p{_num(self.percentiles[1])})"
+            name += f" (p{format_value(self.percentiles[0])}-p{format_value(self.percentiles[1])})"
         if not self.vmin:
             text = name
         elif self.per_channel and len(self.vmin) > 1:
-            text = f"{name}, ranges within [{_num(min(self.vmin))}, {_num(max(self.vmax))}]"
+            text = f"{name}, ranges within [{format_value(min(self.vmin))}, {format_value(max(self.vmax))}]"
         else:
-            text = f"{name} [{_num(self.vmin[0])}, {_num(self.vmax[0])}]"
+            text = f"{name} [{format_value(self.vmin[0])}, {format_value(self.vmax[0])}]"
         if self.nonfinite:
             text += f"; {self.nonfinite} NaN/Inf marked magenta"
         return text
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["vmin"], data["vmax"] = list(self.vmin), list(self.vmax)
-        data["percentiles"] = list(self.percentiles) if self.percentiles else None
-        data["description"] = self.describe()
-        return data
+        return {  # by hand: dataclasses.asdict deep-copies every per-channel tuple (slow for atlases)
+            "mode": self.mode,
+            "vmin": list(self.vmin),
+            "vmax": list(self.vmax),
+            "percentiles": list(self.percentiles) if self.percentiles else None,
+            "nonfinite": self.nonfinite,
+            "description": self.describe(),
+        }
 
 
-def _num(value: float) -> str:
+def format_value(value: float) -> str:
+    """A range bound for captions: 4 significant digits (``0.1235``, ``1.5e+04``)."""
     return f"{value:.4g}"
 
 
@@ -255,7 +259,7 @@ def shared_range(
         pooled = torch.cat([t.to("cpu", torch.float64) for t in tensors])
         lo, hi = _percentiles(pooled, (0,), q)
         return float(lo), float(hi)
-    pairs = [_kernels.minmax(t, (0,))[:2] for t in tensors if t.numel()]
+    pairs = [_kernels.minmax(t.reshape(1, 1, -1), (-3, -2, -1))[:2] for t in tensors if t.numel()]
     lo = min((float(a) for a, _ in pairs), default=0.0)
     hi = max((float(b) for _, b in pairs), default=0.0)
     if mode == "signed":

@@ -40,15 +40,19 @@ def _deflate(data: memoryview) -> bytes:
     return _deflate_lib.compress(data, 1)
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
+def _chunk(kind: bytes, data: bytes) -> list[bytes]:
     crc = _deflate_lib.crc32(data, zlib.crc32(kind)) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+    return [struct.pack(">I", len(data)) + kind, data, struct.pack(">I", crc)]  # pieces: no copy of data
 
 
 def encode_png(array: np.ndarray, *, palette: Optional[np.ndarray] = None) -> bytes:
     """PNG bytes of a uint8 image: ``(H, W)`` indices with ``palette`` ``(n <= 256, 3)``, or
     ``(H, W)`` / ``(H, W, 1)`` grey, ``(H, W, 2)`` grey+alpha, ``(H, W, 3)`` RGB, ``(H, W, 4)`` RGBA.
     """
+    return b"".join(_png_pieces(array, palette))
+
+
+def _png_pieces(array: np.ndarray, palette: Optional[np.ndarray]) -> list[bytes]:
     array = np.asarray(array)
     if array.dtype != np.uint8:
         raise InputError(f"PNG images must be uint8, got {array.dtype}; convert (e.g. np.clip(x, 0, 255).astype(np.uint8)).")
@@ -70,15 +74,15 @@ def encode_png(array: np.ndarray, *, palette: Optional[np.ndarray] = None) -> by
         if len(table) < 256 and int(array.max()) >= len(table):
             raise InputError(f"Index {int(array.max())} is outside the {len(table)}-colour palette.")
         color = 3
-    chunks.append(_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0)))
+    chunks += _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0))
     if palette is not None:
-        chunks.append(_chunk(b"PLTE", table.tobytes()))
+        chunks += _chunk(b"PLTE", table.tobytes())
     rows = np.empty((height, 1 + width * samples), dtype=np.uint8)
     rows[:, 0] = 0  # filter type 0 (none) for every row
     rows[:, 1:] = array.reshape(height, width * samples)
-    chunks.append(_chunk(b"IDAT", _deflate(memoryview(rows).cast("B"))))
-    chunks.append(_chunk(b"IEND", b""))
-    return b"".join(chunks)
+    chunks += _chunk(b"IDAT", _deflate(memoryview(rows).cast("B")))
+    chunks += _chunk(b"IEND", b"")
+    return chunks
 
 
 def _umask() -> int:
@@ -90,8 +94,8 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp's own temp files are 0600
 
 
-def write_atomic(data: bytes, path: Union[str, Path], *, overwrite: bool = True) -> Path:
-    """Write ``data`` to a temp file beside ``path``, then move it in place in one step.
+def write_atomic(data: Union[bytes, list[bytes]], path: Union[str, Path], *, overwrite: bool = True) -> Path:
+    """Write ``data`` (bytes, or a list of pieces) to a temp file beside ``path``, then move it in place.
 
     With ``overwrite=False`` an existing ``path`` is never replaced (InputError), even in a race.
     """
@@ -102,7 +106,7 @@ def write_atomic(data: bytes, path: Union[str, Path], *, overwrite: bool = True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            handle.writelines([data] if isinstance(data, bytes) else data)
         os.chmod(tmp, _FILE_MODE)
         if overwrite:
             os.replace(tmp, path)
@@ -130,7 +134,7 @@ def save_png(image, path: Union[str, Path], *, palette: Optional[np.ndarray] = N
     """
     if palette is None and hasattr(image, "indices") and hasattr(image, "palette"):
         image, palette = image.indices, image.palette
-    return write_atomic(encode_png(image, palette=palette), path, overwrite=overwrite)
+    return write_atomic(_png_pieces(np.asarray(image), palette), path, overwrite=overwrite)
 
 
 class PngWriter:

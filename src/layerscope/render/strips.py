@@ -18,7 +18,7 @@ import numpy as np
 
 from .colormap import BACKGROUND, FRAME, LEVELS, TEXT
 from .font import GLYPH_WIDTH, TEXT_HEIGHT, text_mask
-from .normalize import Normalization, _num
+from .normalize import Normalization, format_value
 
 if TYPE_CHECKING:
     from .grid import GridMeta
@@ -62,10 +62,10 @@ def _bar_labels(norm: Normalization) -> list[str]:
         return ["channel min", "channel max"]
     if norm.mode == "robust":
         low, high = norm.percentiles
-        return [f"channel p{_num(low)}", f"channel p{_num(high)}"]
+        return [f"channel p{format_value(low)}", f"channel p{format_value(high)}"]
     if norm.mode == "signed":
         return ["-max|x|", "0", "+max|x|"]
-    labels = [_num(norm.vmin[0]), _num(norm.vmax[0])]
+    labels = [format_value(norm.vmin[0]), format_value(norm.vmax[0])]
     return labels[:1] + ["0"] + labels[1:] if norm.signed else labels
 
 
