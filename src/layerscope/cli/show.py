@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..render.channels import ORDERS
 from ..render.normalize import MODES
 from ._common import add_image_arguments, add_layer_arguments, add_model_arguments, layers_from_args, model_from_args
-from ._common import parse_max_pixels, print_preprocessing
+from ._common import parse_max_pixels, print_preprocessing, print_skipped_summary
 
 
 def _pair(text: Optional[str], flag: str, example: str) -> Optional[tuple[float, float]]:
@@ -97,6 +97,7 @@ def run(args) -> int:
             print(f"  {entry['source']}: {note}", file=sys.stderr)
     for path, reason in result.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
+    print_skipped_summary(len(result.inputs) + len(result.skipped), result.skipped, sys.stderr)
     for name, reason in result.skipped_layers:
         print(f"skipped layer {name}: {reason}", file=sys.stderr)
     print(f"normalization: {args.normalize}; layers: {', '.join(row['name'] for row in result.layers) or 'none'}")
