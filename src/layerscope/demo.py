@@ -13,15 +13,16 @@ the local cache; nothing is downloaded).
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-import numpy as np
 from PIL import Image, ImageDraw
 
+from ._files import write_atomic
 from .errors import InputError
 
 __all__ = ["run_demo", "DemoResult", "cached_weights"]
@@ -67,10 +68,9 @@ def _side_by_side(panels: list[Image.Image], path: Path) -> Path:
     for panel in panels:
         canvas.paste(panel, (x, 0))
         x += panel.width + 8
-    tmp = path.with_name(path.name + ".tmp")
-    canvas.save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return write_atomic(buffer.getvalue(), path)
 
 
 def _photo_available() -> bool:

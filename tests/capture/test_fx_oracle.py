@@ -9,7 +9,6 @@ import operator
 
 import pytest
 import torch
-import torch.nn as nn
 import torchvision
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 

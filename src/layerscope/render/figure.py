@@ -10,12 +10,12 @@ Built on ``matplotlib.figure.Figure`` directly: no pyplot, no global state, noth
 
 from __future__ import annotations
 
+import io
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from .._files import write_atomic
 from ..errors import InputError
 from ._viewkit import as_tensor
 from .colormap import resolve_cmap
@@ -123,12 +123,6 @@ def save_figure(fig: Any, path: Any, *, dpi: Optional[int] = None, overwrite: bo
     if target.exists() and not overwrite:
         raise InputError(f"{str(target)!r} already exists; pass overwrite=True to replace it.")
     metadata = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}.get(fmt)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=f".{fmt}")
-    os.close(handle)
-    try:
-        fig.savefig(temp, format=fmt, dpi=dpi or fig.dpi, metadata=metadata)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return target
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=dpi or fig.dpi, metadata=metadata)
+    return write_atomic(buffer.getvalue(), target, overwrite=overwrite)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Iterable, Optional, Union
 
 import numpy as np
 
+from .._files import write_atomic
 from ..errors import InputError
 
 __all__ = ["PNG_SIGNATURE", "encode_png", "save_png", "write_atomic", "PngWriter", "save_pngs"]
@@ -83,48 +83,6 @@ def _png_pieces(array: np.ndarray, palette: Optional[np.ndarray]) -> list[bytes]
     chunks += _chunk(b"IDAT", _deflate(memoryview(rows).cast("B")))
     chunks += _chunk(b"IEND", b"")
     return chunks
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp's own temp files are 0600
-
-
-def write_atomic(data: Union[bytes, list[bytes]], path: Union[str, Path], *, overwrite: bool = True) -> Path:
-    """Write ``data`` (bytes, or a list of pieces) to a temp file beside ``path``, then move it in place.
-
-    With ``overwrite=False`` an existing ``path`` is never replaced (InputError), even in a race.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not overwrite and path.exists():
-        raise _exists(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.writelines([data] if isinstance(data, bytes) else data)
-        os.chmod(tmp, _FILE_MODE)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # fails if path appeared meanwhile: no silent overwrite
-            except FileExistsError:
-                raise _exists(path) from None
-            os.unlink(tmp)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def _exists(path: Path) -> InputError:
-    return InputError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) or choose another path.")
 
 
 def save_png(image, path: Union[str, Path], *, palette: Optional[np.ndarray] = None, overwrite: bool = True) -> Path:

@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError, require
-from ._files import refuse_existing, write_atomic
+from .._files import write_atomic
+from ._files import refuse_existing
 from ._registry import DATA_DIR, resolve
 
 __all__ = ["PHOTOS", "sample_inputs", "sample_photo", "write_sample_images"]
@@ -89,4 +90,4 @@ def write_sample_images(
         raise InputError(f"{root} exists and is not a directory; pass a directory path")
     paths = [root / filename for filename in files]
     refuse_existing(paths, overwrite, "overwrite=True")
-    return [write_atomic(path, data) for path, data in zip(paths, files.values())]
+    return [write_atomic(data, path) for path, data in zip(paths, files.values())]

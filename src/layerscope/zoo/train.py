@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from . import digits
-from ._files import refuse_existing, sha256_file, write_atomic
+from .._files import write_atomic
+from ._files import refuse_existing, sha256_file
 
 TRAIN_SEED = 1  # shuffling and augmentation
 EPOCHS, BATCH, LR = 40, 64, 3e-3
@@ -172,14 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"held-out accuracy {correct}/{total} = {correct / total:.4f}  ({seconds:.1f} s)")
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     # a single metadata key: safetensors writes several in random order, which breaks byte-reproducibility
-    write_atomic(targets[0], save(state, metadata={"format": "pt"}))
+    write_atomic(save(state, metadata={"format": "pt"}), targets[0])
     meta = _metadata(correct, total, len(train_y), args, seconds, sha256_file(targets[0]))
-    write_atomic(targets[1], (json.dumps(meta, indent=2) + "\n").encode())
+    write_atomic((json.dumps(meta, indent=2) + "\n").encode(), targets[1])
     if args.samples_out is not None:
         keep = pick_samples(held_y)
         buffer = io.BytesIO()
         np.savez_compressed(buffer, images=held_x[keep], labels=held_y[keep], indices=held_idx[keep])
-        write_atomic(targets[2], buffer.getvalue())
+        write_atomic(buffer.getvalue(), targets[2])
     print("wrote " + ", ".join(str(t) for t in targets))
     return 0
 
