@@ -23,10 +23,13 @@ import torch
 
 from .errors import ImageError, InputError, LayoutError
 from .io.images import DEFAULT_MAX_PIXELS
-from .render.grid import ChannelGrid, check_options, render_grids
+from .render.grid import ChannelGrid, check_options, check_value_range, render_grids
+from .render.layout import canonical_layout
 from .render.png import write_atomic
 
 __all__ = ["show", "ShowResult"]
+
+STRIP_HEIGHT = 8  # pixels a 1-pixel-high map (a Conv1d channel, a vector) is stretched to
 
 ValueRange = Union[tuple[float, float], Mapping[str, tuple[float, float]], None]
 
@@ -165,6 +168,8 @@ class _Layers:
             row = {**info.to_dict(), "shape": list(info.shape[1:]), "layout": maps.layout, "notes": maps.notes}
             row["file"] = f"{len(self.rows):0{self.digits}d}_{_safe(name)}.png"
             self.rows[name] = row
+        if maps.maps.shape[-2] == 1:  # 1-D strips (Conv1d, vectors): stretch to a visible height, a view
+            return maps.maps.expand(-1, -1, STRIP_HEIGHT, -1)
         return maps.maps
 
 
@@ -181,7 +186,7 @@ def show(
     max_channels: Optional[int] = 64,
     order: str = "index",
     labels: bool = False,
-    caption: bool = False,
+    caption: bool = True,
     colorbar: bool = False,
     scale: int = 1,
     padding: int = 1,
@@ -197,7 +202,8 @@ def show(
 
     ``model``: a spec (``"torchvision:resnet18"``, ``"builtin:digits"``), an ``nn.Module`` or a
     ``LoadedModel``; ``images``: files / directories / globs / PIL images (unreadable files are
-    skipped and listed unless ``strict``), or a preprocessed tensor. With ``out`` the grids go to
+    skipped and listed unless ``strict``), or a preprocessed tensor. Each grid carries a caption
+    with the layer, the normalization and its value range (``caption=False`` leaves it off). With ``out`` the grids go to
     ``out/<input>/<NN>_<layer>.png`` plus ``out/index.json``; existing files are never replaced
     unless ``overwrite=True``. Without ``out`` the grids are returned in ``result.grids``.
     ``normalize="global"`` without ``value_range`` shares one min-max per layer across all inputs
@@ -210,6 +216,8 @@ def show(
 
     checked = check_options(normalize=normalize, cmap=cmap, max_channels=max_channels, order=order, padding=padding,
                             scale=scale, percentiles=percentiles)
+    check_value_range(normalize, value_range if not isinstance(value_range, Mapping) else next(iter(value_range.values()), None))
+    layouts = {name: canonical_layout(layout) for name, layout in (layouts or {}).items()}
     loaded = _resolve(model)
     tensors, sources, notes, skipped = _inputs(images, loaded, strict, recursive, max_pixels)
     names = _input_names(sources)

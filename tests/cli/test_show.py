@@ -23,7 +23,7 @@ def image(tmp_path):
 def test_writes_grids_and_prints_what_it_did(image, tmp_path, capsys):
     out = tmp_path / "maps"
     code = main(["show", *MODEL, str(image), "--layers", "conv1,layer2.0.conv1", "--out", str(out),
-                 "--labels", "--caption", "--colorbar", "--normalize", "robust", "--percentiles", "2,98"])
+                 "--labels", "--colorbar", "--normalize", "robust", "--percentiles", "2,98"])
     printed = capsys.readouterr().out
     assert code == 0
     assert sorted(p.name for p in (out / "photo").iterdir()) == ["00_conv1.png", "01_layer2.0.conv1.png"]
@@ -70,3 +70,22 @@ def test_skipped_images_are_reported(image, tmp_path, capsys):
     broken.write_bytes(b"nope")
     assert main(["show", *MODEL, str(image), str(broken), "--layers", "conv1", "--out", str(tmp_path / "o")]) == 0
     assert "skipped" in capsys.readouterr().err
+
+
+def test_range_without_global_is_refused(tmp_path, capsys):
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), "gray").save(tmp_path / "g.png")
+    code = main(["show", "builtin:digits", str(tmp_path / "g.png"), "--range", "0,1", "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "--normalize global" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_layout_override_must_name_a_layout(tmp_path, capsys):
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), "gray").save(tmp_path / "g.png")
+    code = main(["show", "builtin:digits", str(tmp_path / "g.png"), "--layout", "conv1=XYZ", "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "Unknown layout 'XYZ'" in capsys.readouterr().err

@@ -170,3 +170,15 @@ def test_to_pil_is_a_palette_image_of_the_same_pixels():
     image = grid.to_pil()
     assert image.mode == "P"
     np.testing.assert_array_equal(np.asarray(image.convert("RGB")), grid.rgb)
+
+
+def test_global_without_a_range_shares_one_scale_across_the_batch():
+    maps = torch.stack([torch.zeros(2, 3, 3), torch.ones(2, 3, 3) * 4])
+    maps[0, 0, 0, 0] = -1.0
+    grids = render_grids(maps, normalize="global")
+    assert [(g.meta.normalization.vmin, g.meta.normalization.vmax) for g in grids] == [((-1.0,), (4.0,))] * 2
+
+
+def test_a_value_range_outside_global_is_refused():
+    with pytest.raises(InputError, match="only to normalize='global'"):
+        render_grids(torch.zeros(1, 2, 3, 3), normalize="channel", value_range=(0.0, 1.0))

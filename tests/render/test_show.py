@@ -70,7 +70,8 @@ def test_files_hold_the_grids_of_the_captured_maps(resnet, images, tmp_path):
     batch = resnet.preprocess(str(images / "noise.png"))
     with Recorder(resnet.module, "layer1.0.conv1") as rec:
         maps = rec(batch)["layer1.0.conv1"]
-    expected = render_grids(maps, normalize="robust", order="std", max_channels=64)[0]
+    expected = render_grids(maps, normalize="robust", order="std", max_channels=64, caption=True,
+                            layer="layer1.0.conv1")[0]
     np.testing.assert_array_equal(_pixels(result.files["noise"]["layer1.0.conv1"]), expected.rgb)
 
 
@@ -140,3 +141,10 @@ def test_builtin_digits_from_a_spec_string(tmp_path):
     assert sorted(result.files) == ["digit0", "digit1"]
     index = json.loads((tmp_path / "o" / "index.json").read_text())
     assert index["model"]["spec"] == "builtin:digits" and index["preprocessing"]["channels"] == 1
+
+
+def test_one_pixel_strips_are_stretched_to_be_visible(resnet, images, tmp_path):
+    result = show(resnet, [str(images / "noise.png")], ["fc"], tmp_path / "o", caption=False)
+    from layerscope.show import STRIP_HEIGHT
+
+    assert _pixels(result.files["noise"]["fc"]).shape[0] == STRIP_HEIGHT

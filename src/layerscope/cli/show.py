@@ -28,6 +28,17 @@ def _pair(text: Optional[str], flag: str, example: str) -> Optional[tuple[float,
     return low, high
 
 
+def _layouts(items: list[str]) -> dict[str, str]:
+    """``["blocks.0=NHWC", ...]`` -> ``{"blocks.0": "NHWC"}``."""
+    layouts = {}
+    for item in items:
+        layer, sep, layout = item.rpartition("=")
+        if not sep or not layer or not layout:
+            raise InputError(f"--layout {item!r} must be LAYER=LAYOUT, e.g. --layout encoder.layers.0=tokens")
+        layouts[layer] = layout
+    return layouts
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "show",
@@ -52,7 +63,11 @@ def register(subparsers) -> None:
     group.add_argument("--order", choices=ORDERS, default="index",
                        help="channel order: index, or the top channels by mean / max / std / fraction active")
     group.add_argument("--labels", action="store_true", help="write each channel's index above its tile")
-    group.add_argument("--caption", action="store_true", help="add a caption: layer, normalization, range, cmap")
+    group.add_argument("--no-caption", dest="caption", action="store_false",
+                       help="leave out the caption (layer, normalization, value range, cmap) above each grid")
+    group.add_argument("--layout", action="append", default=[], metavar="LAYER=LAYOUT",
+                       help="how to read a layer's output when it cannot be inferred: NCHW, NHWC, tokens, NCL, "
+                       "NLC, NCDHW or NC (repeatable)")
     group.add_argument("--colorbar", action="store_true", help="add a colorbar strip with the value range")
     group.add_argument("--scale", type=int, default=1, metavar="N", help="enlarge every map N times (nearest)")
     group.add_argument("--padding", type=int, default=1, metavar="PX", help="pixels between tiles (default 1)")
@@ -85,6 +100,7 @@ def run(args) -> int:
         colorbar=args.colorbar,
         scale=args.scale,
         padding=args.padding,
+        layouts=_layouts(args.layout),
         overwrite=args.overwrite,
         strict=args.strict,
         recursive=args.recursive,

@@ -26,7 +26,7 @@ from ..errors import InputError
 from .channels import ORDERS, check_max_channels, pick_channels
 from .colormap import BACKGROUND, TEXT, palette, resolve_cmap
 from .font import GLYPH_HEIGHT, number_masks
-from .normalize import Normalization, check_mode, quantize, value_ranges
+from .normalize import Normalization, check_mode, quantize, shared_range, value_ranges
 from .strips import add_strips
 
 __all__ = ["ChannelGrid", "GridMeta", "render_grid", "render_grids", "channel_grid", "check_options"]
@@ -124,6 +124,15 @@ def _check_int(name: str, value: int, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise InputError(f"{name} must be an int >= {low}, got {value!r}.")
     return value
+
+
+def check_value_range(normalize: str, value_range) -> None:
+    """A fixed value range is the global mode's; refuse it elsewhere rather than ignore it."""
+    if value_range is not None and normalize != "global":
+        raise InputError(
+            f"A value range ({value_range}) applies only to normalize='global' (CLI: --normalize global "
+            f"--range LO,HI); with normalize={normalize!r} each grid's range comes from its own maps."
+        )
 
 
 def check_options(
@@ -228,6 +237,9 @@ def render_grids(
     if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or maps.numel() == 0:
         shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
         raise InputError(f"maps must be a non-empty tensor (N, C, H, W), got {shape}.")
+    check_value_range(normalize, value_range)
+    if normalize == "global" and value_range is None:  # the batch is the set of inputs to share a scale
+        value_range = shared_range([maps.detach()], "layer")
     checked = check_options(normalize=normalize, cmap=cmap, max_channels=max_channels, order=order, padding=padding,
                             columns=columns, scale=scale, percentiles=percentiles)
     q, cmap = checked["percentiles"], checked["cmap"]

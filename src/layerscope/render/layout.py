@@ -32,7 +32,7 @@ import torch
 from ..errors import InputError, LayerNotFoundError, LayoutError
 from ._viewkit import as_tensor
 
-__all__ = ["Maps", "LAYOUTS", "to_maps", "layer_maps", "token_grid"]
+__all__ = ["Maps", "LAYOUTS", "canonical_layout", "to_maps", "layer_maps", "token_grid"]
 
 LAYOUTS = ("NCHW", "NHWC", "tokens", "NCL", "NLC", "NCDHW", "NC")
 _NDIM = {"NCHW": 4, "NHWC": 4, "tokens": 3, "NCL": 3, "NLC": 3, "NCDHW": 5, "NC": 2}
@@ -77,7 +77,12 @@ class Maps:
     extra_tokens: int = 0
 
 
-def _canonical(layout: str) -> str:
+def canonical_layout(layout: str) -> str:
+    """The layout's canonical name (``'nhwc'`` -> ``'NHWC'``); :class:`LayoutError` for an unknown one.
+
+    >>> canonical_layout('token')
+    'tokens'
+    """
     name = _ALIASES.get(str(layout).strip().lower())
     if name is None:
         raise LayoutError(f"Unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}.")
@@ -246,7 +251,7 @@ def to_maps(
     x = as_tensor(tensor, "an activation")
     shape, size = tuple(x.shape), _size_pair(input_size)
     if layout is not None:
-        name = _canonical(layout)
+        name = canonical_layout(layout)
         if x.dim() != _NDIM[name]:
             raise LayoutError(f"layout={name!r} needs a {_NDIM[name]}-D tensor, but the activation has shape {shape}.")
     elif x.dim() == 4:
