@@ -147,4 +147,4 @@ def test_one_pixel_strips_are_stretched_to_be_visible(resnet, images, tmp_path):
     result = show(resnet, [str(images / "noise.png")], ["fc"], tmp_path / "o", caption=False)
     from layerscope.show import STRIP_HEIGHT
 
-    assert _pixels(result.files["noise"]["fc"]).shape[0] == STRIP_HEIGHT
+    assert _pixels(result.files["noise"]["fc"]).shape[0] == STRIP_HEIGHT + 2  # 1 px padding above and below
