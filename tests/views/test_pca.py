@@ -101,3 +101,14 @@ def test_principal_axes_match_numpy_svd(pixels, channels):
 def test_fit_with_more_channels_than_pixels():
     rgb = pca_rgb(random_maps(11, 64, 3, 3))
     assert rgb.shape == (3, 3, 3) and rgb.std() > 0
+
+
+def test_nonfinite_pixels_are_marked_like_grids():
+    from layerscope.render.colormap import MARKER_RGB
+
+    maps = torch.randn(4, 6, 6, generator=torch.Generator().manual_seed(0))
+    maps[1, 2, 3] = float("nan")
+    maps[0, 5, 5] = float("inf")
+    rgb = pca_rgb(maps)
+    assert tuple(rgb[2, 3]) == MARKER_RGB and tuple(rgb[5, 5]) == MARKER_RGB
+    assert (rgb.reshape(-1, 3) == MARKER_RGB).all(axis=1).sum() == 2

@@ -115,3 +115,12 @@ def test_signed_panels_centre_zero_on_a_diverging_colormap():
     panel = summary_panel(torch.tensor([[[-2.0, 0.0, 2.0]]]), height=1, normalize="signed")
     (blue, white, red) = panel[0].astype(int)
     assert blue[2] > blue[0] and red[0] > red[2] and (white > 230).all()  # RdBu_r: negative blue, 0 white
+
+
+def test_summarize_takes_the_maps_of_a_layout():
+    from layerscope.render import to_maps
+
+    tokens = torch.randn(1, 1 + 16, 8)  # CLS + a 4x4 grid of 8-dim tokens
+    laid_out = to_maps(tokens, layout="tokens")
+    assert torch.equal(summarize(laid_out), summarize(laid_out.maps))
+    assert summarize(laid_out).shape == (1, 4, 4)

@@ -19,6 +19,7 @@ import torch
 
 from ..errors import InputError
 from ._viewkit import as_tensor
+from .colormap import MARKER_RGB
 
 __all__ = ["PCABasis", "fit_pca_basis", "pca_rgb"]
 
@@ -152,7 +153,8 @@ def pca_rgb(maps: Any, basis: Optional[PCABasis] = None, **fit_options: Any) -> 
 
     Without ``basis`` one is fitted on ``maps`` (``fit_options`` go to :func:`fit_pca_basis`);
     pass a shared basis to give several inputs the same colours. Values beyond a component's
-    percentiles are clipped; a component with no spread, or missing (C < 3), is black.
+    percentiles are clipped; a component with no spread, or missing (C < 3), is black. A pixel
+    with NaN / Inf in any channel is drawn in :data:`~layerscope.render.colormap.MARKER_RGB`.
     """
     x = _check_maps(maps, None if basis is None else basis.channels)
     if basis is None:
@@ -165,4 +167,7 @@ def pca_rgb(maps: Any, basis: Optional[PCABasis] = None, **fit_options: Any) -> 
     scaled = torch.where(torch.isfinite(scaled), scaled.clamp(0.0, 1.0), torch.zeros_like(scaled))
     rgb = torch.zeros((*values.shape[:-3], 3, *values.shape[-2:]), dtype=torch.float32, device=values.device)
     rgb[..., : values.shape[-3], :, :] = scaled
-    return torch.round(rgb * 255.0).to(torch.uint8).movedim(-3, -1).cpu().numpy()
+    image = torch.round(rgb * 255.0).to(torch.uint8).movedim(-3, -1).cpu().numpy()
+    broken = (~torch.isfinite(x.to(torch.float32))).any(dim=-3).cpu().numpy()  # as grids do: magenta
+    image[broken] = MARKER_RGB
+    return image

@@ -35,9 +35,10 @@ def summarize(maps: Any, mode: str = "mean") -> torch.Tensor:
     """Collapse the channel dim: ``(C, H, W) -> (H, W)`` or ``(N, C, H, W) -> (N, H, W)``, in float32.
 
     ``mean`` and ``max`` over channels; ``l2`` is the Euclidean norm ``sqrt(sum_c x_c**2)``
-    (not divided by C). NaN propagates (so it stays visible).
+    (not divided by C). NaN propagates (so it stays visible). A :class:`~layerscope.render.Maps`
+    (from :func:`~layerscope.render.to_maps`) is summarized through its ``.maps``.
     """
-    x = as_tensor(maps)
+    x = as_tensor(getattr(maps, "maps", maps))
     if x.dim() not in (3, 4):
         raise InputError(
             f"summarize expects maps of shape (C, H, W) or (N, C, H, W), got {tuple(x.shape)}; "
