@@ -17,7 +17,7 @@ import torch.nn as nn
 
 from .flatten import flatten_output
 from .hookable import ensure_hookable
-from .recorder import _move, as_inputs, call_model, model_device
+from .recorder import _move, call_model, model_device
 
 __all__ = ["LayerRow", "LayerTable", "list_layers"]
 
@@ -106,7 +106,7 @@ def list_layers(model: nn.Module, example_input: Any = None, *, leaves_only: boo
             handles.append(module.register_forward_pre_hook(pre_hook(name)))
             handles.append(module.register_forward_hook(post_hook(name)))
         device, dtype = model_device(model)
-        inputs = _move(as_inputs(example_input), device, dtype)
+        inputs = _move(example_input, device, dtype)
         with torch.inference_mode(False), torch.no_grad():
             call_model(model, inputs)
     finally:

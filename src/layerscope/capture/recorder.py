@@ -25,7 +25,7 @@ from .hookable import ensure_hookable
 from .protect import WriteGuard, storage_key
 from .select import LayerSelector, select_layers
 
-__all__ = ["Recorder", "model_device", "call_model", "as_inputs"]
+__all__ = ["Recorder", "model_device", "call_model"]
 
 
 class _StopForward(Exception):
@@ -40,6 +40,9 @@ def model_device(model: nn.Module) -> tuple[torch.device, Optional[torch.dtype]]
 
 
 def _move(value: Any, device: torch.device, dtype: Optional[torch.dtype]) -> Any:
+    """Tensors (and numpy arrays, made tensors) moved to ``device``, floating ones cast to ``dtype``."""
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
     if isinstance(value, torch.Tensor):
         cast = dtype if dtype is not None and value.is_floating_point() else None
         return value.to(device=device, dtype=cast)
@@ -79,17 +82,6 @@ def call_model(model: nn.Module, inputs: Any) -> Any:
             "Check the input's size, channels and batch dimension (CLI: --size / --input-size / "
             "--grayscale; Python: the model's preprocessing, e.g. layerscope.load_model(spec).preprocess)."
         ) from err
-
-
-def as_inputs(value: Any) -> Any:
-    """Numpy arrays become tensors (recursively); everything else passes through."""
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(value)
-    if isinstance(value, dict):
-        return {k: as_inputs(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-        return type(value)(as_inputs(v) for v in value)
-    return value
 
 
 def _device(value: Any) -> Optional[torch.device]:
@@ -240,7 +232,7 @@ class Recorder:
         if not self._handles and self.names:
             raise InputError("Recorder is not active: use `with Recorder(model, layers) as rec: rec(x)`.")
         device, dtype = model_device(self.model)
-        inputs = _move(as_inputs(inputs), device, dtype)
+        inputs = _move(inputs, device, dtype)
         call = self._call = _Call()
         self._guard = WriteGuard(self._protect)
         output = None
