@@ -24,6 +24,8 @@ __all__ = [
     "InputError",
     "MissingDependencyError",
     "ForwardError",
+    "did_you_mean",
+    "require",
 ]
 
 
@@ -68,6 +70,26 @@ class ForwardError(LayerscopeError, RuntimeError):
 
 class MissingDependencyError(LayerscopeError, ImportError):
     """An optional dependency is needed for this feature; the message names the pip extra."""
+
+
+def did_you_mean(word: object, candidates, *, n: int = 3, cutoff: float = 0.5) -> str:
+    """The hint every "unknown name" message ends with: ``" Did you mean 'a', 'b'?"`` or ``""``.
+
+    Close matches by :func:`difflib.get_close_matches`; failing those, a case-insensitive match.
+
+    >>> did_you_mean("feature.0", ["features.0", "classifier"])
+    " Did you mean 'features.0'?"
+    >>> did_you_mean("GRAY", ["gray", "viridis"]), did_you_mean("zzz", ["gray"])
+    (" Did you mean 'gray'?", '')
+    """
+    import difflib
+
+    candidates = [str(c) for c in candidates]
+    text = str(word)
+    close = difflib.get_close_matches(text, candidates, n=n, cutoff=cutoff)
+    if not close:
+        close = [c for c in candidates if c.lower() == text.lower()][:n]
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 def require(module: str, extra: str, feature: str):

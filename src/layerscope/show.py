@@ -97,12 +97,10 @@ def _inputs(images: Any, loaded, strict: bool, recursive: bool, max_pixels: Opti
         if batch.dim() != 4:
             raise InputError(f"A tensor of images must be (N, C, H, W) or (C, H, W), got {tuple(images.shape)}.")
         return list(batch), ["<tensor>"] * len(batch), [["tensor given: used as is, not preprocessed"]] * len(batch), []
-    from .io import load_images
+    from .io.find import load_images, require_loaded
 
     loaded_images, skipped = load_images(images, strict=strict, recursive=recursive, max_pixels=max_pixels)
-    if not loaded_images:
-        reasons = "; ".join(f"{path}: {why}" for path, why in skipped[:3])
-        raise ImageError(f"None of the {len(skipped)} images could be loaded ({reasons}); pass readable image files.")
+    require_loaded(loaded_images, skipped)
     tensors = [loaded.preprocessing(item.image) for item in loaded_images]
     return tensors, [item.path for item in loaded_images], [list(item.notes) for item in loaded_images], skipped
 

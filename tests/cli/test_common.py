@@ -116,7 +116,7 @@ def test_no_loadable_image_is_an_error(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a png")
     loaded = model_from_args(_parse(MODEL, str(bad)))
-    with pytest.raises(ImageError, match=r"None of the 1 images could be loaded: .*bad\.png"):
+    with pytest.raises(ImageError, match=r"None of the 1 images could be loaded \(.*bad\.png"):
         images_from_args(_parse(MODEL, str(bad)), loaded)
 
 

@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import re
 from typing import Iterable, Sequence, Union
 
 import torch.nn as nn
 
-from ..errors import InputError, LayerNotFoundError
+from ..errors import InputError, LayerNotFoundError, did_you_mean
 
 __all__ = ["select_layers", "LayerSelector", "DEFAULT_TYPES"]
 
@@ -56,10 +55,7 @@ def _type_matches(module: nn.Module, type_name: str) -> bool:
 
 
 def _not_found(what: str, candidates: Iterable[str], kind: str = "layer") -> LayerNotFoundError:
-    candidates = list(candidates)
-    close = difflib.get_close_matches(what, candidates, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return LayerNotFoundError(f"No {kind} matches {what!r}.{hint} {_LISTER_HINT}")
+    return LayerNotFoundError(f"No {kind} matches {what!r}.{did_you_mean(what, candidates)} {_LISTER_HINT}")
 
 
 def _match_one(selector: str, named: dict[str, nn.Module]) -> list[str]:

@@ -19,6 +19,7 @@ import torch
 
 from ..errors import ImageError, InputError
 from ..io import LoadedImage, LoadedModel, load_images, load_model
+from ..io.find import require_loaded
 from ..io.images import DEFAULT_MAX_PIXELS
 from ..io.preprocess import first_conv_channels
 from ..io.specs import SPEC_FORMS
@@ -198,9 +199,7 @@ def images_from_args(
 
 def require_images(images: list[LoadedImage], skipped: list[tuple[str, str]]) -> None:
     """Raise :class:`~layerscope.errors.ImageError` naming the first files and reasons when nothing loaded."""
-    if not images:
-        reasons = "; ".join(f"{path}: {reason}" for path, reason in skipped[:5])
-        raise ImageError(f"None of the {len(skipped)} images could be loaded: {reasons}")
+    require_loaded(images, skipped)
 
 
 def layers_from_args(args: argparse.Namespace) -> Optional[list[str]]:

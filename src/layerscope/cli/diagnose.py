@@ -65,8 +65,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..diagnose import Thresholds, diagnose, parse_gate
-    from ..errors import ImageError
-    from ..io import load_images
+    from ..io.find import load_images, require_loaded
 
     gate = parse_gate(args.fail_on) if args.fail_on is not None else None
     thresholds = Thresholds().with_overrides(args.threshold)
@@ -77,9 +76,7 @@ def run(args) -> int:
         args.images, strict=args.strict, recursive=args.recursive, max_pixels=args.max_pixels or None
     )
     print_image_notes(images, skipped)
-    if not images:
-        reasons = "; ".join(reason for _, reason in skipped[:5])
-        raise ImageError(f"None of the {len(skipped)} images could be loaded: {reasons}")
+    require_loaded(images, skipped)
     print_skipped_summary(len(images) + len(skipped), skipped, sys.stderr)
     result = diagnose(
         loaded, images, layers_from_args(args), thresholds=thresholds, batch_size=args.batch_size,

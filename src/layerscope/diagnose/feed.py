@@ -95,15 +95,11 @@ class Feed:
                 "('builtin:digits', 'torchvision:resnet18') or a LoadedModel, or preprocessing=Preprocessing(...), "
                 "or pass a preprocessed tensor."
             )
-        from ..io import load_images
+        from ..io.find import load_images, require_loaded
 
         self.from_images = True
         loaded, self.skipped = load_images(items, strict=False)
-        if not loaded:
-            reasons = "; ".join(f"{p}: {r}" for p, r in self.skipped[:3])
-            from ..errors import ImageError
-
-            raise ImageError(f"None of the {len(self.skipped)} images could be loaded: {reasons}")
+        require_loaded(loaded, self.skipped)
         pending: list[torch.Tensor] = []
         for item in loaded:
             self.raw_images.append((item.path, item.original_mode, tuple(item.original_size)))

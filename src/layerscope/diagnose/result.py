@@ -8,11 +8,12 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
+
+from .._json import jsonable as _jsonable
 
 from .stats import ChannelSummary
 from .thresholds import Thresholds
@@ -28,19 +29,8 @@ _PER_CHANNEL = ("inactive", "mean", "std", "rms", "min", "max", "spatial_std", "
 
 
 def jsonable(value: Any) -> Any:
-    """Plain JSON types: numpy -> Python, NaN/Inf -> None, tuples -> lists, floats to 6 significant digits."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return None if not math.isfinite(value) else float(f"{value:.6g}")
-    return value
+    """Plain JSON types (see :func:`layerscope._json.jsonable`), floats to 6 significant digits."""
+    return _jsonable(value, digits=6)
 
 
 @dataclass(frozen=True)

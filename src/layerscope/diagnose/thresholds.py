@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Union
 
-from ..errors import InputError
+from ..errors import InputError, did_you_mean
 
 __all__ = ["Thresholds"]
 
@@ -123,12 +123,8 @@ class Thresholds:
         fields = {f.name: f for f in dataclasses.fields(self)}
         for name, value in pairs:
             if name not in fields:
-                import difflib
-
-                close = difflib.get_close_matches(name, fields, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise InputError(
-                    f"Unknown threshold {name!r}.{hint} Accepted thresholds: {', '.join(fields)} "
+                    f"Unknown threshold {name!r}.{did_you_mean(name, fields, n=1, cutoff=0.6)} Accepted thresholds: {', '.join(fields)} "
                     f"(see docs/diagnose.md)."
                 )
             kind = int if fields[name].type in ("int", int) else float

@@ -20,7 +20,7 @@ from PIL import Image
 from ..errors import ImageError
 from .images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, WHITE, LoadedImage, as_loaded_image
 
-__all__ = ["find_images", "load_images"]
+__all__ = ["find_images", "load_images", "require_loaded"]
 
 _GLOB_CHARS = set("*?[")
 
@@ -64,6 +64,24 @@ def find_images(inputs: Union[str, "os.PathLike[str]", Sequence[Any]], *, recurs
         for path in _expand_one(os.fspath(item), recursive):
             seen.setdefault(path, None)
     return list(seen)
+
+
+def require_loaded(loaded: Sequence[Any], skipped: Sequence[tuple[str, str]]) -> None:
+    """Raise :class:`~layerscope.errors.ImageError` naming the first files and reasons when nothing loaded.
+
+    >>> require_loaded([], [("a.png", "not an image"), ("b.txt", "unsupported format")])
+    Traceback (most recent call last):
+    ...
+    layerscope.errors.ImageError: None of the 2 images could be loaded (a.png: not an image; b.txt: unsupported format); pass readable image files (--max-pixels raises the size limit).
+    """
+    if loaded:
+        return
+    reasons = "; ".join(f"{path}: {reason}" for path, reason in list(skipped)[:5])
+    more = f"; {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    raise ImageError(
+        f"None of the {len(skipped)} images could be loaded ({reasons}{more}); pass readable image files "
+        "(--max-pixels raises the size limit)."
+    )
 
 
 def load_images(

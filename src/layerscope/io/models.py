@@ -28,6 +28,7 @@ from typing import Any, Mapping, Optional, Union
 import torch
 import torch.nn as nn
 
+from .._json import jsonable
 from ..errors import InputError, ModelSpecError
 from .checkpoints import WRAPPER_KEYS, apply_state_dict, load_trusted_module, read_state_dict, sniff_checkpoint
 from .find import load_images
@@ -109,18 +110,12 @@ class LoadedModel:
             "module": type(self.module).__name__,
             "weights": self.weights,
             "preprocessing": self.preprocessing.to_dict(),
-            "overrides": {name: _jsonable(value) for name, value in self.overrides.items()},
+            "overrides": jsonable(self.overrides),
             "notes": list(self.notes),
         }
         if self.overrides:
             data["native_preprocessing"] = self.native_preprocessing.to_dict()
         return data
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Preprocessing):
-        return value.to_dict()
-    return list(value) if isinstance(value, (tuple, list)) else value
 
 
 def _default_preprocessing(module: nn.Module, why: str) -> tuple[Preprocessing, list[str]]:

@@ -10,7 +10,6 @@ RNG, so the same spec gives the same model on every run.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -23,7 +22,7 @@ from typing import Any, Callable, Optional
 import torch
 import torch.nn as nn
 
-from ..errors import ModelSpecError, require
+from ..errors import ModelSpecError, did_you_mean, require
 from .preprocess import Preprocessing, from_timm_config, from_torchvision_weights
 
 __all__ = ["Built", "build_from_spec", "SPEC_FORMS", "INIT_SEED"]
@@ -54,11 +53,6 @@ def _seeded(build: Callable[[], Any]) -> Any:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(INIT_SEED)
         return build()
-
-
-def _close(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
-    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 def _options(name: str, options: list[str], family: str, allowed: tuple[str, ...]) -> Optional[str]:
@@ -102,7 +96,7 @@ def _build_torchvision(name: str, options: list[str]) -> Built:
     known = tvm.list_models()
     if name not in known:
         raise ModelSpecError(
-            f"Unknown torchvision model {name!r}.{_close(name, known)} "
+            f"Unknown torchvision model {name!r}.{did_you_mean(name, known, cutoff=0.6)} "
             f"See torchvision.models.list_models() for all {len(known)} names."
         )
     if len(options) > 1:
@@ -136,7 +130,7 @@ def _build_timm(name: str, options: list[str]) -> Built:
         if isinstance(err, RuntimeError) and "Unknown model" in str(err):
             base = name.split(".")[0]
             raise ModelSpecError(
-                f"Unknown timm model {name!r}.{_close(base, timm.list_models())} See timm.list_models()."
+                f"Unknown timm model {name!r}.{did_you_mean(base, timm.list_models(), cutoff=0.6)} See timm.list_models()."
             ) from None
         fix = " Offline, use timm:NAME with --checkpoint FILE." if pretrained else ""
         raise ModelSpecError(f"timm could not build {name!r} ({type(err).__name__}: {err}).{fix}") from None
@@ -187,7 +181,7 @@ def _build_builtin(name: str, options: list[str]) -> Built:
     trained = _options(name, options, "builtin", ("untrained", "trained")) != "untrained"
     names = list(listing())
     if name not in names:
-        raise ModelSpecError(f"Unknown builtin model {name!r}.{_close(name, names)} Builtin models: {', '.join(names)}.")
+        raise ModelSpecError(f"Unknown builtin model {name!r}.{did_you_mean(name, names, cutoff=0.6)} Builtin models: {', '.join(names)}.")
     module, info = build(name, trained=trained), describe(name)
     accuracy = _info_get(info, "accuracy")
     if not trained:
@@ -240,7 +234,7 @@ def _build_factory(target: str, attr: str) -> Built:
     for part in attr.split("."):
         if not hasattr(obj, part):
             names = [n for n in dir(obj) if not n.startswith("_")]
-            raise ModelSpecError(f"{target!r} has no attribute {part!r} (model spec {label!r}).{_close(part, names)}")
+            raise ModelSpecError(f"{target!r} has no attribute {part!r} (model spec {label!r}).{did_you_mean(part, names, cutoff=0.6)}")
         obj = getattr(obj, part)
     if not isinstance(obj, nn.Module):
         if not callable(obj):

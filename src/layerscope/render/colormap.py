@@ -16,13 +16,12 @@ colormap's levels (low to high), then four fixed colours that no colormap uses:
 
 from __future__ import annotations
 
-import difflib
 from functools import lru_cache
 from typing import Optional
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, did_you_mean
 
 __all__ = [
     "LEVELS",
@@ -60,12 +59,8 @@ def resolve_cmap(name: Optional[str], *, signed: bool = False) -> str:
 
     known = list(matplotlib.colormaps)
     if name not in known:
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        if not close:
-            close = [k for k in known if k.lower() == name.lower()]
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise InputError(
-            f"Unknown colormap {name!r}.{hint} Use any name from matplotlib.colormaps, "
+            f"Unknown colormap {name!r}.{did_you_mean(name, known)} Use any name from matplotlib.colormaps, "
             f"e.g. 'viridis', 'gray', 'magma' or (for signed maps) 'RdBu_r'."
         )
     return name

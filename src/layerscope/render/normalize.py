@@ -29,7 +29,7 @@ from typing import Iterable, Optional, Sequence
 
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, did_you_mean
 from . import _kernels
 
 __all__ = ["MODES", "Normalization", "quantize", "shared_range", "value_ranges", "check_mode", "format_value"]
@@ -99,11 +99,7 @@ def format_value(value: float) -> str:
 def check_mode(mode: str, percentiles: Optional[Sequence[float]] = None) -> Optional[tuple[float, float]]:
     """Validate ``mode`` (and ``percentiles`` for the robust modes); returns the percentiles to use."""
     if mode not in MODES:
-        import difflib
-
-        close = difflib.get_close_matches(str(mode), MODES, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise InputError(f"Unknown normalization {mode!r}.{hint} Use one of: {', '.join(MODES)}.")
+        raise InputError(f"Unknown normalization {mode!r}.{did_you_mean(mode, MODES, n=1, cutoff=0.6)} Use one of: {', '.join(MODES)}.")
     if not mode.startswith("robust"):
         return None
     low, high = DEFAULT_PERCENTILES if percentiles is None else tuple(float(p) for p in percentiles)

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-import difflib
+
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from ..errors import CheckpointError, ModelSpecError
+from ..errors import CheckpointError, ModelSpecError, did_you_mean
 from . import digits
 from ._files import sha256_file
 
@@ -88,10 +88,8 @@ def resolve(name: str) -> str:
     bare = name[len("builtin:"):] if name.startswith("builtin:") else name
     if bare in _BUILTINS:
         return bare
-    close = difflib.get_close_matches(bare, list(_BUILTINS), n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise ModelSpecError(
-        f"unknown builtin model {bare!r}.{hint} Builtin models: {', '.join(list_builtin())} "
+        f"unknown builtin model {bare!r}.{did_you_mean(bare, _BUILTINS)} Builtin models: {', '.join(list_builtin())} "
         "(use e.g. 'builtin:digits')."
     )
 

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-import difflib
+
 import io
 import os
 from pathlib import Path
@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from ..errors import InputError, require
+from ..errors import InputError, did_you_mean, require
 from .._files import write_atomic
 from ._files import refuse_existing
 from ._registry import DATA_DIR, resolve
@@ -49,9 +49,7 @@ def sample_photo(name: str = "chelsea") -> Image.Image:
     (600, 400)
     """
     if name not in PHOTOS:
-        close = difflib.get_close_matches(str(name), PHOTOS, n=1, cutoff=0.5)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise InputError(f"unknown sample photo {name!r}.{hint} Choose one of: {', '.join(PHOTOS)}.")
+        raise InputError(f"unknown sample photo {name!r}.{did_you_mean(name, PHOTOS, n=1)} Choose one of: {', '.join(PHOTOS)}.")
     data = require("skimage.data", "samples", "sample_photo()")
     return Image.fromarray(np.asarray(getattr(data, name)())).convert("RGB")
 
