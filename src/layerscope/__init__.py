@@ -3,21 +3,24 @@
 >>> import torch, layerscope as ls
 >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(inplace=True))
 >>> acts = ls.capture(model, torch.rand(1, 3, 32, 32))
->>> list(acts), acts.info["0"].shape
-(['0'], (1, 8, 30, 30))
+>>> list(acts), tuple(acts["0"].shape), acts.protected
+(['0'], (1, 8, 30, 30), frozenset({'0'}))
 
 Capture (:func:`capture`, :class:`Recorder`), render (:func:`show` and
 :mod:`layerscope.render`), diagnose (:func:`diagnose`); models and images come
 from :func:`load_model` and :func:`load_image`; builtin trained models from
-:mod:`layerscope.zoo`.
+:mod:`layerscope.zoo`. ``layerscope.capture``, ``layerscope.show`` and
+``layerscope.diagnose`` are packages you can call: ``ls.capture(model, x)`` runs the
+capture, ``import layerscope.capture.recorder`` reaches its parts.
 """
 
 __version__ = "0.1.0"
 
-from . import errors, render, zoo
-from .capture import Activations, LayerInfo, Recorder, capture, list_layers, select_layers
-from .demo import run_demo
-from .diagnose import Diagnosis, Thresholds, diagnose
+from . import capture as _capture_package
+from . import diagnose as _diagnose_package
+from . import errors, io, render, show as _show_package, zoo
+from ._callable import make_callable as _make_callable
+from .capture import Activations, Args, LayerInfo, Recorder, list_layers
 from .errors import (
     CheckpointError,
     ForwardError,
@@ -30,71 +33,44 @@ from .errors import (
     ModelSpecError,
     UnsafeCheckpointError,
 )
-from .io import LoadedImage, LoadedModel, Preprocessing, find_images, load_image, load_images, load_model
-from .render import (
-    ChannelGrid,
-    channel_grid,
-    fit_pca_basis,
-    overlay,
-    pca_rgb,
-    progression_strip,
-    render_grid,
-    save_png,
-    shared_range,
-    summarize,
-    to_maps,
-)
-from .show import ShowResult, show
+from .io import LoadedModel, Preprocessing, load_image, load_model
+
+capture = _make_callable(_capture_package.__name__, _capture_package.capture)
+diagnose = _make_callable(_diagnose_package.__name__, _diagnose_package.diagnose)
+show = _make_callable(_show_package.__name__, _show_package.show)
+del _capture_package, _diagnose_package, _show_package
 
 __all__ = [
     # capture
+    "capture",
+    "Recorder",
     "Activations",
     "LayerInfo",
-    "Recorder",
-    "capture",
+    "Args",
     "list_layers",
-    "select_layers",
+    # see and judge
+    "show",
+    "diagnose",
     # models and images
-    "LoadedImage",
+    "load_model",
     "LoadedModel",
     "Preprocessing",
-    "find_images",
     "load_image",
-    "load_images",
-    "load_model",
-    # render
-    "ChannelGrid",
-    "ShowResult",
-    "channel_grid",
-    "fit_pca_basis",
-    "overlay",
-    "pca_rgb",
-    "progression_strip",
-    "render_grid",
-    "save_png",
-    "shared_range",
-    "show",
-    "summarize",
-    "to_maps",
-    # diagnose
-    "Diagnosis",
-    "Thresholds",
-    "diagnose",
     # errors
+    "LayerscopeError",
     "CheckpointError",
     "ForwardError",
     "ImageError",
     "InputError",
     "LayerNotFoundError",
-    "LayerscopeError",
     "LayoutError",
     "MissingDependencyError",
     "ModelSpecError",
     "UnsafeCheckpointError",
-    # the rest
+    # subpackages
     "errors",
+    "io",
     "render",
-    "run_demo",
     "zoo",
     "__version__",
 ]

@@ -151,19 +151,20 @@ class _Layers:
         self.skipped: dict[str, str] = {}
         self.digits = 2  # of the layer number in file names; widened for models with > 100 layers
 
-    def maps(self, name: str, tensor: torch.Tensor, info, input_size: tuple[int, int]) -> Optional[torch.Tensor]:
+    def maps(self, name: str, tensor: torch.Tensor, record: dict, input_size: tuple[int, int]) -> Optional[torch.Tensor]:
         from .render.layout import to_maps
 
         if name in self.skipped:
             return None
         layout = self.rows[name]["layout"] if name in self.rows else self.layouts.get(name)
         try:
-            maps = to_maps(tensor, layout=layout, input_size=input_size, module_type=info.module_type)
+            maps = to_maps(tensor, layout=layout, input_size=input_size, module_type=record["module_type"])
         except LayoutError as err:
             self.skipped[name] = str(err)
             return None
         if name not in self.rows:
-            row = {**info.to_dict(), "shape": list(info.shape[1:]), "layout": maps.layout, "notes": maps.notes}
+            row = {**record, "shape": list(tensor.shape[1:]), "channels": int(maps.maps.shape[1]), "layout": maps.layout,
+                   "notes": maps.notes}
             row["file"] = f"{len(self.rows):0{self.digits}d}_{_safe(name)}.png"
             self.rows[name] = row
         if maps.maps.shape[-2] == 1:  # 1-D strips (Conv1d, vectors): stretch to a visible height, a view
@@ -235,7 +236,7 @@ def show(
             acts, items, jobs = rec(batch), names[start : start + len(batch)], []
             known.digits = max(known.digits, len(str(len(acts) - 1)))
             for name, tensor in acts.items():
-                maps = known.maps(name, tensor, acts.info[name], tuple(batch.shape[-2:]))
+                maps = known.maps(name, tensor, acts.describe(name), tuple(batch.shape[-2:]))
                 if maps is None:
                     continue
                 span = ranges.get(name) if isinstance(ranges, Mapping) else ranges

@@ -36,7 +36,7 @@ def test_hand_set_conv_gives_literal_values():
     acts = capture(nn.Sequential(hand_conv()), ramp_input())
     assert torch.equal(acts["0"], CONV_ON_RAMP)
     assert acts.info["0"].module_type == "Conv2d"
-    assert acts.info["0"].shape == (1, 2, 2, 2) and acts.info["0"].channels == 2
+    assert acts.describe("0")["shape"] == [1, 2, 2, 2] and acts.info["0"].call_index == 0
 
 
 def test_inplace_relu_and_iadd_do_not_reach_the_capture():
@@ -46,7 +46,7 @@ def test_inplace_relu_and_iadd_do_not_reach_the_capture():
     expected_bn = model.bn(CONV_ON_RAMP)
     assert torch.equal(acts["bn"], expected_bn)  # before `+= 100`
     assert torch.equal(acts["relu"], torch.relu(expected_bn + 100))
-    assert acts.info["bn"].protected and not acts.info["conv"].protected
+    assert acts.protected == {"bn"}
 
 
 def test_shared_module_gets_one_entry_per_call():
@@ -60,16 +60,16 @@ def test_shared_module_gets_one_entry_per_call():
 def test_structured_outputs_are_flattened_to_named_leaves():
     x = torch.ones(1, 1, 2, 2)
     acts = capture(Structured(), x, ["split", "named", "head"])
-    assert list(acts) == ["split.0", "split.1", "named.low", "named.high", "head.logits"]
-    assert torch.equal(acts["named.high"], x * 2 + 1)
-    assert acts.info["head.logits"].skipped == (".note",)
-    assert acts.skipped == {"head": (".note",)}
+    assert list(acts) == ["split:0", "split:1", "named:low", "named:high", "head:logits"]
+    assert torch.equal(acts["named:high"], x * 2 + 1)
+    assert acts.info["head:logits"].skipped == (":note",)
+    assert acts.skipped == {"head": (":note",)}
 
 
 def test_dict_outputs_skip_non_tensor_leaves():
     acts = capture(DictOut(), torch.ones(1, 2), ["block"])
-    assert list(acts) == ["block.out", "block.aux.0"]
-    assert acts.skipped["block"] == (".count",)
+    assert list(acts) == ["block:out", "block:aux:0"]
+    assert acts.skipped["block"] == (":count",)
 
 
 def test_hooks_and_modes_restored_after_a_raising_forward():
@@ -183,15 +183,21 @@ def test_non_module_is_an_input_error():
         capture(42, ramp_input())
 
 
-def test_images_without_preprocessing_are_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="load_model"):
-        capture(nn.Sequential(hand_conv()), str(tmp_path / "cat.png"))
+def test_images_for_a_bare_module_use_the_assumed_preprocessing(tmp_path):
+    from PIL import Image
+
+    Image.new("L", (300, 260), 128).save(tmp_path / "grey.png")
+    acts = capture(nn.Sequential(nn.Conv2d(1, 2, 3)), str(tmp_path / "grey.png"))
+    assert acts["0"].shape == (1, 2, 222, 222)  # resize 256, crop 224, one channel like the first conv
 
 
 def test_summary_and_to_dict():
     acts = capture(InplaceNet(), ramp_input(), ["conv", "bn"])
     assert "copied: modified in place later" in acts.summary()
-    assert acts.info["bn"].to_dict()["shape"] == [1, 2, 2, 2]
+    assert acts.describe("bn") == {
+        "name": "bn", "module": "bn", "module_type": "BatchNorm2d", "call_index": 0, "output_path": "",
+        "skipped": [], "shape": [1, 2, 2, 2], "dtype": "torch.float32", "device": "cpu", "protected": True,
+    }
     assert acts.cpu()["conv"].device.type == "cpu"
 
 

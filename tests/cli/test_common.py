@@ -6,7 +6,6 @@ import argparse
 import io
 
 import pytest
-import torch
 import torch.nn as nn
 from PIL import Image
 
@@ -14,7 +13,7 @@ from layerscope.cli._common import (
     add_image_arguments,
     add_layer_arguments,
     add_model_arguments,
-    images_from_args,
+    feed_from_args,
     layers_from_args,
     model_from_args,
     print_image_notes,
@@ -25,6 +24,14 @@ from layerscope.errors import ImageError, InputError
 from layerscope.io import LoadedModel, Preprocessing
 
 MODEL = "torchvision:squeezenet1_1"
+
+
+def images_from_args(args: argparse.Namespace, loaded: LoadedModel):
+    """The batches, loaded image records and skipped files the IMAGES flags give for ``loaded``."""
+    feed = feed_from_args(args)
+    feed.preprocessing = loaded.preprocessing
+    batches = list(feed)
+    return batches, feed.images, feed.skipped
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -91,15 +98,15 @@ def test_layers_repeated_and_comma_separated_keep_regexes_whole(pictures):
 def test_images_become_one_batch(pictures):
     args = _parse(MODEL, *pictures, "--size", "24")
     loaded = model_from_args(args)
-    batch, images, skipped = images_from_args(args, loaded)
-    assert isinstance(batch, torch.Tensor) and batch.shape == (2, 3, 24, 24)
+    batches, images, skipped = images_from_args(args, loaded)
+    assert len(batches) == 1 and batches[0].shape == (2, 3, 24, 24)
     assert [img.path for img in images] == pictures and skipped == []
 
 
-def test_images_of_different_shapes_give_a_list(pictures):
+def test_images_of_different_shapes_give_a_batch_each(pictures):
     loaded = LoadedModel(nn.Conv2d(3, 1, 1), "x", Preprocessing(resize=20, crop=None))
-    batch, _, _ = images_from_args(_parse(MODEL, *pictures), loaded)
-    assert [tuple(t.shape) for t in batch] == [(1, 3, 20, 32), (1, 3, 33, 20)]
+    batches, _, _ = images_from_args(_parse(MODEL, *pictures), loaded)
+    assert [tuple(t.shape) for t in batches] == [(1, 3, 20, 32), (1, 3, 33, 20)]
 
 
 def test_bad_image_is_skipped_unless_strict(tmp_path, pictures):

@@ -12,7 +12,7 @@ def test_layers_table_for_builtin_model(capsys):
 
 
 def test_layers_json_lists_shapes_in_execution_order(capsys):
-    assert main(["layers", "torchvision:resnet18", "--input-size", "64", "--json"]) == 0
+    assert main(["layers", "torchvision:resnet18", "--size", "64", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     names = [row["name"] for row in payload["layers"]]
     assert names[:3] == ["conv1", "bn1", "relu"]
@@ -43,17 +43,17 @@ def test_layers_prints_and_records_the_preprocessing(capsys):
 
 
 def test_layers_feeds_a_clip_to_a_video_model(capsys):
-    assert main(["layers", "torchvision:r3d_18", "--input-size", "32", "--json"]) == 0
+    assert main(["layers", "torchvision:r3d_18", "--size", "32", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["input_shape"] == [1, 3, 16, 32, 32]
 
 
 def test_forward_failure_on_a_too_small_input_exits_2(capsys):
-    assert main(["layers", "builtin:digits", "--input-size", "8"]) == 2
+    assert main(["layers", "builtin:digits", "--size", "8"]) == 2
     err = capsys.readouterr().err
-    assert "(1, 1, 8, 8)" in err and "--input-size" in err
+    assert "(1, 1, 8, 8)" in err and "--size" in err
 
 
 def test_non_positive_input_size_exits_2(capsys):
-    assert main(["layers", "builtin:digits", "--input-size", "0"]) == 2
+    assert main(["layers", "builtin:digits", "--size", "0"]) == 2
     assert "positive" in capsys.readouterr().err

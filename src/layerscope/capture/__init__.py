@@ -2,16 +2,20 @@
 
 from .activations import Activations, LayerInfo
 from .api import capture
+from .call import Args, call_model, model_device
 from .layers import LayerRow, LayerTable, list_layers
-from .recorder import Recorder, call_model, model_device
+from .recorder import Recorder
 from .select import LayerSelector, select_layers
+from .state import ModelState
 
 __all__ = [
     "Activations",
+    "Args",
     "LayerInfo",
     "LayerRow",
     "LayerTable",
     "LayerSelector",
+    "ModelState",
     "Recorder",
     "call_model",
     "capture",

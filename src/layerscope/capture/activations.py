@@ -1,11 +1,10 @@
 """Captured activations: an ordered mapping from layer name to tensor, with metadata beside each.
 
 >>> import torch
->>> info = LayerInfo(name="conv", module="conv", module_type="Conv2d", call_index=0,
-...                  output_path="", shape=(1, 4, 8, 8), dtype="torch.float32", device="cpu")
+>>> info = LayerInfo(name="conv", module="conv", module_type="Conv2d", call_index=0, output_path="")
 >>> acts = Activations({"conv": torch.zeros(1, 4, 8, 8)}, {"conv": info})
->>> list(acts), acts.info["conv"].channels
-(['conv'], 4)
+>>> list(acts), acts.describe("conv")["shape"]
+(['conv'], [1, 4, 8, 8])
 """
 
 from __future__ import annotations
@@ -22,12 +21,11 @@ __all__ = ["LayerInfo", "Activations"]
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """Metadata of one captured tensor.
+    """Static metadata of one captured tensor (what the tensor itself knows, shape and dtype, is not copied).
 
-    ``name`` is the key in :class:`Activations`: the module's dotted name, then
-    ``#k`` for its k-th call in one forward (k >= 1), then the path inside a
-    structured output (``.0``, ``.logits``). ``protected`` says the value was
-    copied because a later op modified the module's output in place.
+    ``name`` is the key in :class:`Activations`: the module's dotted name, then ``#k`` for its
+    k-th call in one forward (k >= 1), then the path inside a structured output (``:0``,
+    ``:logits``, ``:aux:0``). ``skipped`` lists the non-tensor leaves of that module's output.
     """
 
     name: str
@@ -35,26 +33,11 @@ class LayerInfo:
     module_type: str
     call_index: int
     output_path: str
-    shape: tuple[int, ...]
-    dtype: str
-    device: str
-    protected: bool = False
     skipped: tuple[str, ...] = ()
-
-    @property
-    def channels(self) -> Optional[int]:
-        """Size of dim 1 for ``N, C, ...`` outputs, of the last dim for ``N, D``; None for scalars."""
-        if len(self.shape) >= 3:
-            return self.shape[1]
-        if len(self.shape) == 2:
-            return self.shape[-1]
-        return None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["shape"] = list(self.shape)
         data["skipped"] = list(self.skipped)
-        data["channels"] = self.channels
         return data
 
 
@@ -64,13 +47,16 @@ class Activations(Mapping):
 
     ``info[name]`` holds a :class:`LayerInfo`; ``output`` the model's own output
     (None when the forward was stopped early); ``skipped`` the non-tensor leaves
-    of selected modules' outputs, by call name.
+    of selected modules' outputs, by call name; ``protected`` the names whose
+    value was copied when captured because a later op of the forward wrote to
+    that tensor in place (``ReLU(inplace=True)``, ``out += identity``).
     """
 
     tensors: dict[str, torch.Tensor]
     info: dict[str, LayerInfo]
     output: Any = None
     skipped: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    protected: frozenset = frozenset()
 
     def __getitem__(self, name: str) -> torch.Tensor:
         try:
@@ -92,14 +78,21 @@ class Activations(Mapping):
             name: t.to(device=device, dtype=dtype if dtype is not None and t.is_floating_point() else None)
             for name, t in self.tensors.items()
         }
-        info = {
-            name: dataclasses.replace(i, dtype=str(tensors[name].dtype), device=str(tensors[name].device))
-            for name, i in self.info.items()
-        }
-        return Activations(tensors, info, self.output, dict(self.skipped))
+        return dataclasses.replace(self, tensors=tensors)
 
     def cpu(self) -> "Activations":
         return self.to("cpu")
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """JSON-able metadata of one capture: its :class:`LayerInfo` plus shape, dtype, device, protected."""
+        tensor = self[name]
+        return {
+            **self.info[name].to_dict(),
+            "shape": list(tensor.shape),
+            "dtype": str(tensor.dtype),
+            "device": str(tensor.device),
+            "protected": name in self.protected,
+        }
 
     @property
     def nbytes(self) -> int:
@@ -112,8 +105,8 @@ class Activations(Mapping):
         width = max(len(n) for n in self.tensors)
         rows = [f"Activations: {len(self)} tensors, {self.nbytes / 2**20:.1f} MiB"]
         for name, meta in self.info.items():
-            note = "  (copied: modified in place later)" if meta.protected else ""
-            rows.append(f"  {name:<{width}}  {meta.module_type:<18} {tuple(meta.shape)}{note}")
+            note = "  (copied: modified in place later)" if name in self.protected else ""
+            rows.append(f"  {name:<{width}}  {meta.module_type:<18} {tuple(self.tensors[name].shape)}{note}")
         return "\n".join(rows)
 
     def __repr__(self) -> str:

@@ -15,9 +15,10 @@ from typing import Any, Optional
 import torch
 import torch.nn as nn
 
+from .call import call_model, model_device, move_inputs
 from .flatten import flatten_output
 from .hookable import ensure_hookable
-from .recorder import _move, call_model, model_device
+from .state import ModelState
 
 __all__ = ["LayerRow", "LayerTable", "list_layers"]
 
@@ -66,8 +67,9 @@ def _own_params(module: nn.Module) -> int:
 def list_layers(model: nn.Module, example_input: Any = None, *, leaves_only: bool = False) -> LayerTable:
     """Every named submodule with type, depth and parameter count (its own, not its children's).
 
-    With ``example_input`` the model runs once (eval mode, ``no_grad``; modes and hooks
-    restored afterwards) and rows come in execution order with output shapes and
+    With ``example_input`` (any model input: a tensor, a tuple, a dict or
+    :class:`~layerscope.Args`) the model runs once (eval mode, ``no_grad``; modes,
+    hooks and buffers restored afterwards) and rows come in execution order with output shapes and
     call counts; modules that never ran come last. Without it, rows follow
     ``named_modules`` order and have no shapes.
     """
@@ -80,8 +82,6 @@ def list_layers(model: nn.Module, example_input: Any = None, *, leaves_only: boo
     order: list[str] = []
     shapes: dict[str, tuple[int, ...]] = {}
     calls: dict[str, int] = {}
-    handles = []
-    modes = {m: m.training for m in model.modules()}
 
     def pre_hook(name):
         def hook(module, args):
@@ -100,20 +100,13 @@ def list_layers(model: nn.Module, example_input: Any = None, *, leaves_only: boo
 
         return hook
 
-    try:
-        model.eval()
+    with ModelState(model) as state:
         for name, module in named:
-            handles.append(module.register_forward_pre_hook(pre_hook(name)))
-            handles.append(module.register_forward_hook(post_hook(name)))
-        device, dtype = model_device(model)
-        inputs = _move(example_input, device, dtype)
+            state.hook(module, pre_hook(name), pre=True)
+            state.hook(module, post_hook(name))
+        inputs = move_inputs(example_input, *model_device(model))
         with torch.inference_mode(False), torch.no_grad():
             call_model(model, inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, training in modes.items():
-            module.training = training
     modules = dict(named)
     ran = [_row(n, modules[n], shapes.get(n), calls.get(n, 0)) for n in order]
     not_run = [_row(n, m) for n, m in named if n not in calls]

@@ -8,110 +8,106 @@
 True
 >>> model[0]._forward_hooks
 OrderedDict()
+
+Exact at the cost of plain hooks. A hook keeps the module's output as it is (no copy)
+and reads its version counter. After the forward, a capture whose version moved was
+written in place by a later op (``ReLU(inplace=True)``, ``out += identity``): those
+keys form the *copy plan*. The first call with a set of layers copies every output at
+hook time and learns the plan from the version counters; later calls copy only the
+planned outputs and verify every other capture by its version counter. When a write
+appears that the plan did not foresee (data-dependent control flow), that forward's
+captures are discarded and the forward runs again with every output copied, which
+also learns the new plan. Plans are cached per model and layer set (weakly: they go
+with the model), so one-shot :func:`capture` calls reuse them too.
+
+Writes that bypass version counters (``tensor.data.add_()``, writes through numpy
+views) are invisible to this check.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Optional
 
-import numpy as np
 import torch
 import torch.nn as nn
 
-from ..errors import ForwardError, InputError, LayerscopeError
+from ..errors import InputError
 from .activations import Activations, LayerInfo
+from .call import call_model, check_device, check_dtype, model_device, move_inputs
 from .flatten import flatten_output
 from .hookable import ensure_hookable
-from .protect import WriteGuard, storage_key
 from .select import LayerSelector, select_layers
+from .state import ModelState
 
-__all__ = ["Recorder", "model_device", "call_model"]
+__all__ = ["Recorder"]
+
+_PLANS: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
 
 
 class _StopForward(Exception):
     """Raised from a hook to end the forward once every selected layer has run."""
 
 
-def model_device(model: nn.Module) -> tuple[torch.device, Optional[torch.dtype]]:
-    """Device and floating dtype of the first parameter (or buffer); CPU and None if there is none."""
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        return tensor.device, tensor.dtype if tensor.is_floating_point() else None
-    return torch.device("cpu"), None
-
-
-def _move(value: Any, device: torch.device, dtype: Optional[torch.dtype]) -> Any:
-    """Tensors (and numpy arrays, made tensors) moved to ``device``, floating ones cast to ``dtype``."""
-    if isinstance(value, np.ndarray):
-        value = torch.from_numpy(value)
-    if isinstance(value, torch.Tensor):
-        cast = dtype if dtype is not None and value.is_floating_point() else None
-        return value.to(device=device, dtype=cast)
-    if isinstance(value, dict):
-        return {k: _move(v, device, dtype) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-        return type(value)(_move(v, device, dtype) for v in value)
-    return value
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"tensor of shape {tuple(value.shape)}, dtype {str(value.dtype).replace('torch.', '')}"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_describe(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "(" + ", ".join(_describe(v) for v in value) + ")"
-    return type(value).__name__
-
-
-def call_model(model: nn.Module, inputs: Any) -> Any:
-    """``model(**inputs)`` for a dict, ``model(*inputs)`` for a tuple, else ``model(inputs)``.
-
-    An exception from the model's forward becomes a :class:`ForwardError` naming the input.
-    """
-    try:
-        if isinstance(inputs, dict):
-            return model(**inputs)
-        if isinstance(inputs, tuple) and not hasattr(inputs, "_fields"):
-            return model(*inputs)
-        return model(inputs)
-    except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as err:
-        if isinstance(err, LayerscopeError):
-            raise
-        raise ForwardError(
-            f"The model's forward raised {type(err).__name__} on the input ({_describe(inputs)}): {err}. "
-            "Check the input's size, channels and batch dimension (CLI: --size / --input-size / "
-            "--grayscale; Python: the model's preprocessing, e.g. layerscope.load_model(spec).preprocess)."
-        ) from err
-
-
-def _device(value: Any) -> Optional[torch.device]:
-    if value is None:
-        return None
-    try:
-        return torch.device(value)
-    except (RuntimeError, TypeError):
-        raise InputError(f"offload={value!r} is not a torch device; use e.g. 'cpu' or 'cuda:0'.") from None
-
-
-def _dtype(value: Any) -> Optional[torch.dtype]:
-    if value is None or isinstance(value, torch.dtype):
-        return value
-    candidate = getattr(torch, str(value).replace("torch.", ""), None)
-    if isinstance(candidate, torch.dtype):
-        return candidate
-    raise InputError(f"dtype={value!r} is not a torch dtype; use e.g. torch.float16 or 'float16'.")
-
-
 class _Call:
-    """State of one forward: what was captured so far."""
+    """One forward's captures: the tensors, what each came from, and the versions to verify."""
 
-    def __init__(self) -> None:
+    __slots__ = ("tensors", "origin", "watch", "calls", "skipped", "copy", "grad", "offload", "dtype")
+
+    def __init__(self, copy: Optional[frozenset], grad: bool, offload, dtype) -> None:
         self.tensors: dict[str, torch.Tensor] = {}
-        self.info: dict[str, LayerInfo] = {}
-        self.skipped: dict[str, tuple[str, ...]] = {}
+        self.origin: dict[str, tuple[str, nn.Module, int, str]] = {}
+        self.watch: list[tuple[str, torch.Tensor, int]] = []
         self.calls: dict[str, int] = {}
-        self.versions: dict[str, int] = {}
-        self.protected: set[str] = set()
+        self.skipped: dict[str, tuple[str, ...]] = {}
+        self.copy = copy  # None: copy everything (the learning call)
+        self.grad, self.offload, self.dtype = grad, offload, dtype
+
+    def add(self, name: str, module: nn.Module, output: Any) -> None:
+        index = self.calls.get(name, 0)
+        self.calls[name] = index + 1
+        base = (name or "output") if index == 0 else f"{name or 'output'}#{index}"
+        if isinstance(output, torch.Tensor):
+            leaves, skipped = (("", output),), ()
+        else:
+            leaves, skipped = flatten_output(output)
+            if skipped:
+                self.skipped[base] = tuple(skipped)
+        for suffix, tensor in leaves:
+            key = base + suffix
+            if key in self.tensors:
+                raise _collision(key, self.origin[key][0], name)
+            self.tensors[key] = self._keep(key, tensor)
+            self.origin[key] = (name, module, index, suffix)
+
+    def _keep(self, key: str, tensor: torch.Tensor) -> torch.Tensor:
+        value = tensor if self.grad else tensor.detach()
+        if self.offload is not None or self.dtype is not None:
+            cast = self.dtype if self.dtype is not None and value.is_floating_point() else None
+            moved = value.to(device=self.offload, dtype=cast)
+            if moved.untyped_storage().data_ptr() != value.untyped_storage().data_ptr():
+                return moved  # a copy already: nothing later can write to it
+            value = moved
+        if value.is_inference():  # no version counter to verify with: copy
+            return value.clone()
+        if self.copy is None:
+            self.watch.append((key, value, value._version))
+            return value.clone()
+        if key in self.copy:
+            return value.clone()
+        self.watch.append((key, value, value._version))
+        return value
+
+    def written(self) -> frozenset:
+        """Keys whose output tensor was written in place after its hook ran."""
+        return frozenset(key for key, tensor, version in self.watch if tensor._version != version)
+
+
+def _collision(key: str, first: str, second: str) -> InputError:
+    return InputError(
+        f"Two captures would both be named {key!r}: the output of module {first!r} and of module {second!r}. "
+        "Select only one of them (e.g. layers=[...] without the other), or rename the module."
+    )
 
 
 class Recorder:
@@ -120,15 +116,17 @@ class Recorder:
     On enter it resolves ``layers`` (see :func:`select_layers`), puts the model in
     eval mode and registers one forward hook per selected module; on exit it
     removes every hook and restores each module's ``training`` flag, also when a
-    forward raised. Each call ``rec(inputs)`` runs the model under ``no_grad`` and
-    returns a fresh :class:`Activations`; nothing is kept between calls.
+    forward raised. Each call ``rec(inputs)`` runs the model under ``no_grad``
+    (``grad=True``: with autograd, captures stay in the graph) and returns a fresh
+    :class:`Activations`; buffers a forward rewrites are put back after each call
+    (``restore_buffers=False`` keeps the forward's changes).
 
-    ``inputs`` is passed as one positional argument, a tuple is unpacked into
-    positional arguments and a dict into keyword arguments. Tensors are moved to
-    the model's device (floating ones to its dtype). ``offload="cpu"`` copies each
-    capture to that device as it is taken (for big models on GPU); ``dtype``
-    casts floating captures. ``stop_early=True`` ends the forward once every
-    selected module has run once (the model output is then ``None``).
+    ``inputs``: one tensor, a tuple (positional), a dict (keywords) or
+    :class:`~layerscope.Args` (both); tensors are moved to the model's device
+    (floating ones to its dtype). ``offload="cpu"`` copies each capture to that device
+    as it is taken (big models on GPU); ``dtype`` casts floating captures.
+    ``stop_early=True`` ends the forward once every selected module has run once (the
+    model output is then ``None``).
     """
 
     def __init__(
@@ -139,141 +137,112 @@ class Recorder:
         offload: Any = None,
         dtype: Optional[torch.dtype] = None,
         stop_early: bool = False,
+        grad: bool = False,
+        restore_buffers: bool = True,
     ) -> None:
         self.model = ensure_hookable(model)
         self.names = select_layers(model, layers)
-        self.offload = _device(offload)
-        self.dtype = _dtype(dtype)
-        self.stop_early = stop_early
-        self._handles: list = []
-        self._modes: dict[nn.Module, bool] = {}
+        self.offload = check_device(offload)
+        self.dtype = check_dtype(dtype)
+        self.stop_early = bool(stop_early)
+        self.grad = bool(grad)
+        self.restore_buffers = bool(restore_buffers)
+        self.reruns = 0  # forwards run again because a capture was overwritten unforeseen
+        self._state: Optional[ModelState] = None
         self._call: Optional[_Call] = None
-        self._guard: Optional[WriteGuard] = None
+        self._infos: dict[str, LayerInfo] = {}
+        self._plan_key = (tuple(self.names), self.offload, self.dtype, self.grad, self.stop_early)
 
     # -- lifetime ---------------------------------------------------------------------------------
     def __enter__(self) -> "Recorder":
-        if self._handles:
+        if self._state is not None:
             raise InputError("This Recorder is already active; use one `with` block at a time.")
-        self._modes = {m: m.training for m in self.model.modules()}
+        state = ModelState(self.model, restore_buffers=self.restore_buffers).__enter__()
         try:
-            self.model.eval()
             modules = dict(self.model.named_modules(remove_duplicate=False))
             for name in self.names:
-                hook = self._make_hook(name)
-                self._handles.append(modules[name].register_forward_hook(hook))
+                state.hook(modules[name], self._make_hook(name))
         except BaseException:
-            self._release()
+            state.__exit__(None, None, None)
             raise
+        self._state = state
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
-        for module, training in self._modes.items():
-            module.training = training
-        self._modes.clear()
-
-    # -- recording ------------------------------------------------------------------------------------
-    def _protect(self, keys: list[str]) -> None:
-        call = self._call
-        if call is None:
-            return
-        for key in keys:
-            if key in call.tensors and key not in call.protected:
-                call.tensors[key] = call.tensors[key].clone()
-                call.protected.add(key)
+    def __exit__(self, *exc_info: Any) -> None:
+        state, self._state = self._state, None
+        if state is not None:
+            state.__exit__(*exc_info)
 
     def _make_hook(self, name: str):
+        count = len(self.names)
+
         def hook(module: nn.Module, args: Any, output: Any) -> None:
             call = self._call
             if call is None:  # the model was called directly inside the `with` block
                 return None
-            index = call.calls.get(name, 0)
-            call.calls[name] = index + 1
-            base = (name or "output") if index == 0 else f"{name or 'output'}#{index}"
-            leaves, skipped = flatten_output(output)
-            if skipped:
-                call.skipped[base] = tuple(skipped)
-            for suffix, tensor in leaves:
-                self._keep(call, base + suffix, name, module, index, suffix, tensor, tuple(skipped))
-            if self.stop_early and len(call.calls) == len(self.names):
+            call.add(name, module, output)
+            if self.stop_early and len(call.calls) == count:
                 raise _StopForward
             return None
 
         return hook
 
-    def _keep(self, call, key, name, module, index, suffix, tensor, skipped) -> None:
-        value = tensor.detach()
-        if self.offload is not None or self.dtype is not None:
-            cast = self.dtype if self.dtype is not None and value.is_floating_point() else None
-            value = value.to(device=self.offload, dtype=cast)
-        if storage_key(value) == storage_key(tensor) and storage_key(value) is not None:
-            self._guard.watch(value, key)
-            if not value.is_inference():
-                call.versions[key] = value._version
-        call.tensors[key] = value
-        call.info[key] = LayerInfo(
-            name=key,
-            module=name,
-            module_type=type(module).__name__,
-            call_index=index,
-            output_path=suffix,
-            shape=tuple(value.shape),
-            dtype=str(value.dtype),
-            device=str(value.device),
-            skipped=skipped,
-        )
+    # -- recording ------------------------------------------------------------------------------------
+    @property
+    def plan(self) -> Optional[frozenset]:
+        """The keys copied at hook time on the next call (None: not learned yet)."""
+        return _PLANS.get(self.model, {}).get(self._plan_key)
 
     def __call__(self, inputs: Any) -> Activations:
-        if not self._handles and self.names:
+        if self._state is None:
             raise InputError("Recorder is not active: use `with Recorder(model, layers) as rec: rec(x)`.")
-        device, dtype = model_device(self.model)
-        inputs = _move(inputs, device, dtype)
-        call = self._call = _Call()
-        self._guard = WriteGuard(self._protect)
+        inputs = move_inputs(inputs, *model_device(self.model))
+        plan = self.plan
+        acts = self._run(inputs, plan)
+        if acts is None:  # a write the plan did not foresee: run again, copying everything
+            self.reruns += 1
+            acts = self._run(inputs, None)
+        return acts
+
+    def _run(self, inputs: Any, plan: Optional[frozenset]) -> Optional[Activations]:
+        call = self._call = _Call(plan, self.grad, self.offload, self.dtype)
         output = None
         try:
-            with torch.inference_mode(False), torch.no_grad(), self._guard:
+            self._state.snapshot()
+            with torch.inference_mode(False), torch.set_grad_enabled(self.grad):
                 try:
-                    output = call_model(self.model, inputs)
+                    output = call_model(self.model, inputs, grad=self.grad)
                 except _StopForward:
                     output = None
-            self._check_untouched(call)
+            written = call.written()
         finally:
             self._call = None
-            self._guard.clear()
-            self._guard = None
-        info = {k: _mark(call.info[k], k in call.protected) for k in call.tensors}
-        return Activations(call.tensors, info, _detach(output), call.skipped)
+            self._state.restore()
+        if plan is None:
+            _PLANS.setdefault(self.model, {})[self._plan_key] = plan = written
+        elif written:
+            return None
+        protected = plan.intersection(call.tensors)
+        return Activations(call.tensors, self._info(call), _detach(output, self.grad), call.skipped, protected)
 
-    def _check_untouched(self, call: _Call) -> None:
-        """Safety net: a capture whose version moved without the guard seeing a write is unreliable."""
-        for key, version in call.versions.items():
-            if key not in call.protected and call.tensors[key]._version != version:
-                raise RuntimeError(
-                    f"layerscope internal error: the output of {key!r} was modified in place by an "
-                    "operation that bypassed the dispatcher; its captured value is not trustworthy. "
-                    "Please report this with the model definition."
-                )
-
-
-def _mark(info: LayerInfo, protected: bool) -> LayerInfo:
-    if not protected:
-        return info
-    from dataclasses import replace
-
-    return replace(info, protected=True)
+    def _info(self, call: _Call) -> dict[str, LayerInfo]:
+        infos = {}
+        for key, (name, module, index, suffix) in call.origin.items():
+            skipped = call.skipped.get(key[: len(key) - len(suffix)], ())
+            info = self._infos.get(key)
+            if info is None or info.skipped != skipped or info.module_type != type(module).__name__:
+                info = self._infos[key] = LayerInfo(key, name, type(module).__name__, index, suffix, skipped)
+            infos[key] = info
+        return infos
 
 
-def _detach(value: Any) -> Any:
+def _detach(value: Any, grad: bool) -> Any:
+    if grad:
+        return value
     if isinstance(value, torch.Tensor):
         return value.detach()
-    if isinstance(value, dict):
-        return type(value)((k, _detach(v)) for k, v in value.items()) if type(value) is dict else value
-    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-        return type(value)(_detach(v) for v in value)
+    if type(value) is dict:
+        return {k: _detach(v, grad) for k, v in value.items()}
+    if isinstance(value, list) or (isinstance(value, tuple) and not hasattr(value, "_fields")):
+        return type(value)(_detach(v, grad) for v in value)
     return value

@@ -62,6 +62,8 @@ def _match_one(selector: str, named: dict[str, nn.Module]) -> list[str]:
     if not isinstance(selector, str) or not selector.strip():
         raise InputError(f"Layer selector {selector!r} must be a non-empty string. {_LISTER_HINT}")
     selector = selector.strip()
+    if selector in named:  # an exact name wins, even one with glob characters (ModuleDict keys like "x[0]")
+        return [selector]
     if selector == "all":
         return [n for n, m in named.items() if _is_leaf(m)]
     if selector.startswith("type:"):
@@ -85,9 +87,7 @@ def _match_one(selector: str, named: dict[str, nn.Module]) -> list[str]:
         if not found:
             raise _not_found(selector, named)
         return found
-    if selector not in named:
-        raise _not_found(selector, named)
-    return [selector]
+    raise _not_found(selector, named)
 
 
 def select_layers(model: nn.Module, layers: LayerSelector = None) -> list[str]:
@@ -105,14 +105,15 @@ def select_layers(model: nn.Module, layers: LayerSelector = None) -> list[str]:
     if layers is None:
         found = [n for n, m in named.items() if isinstance(m, DEFAULT_TYPES)]
         return found or [n for n, m in named.items() if _is_leaf(m)]
+    everything = _named(model, aliases=True)
     if isinstance(layers, str):
-        layers = [part for part in layers.split(",")] if "," in layers and not layers.startswith("re:") else [layers]
+        whole = layers in everything or layers.startswith("re:") or "," not in layers
+        layers = [layers] if whole else layers.split(",")
     if not isinstance(layers, (list, tuple)) or not layers:
         raise InputError(
             f"layers={layers!r} selects nothing: pass None (every convolution), a name, a pattern "
             f"or a non-empty list of them. {_LISTER_HINT}"
         )
-    everything = _named(model, aliases=True)
     chosen: set[str] = set()
     for selector in layers:
         chosen.update(_match_one(selector, everything))

@@ -15,11 +15,9 @@ import sys
 from collections import Counter
 from typing import Optional, TextIO, Union
 
-import torch
-
-from ..errors import ImageError, InputError
-from ..io import LoadedImage, LoadedModel, load_images, load_model
-from ..io.find import require_loaded
+from ..errors import InputError
+from ..io import LoadedModel, load_model
+from ..io.feed import Feed
 from ..io.images import DEFAULT_MAX_PIXELS
 from ..io.preprocess import first_conv_channels
 from ..io.specs import SPEC_FORMS
@@ -29,8 +27,7 @@ __all__ = [
     "add_image_arguments",
     "add_layer_arguments",
     "model_from_args",
-    "images_from_args",
-    "require_images",
+    "feed_from_args",
     "layers_from_args",
     "print_preprocessing",
     "print_image_notes",
@@ -175,31 +172,19 @@ def model_from_args(args: argparse.Namespace) -> LoadedModel:
         raise InputError(f"{err} (from --size / --mean / --std / --grayscale)") from None
 
 
-def images_from_args(
-    args: argparse.Namespace, loaded: LoadedModel
-) -> tuple[Union[torch.Tensor, list[torch.Tensor]], list[LoadedImage], list[tuple[str, str]]]:
-    """Load IMAGES and preprocess them for ``loaded``: ``(batch, images, skipped)``.
+def feed_from_args(args: argparse.Namespace, batch_size: int = 32) -> Feed:
+    """IMAGES with --strict, --recursive and --max-pixels as a :class:`~layerscope.io.feed.Feed`.
 
-    ``batch`` is one (N, C, H, W) tensor when every image gives the same
-    shape, else a list of (1, C, H, W) tensors. No loadable image raises
-    :class:`~layerscope.errors.ImageError` listing the reasons.
+    The files are read when the feed is iterated (by the library call the command makes); the
+    model's preprocessing is bound there.
     """
-    images, skipped = load_images(
-        args.images,
+    return Feed(
+        list(args.images),
+        batch_size=max(1, int(getattr(args, "batch_size", batch_size) or batch_size)),
         strict=getattr(args, "strict", False),
         recursive=getattr(args, "recursive", False),
         max_pixels=parse_max_pixels(getattr(args, "max_pixels", DEFAULT_MAX_PIXELS)),
     )
-    require_images(images, skipped)
-    tensors = [loaded.preprocessing(item.image) for item in images]
-    if len({tuple(t.shape) for t in tensors}) == 1:
-        return torch.stack(tensors), images, skipped
-    return [t.unsqueeze(0) for t in tensors], images, skipped
-
-
-def require_images(images: list[LoadedImage], skipped: list[tuple[str, str]]) -> None:
-    """Raise :class:`~layerscope.errors.ImageError` naming the first files and reasons when nothing loaded."""
-    require_loaded(images, skipped)
 
 
 def layers_from_args(args: argparse.Namespace) -> Optional[list[str]]:
@@ -227,9 +212,7 @@ def print_preprocessing(loaded: LoadedModel, stream: Optional[TextIO] = None) ->
         print(f"  note: {note}", file=stream)
 
 
-def print_image_notes(
-    images: list[LoadedImage], skipped: list[tuple[str, str]], stream: Optional[TextIO] = None
-) -> None:
+def print_image_notes(images: list, skipped: list[tuple[str, str]], stream: Optional[TextIO] = None) -> None:
     """One line per image note (EXIF rotation, first frame, 16-bit scaling...) and per skipped image."""
     stream = stream if stream is not None else sys.stderr
     for image in images:

@@ -18,6 +18,7 @@ from ._common import (
     add_image_arguments,
     add_layer_arguments,
     add_model_arguments,
+    feed_from_args,
     layers_from_args,
     model_from_args,
     print_image_notes,
@@ -65,23 +66,15 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..diagnose import Thresholds, diagnose, parse_gate
-    from ..io.find import load_images, require_loaded
-
     gate = parse_gate(args.fail_on) if args.fail_on is not None else None
     thresholds = Thresholds().with_overrides(args.threshold)
     loaded = model_from_args(args)
     info = sys.stderr if args.json else sys.stdout
     print_preprocessing(loaded, info)
-    images, skipped = load_images(
-        args.images, strict=args.strict, recursive=args.recursive, max_pixels=args.max_pixels or None
-    )
-    print_image_notes(images, skipped)
-    require_loaded(images, skipped)
-    print_skipped_summary(len(images) + len(skipped), skipped, sys.stderr)
-    result = diagnose(
-        loaded, images, layers_from_args(args), thresholds=thresholds, batch_size=args.batch_size,
-        channel_order=not args.no_channel_order, skipped=skipped,
-    )
+    feed = feed_from_args(args)
+    result = diagnose(loaded, feed, layers_from_args(args), thresholds=thresholds, channel_order=not args.no_channel_order)
+    print_image_notes(feed.images, feed.skipped)
+    print_skipped_summary(result.inputs + len(result.skipped), result.skipped, sys.stderr)
     if args.json:
         print(result.to_json(per_channel=args.per_channel))
     else:

@@ -2,7 +2,7 @@
 
 Example::
 
-    layerscope layers torchvision:resnet18 --input-size 224
+    layerscope layers torchvision:resnet18 --size 224
     layerscope layers builtin:digits --json
 """
 
@@ -11,20 +11,17 @@ from __future__ import annotations
 import json
 import sys
 
-from ..errors import InputError
 from ._common import add_model_arguments, model_from_args, print_preprocessing
 
 _DEPTH = 16  # frames of the zero clip fed to a model whose first convolution is 3-D
 
 
-def example_input(module, preprocessing, size=None):
-    """A zero batch of one that the model's first convolution accepts (1-D, 2-D or 3-D)."""
+def example_input(module, preprocessing):
+    """A zero batch of one that the model's first convolution accepts (1-D, 2-D or 3-D), at the model's size."""
     import torch
     import torch.nn as nn
 
-    if size is not None and size <= 0:
-        raise InputError(f"--input-size {size} must be a positive number of pixels, e.g. --input-size 224")
-    height, width = (size, size) if size else (preprocessing.input_size or (224, 224))
+    height, width = preprocessing.input_size or (224, 224)
     channels = preprocessing.channels
     first = next((m for m in module.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))), None)
     if first is not None:
@@ -44,12 +41,6 @@ def register(subparsers) -> None:
         "parameter count. The names are what --layers accepts (also globs, re:REGEX, type:Conv2d).",
     )
     add_model_arguments(parser)
-    parser.add_argument(
-        "--input-size",
-        type=int,
-        metavar="N",
-        help="run a zero input of N x N pixels to get output shapes (default: the model's input size, else 224)",
-    )
     parser.add_argument("--no-run", action="store_true", help="list names and types only, without a forward pass")
     parser.add_argument("--leaves", action="store_true", help="only modules without children")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -60,7 +51,7 @@ def run(args) -> int:
     from ..capture import list_layers
 
     loaded = model_from_args(args)
-    example = None if args.no_run else example_input(loaded.module, loaded.preprocessing, args.input_size)
+    example = None if args.no_run else example_input(loaded.module, loaded.preprocessing)
     table = list_layers(loaded.module, example, leaves_only=args.leaves)
     if args.json:
         payload = {

@@ -11,20 +11,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Any, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Union
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..capture import Recorder, model_device, select_layers
-from ..capture.api import resolve_model
+from ..capture import ModelState, Recorder, model_device, select_layers
 from ..capture.select import LayerSelector
+from ..io.feed import Feed, image_tensor
+from ..io.resolve import resolve_model
 from ..errors import InputError, LayoutError
 from .checks import channel_order_note
-from .feed import Feed, first_inputs
 from .inputs import InputStats, check_inputs, swap_confidence
 from .metrics import activation_bounds, noise_score
 from .model import first_nonfinite, tendency
@@ -35,16 +34,6 @@ from .thresholds import Thresholds
 from .verdict import judge
 
 __all__ = ["diagnose"]
-
-
-@contextlib.contextmanager
-def _eval(module: nn.Module) -> Iterator[nn.Module]:
-    modes = {m: m.training for m in module.modules()}
-    try:
-        yield module.eval()
-    finally:
-        for m, training in modes.items():
-            m.training = training
 
 
 def _maps(tensor: torch.Tensor, module_type: str, input_size, layout: Optional[str]) -> tuple[torch.Tensor, str, list[str]]:
@@ -60,10 +49,10 @@ def _maps(tensor: torch.Tensor, module_type: str, input_size, layout: Optional[s
 class _Layer:
     """Per-layer state while streaming: the accumulator and what the first batch said."""
 
-    def __init__(self, info: Any, module: nn.Module, maps: torch.Tensor, layout: str, notes: list[str], t: Thresholds):
-        self.info, self.layout, self.notes = info, layout, notes
+    def __init__(self, info: Any, shape: tuple, module: nn.Module, maps: torch.Tensor, layout: str, notes: list[str],
+                 t: Thresholds):
+        self.info, self.shape, self.layout, self.notes = info, shape, layout, notes
         self.bounds = activation_bounds(module)
-        self.shape = tuple(info.shape[1:])
         self.stats = ChannelStats(
             maps.shape[1], bounds=self.bounds, active=t.active, saturation_tol=t.saturation_tol,
             min_noise_size=t.min_noise_size,
@@ -125,72 +114,101 @@ def diagnose(
     batch_size: int = 32,
     layouts: Optional[Mapping[str, str]] = None,
     channel_order: bool = True,
-    skipped: Sequence[tuple[str, str]] = (),
 ) -> Diagnosis:
     """Judge every selected layer of ``model`` on ``inputs`` and check the inputs themselves.
 
     ``model``: an ``nn.Module``, a spec (``"builtin:digits"``, ``"torchvision:resnet18"``) or a
     ``LoadedModel``; its own (native) preprocessing gives the expected input range and size, and
     an overridden one (``with_preprocessing``, or ``preprocessing=``, which image inputs then go
-    through) is compared with it (for a bare module ``preprocessing=`` is the expected one). ``inputs``: a tensor (N, C, H, W), image paths / PIL images, or an iterable of batches
-    (a whole dataset is streamed batch by batch; statistics are merged exactly). ``layers``: as
-    :func:`~layerscope.capture.select_layers` (default: every convolution). ``thresholds``: a
-    :class:`Thresholds` or a mapping of overrides. ``layouts`` maps a layer name to a layout
-    (``"NHWC"``, ``"tokens"`` ...) when it cannot be inferred. ``channel_order=False`` skips the
-    extra forward pass of the BGR/RGB check (which needs a trained classifier). ``skipped``: images
-    the caller could not load, ``(path, reason)``, recorded in the result.
+    through) is compared with it (for a bare module, whose preprocessing is only assumed,
+    ``preprocessing=`` is the expected one). ``inputs``: anything :class:`~layerscope.io.feed.Feed`
+    takes: a tensor (N, C, H, W), image paths / folders / PIL images, :class:`~layerscope.Args`, or
+    an iterable of batches (a whole dataset is streamed batch by batch; statistics are merged
+    exactly), or a ``Feed`` made with loading options (``strict``, ``recursive``, ``max_pixels``).
+    ``layers``: as :func:`~layerscope.capture.select_layers` (default: every convolution).
+    ``thresholds``: a :class:`Thresholds` or a mapping of overrides. ``layouts`` maps a layer name to
+    a layout (``"NHWC"``, ``"tokens"`` ...) when it cannot be inferred. ``channel_order=False`` skips
+    the extra forward pass of the BGR/RGB check (which needs a trained classifier).
     """
-    module, loaded = resolve_model(model)
+    loaded = resolve_model(model, preprocessing=preprocessing)
     t = thresholds if isinstance(thresholds, Thresholds) else Thresholds().with_overrides(thresholds)
-    own, used, certain = preprocessings(loaded, preprocessing)
-    prep = used if used is not None else own
+    own, used, certain = preprocessings(loaded)
     expected = own if certain or used is None else used
-    names = select_layers(module, layers)
-    modules = dict(module.named_modules())
-    feed = Feed(inputs, prep, batch_size)
+    feed = Feed.of(inputs, loaded.preprocessing, batch_size)
     floor = t.constant_std / min(expected.std) if expected is not None else t.constant_std
-    input_stats = InputStats(t.grayscale_corr, floor, t.input_noise)
-    state: dict[str, _Layer] = {}
-    notes: list[str] = []
-    kept: list[torch.Tensor] = []
-    count = 0
-    with Recorder(module, names) as rec:
-        for batch in feed:
-            input_stats.update(batch)
-            if sum(len(b) for b in kept) < t.channel_order_inputs:
-                kept.append(batch)
-            acts = rec(batch)
-            count += int(batch.shape[0]) if batch.dim() else 0
-            scored = ~input_stats.constant_inputs(batch) if batch.dim() == 4 else None
-            for name, tensor in acts.items():
-                _update(state, notes, name, tensor, acts.info[name], modules, batch, layouts or {}, t, scored)
-    if count == 0:
-        raise InputError("No inputs were given to diagnose (an empty tensor or an empty iterable).")
-    layer_results = [_finish(layer, t) for layer in state.values() if layer is not None]
-    confidence = None
-    sample = first_inputs(kept, t.channel_order_inputs)
-    if channel_order and sample is not None and sample.dim() == 4 and sample.shape[1] == 3:
-        device, dtype = model_device(module)
-        with _eval(module), torch.no_grad():
-            confidence = swap_confidence(module, sample.to(device=device, dtype=dtype or sample.dtype),
-                                         getattr(prep, "mean", None), getattr(prep, "std", None))
-        notes += [note for note in [channel_order_note(confidence, t)] if note]
-    findings = check_inputs(input_stats, own, t, used=used, certain=certain, raw_images=feed.raw_images or None,
+    run = _Stream(loaded.module, layers, layouts or {}, t, InputStats(t.grayscale_corr, floor, t.input_noise))
+    run.consume(feed)
+    layer_results = [_finish(layer, t) for layer in run.state.values() if layer is not None]
+    notes = run.notes
+    confidence = _channel_order(loaded, run.kept, t) if channel_order else None
+    notes += [note for note in [channel_order_note(confidence, t)] if note]
+    raw = [(r.path, r.original_mode, r.original_size) for r in feed.images]
+    findings = check_inputs(run.input_stats, own, t, used=used, certain=certain, raw_images=raw or None,
                             confidence=confidence)
-    skipped = list(skipped) + list(feed.skipped)
-    notes += skipped_note(skipped, len(feed.raw_images) or count) + first_nonfinite(layer_results)
-    label = getattr(loaded, "spec", None) or type(module).__name__
-    native = getattr(loaded, "native_preprocessing", None) or own
-    return Diagnosis(label, count, findings, layer_results, tendency(layer_results, t, input_stats), t, notes,
-                     preprocessing=_as_dict(prep), native_preprocessing=_as_dict(native),
-                     weights=getattr(loaded, "weights", None), checkpoint=checkpoint_of(loaded), skipped=skipped)
+    notes += skipped_note(feed.skipped, len(raw) or feed.count) + first_nonfinite(layer_results)
+    return Diagnosis(loaded.spec, feed.count, findings, layer_results, tendency(layer_results, t, run.input_stats), t,
+                     notes, preprocessing=loaded.preprocessing.to_dict(),
+                     native_preprocessing=loaded.native_preprocessing.to_dict(), weights=loaded.weights,
+                     checkpoint=checkpoint_of(loaded), skipped=list(feed.skipped))
+
+
+class _Stream:
+    """Runs the batches through the model once, feeding each layer's accumulator and the input checks."""
+
+    def __init__(self, module: nn.Module, layers: LayerSelector, layouts, t: Thresholds, input_stats: InputStats):
+        self.module, self.layouts, self.t, self.input_stats = module, layouts, t, input_stats
+        self.names = select_layers(module, layers)
+        self.modules = dict(module.named_modules())
+        self.state: dict[str, Optional[_Layer]] = {}
+        self.notes: list[str] = []
+        self.kept: list[torch.Tensor] = []
+
+    def consume(self, feed: Feed) -> None:
+        with Recorder(self.module, self.names) as rec:
+            for batch in feed:
+                self.batch(rec, batch)
+        if feed.count == 0:
+            raise InputError("No inputs were given to diagnose (an empty tensor or an empty iterable).")
+
+    def batch(self, rec: Recorder, batch: Any) -> None:
+        image = image_tensor(batch)
+        images = image is not None and image.dim() == 4 and image.is_floating_point()
+        if images:
+            self.input_stats.update(image)
+            if sum(len(b) for b in self.kept) < self.t.channel_order_inputs:
+                self.kept.append(image)
+        acts = rec(batch)
+        scored = ~self.input_stats.constant_inputs(image) if images else None
+        size = tuple(image.shape[-2:]) if image is not None and image.dim() >= 3 else None
+        for name, tensor in acts.items():
+            _update(self, name, tensor, acts.info[name], image, size, scored)
+
+
+def _channel_order(loaded, kept: list[torch.Tensor], t: Thresholds) -> Optional[tuple[float, float, int]]:
+    """The BGR/RGB check: a trained classifier's confidence on the inputs as given and channel-swapped."""
+    sample = first_inputs(kept, t.channel_order_inputs)
+    if sample is None or sample.dim() != 4 or sample.shape[1] != 3:
+        return None
+    device, dtype = model_device(loaded.module)
+    prep = loaded.preprocessing
+    with ModelState(loaded.module), torch.inference_mode(False), torch.no_grad():
+        return swap_confidence(loaded.module, sample.to(device=device, dtype=dtype or sample.dtype), prep.mean, prep.std)
+
+
+def first_inputs(batches: list[torch.Tensor], limit: int) -> Optional[torch.Tensor]:
+    """The first ``limit`` inputs of the kept batches with the first batch's shape, as one tensor."""
+    if not batches or limit <= 0:
+        return None
+    shape = batches[0].shape[1:]
+    return torch.cat([b for b in batches if b.shape[1:] == shape])[:limit]
 
 
 def _as_dict(preprocessing: Any) -> Optional[dict]:
     return preprocessing.to_dict() if hasattr(preprocessing, "to_dict") else None
 
 
-def _update(state, notes, name, tensor, info, modules, batch, layouts, t, scored=None) -> None:
+def _update(run: _Stream, name: str, tensor: torch.Tensor, info, image, size, scored) -> None:
+    state, notes = run.state, run.notes
     if name in state and state[name] is None:
         return
     if not tensor.is_floating_point() or tensor.dim() < 2:
@@ -199,13 +217,15 @@ def _update(state, notes, name, tensor, info, modules, batch, layouts, t, scored
             state[name] = None
         return
     try:
-        maps, layout, layout_notes = _maps(tensor, info.module_type, tuple(batch.shape[-2:]), layouts.get(name))
+        maps, layout, layout_notes = _maps(tensor, info.module_type, size, run.layouts.get(name))
     except LayoutError as err:
         notes.append(f"{name}: not diagnosed: {err}")
         state[name] = None
         return
     if name not in state:
-        state[name] = _Layer(info, modules.get(info.module), maps, layout, layout_notes, t)
+        state[name] = _Layer(info, tuple(tensor.shape[1:]), run.modules.get(info.module), maps, layout, layout_notes,
+                             run.t)
     same = scored is not None and maps.shape[0] == scored.shape[0]
     state[name].stats.update(maps, scored.to(maps.device) if same else None)
-    state[name].add_input_noise(batch, maps, t.min_noise_size)
+    if image is not None and image.dim() == 4:
+        state[name].add_input_noise(image, maps, run.t.min_noise_size)

@@ -2,7 +2,7 @@
 
 >>> from ..io import load_model
 >>> loaded = load_model("torchvision:resnet18").with_preprocessing(mean=(0.5,), std=(0.5,))
->>> own, used, certain = preprocessings(loaded, None)
+>>> own, used, certain = preprocessings(loaded)
 >>> own.mean, used.mean, certain
 ((0.485, 0.456, 0.406), (0.5, 0.5, 0.5), True)
 
@@ -17,22 +17,24 @@ from typing import Any, Optional
 
 __all__ = ["preprocessings", "checkpoint_of", "skipped_note"]
 
-GUESS = "no preprocessing metadata"  # in the source of a preprocessing that is only a default guess
+from ..io.resolve import ASSUMED
+
 DEFAULTS = "ImageNet defaults"  # the convention a random-init architecture is trained with
 
 
-def preprocessings(loaded: Any, given: Any = None) -> tuple[Any, Any, bool]:
+def preprocessings(loaded: Any) -> tuple[Any, Any, bool]:
     """``(own, used, certain)`` for :func:`~layerscope.diagnose.inputs.check_inputs`.
 
-    ``own``: the model's preprocessing (None: unknown); a guessed default is replaced by what is
-    used, since an override is then the user's knowledge, not a mistake. ``used``: the one the
-    inputs go through (``given``, else the loaded model's current one). ``certain`` is False when
-    the weights come from a checkpoint while ``own`` is only the architecture's default convention.
+    ``own``: the model's preprocessing (None: unknown); an assumed one (the bare-module rule of
+    :mod:`layerscope.io.resolve`) is replaced by what is used when the user set that, since an
+    override is then the user's knowledge, not a mistake. ``used``: the one the inputs go through.
+    ``certain`` is False when the weights come from a checkpoint while ``own`` is only the
+    architecture's default convention.
     """
-    used = given if given is not None else getattr(loaded, "preprocessing", None)
-    own = getattr(loaded, "native_preprocessing", None) or getattr(loaded, "preprocessing", None)
-    if own is None or GUESS in getattr(own, "source", ""):
-        return used, None, True
+    used = loaded.preprocessing
+    own = loaded.native_preprocessing
+    if ASSUMED in own.source:
+        return (used if loaded.overrides else None), None, True
     foreign = checkpoint_of(loaded) is not None and getattr(own, "source", "").startswith(DEFAULTS)
     return own, used, not foreign
 

@@ -81,10 +81,20 @@ def _composite(image: Image.Image, background: tuple[int, int, int]) -> Image.Im
     return Image.alpha_composite(base, rgba).convert("RGB")
 
 
-def _scale_high_depth(image: Image.Image, bits: Optional[int]) -> tuple[Image.Image, str]:
-    """16-bit, 32-bit int and float images scaled (not clipped) to 8-bit L, with a note saying how."""
+def _scale_high_depth(image: Image.Image, bits: Optional[int]) -> tuple[Image.Image, list[str]]:
+    """16-bit, 32-bit int and float images scaled (not clipped) to 8-bit L, with notes saying how.
+
+    Float images may hold NaN or +-Inf (TIFF mode F): the scale comes from the finite values
+    only, non-finite pixels become black, and a note counts them.
+
+    >>> image, notes = _scale_high_depth(Image.fromarray(np.array([[0.0, np.nan], [2.0, 4.0]], np.float32)), None)
+    >>> np.asarray(image).tolist(), notes[1]
+    ([[0, 0], [128, 255]], '1 of 4 pixels are NaN or Inf (shown black); the scale uses the 3 finite ones')
+    """
     array = np.asarray(image).astype(np.float64)
-    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    finite = np.isfinite(array)
+    values = array[finite]
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
     if image.mode.startswith("I;16"):
         top = float(2 ** (bits or 16) - 1)
         how = f"{bits or 16}-bit range 0..{int(top)}"
@@ -100,8 +110,15 @@ def _scale_high_depth(image: Image.Image, bits: Optional[int]) -> tuple[Image.Im
     else:
         top, how = high, f"its own min..max {low:g}..{high:g}"
     span = top - low if top > low else 1.0
-    scaled = np.clip(np.round((array - low) * 255.0 / span), 0, 255).astype(np.uint8)
-    return Image.fromarray(scaled, mode="L"), f"{image.mode} pixels scaled to 8 bits by {how}"
+    scaled = np.clip(np.round((np.where(finite, array, low) - low) * 255.0 / span), 0, 255).astype(np.uint8)
+    notes = [f"{image.mode} pixels scaled to 8 bits by {how}"]
+    if values.size < array.size:
+        bad = array.size - values.size
+        notes.append(f"{bad} of {array.size} pixels are NaN or Inf (shown black); the scale uses the "
+                     f"{values.size} finite ones")
+    if not values.size:
+        raise ImageError(f"every one of its {array.size} pixels is NaN or Inf: there is no image to show.")
+    return Image.fromarray(scaled, mode="L"), notes
 
 
 def to_rgb_or_l(
@@ -125,8 +142,7 @@ def to_rgb_or_l(
         notes.append(f"{mode} alpha composited onto background {background}")
         return _composite(image, background), notes
     if mode.startswith("I") or mode == "F":
-        image, note = _scale_high_depth(image, bits)
-        return image, [note]
+        return _scale_high_depth(image, bits)
     if mode == "1":
         return image.convert("L"), ["1-bit image converted to L"]
     notes.append(f"{mode} converted to RGB" + (" without color management" if mode == "CMYK" else ""))
@@ -251,7 +267,10 @@ def _finish(source: Image.Image, name: str, background: tuple[int, int, int], fr
         image = source
     if orientation not in (1, None):
         notes.append(f"rotated/flipped upright per EXIF orientation {orientation}")
-    image, mode_notes = to_rgb_or_l(image, background, _bits_per_sample(source))
+    try:
+        image, mode_notes = to_rgb_or_l(image, background, _bits_per_sample(source))
+    except ImageError as err:
+        raise _error(name, str(err)) from None
     image = image.copy() if image is source else image
     source.close()
     return LoadedImage(image, name, notes + mode_notes, original_mode, original_size)
