@@ -51,7 +51,7 @@ def _maps(tensor: torch.Tensor, module_type: str, input_size, layout: Optional[s
     """(N, C, H, W) maps, layout name, notes. Vectors (N, C) become (N, C, 1, 1)."""
     if tensor.dim() == 2 and layout in (None, "NC", "nc"):
         return tensor[:, :, None, None], "NC", []
-    from ..render.layout import to_maps
+    from ..layout import to_maps
 
     maps = to_maps(tensor, layout=layout, input_size=input_size, module_type=module_type)
     return maps.maps, maps.layout, list(maps.notes)
