@@ -23,14 +23,14 @@ from ..capture import Recorder, model_device, select_layers
 from ..capture.api import resolve_model
 from ..capture.select import LayerSelector
 from ..errors import InputError, LayoutError
+from ..stats import ChannelStats, ChannelSummary, noise_score
 from .checks import channel_order_note
 from .feed import Feed, first_inputs
 from .inputs import InputStats, check_inputs, swap_confidence
-from .metrics import activation_bounds, noise_score
+from .metrics import activation_bounds
 from .model import first_nonfinite, tendency
 from .provenance import checkpoint_of, preprocessings, skipped_note
 from .result import Diagnosis, LayerDiagnosis
-from .stats import ChannelStats, ChannelSummary
 from .thresholds import Thresholds
 from .verdict import judge
 
