@@ -140,3 +140,10 @@ def test_from_state_names_missing_and_unknown_entries():
         ChannelStats.from_state({k: v for k, v in state.items() if k != "config.active"})
     with pytest.raises(InputError, match=r"unknown entries \['topk.values'\]"):
         ChannelStats.from_state({**state, "topk.values": torch.zeros(2)})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_batches_give_the_cpu_numbers():
+    x = _batch(6)
+    on_gpu = ChannelStats(5).update(x[:7].cuda()).merge(ChannelStats(5).update(x[7:].cuda()))
+    _close(ChannelStats(5).update(x).result(), on_gpu.result())

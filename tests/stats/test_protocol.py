@@ -148,3 +148,11 @@ def test_state_lives_on_the_batch_device_and_merges_across(kind):
     assert all(v.is_cuda for v in on_gpu.state_dict().values())
     on_gpu.merge(KINDS[kind](3).update(x[5:]))
     assert_same(KINDS[kind](3).update(x).result(), on_gpu.result())
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_to_moves_the_state_and_later_batches_join_it(kind):
+    x = torch.linspace(-3, 3, 60, dtype=torch.float64).reshape(10, 3, 2)
+    acc = type(KINDS[kind](3)).from_state(KINDS[kind](3).update(x[:5]).state_dict()).to("cpu")
+    assert all(v.device.type == "cpu" for v in acc.state_dict().values())
+    assert_same(KINDS[kind](3).update(x).result(), acc.update(x[5:]).result())

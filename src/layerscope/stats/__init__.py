@@ -15,7 +15,8 @@ has the same protocol:
   different channel count or different bin edges) and returns self;
 - ``result()`` gives numpy arrays (or a small dataclass of them) on the CPU;
 - ``state_dict()`` / ``from_state(state)`` save and rebuild the state, a flat dict of tensors
-  that ``safetensors`` can write (a scan checkpoints and resumes through them).
+  that ``safetensors`` can write (a scan checkpoints and resumes through them); ``to(device)``
+  moves it (a state rebuilt on the CPU otherwise stays there).
 
 State is float64 (int64 for pure counts), on the device of the first batch, computed with
 batched tensor ops (no Python loop over channels). The accumulators:

@@ -79,6 +79,12 @@ class Accumulator:
         self._fold(other._state, placed=other._placed)
         return self
 
+    def to(self: A, device: Any) -> A:
+        """Move the state to ``device`` (e.g. after :meth:`from_state` on the CPU); later batches join it there."""
+        self._state = {name: value.to(device) for name, value in self._state.items()}
+        self._placed = True
+        return self
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """A copy of the state: contiguous tensors by name, on the accumulator's device."""
         return {name: value.clone(memory_format=torch.contiguous_format) for name, value in self._state.items()}

@@ -153,6 +153,12 @@ class ChannelStats:
         self.spatial = self.spatial or other.spatial
         return self
 
+    def to(self, device: Any) -> "ChannelStats":
+        """Move every part's state to ``device``; returns self."""
+        for part in self._parts().values():
+            part.to(device)
+        return self
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The state as one flat dict of tensors (parts prefixed ``moments.``, ``extrema.`` ...; settings ``config.``)."""
         state = {f"{name}.{key}": value for name, part in self._parts().items() for key, value in part.state_dict().items()}
