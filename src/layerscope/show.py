@@ -24,7 +24,7 @@ import torch
 from .errors import ImageError, InputError, LayoutError
 from .io.images import DEFAULT_MAX_PIXELS
 from .render.grid import ChannelGrid, check_options, check_value_range, render_grids
-from .render.layout import canonical_layout
+from .layout import canonical_layout
 from .render.png import write_atomic
 
 __all__ = ["show", "ShowResult"]
@@ -152,7 +152,7 @@ class _Layers:
         self.digits = 2  # of the layer number in file names; widened for models with > 100 layers
 
     def maps(self, name: str, tensor: torch.Tensor, record: dict, input_size: tuple[int, int]) -> Optional[torch.Tensor]:
-        from .render.layout import to_maps
+        from .layout import to_maps
 
         if name in self.skipped:
             return None

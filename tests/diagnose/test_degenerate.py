@@ -6,9 +6,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from layerscope.diagnose import ChannelStats, Thresholds, diagnose, noise_score
+from layerscope.diagnose import Thresholds, diagnose
 from layerscope.diagnose.verdict import judge
 from layerscope.io import load_model
+from layerscope.stats import ChannelStats, noise_score
 
 
 @pytest.fixture(scope="module")

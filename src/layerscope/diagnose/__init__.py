@@ -9,9 +9,8 @@
 from .api import diagnose
 from .expr import FIELDS, Gate, parse_gate
 from .inputs import InputStats, check_inputs, swap_confidence
-from .metrics import activation_bounds, effective_rank, noise_score
+from .metrics import activation_bounds
 from .result import CAVEAT, Diagnosis, Finding, LayerDiagnosis, Tendency
-from .stats import ChannelStats, ChannelSummary
 from .thresholds import Thresholds
 
 __all__ = [
@@ -21,13 +20,9 @@ __all__ = [
     "Finding",
     "Tendency",
     "Thresholds",
-    "ChannelStats",
-    "ChannelSummary",
     "InputStats",
     "check_inputs",
     "swap_confidence",
-    "noise_score",
-    "effective_rank",
     "activation_bounds",
     "parse_gate",
     "Gate",

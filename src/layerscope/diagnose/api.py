@@ -23,13 +23,13 @@ from ..capture.select import LayerSelector
 from ..io.feed import Feed, image_tensor
 from ..io.resolve import resolve_model
 from ..errors import InputError, LayoutError
+from ..stats import ChannelStats, ChannelSummary, noise_score
 from .checks import channel_order_note
 from .inputs import InputStats, check_inputs, swap_confidence
-from .metrics import activation_bounds, noise_score
+from .metrics import activation_bounds
 from .model import first_nonfinite, tendency
 from .provenance import checkpoint_of, preprocessings, skipped_note
 from .result import Diagnosis, LayerDiagnosis
-from .stats import ChannelStats, ChannelSummary
 from .thresholds import Thresholds
 from .verdict import judge
 
@@ -40,7 +40,7 @@ def _maps(tensor: torch.Tensor, module_type: str, input_size, layout: Optional[s
     """(N, C, H, W) maps, layout name, notes. Vectors (N, C) become (N, C, 1, 1)."""
     if tensor.dim() == 2 and layout in (None, "NC", "nc"):
         return tensor[:, :, None, None], "NC", []
-    from ..render.layout import to_maps
+    from ..layout import to_maps
 
     maps = to_maps(tensor, layout=layout, input_size=input_size, module_type=module_type)
     return maps.maps, maps.layout, list(maps.notes)

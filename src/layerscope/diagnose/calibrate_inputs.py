@@ -94,7 +94,7 @@ def normalization_table(images: dict[str, torch.Tensor], draws: int) -> None:
 
 
 def noise_table() -> None:
-    from .metrics import noise_score
+    from ..stats import noise_score
 
     print("\ninput noise score (channel mean; 0 smooth, 1 pixel noise):")
     for size in (224, 64, 32):

@@ -20,10 +20,9 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..stats import ChannelStats, noise_score
 from . import checks
-from .metrics import noise_score
 from .result import Finding
-from .stats import ChannelStats
 from .thresholds import Thresholds
 
 __all__ = ["InputStats", "check_inputs", "swap_confidence", "RawImage"]

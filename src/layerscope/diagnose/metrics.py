@@ -1,131 +1,20 @@
-"""Per-map measurements, as pure functions of one batch of maps ``(N, C, H, W)``.
+"""What the diagnosis reads from the modules themselves: the bounds an activation clamps to.
 
->>> import torch
->>> smooth = torch.cos(torch.arange(16) * 6.2832 / 16).expand(1, 1, 16, 16)  # one slow wave
->>> noise = torch.randn(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
->>> round(float(noise_score(smooth)), 2), round(float(noise_score(noise)), 1)
-(0.0, 1.0)
+>>> from torch import nn
+>>> activation_bounds(nn.Sigmoid()), activation_bounds(nn.ReLU())
+((0.0, 1.0), None)
 
-The noise score is the share of a map's spatial energy (after removing its mean)
-at high spatial frequencies (above a quarter cycle per pixel in either axis),
-divided by the share white noise of the same size puts there: 0 for a smooth
-map, about 1 for a map that is pure pixel noise. The FFT treats the map as periodic, so
-a strong ramp across the map leaks a little energy upwards (a full-range linear ramp
-scores about 0.08, far below the 0.8 that flags noise). ``docs/diagnose.md`` explains
-why this and not spatial autocorrelation, and how it separates trained from
-random-init layers.
+The measurements of the maps (noise score, spatial variance, peaks, effective rank) are in
+:mod:`layerscope.stats.maps`.
 """
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
 from typing import Optional
 
-import torch
 from torch import nn
 
-__all__ = [
-    "noise_score",
-    "white_noise_share",
-    "spatial_variance",
-    "peak_positions",
-    "effective_rank",
-    "activation_bounds",
-    "HIGH_FREQUENCY",
-    "CONSTANT_REL",
-]
-
-HIGH_FREQUENCY = 0.25  # cycles per pixel; Nyquist is 0.5
-# A map whose spatial std is at most this share of its largest magnitude is constant: float32 round-off
-# (about 1e-7 relative, a few 1e-6 after a resize and a convolution) must not be scored as pixel noise.
-CONSTANT_REL = 1e-4
-
-
-@lru_cache(maxsize=64)
-def _high_mask(height: int, width: int) -> torch.Tensor:
-    fy = torch.fft.fftfreq(height, dtype=torch.float64).abs()[:, None]
-    fx = torch.fft.fftfreq(width, dtype=torch.float64).abs()[None, :]
-    return torch.maximum(fy, fx) > HIGH_FREQUENCY
-
-
-def white_noise_share(height: int, width: int) -> float:
-    """Expected share of a centered white-noise map's energy above :data:`HIGH_FREQUENCY`.
-
-    >>> white_noise_share(8, 8)  # 39 of the 63 non-constant frequencies
-    0.6190476190476191
-    """
-    if height * width <= 1:
-        return math.nan
-    return float(_high_mask(height, width).sum()) / (height * width - 1)
-
-
-def spatial_variance(maps: torch.Tensor) -> torch.Tensor:
-    """Population variance of each map over its positions: ``(N, C, H, W) -> (N, C)`` float64.
-
-    >>> spatial_variance(torch.tensor([[[[1.0, 3.0]]]])).tolist()
-    [[1.0]]
-    """
-    return maps.to(torch.float64).flatten(2).var(dim=-1, unbiased=False)
-
-
-def noise_score(maps: torch.Tensor) -> torch.Tensor:
-    """High-frequency energy share of each map relative to white noise: ``(N, C, H, W) -> (N, C)``.
-
-    NaN for maps with a non-finite value and for constant maps: those whose spatial std is at most
-    :data:`CONSTANT_REL` of their largest magnitude (round-off on a flat map is not noise).
-
-    >>> flat = torch.full((1, 1, 8, 8), 0.37); flat[0, 0, 3, 3] += 1e-7
-    >>> noise_score(flat).isnan().item()
-    True
-    """
-    x = maps.to(torch.float64)
-    height, width = x.shape[-2:]
-    centered = x - x.mean(dim=(-2, -1), keepdim=True)
-    power = torch.fft.fft2(centered).abs().square()
-    mask = _high_mask(height, width).to(power.device)
-    total = power.sum(dim=(-2, -1))
-    high = (power * mask).sum(dim=(-2, -1))
-    score = high / total / white_noise_share(height, width)
-    scale = x.abs().amax(dim=(-2, -1))
-    flat = total <= (CONSTANT_REL * scale) ** 2 * (height * width) ** 2  # Parseval: total = H*W * sum(centered^2)
-    return score.masked_fill(flat | ~torch.isfinite(total), math.nan)
-
-
-def peak_positions(maps: torch.Tensor) -> torch.Tensor:
-    """Where each map peaks, as (row, column) fractions of the map: ``(N, C, H, W) -> (N, C, 2)``.
-
-    0 is the first row/column, 1 the last (0.5 for a 1-pixel side).
-
-    >>> m = torch.zeros(1, 1, 3, 5); m[0, 0, 2, 1] = 1
-    >>> peak_positions(m).tolist()
-    [[[1.0, 0.25]]]
-    """
-    height, width = maps.shape[-2:]
-    index = maps.flatten(2).nan_to_num(nan=-math.inf).argmax(dim=-1)
-    rows = (index // width).to(torch.float64)
-    cols = (index % width).to(torch.float64)
-    rows = rows / (height - 1) if height > 1 else torch.full_like(rows, 0.5)
-    cols = cols / (width - 1) if width > 1 else torch.full_like(cols, 0.5)
-    return torch.stack([rows, cols], dim=-1)
-
-
-def effective_rank(covariance: torch.Tensor) -> float:
-    """exp(entropy of the normalized eigenvalues) of a covariance matrix (Roy & Vetterli 2007).
-
-    Between 1 (one direction carries everything) and the number of channels (all equal).
-
-    >>> effective_rank(torch.eye(4, dtype=torch.float64))
-    4.0
-    """
-    eigen = torch.linalg.eigvalsh(covariance.to(torch.float64).cpu()).clamp_min(0)
-    total = float(eigen.sum())
-    if not math.isfinite(total) or total <= 0:
-        return math.nan
-    p = eigen / total
-    p = p[p > 0]
-    return round(float(torch.exp(-(p * p.log()).sum())), 6)
-
+__all__ = ["activation_bounds"]
 
 _BOUNDS: dict[str, tuple[Optional[float], float]] = {
     "Hardsigmoid": (None, 1.0),

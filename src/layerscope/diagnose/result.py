@@ -14,8 +14,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .._json import jsonable as _jsonable
-
-from .stats import ChannelSummary
+from ..stats import ChannelSummary
 from .thresholds import Thresholds
 
 __all__ = ["Finding", "LayerDiagnosis", "Tendency", "Diagnosis", "CAVEAT"]

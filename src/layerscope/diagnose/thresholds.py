@@ -35,7 +35,7 @@ class Thresholds:
     - ``uniform_rel``: uniform when the channel's spatial std is at most this fraction of the
       layer's typical (median) spatial std.
     - ``noisy``: noisy when the channel's noise score (0 smooth ... 1 white noise, see
-      :func:`~layerscope.diagnose.metrics.noise_score`) averaged over inputs is at least this.
+      :func:`~layerscope.stats.noise_score`) averaged over inputs is at least this.
     - ``saturated``: saturated when at least this fraction of its values sit on a clamp bound
       of the layer's activation (ReLU6, Hardtanh, Sigmoid, Tanh ...).
     - ``exploding``: exploding when the channel's RMS is at least this many times the

@@ -1,7 +1,7 @@
 """From per-channel numbers to flags, shares and a layer verdict in words a student understands.
 
 >>> import torch
->>> from .stats import ChannelStats
+>>> from layerscope.stats import ChannelStats
 >>> maps = torch.randn(4, 4, 8, 8, generator=torch.Generator().manual_seed(0)).cumsum(-1).cumsum(-2)
 >>> maps[:, 1] = -1.0  # never positive: dead
 >>> verdict = judge(ChannelStats(4).update(maps).result(), Thresholds())
@@ -17,9 +17,9 @@ from typing import Optional
 
 import numpy as np
 
-from .metrics import CONSTANT_REL
+from ..stats import ChannelSummary
+from ..stats.maps import CONSTANT_REL
 from .result import Finding
-from .stats import ChannelSummary
 from .thresholds import Thresholds
 
 __all__ = ["FLAGS", "LayerVerdict", "classify", "judge"]

@@ -36,7 +36,7 @@ __all__ = [
 
 # --- views (render-views helper) ---
 from .figure import channel_figure, save_figure
-from .layout import LAYOUTS, Maps, layer_maps, to_maps
+from ..layout import LAYOUTS, Maps, layer_maps, to_maps
 from .overlay import overlay
 from .pca import PCABasis, fit_pca_basis, pca_rgb
 from .repr import ActivationsView, ImageView, activations_html

@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._tensors import as_tensor
 from ..errors import InputError
 from .colormap import palette, resolve_cmap
 from .font import GLYPH_WIDTH, TEXT_HEIGHT, text_mask
@@ -21,16 +22,6 @@ from .normalize import quantize, value_ranges
 __all__ = ["as_tensor", "colored_map", "resize_map", "fit_text", "text_band"]
 
 RESIZE_MODES = ("nearest", "bilinear")
-
-
-def as_tensor(value: Any, what: str = "maps") -> torch.Tensor:
-    """A detached tensor view of a tensor or numpy array (never a copy that the caller could confuse)."""
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    if isinstance(value, np.ndarray):
-        array = np.ascontiguousarray(value)
-        return torch.from_numpy(array if array.flags.writeable else array.copy())
-    raise InputError(f"Expected {what} as a torch.Tensor or numpy array, got {type(value).__name__}.")
 
 
 def colored_map(

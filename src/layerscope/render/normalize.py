@@ -30,6 +30,7 @@ from typing import Iterable, Optional, Sequence
 import torch
 
 from ..errors import InputError, did_you_mean
+from ..stats import quantile
 from . import _kernels
 
 __all__ = ["MODES", "Normalization", "quantize", "shared_range", "value_ranges", "check_mode", "format_value"]
@@ -116,24 +117,6 @@ def _working(maps: torch.Tensor) -> torch.Tensor:
     return maps.float()  # half / bfloat16 / integer / bool: compute in float32 (a copy)
 
 
-def _percentiles(x: torch.Tensor, dims: tuple[int, ...], q: tuple[float, float]):
-    """Linear-interpolated percentiles of the finite values over ``dims`` (like numpy.nanpercentile)."""
-    keep = [d for d in range(x.dim()) if d not in dims]
-    rows = x.permute(*keep, *dims).reshape(*[x.shape[d] for d in keep], -1)
-    finite = torch.isfinite(rows)
-    rows = torch.where(finite, rows, torch.nan).sort(dim=-1).values  # NaN sorts last
-    count = finite.sum(dim=-1, keepdim=True)
-    out = []
-    for p in q:
-        pos = (count - 1).clamp(min=0).double() * (p / 100.0)
-        below = pos.floor().long()
-        above = torch.minimum(below + 1, (count - 1).clamp(min=0))
-        low, high = rows.gather(-1, below).double(), rows.gather(-1, above).double()
-        value = (low + (high - low) * (pos - below)).to(rows.dtype)
-        out.append(torch.where(count > 0, value, torch.zeros_like(value)).squeeze(-1))
-    return out[0], out[1]
-
-
 _LAYER_MODES = ("layer", "robust-layer", "signed-layer")
 
 
@@ -154,7 +137,7 @@ def _ranges(x: torch.Tensor, mode: str, q, value_range) -> tuple[torch.Tensor, t
         lo = torch.full(x.shape[:-2], low, dtype=x.dtype, device=x.device)
         return lo, torch.full_like(lo, high), None
     if q is not None:
-        lo, hi = _percentiles(x, tuple(d % x.dim() for d in dims), q)
+        lo, hi = quantile.percentiles(x, q, dims)
     else:
         lo, hi, clean = _kernels.minmax(x, dims)
     if mode.startswith("signed"):
@@ -253,7 +236,7 @@ def shared_range(
     if mode == "robust":
         q = check_mode("robust", percentiles)
         pooled = torch.cat([t.to("cpu", torch.float64) for t in tensors])
-        lo, hi = _percentiles(pooled, (0,), q)
+        lo, hi = quantile.percentiles(pooled, q, 0)
         return float(lo), float(hi)
     pairs = [_kernels.minmax(t.reshape(1, 1, -1), (-3, -2, -1))[:2] for t in tensors if t.numel()]
     lo = min((float(a) for a, _ in pairs), default=0.0)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..stats import quantile
 from ._viewkit import as_tensor
 from .colormap import MARKER_RGB
 
@@ -76,20 +77,6 @@ def _pixels(maps: torch.Tensor) -> torch.Tensor:
     return x.to(torch.float32).permute(0, 2, 3, 1).reshape(-1, x.shape[1])
 
 
-def _rank_value(x: torch.Tensor, rank: int) -> torch.Tensor:
-    """The ``rank``-th smallest value (0-based) of each column, through the shorter ``topk`` side."""
-    count = x.shape[0]
-    if rank < count - rank:
-        return x.topk(rank + 1, dim=0, largest=False).values[-1]
-    return x.topk(count - rank, dim=0, largest=True).values[-1]
-
-
-def _percentiles(x: torch.Tensor, q: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nearest-rank percentiles ``q`` along dim 0: deterministic, no size limit, fast for tails."""
-    low, high = (_rank_value(x, round(p / 100.0 * (x.shape[0] - 1))) for p in q)
-    return low, high
-
-
 def _principal_axes(centered: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Right singular vectors (rows, by decreasing variance) and the variances, of (pixels, C) data.
 
@@ -135,7 +122,7 @@ def fit_pca_basis(
         order = torch.randperm(pixels.shape[0], generator=torch.Generator().manual_seed(seed))
         pixels = pixels[order[:max_samples].to(device)]
     pixels = torch.where(torch.isfinite(pixels), pixels, torch.zeros_like(pixels))
-    robust = pixels.clamp(*_percentiles(pixels, clip))
+    robust = pixels.clamp(*quantile.percentiles(pixels, clip, 0, method="nearest"))
     mean = robust.mean(dim=0)
     axes, variance = _principal_axes(robust - mean)
     k = min(3, axes.shape[0])
@@ -144,7 +131,7 @@ def fit_pca_basis(
     components = components * torch.where(signs == 0, torch.ones_like(signs), signs)
     explained = variance[:k] / variance.sum().clamp_min(torch.finfo(torch.float32).tiny)
     projected = (pixels - mean) @ components.T
-    low, high = _percentiles(projected, clip)
+    low, high = quantile.percentiles(projected, clip, 0, method="nearest")
     return PCABasis(mean, components.contiguous(), low, high, explained)
 
 

@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ..errors import InputError, LayerscopeError
-from .layout import layer_maps, select_names
+from ..layout import layer_maps, select_names
 from .png import encode_png
 from .summary import check_summary, progression_strip, summary_panel
 

@@ -17,7 +17,7 @@ import torch
 
 from ..errors import InputError
 from ._viewkit import as_tensor, colored_map, text_band
-from .layout import layer_maps, select_names
+from ..layout import layer_maps, select_names
 
 __all__ = ["SUMMARIES", "check_summary", "summarize", "summary_panel", "progression_strip"]
 

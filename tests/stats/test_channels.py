@@ -1,4 +1,4 @@
-"""ChannelStats: literal values, a full-batch oracle, and any split / merge order (hypothesis)."""
+"""ChannelStats: literal values, a full-batch oracle, any split / merge order and state round trips (hypothesis)."""
 
 import math
 
@@ -8,8 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layerscope.diagnose import ChannelStats
-from layerscope.diagnose.metrics import noise_score
+from layerscope.stats import ChannelStats, noise_score
 from layerscope.errors import InputError
 
 FIELDS = ("values", "nan", "inf", "mean", "std", "rms", "min", "max", "inactive", "at_bound",
@@ -102,3 +101,49 @@ def test_wrong_shape_and_empty_result_raise():
         ChannelStats(3).update(torch.zeros(1, 2, 4, 4))
     with pytest.raises(InputError, match="before any update"):
         ChannelStats(3).result()
+
+
+@settings(max_examples=15, deadline=None)
+@given(cuts=st.lists(st.integers(1, 11), max_size=4, unique=True), order=st.randoms(use_true_random=False))
+def test_state_dict_round_trip_in_any_merge_order_equals_full_batch(cuts, order):
+    x = _batch(4)
+    kw = dict(bounds=(None, 1.0), active=0.5)
+    bounds = [0, *sorted(cuts), 12]
+    parts = [ChannelStats(5, **kw).update(x[a:b]) for a, b in zip(bounds, bounds[1:])]
+    order.shuffle(parts)
+    merged = ChannelStats(5, **kw)
+    for part in parts:
+        merged = ChannelStats.from_state(merged.state_dict()).merge(ChannelStats.from_state(part.state_dict()))
+    _close(ChannelStats(5, **kw).update(x).result(), merged.result())
+    assert merged.bounds == (None, 1.0) and merged.active == 0.5 and merged.spatial
+
+
+def test_state_without_covariance_keeps_it_off():
+    stats = ChannelStats(5, covariance=False).update(_batch(5))
+    restored = ChannelStats.from_state(stats.state_dict())
+    assert restored.covariance is None and math.isnan(restored.result().effective_rank)
+    _close(stats.result(), restored.result())
+
+
+def test_merge_refuses_other_settings_or_channels():
+    with pytest.raises(InputError, match="different settings"):
+        ChannelStats(2, active=0.1).merge(ChannelStats(2))
+    with pytest.raises(InputError, match="different settings"):
+        ChannelStats(2, covariance=False).merge(ChannelStats(2))
+    with pytest.raises(InputError, match=r"Cannot merge ChannelStats\(3, inputs=0\) into ChannelStats\(2, inputs=0\)"):
+        ChannelStats(2).merge(ChannelStats(3))
+
+
+def test_from_state_names_missing_and_unknown_entries():
+    state = ChannelStats(2).update(torch.zeros(1, 2, 3, 3)).state_dict()
+    with pytest.raises(InputError, match="'config.active' missing"):
+        ChannelStats.from_state({k: v for k, v in state.items() if k != "config.active"})
+    with pytest.raises(InputError, match=r"unknown entries \['topk.values'\]"):
+        ChannelStats.from_state({**state, "topk.values": torch.zeros(2)})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_batches_give_the_cpu_numbers():
+    x = _batch(6)
+    on_gpu = ChannelStats(5).update(x[:7].cuda()).merge(ChannelStats(5).update(x[7:].cuda()))
+    _close(ChannelStats(5).update(x).result(), on_gpu.result())

@@ -8,7 +8,7 @@ import torch
 
 from layerscope.capture import Activations, LayerInfo
 from layerscope.errors import InputError, LayerNotFoundError, LayoutError
-from layerscope.render.layout import layer_maps, to_maps, token_grid
+from layerscope.layout import layer_maps, to_maps, token_grid
 
 
 def numbered(*shape: int) -> torch.Tensor:
@@ -155,8 +155,7 @@ def test_numpy_input_and_input_not_mutated():
 
 
 def _acts(name: str, tensor: torch.Tensor, module_type: str) -> Activations:
-    info = LayerInfo(name=name, module=name, module_type=module_type, call_index=0, output_path="",
-                     shape=tuple(tensor.shape), dtype=str(tensor.dtype), device="cpu")
+    info = LayerInfo(name=name, module=name, module_type=module_type, call_index=0, output_path="")
     return Activations({name: tensor}, {name: info})
 
 
@@ -171,6 +170,6 @@ def test_layer_maps_errors_name_the_layer():
     with pytest.raises(LayoutError, match=r"^layer 'head': Cannot infer .*module type 'Identity'"):
         layer_maps(acts, "head")
     with pytest.raises(LayerNotFoundError, match="hed"):
-        from layerscope.render.layout import select_names
+        from layerscope.layout import select_names
 
         select_names(acts, ["hed"])

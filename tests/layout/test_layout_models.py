@@ -9,7 +9,7 @@ import torch.nn as nn
 import torchvision
 
 from layerscope.capture import Recorder
-from layerscope.render.layout import layer_maps
+from layerscope.layout import layer_maps
 
 
 def capture(model: nn.Module, x: torch.Tensor, layers, **kw):
