@@ -1,11 +1,21 @@
-"""Capture overhead: layerscope capture of every conv layer vs a bare forward, side by side.
+"""Capture overhead: layerscope beside plain forward hooks, every conv layer, interleaved rounds.
 
-    python benchmarks/bench_capture.py [--repeat 15] [--size 224] [--models resnet18,vgg16] [--json OUT]
+    python benchmarks/bench_capture.py [--repeat 15] [--size 224] [--models resnet18,...] [--json OUT]
 
-Each round times, interleaved so machine noise hits all alike: a bare forward
-(eval, no_grad), layerscope.capture of every convolution, and torchvision's FX
-feature extractor on the same layers (which returns overwritten values for
-layers followed by in-place ops; shown for reference). Prints medians and ratios.
+Per model (random init, eval, batch 1, 224x224) each round times, in a rotating order so
+machine noise hits all alike:
+
+- ``bare``: the forward alone (``no_grad``);
+- ``keep``: plain forward hooks that keep each output (the floor any hook-based tool pays;
+  outputs that a later in-place op overwrites come back wrong);
+- ``clone``: plain hooks that clone every output (exact, the natural baseline);
+- ``capture-first``: ``layerscope.capture`` on a model it has not seen (the copy plan is
+  learned: every output copied, version counters read);
+- ``capture``: ``layerscope.capture`` again (the learned plan is reused);
+- ``recorder``: one ``layerscope.Recorder`` entered once and called every round.
+
+Prints medians and ratios; targets: recorder/keep <= 1.03 and capture-first/clone <= 1.0.
+ViT-B/16 has one convolution (the patch embedding): its 12 encoder blocks are captured too.
 """
 
 from __future__ import annotations
@@ -19,74 +29,119 @@ import time
 
 import torch
 import torchvision
-from torchvision.models.feature_extraction import create_feature_extractor
 
-from layerscope.capture import capture, select_layers
+import layerscope
+from layerscope.capture import Recorder, select_layers
+from layerscope.capture.api import capture
+from layerscope.capture.recorder import _PLANS
+
+MODELS = "resnet18,resnet50,vgg16,mobilenet_v3_large,efficientnet_b0,densenet121,vit_b_16"
+COLUMNS = ("bare", "keep", "clone", "capture-first", "capture", "recorder")
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def _layers(model: torch.nn.Module) -> list[str]:
+    layers = select_layers(model)
+    blocks = [name for name, _ in model.named_modules() if name.startswith("encoder.layers.encoder_layer_")
+              and name.count(".") == 2]
+    return layers + blocks
+
+
+def _hooks(model, layers, clone: bool):
+    store: dict = {}
+    modules = dict(model.named_modules())
+
+    def make(name):
+        def hook(module, args, output):
+            store[name] = output.clone() if clone else output
+
+        return hook
+
+    def run(x):
+        handles = [modules[name].register_forward_hook(make(name)) for name in layers]
+        try:
+            with torch.no_grad():
+                model(x)
+        finally:
+            for handle in handles:
+                handle.remove()
+        out = dict(store)
+        store.clear()
+        return out
+
+    return run
+
+
+def _contenders(model, layers, x, recorder):
+    keep, clone = _hooks(model, layers, False), _hooks(model, layers, True)
+
+    def bare():
+        with torch.no_grad():
+            model(x)
+
+    def first():
+        _PLANS.pop(model, None)
+        capture(model, x, layers)
+
+    return {
+        "bare": bare,
+        "keep": lambda: keep(x),
+        "clone": lambda: clone(x),
+        "capture-first": first,
+        "capture": lambda: capture(model, x, layers),
+        "recorder": lambda: recorder(x),
+    }
 
 
 def bench(name: str, size: int, repeat: int) -> dict:
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None).eval()
     x = torch.randn(1, 3, size, size)
-    layers = select_layers(model)
-    extractor = create_feature_extractor(model, return_nodes=layers)
-
-    def bare():
-        with torch.no_grad():
-            model(x)
-
-    def ours():
-        capture(model, x, layers)
-
-    def fx():
-        with torch.no_grad():
-            extractor(x)
-
-    runs = {"bare": bare, "layerscope": ours, "fx": fx}
-    for fn in runs.values():  # warm-up
-        fn()
-        fn()
-    times = {key: [] for key in runs}
-    for _ in range(repeat):
-        for key, fn in runs.items():
-            times[key].append(_timed(fn))
+    layers = _layers(model)
+    times: dict[str, list[float]] = {key: [] for key in COLUMNS}
+    with Recorder(model, layers) as recorder:
+        runs = _contenders(model, layers, x, recorder)
+        for fn in runs.values():  # warm-up
+            fn()
+            fn()
+        for round_ in range(repeat):
+            keys = COLUMNS[round_ % len(COLUMNS):] + COLUMNS[: round_ % len(COLUMNS)]
+            for key in keys:
+                start = time.perf_counter()
+                runs[key]()
+                times[key].append(time.perf_counter() - start)
     med = {key: statistics.median(v) for key, v in times.items()}
-    return {
-        "model": name,
-        "input": [1, 3, size, size],
-        "layers": len(layers),
-        "median_s": med,
-        "capture_over_bare": med["layerscope"] / med["bare"],
-        "fx_over_bare": med["fx"] / med["bare"],
-    }
+    return {"model": name, "layers": len(layers), "median_s": med,
+            "protected": len(layerscope.capture(model, x, layers).protected)}
+
+
+def _row(r: dict) -> str:
+    m = r["median_s"]
+    ratio = {k: m[k] / m["bare"] for k in COLUMNS}
+    return (
+        f"| {r['model']} | {r['layers']} ({r['protected']} overwritten) | {m['bare'] * 1e3:.1f} ms | "
+        + " | ".join(f"{ratio[k]:.3f}x" for k in COLUMNS[1:])
+        + f" | {m['recorder'] / m['keep']:.3f} | {m['capture-first'] / m['clone']:.3f} |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="resnet18,vgg16")
+    parser.add_argument("--models", default=MODELS)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
-    results = [bench(name, args.size, args.repeat) for name in args.models.split(",")]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    print(f"capture overhead ({machine}), medians of {args.repeat} interleaved rounds")
-    for r in results:
-        m = r["median_s"]
-        print(
-            f"  {r['model']:<10} {r['layers']:>3} conv layers  bare {m['bare'] * 1e3:7.1f} ms  "
-            f"layerscope {m['layerscope'] * 1e3:7.1f} ms ({r['capture_over_bare']:.2f}x)  "
-            f"fx-extractor {m['fx'] * 1e3:7.1f} ms ({r['fx_over_bare']:.2f}x)"
-        )
+    print(f"capture overhead ({machine}), medians of {args.repeat} interleaved rounds, x = time over a bare forward")
+    print("| model | layers | bare | " + " | ".join(COLUMNS[1:]) + " | recorder/keep | capture-first/clone |")
+    print("|---" * (len(COLUMNS) + 4) + "|")
+    results = []
+    for name in args.models.split(","):
+        results.append(bench(name, args.size, args.repeat))
+        print(_row(results[-1]), flush=True)
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"machine": machine, "results": results}, handle, indent=2)
+            json.dump({"machine": machine, "repeat": args.repeat, "results": results}, handle, indent=2)
 
 
 if __name__ == "__main__":

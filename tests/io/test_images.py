@@ -228,6 +228,21 @@ def test_array_and_pil_inputs():
     assert from_pil.image.getpixel((0, 0)) == (255, 255, 255)
 
 
+def test_float_tiff_with_nan_and_inf_is_scaled_by_its_finite_values(tmp_path):
+    path = tmp_path / "nan.tif"
+    Image.fromarray(np.array([[np.nan, 0.0, 2.0, np.inf, 4.0]], dtype=np.float32)).save(path)
+    loaded = load_image(path)
+    assert _pixels(loaded.image) == [0, 0, 128, 0, 255]
+    assert "2 of 5 pixels are NaN or Inf (shown black); the scale uses the 3 finite ones" in loaded.notes
+
+
+def test_float_tiff_without_a_finite_pixel_is_an_image_error(tmp_path):
+    path = tmp_path / "allnan.tif"
+    Image.fromarray(np.full((2, 2), np.nan, dtype=np.float32)).save(path)
+    with pytest.raises(ImageError, match=r"allnan\.tif: every one of its 4 pixels is NaN or Inf"):
+        load_image(path)
+
+
 def test_float_array_is_refused_with_the_fix():
     with pytest.raises(ImageError, match=r"must be uint8 .*astype\('uint8'\)"):
         as_loaded_image(np.zeros((2, 2), dtype=np.float32))

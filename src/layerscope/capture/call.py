@@ -123,7 +123,7 @@ def _forward_error(err: Exception, inputs: Any, grad: bool) -> ForwardError:
     if not grad and _NEEDS_AUTOGRAD.search(str(err)):
         return ForwardError(
             f"{where} The forward seems to need autograd, which capture turns off (it runs the model under "
-            "torch.no_grad()). Pass grad=True (CLI: --grad) to capture with autograd enabled."
+            "torch.no_grad()). Pass grad=True to capture with autograd enabled."
         )
     return ForwardError(
         f"{where} Check the input's size, channels and batch dimension (CLI: --size / --grayscale; "

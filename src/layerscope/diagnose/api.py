@@ -97,9 +97,8 @@ def _finish(layer: _Layer, t: Thresholds) -> LayerDiagnosis:
     inactive = float(np.nansum(finite * s.inactive) / weight) if weight else math.nan
     return LayerDiagnosis(
         name=layer.info.name, module_type=layer.info.module_type, shape=layer.shape, layout=layer.layout,
-        verdict=v.verdict, reason=v.reason, flagged=v.flagged, shares=v.shares, scale=scale,
-        effective_rank=s.effective_rank, noise=_layer_noise(s, v.flagged), inactive=inactive,
-        findings=v.findings, channels_summary=s, notes=layer.notes, bounds=layer.bounds,
+        judgement=v, scale=scale, effective_rank=s.effective_rank, noise=_layer_noise(s, v.flagged),
+        inactive=inactive, channels_summary=s, notes=layer.notes, bounds=layer.bounds,
         input_noise=layer.input_noise[0] / layer.input_noise[1] if layer.input_noise[1] else None,
     )
 

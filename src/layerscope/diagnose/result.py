@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from .._json import jsonable as _jsonable
 from ..stats import ChannelSummary
 from .thresholds import Thresholds
+
+if TYPE_CHECKING:  # verdict.py imports Finding from here
+    from .verdict import LayerVerdict
 
 __all__ = ["Finding", "LayerDiagnosis", "Tendency", "Diagnosis", "CAVEAT"]
 
@@ -58,8 +61,9 @@ class LayerDiagnosis:
     """The diagnosis of one captured layer.
 
     ``shape`` is one input's activation shape (without the batch); ``layout`` how it was read
-    (``NCHW``, ``tokens``, ``NC`` ...); ``flagged`` the channel indices per flag; ``shares`` the
-    share of channels per flag; ``scale`` the root-mean-square of the layer's finite values;
+    (``NCHW``, ``tokens``, ``NC`` ...); ``judgement`` the :class:`~layerscope.diagnose.verdict.LayerVerdict`
+    (its ``verdict``, ``reason``, ``flagged`` channel indices per flag, ``shares`` of channels per
+    flag and ``findings`` read through as attributes of the diagnosis); ``scale`` the root-mean-square of the layer's finite values;
     ``noise`` the median channel noise score (None without spatial maps); ``channels_summary``
     every per-channel number; ``bounds`` the activation's clamp bounds (None: saturation not checked);
     ``input_noise`` the inputs' own noise score at the layer's resolution.
@@ -69,19 +73,21 @@ class LayerDiagnosis:
     module_type: str
     shape: tuple[int, ...]
     layout: str
-    verdict: str
-    reason: str
-    flagged: dict[str, list[int]]
-    shares: dict[str, float]
+    judgement: LayerVerdict
     scale: float
     effective_rank: float
     noise: Optional[float]
     inactive: float
-    findings: list[Finding]
     channels_summary: ChannelSummary
     notes: list[str] = field(default_factory=list)
     bounds: Optional[tuple] = None
     input_noise: Optional[float] = None
+
+    verdict = property(lambda self: self.judgement.verdict, doc="good / suspicious / bad")
+    reason = property(lambda self: self.judgement.reason, doc="the verdict in plain words")
+    flagged = property(lambda self: self.judgement.flagged, doc="channel indices per flag")
+    shares = property(lambda self: self.judgement.shares, doc="share of channels per flag")
+    findings = property(lambda self: self.judgement.findings, doc="the layer's findings")
 
     @property
     def relative_noise(self) -> Optional[float]:

@@ -4,7 +4,7 @@
 0.4
 
 How each value was chosen is in ``docs/diagnose.md`` (calibration on trained vs
-random-init models with ``python -m layerscope.diagnose.calibrate``).
+random-init models with ``python tools/calibrate.py``).
 """
 
 from __future__ import annotations

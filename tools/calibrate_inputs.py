@@ -1,6 +1,6 @@
 """Calibrate the input checks on real photos: correct vs mistaken normalization, and input noise.
 
-    python -m layerscope.diagnose.calibrate_inputs [--draws 200]   # 2-4 minutes on 2 cores
+    python tools/calibrate_inputs.py [--draws 200]   # 2-4 minutes on 2 cores
 
 The 18 photos scikit-image ships (natural scenes, micrographs, astronomy, documents; no download)
 go through the ImageNet preprocessing (resize 256, crop 224) and are normalized five ways: correctly,
@@ -30,7 +30,7 @@ def photos(size: int = 224) -> dict[str, torch.Tensor]:
     from PIL import Image
     from skimage import data
 
-    from ..io import Preprocessing
+    from layerscope.io import Preprocessing
 
     scale = Preprocessing().with_overrides(size=size, mean=(0.0,), std=(1.0,))
     out = {}
@@ -42,7 +42,7 @@ def photos(size: int = 224) -> dict[str, torch.Tensor]:
 
 def normalizations() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """Ways of turning [0, 1] pixels into model input: the right one and four common mistakes."""
-    from ..io import IMAGENET_MEAN, IMAGENET_STD
+    from layerscope.io import IMAGENET_MEAN, IMAGENET_STD
 
     m, s = (torch.tensor(v)[:, None, None] for v in (IMAGENET_MEAN, IMAGENET_STD))
     return {
@@ -61,15 +61,15 @@ def flagged(x: torch.Tensor) -> bool:
     >>> flagged(pixels), flagged(normalizations()["correct (ImageNet)"](pixels))
     (True, False)
     """
-    from ..io import Preprocessing
-    from . import InputStats, check_inputs
+    from layerscope.io import Preprocessing
+    from layerscope.diagnose import InputStats, check_inputs
 
     return any(f.code in CODES for f in check_inputs(InputStats().update(x), Preprocessing()))
 
 
 def _numbers(x: torch.Tensor) -> tuple[float, float, float]:
     """(share of the ImageNet range used, smallest channel std, largest |channel mean|)."""
-    from ..io import IMAGENET_MEAN, IMAGENET_STD
+    from layerscope.io import IMAGENET_MEAN, IMAGENET_STD
 
     bound = max(max(abs(-m / s), abs((1 - m) / s)) for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
     per_channel = x.transpose(0, 1).reshape(3, -1).double()
@@ -94,7 +94,7 @@ def normalization_table(images: dict[str, torch.Tensor], draws: int) -> None:
 
 
 def noise_table() -> None:
-    from ..stats import noise_score
+    from layerscope.stats import noise_score
 
     print("\ninput noise score (channel mean; 0 smooth, 1 pixel noise):")
     for size in (224, 64, 32):
@@ -106,7 +106,7 @@ def noise_table() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m layerscope.diagnose.calibrate_inputs",
+    parser = argparse.ArgumentParser(prog="python tools/calibrate_inputs.py",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--draws", type=int, default=200, help="random photo sets per size (default 200)")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Calibrate the noise score: trained vs random-init layers, on digits and on real photo crops.
 
-    python -m layerscope.diagnose.calibrate [--steps 400] [--json out.json]
+    python tools/calibrate.py [--steps 400] [--json out.json]
 
 Three model families, all on CPU in a few minutes, no download:
 
@@ -121,7 +121,7 @@ def auc(positive: list[float], negative: list[float]) -> float:
 
 def layer_scores(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
     """diagnose() the model; per layer: noise, relative noise, channel noise scores; plus the tendency."""
-    from . import diagnose
+    from layerscope import diagnose
 
     result = diagnose(model, x, channel_order=False)
     layers = {
@@ -138,12 +138,12 @@ def _deeper(entry: dict[str, Any], key: str) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m layerscope.diagnose.calibrate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python tools/calibrate.py", description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=400, help="PhotoNet training steps (default 400)")
     parser.add_argument("--json", metavar="PATH", help="also write every number to this JSON file")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    from ..zoo import build_builtin, digits, sample_inputs
+    from layerscope.zoo import build_builtin, digits, sample_inputs
 
     started = time.perf_counter()
     images, _ = sample_inputs("digits")
