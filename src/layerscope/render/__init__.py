@@ -14,7 +14,7 @@ from .colormap import MARKER_RGB, palette, resolve_cmap
 from .grid import ChannelGrid, GridMeta, channel_grid, render_grid, render_grids
 from .normalize import MODES, Normalization, quantize, shared_range, value_ranges
 from .options import RenderOptions
-from .png import PngWriter, encode_png, save_png, save_pngs
+from .png import encode_png, save_png
 
 __all__ = [
     "ChannelGrid",
@@ -23,7 +23,6 @@ __all__ = [
     "MODES",
     "Normalization",
     "ORDERS",
-    "PngWriter",
     "RenderOptions",
     "channel_grid",
     "encode_png",
@@ -34,7 +33,6 @@ __all__ = [
     "render_grids",
     "resolve_cmap",
     "save_png",
-    "save_pngs",
     "shared_range",
     "value_ranges",
 ]
