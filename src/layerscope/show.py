@@ -21,17 +21,17 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch
 
-from .errors import ImageError, InputError, LayoutError
-from .io.images import DEFAULT_MAX_PIXELS
-from .render.grid import ChannelGrid, check_options, check_value_range, render_grids
+from .errors import InputError, LayoutError
+from .io.resolve import resolve_model
 from .layout import canonical_layout
+from .render.grid import ChannelGrid, render_grids
+from .render.options import RenderOptions
 from .render.png import write_atomic
 
 __all__ = ["show", "ShowResult"]
 
 STRIP_HEIGHT = 8  # pixels a 1-pixel-high map (a Conv1d channel, a vector) is stretched to
-
-ValueRange = Union[tuple[float, float], Mapping[str, tuple[float, float]], None]
+DEFAULT_OPTIONS = RenderOptions(max_channels=64, caption=True)  # show's: the first 64 channels, captioned
 
 
 @dataclass
@@ -39,22 +39,51 @@ class ShowResult:
     """What :func:`show` rendered: files per input and layer, layer metadata, skipped inputs.
 
     ``files[input][layer]`` is the PNG path (when ``out`` was given); ``grids[input][layer]``
-    the :class:`~layerscope.render.ChannelGrid` (when ``out`` was None).
+    the :class:`~layerscope.render.ChannelGrid` (when ``out`` was None). ``options`` are the
+    :class:`~layerscope.render.RenderOptions` used (with the shared ranges of ``normalize="global"``);
+    :meth:`to_dict` is the content of ``index.json``. In Jupyter the result shows a table of thumbnails.
     """
 
     out: Optional[Path]
     index: Optional[Path]
+    options: RenderOptions
+    model: dict
+    preprocessing: dict
+    input_shape: tuple[int, ...]
     files: dict[str, dict[str, Path]] = field(default_factory=dict)
     grids: dict[str, dict[str, ChannelGrid]] = field(default_factory=dict)
     layers: list[dict] = field(default_factory=list)
     inputs: list[dict] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     skipped_layers: list[tuple[str, str]] = field(default_factory=list)
-    record: dict = field(default_factory=dict)
 
     @property
     def count(self) -> int:
         return sum(len(v) for v in (self.files or self.grids).values())
+
+    def to_dict(self) -> dict:
+        """The content of ``index.json``: version, model, preprocessing, render options, layers, inputs, skips."""
+        from . import __version__
+
+        return {
+            "layerscope_version": __version__,
+            "model": self.model,
+            "preprocessing": self.preprocessing,
+            "input_shape": list(self.input_shape),
+            "render": self.options.to_dict(),
+            "layers": self.layers,
+            "inputs": self.inputs,
+            "skipped_inputs": [{"path": p, "reason": r} for p, r in self.skipped],
+            "skipped_layers": [{"layer": n, "reason": r} for n, r in self.skipped_layers],
+        }
+
+    def _repr_html_(self) -> str:
+        from .render.repr import image_table
+
+        notes = [f"skipped {p}: {r}" for p, r in self.skipped] + [f"skipped layer {n}: {r}" for n, r in self.skipped_layers]
+        rows = [(entry["name"], entry["source"]) for entry in self.inputs]
+        columns = [row["name"] for row in self.layers]
+        return image_table(self.files or self.grids, rows, columns, title=repr(self), notes=notes)
 
     def __repr__(self) -> str:
         where = f" in {self.out}" if self.out else ""
@@ -78,42 +107,22 @@ def _input_names(labels: Sequence[str]) -> list[str]:
     return names
 
 
-def _resolve(model: Any):
-    from .io import LoadedModel, load_model
+def _feed(images: Any, loaded, batch_size: int) -> tuple[list[torch.Tensor], list[str], list[list[str]], Any]:
+    """Every input through the one way in: ``(batches, source per input, notes per input, feed)``."""
+    from .io.feed import Feed
 
-    if isinstance(model, LoadedModel):
-        return model
-    if isinstance(model, (str, torch.nn.Module)):
-        return load_model(model)
-    raise InputError(
-        f"model must be a spec such as 'torchvision:resnet18', an nn.Module or a LoadedModel; got {type(model).__name__}."
-    )
-
-
-def _inputs(images: Any, loaded, strict: bool, recursive: bool, max_pixels: Optional[int]):
-    """``(tensors (C, H, W) list, labels, notes per input, skipped)``."""
-    if isinstance(images, torch.Tensor):
-        batch = images.unsqueeze(0) if images.dim() == 3 else images
-        if batch.dim() != 4:
-            raise InputError(f"A tensor of images must be (N, C, H, W) or (C, H, W), got {tuple(images.shape)}.")
-        return list(batch), ["<tensor>"] * len(batch), [["tensor given: used as is, not preprocessed"]] * len(batch), []
-    from .io.find import load_images, require_loaded
-
-    loaded_images, skipped = load_images(images, strict=strict, recursive=recursive, max_pixels=max_pixels)
-    require_loaded(loaded_images, skipped)
-    tensors = [loaded.preprocessing(item.image) for item in loaded_images]
-    return tensors, [item.path for item in loaded_images], [list(item.notes) for item in loaded_images], skipped
-
-
-def _batches(tensors: list[torch.Tensor], size: int):
-    """Consecutive runs of equal-shaped tensors, at most ``size`` long: ``(start, batch)``."""
-    start = 0
-    while start < len(tensors):
-        stop = start + 1
-        while stop < len(tensors) and stop - start < size and tensors[stop].shape == tensors[start].shape:
-            stop += 1
-        yield start, torch.stack(tensors[start:stop])
-        start = stop
+    if isinstance(images, torch.Tensor) and images.dim() == 3:
+        images = images.unsqueeze(0)  # one image (C, H, W)
+    feed = Feed.of(images, loaded.preprocessing, max(1, int(batch_size)))
+    batches = list(feed)
+    for batch in batches:
+        if not isinstance(batch, torch.Tensor) or batch.dim() != 4:
+            what = tuple(batch.shape) if isinstance(batch, torch.Tensor) else type(batch).__name__
+            raise InputError(f"show renders images: inputs must be (N, C, H, W) or (C, H, W) tensors or image "
+                             f"files, got {what}. For other inputs use layerscope.capture and layerscope.render.")
+    tensor_note = ["tensor given: used as is, not preprocessed"]
+    notes = [list(r.notes) for r in feed.images] if feed.images else [tensor_note] * feed.count
+    return batches, feed.sources, notes, feed
 
 
 def _check_free(out: Path, names: list[str], overwrite: bool) -> None:
@@ -134,7 +143,7 @@ def _global_ranges(rec, batches) -> dict[str, tuple[float, float]]:
     from .render.normalize import shared_range
 
     ranges: dict[str, tuple[float, float]] = {}
-    for _, batch in batches:
+    for batch in batches:
         for name, tensor in rec(batch).items():
             lo, hi = shared_range([tensor], "layer")
             old = ranges.get(name, (lo, hi))
@@ -178,124 +187,96 @@ def show(
     layers: Any = None,
     out: Union[str, Path, None] = None,
     *,
-    normalize: str = "channel",
-    percentiles: Optional[Sequence[float]] = None,
-    value_range: ValueRange = None,
-    cmap: Optional[str] = None,
-    max_channels: Optional[int] = 64,
-    order: str = "index",
-    labels: bool = False,
-    caption: bool = True,
-    colorbar: bool = False,
-    scale: int = 1,
-    padding: int = 1,
+    options: Optional[RenderOptions] = None,
     layouts: Optional[Mapping[str, str]] = None,
     overwrite: bool = False,
-    strict: bool = False,
-    recursive: bool = False,
-    max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
     batch_size: int = 8,
     threads: Optional[int] = None,
+    preprocessing: Any = None,
+    **option_fields: Any,
 ) -> ShowResult:
     """Capture ``layers`` of ``model`` on ``images`` and render one channel grid per (layer, input).
 
     ``model``: a spec (``"torchvision:resnet18"``, ``"builtin:digits"``), an ``nn.Module`` or a
-    ``LoadedModel``; ``images``: files / directories / globs / PIL images (unreadable files are
-    skipped and listed unless ``strict``), or a preprocessed tensor. Each grid carries a caption
-    with the layer, the normalization and its value range (``caption=False`` leaves it off). With ``out`` the grids go to
+    ``LoadedModel`` (``preprocessing=`` replaces its preprocessing; a bare module's is assumed, see
+    :mod:`layerscope.io.resolve`); ``images``: files / directories / globs / PIL images (unreadable
+    files are skipped and listed; for ``strict``, ``recursive`` or ``max_pixels`` pass a
+    :class:`~layerscope.io.feed.Feed` made with them), or a tensor, used as is. With ``out`` the grids go to
     ``out/<input>/<NN>_<layer>.png`` plus ``out/index.json``; existing files are never replaced
     unless ``overwrite=True``. Without ``out`` the grids are returned in ``result.grids``.
+
+    How grids are drawn: ``options`` (a :class:`~layerscope.render.RenderOptions`; None:
+    :data:`DEFAULT_OPTIONS`, at most 64 channels, captioned), any of whose fields may be given as a
+    keyword that replaces it: ``show(model, img, out="maps", max_channels=12, scale=4)``.
     ``normalize="global"`` without ``value_range`` shares one min-max per layer across all inputs
     (a second forward pass); ``value_range`` may also map layer names to ranges.
     ``max_channels=0`` renders every channel (the atlas). ``layouts`` maps layer names to
-    :func:`~layerscope.render.layout.to_maps` layouts. The other options are those of
-    :func:`layerscope.render.render_grid`.
+    :func:`~layerscope.layout.to_maps` layouts (how to read a layer's tensor).
     """
     from .capture import Recorder
 
-    checked = check_options(normalize=normalize, cmap=cmap, max_channels=max_channels, order=order, padding=padding,
-                            scale=scale, percentiles=percentiles)
-    check_value_range(normalize, value_range if not isinstance(value_range, Mapping) else next(iter(value_range.values()), None))
+    options = RenderOptions.of(DEFAULT_OPTIONS if options is None else options, **option_fields)
     layouts = {name: canonical_layout(layout) for name, layout in (layouts or {}).items()}
-    loaded = _resolve(model)
-    tensors, sources, notes, skipped = _inputs(images, loaded, strict, recursive, max_pixels)
+    loaded = resolve_model(model, preprocessing=preprocessing)
+    batches, sources, notes, feed = _feed(images, loaded, batch_size)
     names = _input_names(sources)
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         _check_free(out_dir, names, overwrite)
-    options = dict(normalize=normalize, percentiles=checked["percentiles"], cmap=checked["cmap"],
-                   max_channels=max_channels, order=order, labels=labels, caption=caption, colorbar=colorbar,
-                   scale=scale, padding=padding)
-    result = ShowResult(out_dir, None, skipped=list(skipped))
-    known = _Layers(layouts)
-    metas: dict[str, dict] = {n: {} for n in names}
-    batches = list(_batches(tensors, max(1, int(batch_size))))
+    known, metas = _Layers(layouts), {n: {} for n in names}
+    made: dict[str, dict[str, Any]] = {}  # input -> layer -> grid, or the file it was written to
     with Recorder(loaded.module, layers) as rec, ThreadPoolExecutor(threads or min(8, os.cpu_count() or 1)) as pool:
-        ranges = _global_ranges(rec, batches) if normalize == "global" and value_range is None else value_range
-        for start, batch in batches:
-            acts, items, jobs = rec(batch), names[start : start + len(batch)], []
-            known.digits = max(known.digits, len(str(len(acts) - 1)))
-            for name, tensor in acts.items():
-                maps = known.maps(name, tensor, acts.describe(name), tuple(batch.shape[-2:]))
-                if maps is None:
-                    continue
-                span = ranges.get(name) if isinstance(ranges, Mapping) else ranges
-                paths = [out_dir / item / known.rows[name]["file"] for item in items] if out_dir else None
-                job = pool.submit(_render_layer, maps, dict(options, layer=name, value_range=span), paths, overwrite)
-                jobs.append((name, job))
-            for name, job in jobs:  # wait for this batch (bounds memory), raise the first error
-                for item, (meta, grid) in zip(items, job.result()):
-                    metas[item][name] = meta
-                    if out_dir is None:
-                        result.grids.setdefault(item, {})[name] = grid
-                    else:
-                        result.files.setdefault(item, {})[name] = out_dir / item / known.rows[name]["file"]
-            del acts
-    result.layers, result.skipped_layers = list(known.rows.values()), list(known.skipped.items())
-    result.inputs = [
+        if options.normalize == "global" and options.value_range is None:
+            options = options.replace(value_range=_global_ranges(rec, batches))
+        start = 0
+        for batch in batches:
+            items, start = names[start : start + len(batch)], start + len(batch)
+            for item, name, meta, grid_or_file in _render_batch(
+                rec(batch), items, tuple(batch.shape[-2:]), known, options, pool, out_dir, overwrite
+            ):
+                metas[item][name] = meta
+                made.setdefault(item, {})[name] = grid_or_file
+    inputs = [
         {"name": n, "source": src, "notes": note, "grids": metas[n],
-         "files": {k: f"{n}/{p.name}" for k, p in result.files.get(n, {}).items()}}
+         "files": {k: f"{n}/{p.name}" for k, p in made.get(n, {}).items()} if out_dir else {}}
         for n, src, note in zip(names, sources, notes)
     ]
-    result.record = _record(loaded, tensors[0], {**options, "value_range": _jsonable(ranges)}, result)
+    result = ShowResult(
+        out_dir, None, options, loaded.to_dict(), loaded.preprocessing.to_dict(), tuple(batches[0].shape[1:]),
+        files=made if out_dir else {}, grids={} if out_dir else made, layers=list(known.rows.values()),
+        inputs=inputs, skipped=list(feed.skipped), skipped_layers=list(known.skipped.items()),
+    )
     if out_dir is not None:
-        text = json.dumps(result.record, default=str)  # compact: the C encoder (indent= is pure Python)
+        text = json.dumps(result.to_dict(), default=str)  # compact: the C encoder (indent= is pure Python)
         result.index = write_atomic(text.encode("utf-8"), out_dir / "index.json", overwrite=overwrite)
     return result
 
 
-def _render_layer(maps: torch.Tensor, options: dict, paths: Optional[list[Path]], overwrite: bool):
+def _render_batch(acts, items: list[str], input_size: tuple[int, int], known: _Layers, options: RenderOptions,
+                  pool: ThreadPoolExecutor, out_dir: Optional[Path], overwrite: bool):
+    """Render every layer of one batch in ``pool``; yields ``(input, layer, grid metadata, grid or file)``.
+
+    Waits for the whole batch (bounds memory) and raises the first error.
+    """
+    known.digits = max(known.digits, len(str(len(acts) - 1)))
+    jobs = []
+    for name, tensor in acts.items():
+        maps = known.maps(name, tensor, acts.describe(name), input_size)
+        if maps is not None:
+            paths = [out_dir / item / known.rows[name]["file"] for item in items] if out_dir else None
+            jobs.append((name, pool.submit(_render_layer, maps, options, name, paths, overwrite)))
+    for name, job in jobs:
+        for item, (meta, grid_or_file) in zip(items, job.result()):
+            yield item, name, meta, grid_or_file
+
+
+def _render_layer(maps: torch.Tensor, options: RenderOptions, layer: str, paths: Optional[list[Path]], overwrite: bool):
     """Render one layer's grids (one per input) and write them when ``paths`` are given.
 
     Runs in a worker thread: numpy's passes and the PNG deflate release the GIL, so layers
     render and encode in parallel while the main thread moves on.
     """
-    grids = render_grids(maps, **options)
+    grids = render_grids(maps, options, layer=layer)
     if paths is None:
         return [(grid.meta.to_dict(), grid) for grid in grids]
-    for grid, path in zip(grids, paths):
-        grid.save(path, overwrite=overwrite)
-    return [(grid.meta.to_dict(), None) for grid in grids]
-
-
-def _record(loaded, example: torch.Tensor, render: dict, result: ShowResult) -> dict:
-    """The content of ``index.json``."""
-    from . import __version__
-
-    return {
-        "layerscope_version": __version__,
-        "model": loaded.to_dict(),
-        "preprocessing": loaded.preprocessing.to_dict(),
-        "input_shape": list(example.shape),
-        "render": render,
-        "layers": result.layers,
-        "inputs": result.inputs,
-        "skipped_inputs": [{"path": p, "reason": r} for p, r in result.skipped],
-        "skipped_layers": [{"layer": n, "reason": r} for n, r in result.skipped_layers],
-    }
-
-
-def _jsonable(ranges: ValueRange) -> Any:
-    if isinstance(ranges, Mapping):
-        return {k: list(v) for k, v in ranges.items()}
-    return list(ranges) if ranges is not None else None
+    return [(grid.meta.to_dict(), grid.save(path, overwrite=overwrite)) for grid, path in zip(grids, paths)]

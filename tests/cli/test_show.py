@@ -89,3 +89,14 @@ def test_layout_override_must_name_a_layout(tmp_path, capsys):
     code = main(["show", "builtin:digits", str(tmp_path / "g.png"), "--layout", "conv1=XYZ", "--out", str(tmp_path / "o")])
     assert code == 2
     assert "Unknown layout 'XYZ'" in capsys.readouterr().err
+
+
+def test_flags_fill_the_render_options_over_shows_defaults(tmp_path):
+    from layerscope.show import DEFAULT_OPTIONS
+
+    Image.new("RGB", (40, 40), "gray").save(tmp_path / "g.png")
+    args = ["show", "builtin:digits", str(tmp_path / "g.png"), "--out", str(tmp_path / "o")]
+    assert main([*args, "--columns", "2", "--no-caption", "--normalize", "signed"]) == 0
+    render = json.loads((tmp_path / "o" / "index.json").read_text())["render"]
+    assert render == DEFAULT_OPTIONS.replace(columns=2, caption=False, normalize="signed").to_dict()
+    assert render["cmap"] == "RdBu_r" and render["max_channels"] == 64

@@ -104,3 +104,21 @@ def test_share_threshold_above_one_in_a_mapping_is_rejected():
 def test_share_threshold_accepts_percent_and_non_shares_above_one():
     t = Thresholds().with_overrides(["dead_bad=20%", "exploding=50", "noisy=1.2"])
     assert (t.dead_bad, t.exploding, t.noisy) == (0.2, 50.0, 1.2)
+
+
+def test_html_colours_the_verdict_cell_not_a_layer_named_like_a_verdict():
+    import re
+
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("good", nn.Conv2d(3, 8, 3, padding=1))  # a healthy random conv: verdict good
+    model.add_module("bad", nn.Conv2d(8, 4, 3, padding=1))  # a dead channel: verdict suspicious
+    with torch.no_grad():
+        model.bad.weight[1] = 0
+        model.bad.bias[1] = -1
+    result = diagnose(model, smooth_images(4), channel_order=False)
+    assert [(layer.name, layer.verdict) for layer in result.layers] == [("good", "good"), ("bad", "suspicious")]
+    body = result._repr_html_().split("<tbody>")[1].split("</tbody>")[0]
+    rows = [re.findall(r"<td([^>]*)>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
+    assert [(row[0], row[3][1]) for row in rows] == [(("", "good"), "good"), (("", "bad"), "suspicious")]
+    assert "color:#1a7f37" in rows[0][3][0] and "color:#9a6700" in rows[1][3][0]

@@ -15,6 +15,7 @@ MODULES = [
     "layerscope.render.font",
     "layerscope.render.grid",
     "layerscope.render.normalize",
+    "layerscope.render.options",
     "layerscope.render.png",
     "layerscope.render.strips",
     "layerscope.show",

@@ -1,24 +1,17 @@
 """Golden PNGs: a hand-set conv on a hand-made 8x8 input, rendered in several modes and colormaps.
 
-A missing reference fails. To (re)create the references after checking the output by eye:
-``LAYERSCOPE_REGEN_GOLDEN=1 python -m pytest tests/render/test_golden.py``.
+A missing reference fails (see :mod:`._golden`; ``LAYERSCOPE_REGEN_GOLDEN=1`` rewrites them).
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from layerscope.render import render_grid
 
+from ._golden import assert_matches_golden
 from .models import conv_maps, hand_conv, square_input
-
-GOLDEN = Path(__file__).parent / "golden"
 
 
 def _with_nan() -> torch.Tensor:
@@ -40,15 +33,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_matches_golden(case):
     make, options = CASES[case]
-    grid = render_grid(make(), **options)
-    path = GOLDEN / f"{case}.png"
-    if os.environ.get("LAYERSCOPE_REGEN_GOLDEN") == "1":
-        grid.save(path)
-    if not path.exists():
-        pytest.fail(f"golden {path.name} is missing; look at the output, then run with LAYERSCOPE_REGEN_GOLDEN=1")
-    with Image.open(path) as image:
-        expected = np.asarray(image.convert("RGB"))
-    np.testing.assert_array_equal(grid.rgb, expected, err_msg=f"{case} differs from its golden PNG")
+    assert_matches_golden(render_grid(make(), **options), f"{case}.png")
 
 
 def test_hand_conv_maps_are_the_expected_literals():
@@ -57,3 +42,9 @@ def test_hand_conv_maps_are_the_expected_literals():
     assert maps[3].unique().tolist() == [0.5]  # constant channel: bias only
     assert maps[1, 0, :3].tolist() == [0.125, 0.25, 0.25]  # right minus left on the ramp (zero padding)
     assert maps[2, 1, 2].item() == 1.75  # below (2.0, the square) minus above (0.25, the ramp)
+
+
+def test_a_missing_golden_fails_and_says_how_to_make_it(monkeypatch):
+    monkeypatch.delenv("LAYERSCOPE_REGEN_GOLDEN", raising=False)
+    with pytest.raises(pytest.fail.Exception, match=r"no_such\.png is missing.*LAYERSCOPE_REGEN_GOLDEN=1"):
+        assert_matches_golden(render_grid(conv_maps()), "no_such.png")

@@ -14,7 +14,7 @@ from PIL import Image
 from layerscope.errors import InputError
 from layerscope.render import png
 from layerscope.render.colormap import palette
-from layerscope.render.png import PngWriter, encode_png, save_png, save_pngs
+from layerscope.render.png import encode_png, save_png
 
 
 def _decode(path) -> Image.Image:
@@ -83,18 +83,3 @@ def test_overwrite_replaces_atomically(tmp_path):
     save_png(np.full((3, 3), 9, np.uint8), target)
     assert np.asarray(_decode(target)).tolist() == [[9] * 3] * 3
     assert os.listdir(tmp_path) == ["a.png"]
-
-
-def test_parallel_writer_writes_every_file(tmp_path):
-    items = [(np.full((4, 5), i, np.uint8), tmp_path / "d" / f"{i}.png") for i in range(12)]
-    paths = save_pngs(items, threads=3)
-    assert [int(np.asarray(_decode(p))[0, 0]) for p in paths] == list(range(12))
-
-
-def test_parallel_writer_reports_the_first_error(tmp_path):
-    (tmp_path / "taken.png").write_bytes(b"x")
-    with pytest.raises(InputError, match="taken.png already exists"):
-        with PngWriter(threads=2, overwrite=False) as writer:
-            writer.submit(np.zeros((2, 2), np.uint8), tmp_path / "ok.png")
-            writer.submit(np.zeros((2, 2), np.uint8), tmp_path / "taken.png")
-    assert (tmp_path / "ok.png").exists() and (tmp_path / "taken.png").read_bytes() == b"x"

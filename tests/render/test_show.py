@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -14,7 +17,8 @@ import layerscope
 from layerscope.capture import Recorder
 from layerscope.errors import ImageError, InputError
 from layerscope.io import load_model
-from layerscope.render import render_grids
+from layerscope.io.feed import Feed
+from layerscope.render import RenderOptions, render_grids
 from layerscope.show import show
 
 LAYERS = ["conv1", "layer1.0.conv1", "layer4.1.conv2"]
@@ -94,7 +98,7 @@ def test_without_out_the_grids_are_returned(resnet, images):
 
 def test_strict_stops_at_an_unreadable_image(resnet, images):
     with pytest.raises(ImageError, match="broken.png"):
-        show(resnet, [str(images)], ["conv1"], strict=True)
+        show(resnet, Feed([str(images)], strict=True), ["conv1"])
 
 
 def test_global_normalization_shares_one_range_across_inputs(resnet, images):
@@ -148,3 +152,39 @@ def test_one_pixel_strips_are_stretched_to_be_visible(resnet, images, tmp_path):
     from layerscope.show import STRIP_HEIGHT
 
     assert _pixels(result.files["noise"]["fc"]).shape[0] == STRIP_HEIGHT + 2  # 1 px padding above and below
+
+
+def test_to_dict_is_the_index_and_options_combine_with_keywords(resnet, images, tmp_path):
+    out = tmp_path / "maps"
+    options = RenderOptions(normalize="robust", max_channels=8)
+    result = show(resnet, [str(images / "noise.png")], ["conv1"], out, options=options, order="std")
+    assert result.options == options.replace(order="std")
+    assert json.loads((out / "index.json").read_text()) == json.loads(json.dumps(result.to_dict()))
+    assert result.to_dict()["render"]["order"] == "std" and not hasattr(result, "record")
+
+
+def test_global_ranges_are_kept_in_the_options(resnet, images):
+    result = show(resnet, [str(images)], ["conv1"], normalize="global")
+    (low, high) = result.options.value_range["conv1"]
+    assert result.to_dict()["render"]["value_range"] == {"conv1": [low, high]}
+    assert result.inputs[0]["grids"]["conv1"]["normalization"]["vmin"] == [pytest.approx(low)]
+
+
+def test_misspelt_option_keyword_says_which(resnet, images):
+    with pytest.raises(InputError, match="Unknown render option 'max_channel'. Did you mean 'max_channels'"):
+        show(resnet, [str(images)], ["conv1"], max_channel=4)
+
+
+@pytest.mark.parametrize("out", [None, "o"])
+def test_html_repr_is_a_table_of_escaped_names_and_thumbnails(tmp_path, out):
+    model = nn.Sequential()
+    model.add_module("<b>conv</b>", nn.Conv2d(3, 4, 3))
+    model.add_module("relu", nn.ReLU())
+    model.add_module("wide", nn.Conv2d(4, 64, 3))
+    result = show(model, torch.randn(2, 3, 40, 40), "type:Conv2d", tmp_path / out if out else None, max_channels=0)
+    page = result._repr_html_()
+    assert "<b>conv</b>" not in page and "&lt;b&gt;conv&lt;/b&gt;" in page and "&lt;tensor&gt;" in page
+    thumbs = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(thumbs) == 4  # 2 inputs x 2 layers
+    sizes = [Image.open(io.BytesIO(base64.b64decode(t))).size for t in thumbs]
+    assert all(w <= 160 and h <= 96 for w, h in sizes)

@@ -8,24 +8,30 @@ Example::
 
 from __future__ import annotations
 
+import argparse
 import sys
-from typing import Optional
 
 from ..errors import InputError
 from ..render.channels import ORDERS
 from ..render.normalize import MODES
+from ..render.options import RenderOptions
 from ._common import add_image_arguments, add_layer_arguments, add_model_arguments, layers_from_args, model_from_args
-from ._common import parse_max_pixels, print_preprocessing, print_skipped_summary
+from ._common import feed_from_args, print_preprocessing, print_skipped_summary
 
 
-def _pair(text: Optional[str], flag: str, example: str) -> Optional[tuple[float, float]]:
-    if text is None:
-        return None
-    try:
-        low, high = (float(part) for part in text.split(","))
-    except ValueError:
-        raise InputError(f"{flag} {text!r} must be two comma-separated numbers, e.g. {flag} {example}") from None
-    return low, high
+def _pair(flag: str, example: str):
+    """An argparse type: 'LO,HI' -> (LO, HI); anything else is a usage error naming ``flag``."""
+
+    def parse(text: str) -> tuple[float, float]:
+        try:
+            low, high = (float(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{flag} {text!r} must be two comma-separated numbers, e.g. {flag} {example}"
+            ) from None
+        return low, high
+
+    return parse
 
 
 def _layouts(items: list[str]) -> dict[str, str]:
@@ -52,60 +58,60 @@ def register(subparsers) -> None:
     add_layer_arguments(parser)
     group = parser.add_argument_group("rendering")
     group.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
-    group.add_argument("--normalize", choices=MODES, default="channel",
-                       help="display range: per channel min-max (default), per layer, global (shared across "
-                       "images, or --range), robust percentiles (--percentiles), signed (zero-centred)")
-    group.add_argument("--percentiles", metavar="LO,HI", help="percentiles for --normalize robust* (default 1,99)")
-    group.add_argument("--range", metavar="LO,HI", help="fixed value range for --normalize global")
-    group.add_argument("--cmap", metavar="NAME", help="any matplotlib colormap (default viridis; RdBu_r for signed)")
-    group.add_argument("--max-channels", type=int, default=64, metavar="N",
-                       help="channels per grid (default 64; 0 = every channel)")
-    group.add_argument("--order", choices=ORDERS, default="index",
-                       help="channel order: index, or the top channels by mean / max / std / fraction active")
-    group.add_argument("--labels", action="store_true", help="write each channel's index above its tile")
-    group.add_argument("--no-caption", dest="caption", action="store_false",
-                       help="leave out the caption (layer, normalization, value range, cmap) above each grid")
+    _add_render_arguments(parser.add_argument_group("how grids are drawn (RenderOptions)"))
     group.add_argument("--layout", action="append", default=[], metavar="LAYER=LAYOUT",
                        help="how to read a layer's output when it cannot be inferred: NCHW, NHWC, tokens, NCL, "
                        "NLC, NCDHW or NC (repeatable)")
-    group.add_argument("--colorbar", action="store_true", help="add a colorbar strip with the value range")
-    group.add_argument("--scale", type=int, default=1, metavar="N", help="enlarge every map N times (nearest)")
-    group.add_argument("--padding", type=int, default=1, metavar="PX", help="pixels between tiles (default 1)")
-    group.add_argument("--atlas", action="store_true",
-                       help="every channel of every selected layer (same as --max-channels 0)")
     group.add_argument("--overwrite", action="store_true", help="replace files of an earlier run in --out")
     group.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per forward pass (default 8)")
     group.add_argument("--threads", type=int, metavar="N", help="PNG encoding threads (default: one per core)")
     parser.set_defaults(run=run)
 
 
-def run(args) -> int:
-    from ..show import show
+def _add_render_arguments(group) -> None:
+    """The flags of :class:`~layerscope.render.RenderOptions`; each flag's destination is a field name and
+    an absent flag keeps the field of show's defaults (``argparse.SUPPRESS``)."""
+    from ..show import DEFAULT_OPTIONS
 
+    absent = argparse.SUPPRESS
+    group.add_argument("--normalize", choices=MODES, default=absent,
+                       help="display range: per channel min-max (default), per layer, global (shared across "
+                       "images, or --range), robust percentiles (--percentiles), signed (zero-centred)")
+    group.add_argument("--percentiles", type=_pair("--percentiles", "1,99"), default=absent, metavar="LO,HI",
+                       help="percentiles for --normalize robust* (default 1,99)")
+    group.add_argument("--range", dest="value_range", type=_pair("--range", "-1,1"), default=absent, metavar="LO,HI",
+                       help="fixed value range for --normalize global")
+    group.add_argument("--cmap", default=absent, metavar="NAME",
+                       help="any matplotlib colormap (default viridis; RdBu_r for signed)")
+    group.add_argument("--max-channels", type=int, default=absent, metavar="N",
+                       help=f"channels per grid (default {DEFAULT_OPTIONS.max_channels}; 0 = every channel)")
+    group.add_argument("--atlas", dest="max_channels", action="store_const", const=0, default=absent,
+                       help="every channel of every selected layer (same as --max-channels 0)")
+    group.add_argument("--order", choices=ORDERS, default=absent,
+                       help="channel order: index, or the top channels by mean / max / std / fraction active")
+    group.add_argument("--labels", action="store_true", default=absent, help="write each channel's index above its tile")
+    group.add_argument("--no-caption", dest="caption", action="store_false", default=absent,
+                       help="leave out the caption (layer, normalization, value range, cmap) above each grid")
+    group.add_argument("--colorbar", action="store_true", default=absent, help="add a colorbar strip with the value range")
+    group.add_argument("--scale", type=int, default=absent, metavar="N", help="enlarge every map N times (nearest)")
+    group.add_argument("--padding", type=int, default=absent, metavar="PX", help="pixels between tiles (default 1)")
+    group.add_argument("--columns", type=int, default=absent, metavar="N", help="tiles per row (default: about square)")
+
+
+def run(args) -> int:
+    from ..show import DEFAULT_OPTIONS, show
+
+    options = RenderOptions.from_flags(args, base=DEFAULT_OPTIONS)  # bad options fail before the model loads
     loaded = model_from_args(args)
     print_preprocessing(loaded)
     result = show(
         loaded,
-        args.images,
+        feed_from_args(args),
         layers_from_args(args),
         args.out,
-        normalize=args.normalize,
-        percentiles=_pair(args.percentiles, "--percentiles", "1,99"),
-        value_range=_pair(args.range, "--range", "-1,1"),
-        cmap=args.cmap,
-        max_channels=0 if args.atlas else args.max_channels,
-        order=args.order,
-        labels=args.labels,
-        caption=args.caption,
-        colorbar=args.colorbar,
-        scale=args.scale,
-        padding=args.padding,
+        options=options,
         layouts=_layouts(args.layout),
         overwrite=args.overwrite,
-        strict=args.strict,
-        recursive=args.recursive,
-        max_pixels=parse_max_pixels(args.max_pixels),
-        batch_size=args.batch_size,
         threads=args.threads,
     )
     for entry in result.inputs:
@@ -116,7 +122,7 @@ def run(args) -> int:
     print_skipped_summary(len(result.inputs) + len(result.skipped), result.skipped, sys.stderr)
     for name, reason in result.skipped_layers:
         print(f"skipped layer {name}: {reason}", file=sys.stderr)
-    print(f"normalization: {args.normalize}; layers: {', '.join(row['name'] for row in result.layers) or 'none'}")
+    print(f"normalization: {result.options.normalize}; layers: {', '.join(row['name'] for row in result.layers) or 'none'}")
     print(f"wrote {result.count} PNG files ({len(result.layers)} layers x {len(result.inputs)} images) "
           f"and {result.index} ")
     for entry in result.inputs:

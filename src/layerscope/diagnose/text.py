@@ -81,12 +81,12 @@ def summary_html(diagnosis: Any) -> str:
     parts.append(f"<p>Inputs:</p><ul>{items or '<li>ok: no problem found with the inputs</li>'}</ul>")
     head = "".join(f"<th>{e(c)}</th>" for c in COLUMNS)
     body = []
+    verdict = COLUMNS.index("verdict")
     for layer, row in zip(d.layers, layer_rows(d)):
-        cells = "".join(f"<td>{e(c)}</td>" for c in row)
-        cells = cells.replace(f"<td>{e(layer.verdict)}</td>",
-                              f"<td style='color:{colour.get(layer.verdict, '#000')}' title='{e(layer.reason)}'>"
-                              f"{e(layer.verdict)}</td>", 1)
-        body.append(f"<tr>{cells}</tr>")
+        cells = [f"<td>{e(c)}</td>" for c in row]
+        cells[verdict] = (f"<td style='color:{colour.get(layer.verdict, '#000')}' title='{e(layer.reason)}'>"
+                          f"{e(row[verdict])}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
     parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
     reasons = "".join(f"<li><code>{e(layer.name)}</code>: {e(layer.reason)}</li>"
                       for layer in d.layers if layer.verdict != "good")

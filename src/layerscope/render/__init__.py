@@ -4,13 +4,17 @@
 >>> grid = render_grid(torch.randn(8, 5, 5), normalize="robust", order="std", max_channels=4)
 >>> grid.meta.normalization.mode, len(grid.meta.channels), grid.rgb.dtype.name
 ('robust', 4, 'uint8')
+>>> options = RenderOptions(normalize="layer", labels=True)  # validated once, reusable, hashable
+>>> render_grid(torch.randn(8, 5, 5), options, cmap="gray").meta.cmap  # keywords replace fields
+'gray'
 """
 
 from .channels import ORDERS, pick_channels
 from .colormap import MARKER_RGB, palette, resolve_cmap
 from .grid import ChannelGrid, GridMeta, channel_grid, render_grid, render_grids
 from .normalize import MODES, Normalization, quantize, shared_range, value_ranges
-from .png import PngWriter, encode_png, save_png, save_pngs
+from .options import RenderOptions
+from .png import encode_png, save_png
 
 __all__ = [
     "ChannelGrid",
@@ -19,7 +23,7 @@ __all__ = [
     "MODES",
     "Normalization",
     "ORDERS",
-    "PngWriter",
+    "RenderOptions",
     "channel_grid",
     "encode_png",
     "palette",
@@ -29,7 +33,6 @@ __all__ = [
     "render_grids",
     "resolve_cmap",
     "save_png",
-    "save_pngs",
     "shared_range",
     "value_ranges",
 ]

@@ -17,7 +17,7 @@ from .._tensors import as_tensor
 from ..errors import InputError
 from .colormap import palette, resolve_cmap
 from .font import GLYPH_WIDTH, TEXT_HEIGHT, text_mask
-from .normalize import quantize, value_ranges
+from .normalize import mode_info, quantize, value_ranges
 
 __all__ = ["as_tensor", "colored_map", "resize_map", "fit_text", "text_band"]
 
@@ -43,7 +43,7 @@ def colored_map(
     low, high = value_ranges(flat, normalize, value_range=value_range)
     resized = resize_map(flat[0], size, resize)[None]
     levels, _ = quantize(resized, normalize, ranges=(low, high))
-    return palette(resolve_cmap(cmap, signed=normalize.startswith("signed")))[levels[0].cpu().numpy()]
+    return palette(resolve_cmap(cmap, signed=mode_info(normalize).signed))[levels[0].cpu().numpy()]
 
 
 def resize_map(values: torch.Tensor, size: tuple[int, int], mode: str = "nearest") -> torch.Tensor:

@@ -17,19 +17,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
 
 from ..errors import InputError
-from .channels import ORDERS, check_max_channels, pick_channels
-from .colormap import BACKGROUND, TEXT, palette, resolve_cmap
+from .channels import pick_channels
+from .colormap import BACKGROUND, TEXT, palette
 from .font import GLYPH_HEIGHT, number_masks
-from .normalize import Normalization, check_mode, quantize, shared_range, value_ranges
+from .normalize import Normalization, mode_info, quantize, shared_range, value_ranges
+from .options import RenderOptions
 from .strips import add_strips
 
-__all__ = ["ChannelGrid", "GridMeta", "render_grid", "render_grids", "channel_grid", "check_options"]
+__all__ = ["ChannelGrid", "GridMeta", "render_grid", "render_grids", "channel_grid"]
 
 
 @dataclass(frozen=True)
@@ -115,57 +116,9 @@ class ChannelGrid:
 
 
 def _columns(count: int, cell: tuple[int, int], columns: Optional[int]) -> int:
-    if columns is not None:  # validated by check_options
+    if columns is not None:  # validated by RenderOptions
         return min(columns, count)
     return max(1, min(count, math.ceil(math.sqrt(count * cell[0] / cell[1]))))
-
-
-def _check_int(name: str, value: int, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InputError(f"{name} must be an int >= {low}, got {value!r}.")
-    return value
-
-
-def check_value_range(normalize: str, value_range) -> None:
-    """A fixed value range is the global mode's; refuse it elsewhere rather than ignore it."""
-    if value_range is not None and normalize != "global":
-        raise InputError(
-            f"A value range ({value_range}) applies only to normalize='global' (CLI: --normalize global "
-            f"--range LO,HI); with normalize={normalize!r} each grid's range comes from its own maps."
-        )
-
-
-def check_options(
-    *,
-    normalize: str = "channel",
-    cmap: Optional[str] = None,
-    max_channels: Optional[int] = None,
-    order: str = "index",
-    padding: int = 1,
-    columns: Optional[int] = None,
-    scale: int = 1,
-    percentiles: Optional[Sequence[float]] = None,
-) -> dict:
-    """Validate grid options before any work is done; returns them with the colormap and
-    percentiles resolved (InputError naming the bad value otherwise).
-
-    >>> check_options(normalize="signed")["cmap"]
-    'RdBu_r'
-    """
-    if order not in ORDERS:
-        raise InputError(f"Unknown channel order {order!r}; use one of: {', '.join(ORDERS)}.")
-    if columns is not None:
-        _check_int("columns", columns, 1)
-    return {
-        "normalize": normalize,
-        "percentiles": check_mode(normalize, percentiles),
-        "cmap": resolve_cmap(cmap, signed=normalize.startswith("signed")),
-        "max_channels": check_max_channels(max_channels),
-        "order": order,
-        "padding": _check_int("padding", padding, 0),
-        "columns": columns,
-        "scale": _check_int("scale", scale, 1),
-    }
 
 
 def _split_rows(tiles: np.ndarray, values: np.ndarray, cols: int, fill=None) -> None:
@@ -214,78 +167,67 @@ def _upscale(levels: np.ndarray, scale: int) -> np.ndarray:
 
 
 def render_grids(
-    maps: torch.Tensor,
-    *,
-    normalize: str = "channel",
-    cmap: Optional[str] = None,
-    max_channels: Optional[int] = None,
-    order: str = "index",
-    labels: bool = False,
-    padding: int = 1,
-    columns: Optional[int] = None,
-    scale: int = 1,
-    percentiles: Optional[Sequence[float]] = None,
-    value_range: Optional[tuple[float, float]] = None,
-    caption: Union[bool, str] = False,
-    colorbar: bool = False,
-    layer: Optional[str] = None,
+    maps: torch.Tensor, options: Optional[RenderOptions] = None, *, layer: Optional[str] = None, **fields: Any
 ) -> list[ChannelGrid]:
     """One :class:`ChannelGrid` per item of ``maps`` ``(N, C, H, W)``, all in one batched pass.
 
-    See :func:`render_grid` for the options.
+    ``options`` and keywords as for :func:`render_grid`. With ``normalize="global"`` and no value
+    range (for ``layer``), the batch shares one min-max.
     """
     if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or maps.numel() == 0:
         shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
         raise InputError(f"maps must be a non-empty tensor (N, C, H, W), got {shape}.")
-    check_value_range(normalize, value_range)
-    if normalize == "global" and value_range is None:  # the batch is the set of inputs to share a scale
+    options = RenderOptions.of(options, **fields)
+    mode, q = options.normalize, options.percentiles
+    value_range = options.range_for(layer)
+    if mode == "global" and value_range is None:  # the batch is the set of inputs to share a scale
         value_range = shared_range([maps.detach()], "layer")
-    checked = check_options(normalize=normalize, cmap=cmap, max_channels=max_channels, order=order, padding=padding,
-                            columns=columns, scale=scale, percentiles=percentiles)
-    q, cmap = checked["percentiles"], checked["cmap"]
     maps = maps.detach()
     n, c, h, w = maps.shape
-    index = pick_channels(maps, order, max_channels)
+    index = pick_channels(maps, options.order, options.max_channels)
     lo = hi = None
-    if normalize in ("layer", "robust-layer", "signed-layer", "global"):  # ranges over every channel
-        lo, hi = value_ranges(maps, normalize, percentiles=q, value_range=value_range)
+    if not mode_info(mode).per_channel:  # ranges over every channel, before picking some
+        lo, hi = value_ranges(maps, mode, percentiles=q, value_range=value_range)
         lo, hi = lo[..., : index.shape[-1]], hi[..., : index.shape[-1]]
-    if order != "index":
+    if options.order != "index":
         maps = maps[torch.arange(n, device=maps.device)[:, None], index]
     elif index.shape[-1] < c:
         maps = maps[:, : index.shape[-1]]  # a view, no copy
-    levels, norms = quantize(maps, normalize, percentiles=q, value_range=value_range,
+    levels, norms = quantize(maps, mode, percentiles=q, value_range=value_range,
                              ranges=None if lo is None else (lo, hi))
     index = index.cpu().numpy()
-    image, layout = _tile(_upscale(levels.cpu().numpy(), scale), index, labels=labels, padding=padding, columns=columns)
-    table = palette(cmap)
+    image, layout = _tile(_upscale(levels.cpu().numpy(), options.scale), index, labels=options.labels,
+                          padding=options.padding, columns=options.columns)
+    table = palette(options.cmap)
     grids = []
     for item in range(n):
-        meta = GridMeta(norms[item], cmap, tuple(index[item].tolist()), c, order, (h, w), scale, layout, layer)
-        pixels = add_strips(image[item], meta, caption=caption, colorbar=colorbar)
+        meta = GridMeta(norms[item], options.cmap, tuple(index[item].tolist()), c, options.order, (h, w), options.scale,
+                        layout, layer)
+        pixels = add_strips(image[item], meta, caption=options.caption, colorbar=options.colorbar)
         grids.append(ChannelGrid(pixels, table, meta))
     return grids
 
 
-def render_grid(maps: torch.Tensor, **options) -> ChannelGrid:
+def render_grid(
+    maps: torch.Tensor, options: Optional[RenderOptions] = None, *, layer: Optional[str] = None, **fields: Any
+) -> ChannelGrid:
     """Render the maps ``(C, H, W)`` of one input as a grid of tiles; returns a :class:`ChannelGrid`.
 
-    Options: ``normalize`` (see :mod:`~layerscope.render.normalize`; ``percentiles`` for the
-    robust modes, ``value_range`` for ``"global"``), ``cmap`` (any matplotlib colormap; default
-    ``viridis``, ``RdBu_r`` for signed modes), ``order`` (``index``, or rank by ``mean``, ``max``,
-    ``std``, ``active``), ``max_channels`` (None/0: all), ``labels`` (channel index above each
-    tile), ``padding`` (px between tiles), ``columns``, ``scale`` (nearest upscale of each map),
-    ``caption`` (True: layer, mode and range; or your own text), ``colorbar``, ``layer`` (name).
+    ``options`` is a :class:`~layerscope.render.RenderOptions` (see it for the fields); keywords
+    replace its fields (``render_grid(maps, normalize="robust", order="std")`` builds the options
+    from keywords alone). ``layer`` names the maps in the caption and the metadata.
     """
     if not isinstance(maps, torch.Tensor) or maps.dim() != 3:
         shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
         raise InputError(
             f"maps must be a tensor (C, H, W), got {shape}; for a batch use render_grids, for a "
-            "layer's raw output use layerscope.render.layout.to_maps first."
+            "layer's raw output use layerscope.layout.to_maps first."
         )
-    return render_grids(maps.unsqueeze(0), **options)[0]
+    return render_grids(maps.unsqueeze(0), options, layer=layer, **fields)[0]
 
 
-def channel_grid(maps: torch.Tensor, **options) -> np.ndarray:
+def channel_grid(
+    maps: torch.Tensor, options: Optional[RenderOptions] = None, *, layer: Optional[str] = None, **fields: Any
+) -> np.ndarray:
     """The grid of :func:`render_grid` as an RGB array ``(H, W, 3)`` uint8."""
-    return render_grid(maps, **options).rgb
+    return render_grid(maps, options, layer=layer, **fields).rgb

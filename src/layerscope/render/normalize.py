@@ -33,10 +33,52 @@ from ..errors import InputError, did_you_mean
 from ..stats import quantile
 from . import _kernels
 
-__all__ = ["MODES", "Normalization", "quantize", "shared_range", "value_ranges", "check_mode", "format_value"]
+__all__ = [
+    "MODES", "Mode", "Normalization", "quantize", "shared_range", "value_ranges", "check_mode", "check_range",
+    "format_value", "mode_info",
+]
 
-MODES = ("channel", "layer", "global", "robust", "robust-layer", "signed", "signed-layer")
+
+@dataclass(frozen=True)
+class Mode:
+    """One normalization mode: what it is called in captions, the maps one range spans, and how."""
+
+    name: str
+    description: str
+    scope: str  # "channel": a range per map; "layer": one over the layer's maps; "global": one given range
+    robust: bool = False  # clip to percentiles instead of min-max
+    signed: bool = False  # zero-centred [-m, m], diverging colormap
+
+    @property
+    def per_channel(self) -> bool:
+        return self.scope == "channel"
+
+
+_TABLE = {
+    mode.name: mode
+    for mode in (
+        Mode("channel", "channel min-max", "channel"),
+        Mode("layer", "layer min-max", "layer"),
+        Mode("global", "global range", "global"),
+        Mode("robust", "robust per channel", "channel", robust=True),
+        Mode("robust-layer", "robust per layer", "layer", robust=True),
+        Mode("signed", "signed per channel", "channel", signed=True),
+        Mode("signed-layer", "signed per layer", "layer", signed=True),
+    )
+}
+MODES = tuple(_TABLE)
 DEFAULT_PERCENTILES = (1.0, 99.0)
+
+
+def mode_info(mode: str) -> Mode:
+    """The :class:`Mode` named ``mode`` (InputError with the closest name otherwise).
+
+    >>> mode_info("robust-layer")
+    Mode(name='robust-layer', description='robust per layer', scope='layer', robust=True, signed=False)
+    """
+    if mode not in _TABLE:
+        raise InputError(f"Unknown normalization {mode!r}.{did_you_mean(mode, MODES, n=1, cutoff=0.6)} Use one of: {', '.join(MODES)}.")
+    return _TABLE[mode]
 
 
 @dataclass(frozen=True)
@@ -51,23 +93,15 @@ class Normalization:
 
     @property
     def per_channel(self) -> bool:
-        return self.mode in ("channel", "robust", "signed")
+        return _TABLE[self.mode].per_channel
 
     @property
     def signed(self) -> bool:
-        return self.mode.startswith("signed")
+        return _TABLE[self.mode].signed
 
     def describe(self) -> str:
         """One line for captions and logs."""
-        name = {
-            "channel": "channel min-max",
-            "layer": "layer min-max",
-            "global": "global range",
-            "robust": "robust per channel",
-            "robust-layer": "robust per layer",
-            "signed": "signed per channel",
-            "signed-layer": "signed per layer",
-        }[self.mode]
+        name = _TABLE[self.mode].description
         if self.percentiles is not None:
             name += f" (p{format_value(self.percentiles[0])}-p{format_value(self.percentiles[1])})"
         if not self.vmin:
@@ -99,9 +133,7 @@ def format_value(value: float) -> str:
 
 def check_mode(mode: str, percentiles: Optional[Sequence[float]] = None) -> Optional[tuple[float, float]]:
     """Validate ``mode`` (and ``percentiles`` for the robust modes); returns the percentiles to use."""
-    if mode not in MODES:
-        raise InputError(f"Unknown normalization {mode!r}.{did_you_mean(mode, MODES, n=1, cutoff=0.6)} Use one of: {', '.join(MODES)}.")
-    if not mode.startswith("robust"):
+    if not mode_info(mode).robust:
         return None
     low, high = DEFAULT_PERCENTILES if percentiles is None else tuple(float(p) for p in percentiles)
     if not 0.0 <= low < high <= 100.0:
@@ -111,39 +143,51 @@ def check_mode(mode: str, percentiles: Optional[Sequence[float]] = None) -> Opti
     return low, high
 
 
+def check_range(value_range) -> tuple[float, float]:
+    """A fixed display range ``(low, high)`` as floats: both finite, ``low <= high`` (InputError otherwise).
+
+    >>> check_range([0, 2])
+    (0.0, 2.0)
+    """
+    try:
+        low, high = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        low = high = float("nan")
+    if not (low <= high) or not all(map(_finite, (low, high))):
+        raise InputError(f"value_range must be finite (low, high) with low <= high, got {value_range!r}.")
+    return low, high
+
+
 def _working(maps: torch.Tensor) -> torch.Tensor:
     if maps.dtype in (torch.float32, torch.float64):
         return maps
     return maps.float()  # half / bfloat16 / integer / bool: compute in float32 (a copy)
 
 
-_LAYER_MODES = ("layer", "robust-layer", "signed-layer")
 
 
 def _ranges(x: torch.Tensor, mode: str, q, value_range) -> tuple[torch.Tensor, torch.Tensor, Optional[bool]]:
     """``(lo, hi)`` of shape ``x.shape[:-2]`` and True when every value is known to be finite."""
-    layer = mode in _LAYER_MODES
-    dims = (-3, -2, -1) if layer else (-2, -1)
+    info = mode_info(mode)
+    dims = (-3, -2, -1) if info.scope == "layer" else (-2, -1)
     clean = None
-    if mode == "global":
+    if info.scope == "global":
         if value_range is None:
             raise InputError(
                 "normalize='global' needs value_range=(low, high); compute one shared across inputs "
                 "with layerscope.render.shared_range([maps_a, maps_b, ...])."
             )
-        low, high = (float(v) for v in value_range)
-        if not (low <= high) or not all(map(_finite, (low, high))):
-            raise InputError(f"value_range must be finite (low, high) with low <= high, got {value_range!r}.")
+        low, high = check_range(value_range)
         lo = torch.full(x.shape[:-2], low, dtype=x.dtype, device=x.device)
         return lo, torch.full_like(lo, high), None
     if q is not None:
         lo, hi = quantile.percentiles(x, q, dims)
     else:
         lo, hi, clean = _kernels.minmax(x, dims)
-    if mode.startswith("signed"):
+    if info.signed:
         hi = torch.maximum(lo.abs(), hi.abs())
         lo = -hi
-    if layer:
+    if info.scope == "layer":
         lo, hi = lo.unsqueeze(-1).expand(x.shape[:-2]), hi.unsqueeze(-1).expand(x.shape[:-2])
     return lo, hi, clean
 
@@ -197,19 +241,20 @@ def quantize(
         lo, hi, clean = _ranges(x, mode, q, value_range)
     else:
         lo, hi = ranges
-    bounded = bool(clean) and not mode.startswith("robust")  # min-max of clean data: no value outside
-    levels = _kernels.levels(x, lo, hi, mode.startswith("signed"), bounded)
+    info = mode_info(mode)
+    bounded = bool(clean) and not info.robust  # min-max of clean data: no value outside
+    levels = _kernels.levels(x, lo, hi, info.signed, bounded)
     counts = _kernels.mark_nonfinite(x, levels, clean)
     lo_rows, hi_rows = lo.double().cpu().reshape(-1, lo.shape[-1]), hi.double().cpu().reshape(-1, hi.shape[-1])
     metas = [
-        Normalization(mode, _collapse(mode, a), _collapse(mode, b), q, int(c))
+        Normalization(mode, _collapse(info, a), _collapse(info, b), q, int(c))
         for a, b, c in zip(lo_rows.tolist(), hi_rows.tolist(), counts.reshape(-1).tolist())
     ]
     return levels, (metas[0] if maps.dim() == 3 else metas)
 
 
-def _collapse(mode: str, values: list[float]) -> tuple[float, ...]:
-    if mode in ("channel", "robust", "signed"):
+def _collapse(info: Mode, values: list[float]) -> tuple[float, ...]:
+    if info.per_channel:
         return tuple(values)
     return tuple(values[:1])
 

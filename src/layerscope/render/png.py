@@ -3,7 +3,7 @@
 PNG encoding is the bottleneck of rendering feature maps, not the maps: Pillow's zlib needs
 ~200 ms for the 14 MB of a VGG16 atlas, ISA-L's deflate (``isal``, used when installed; zlib
 otherwise) ~15 ms. Rows are stored with filter type 0 (none), which suits palette images.
-Both compressors release the GIL, so :class:`PngWriter` encodes many files in parallel threads.
+Both compressors release the GIL, so :func:`layerscope.show` renders and encodes layers in parallel threads.
 
 >>> import numpy as np
 >>> data = encode_png(np.zeros((2, 3), np.uint8), palette=np.zeros((256, 3), np.uint8))
@@ -13,19 +13,17 @@ Both compressors release the GIL, so :class:`PngWriter` encodes many files in pa
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 
 from .._files import write_atomic
 from ..errors import InputError
 
-__all__ = ["PNG_SIGNATURE", "encode_png", "save_png", "write_atomic", "PngWriter", "save_pngs"]
+__all__ = ["PNG_SIGNATURE", "encode_png", "save_png", "write_atomic"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # samples per pixel -> PNG colour type (grey, grey+alpha, RGB, RGBA)
@@ -93,59 +91,3 @@ def save_png(image, path: Union[str, Path], *, palette: Optional[np.ndarray] = N
     if palette is None and hasattr(image, "indices") and hasattr(image, "palette"):
         image, palette = image.indices, image.palette
     return write_atomic(_png_pieces(np.asarray(image), palette), path, overwrite=overwrite)
-
-
-class PngWriter:
-    """Encode and write PNG files in a pool of threads (deflate releases the GIL).
-
-    >>> import numpy as np, tempfile, os
-    >>> folder = tempfile.mkdtemp()
-    >>> with PngWriter(threads=2) as writer:
-    ...     _ = writer.submit(np.zeros((4, 4, 3), np.uint8), os.path.join(folder, "a.png"))
-    >>> [p.name for p in writer.written]
-    ['a.png']
-    """
-
-    def __init__(self, threads: Optional[int] = None, *, overwrite: bool = True) -> None:
-        self.threads = threads or min(8, os.cpu_count() or 1)
-        self.overwrite = overwrite
-        self.written: list[Path] = []
-        self._futures: list[Future] = []
-        self._pool: Optional[ThreadPoolExecutor] = None
-
-    def __enter__(self) -> "PngWriter":
-        self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="layerscope-png")
-        return self
-
-    def submit(self, image, path: Union[str, Path], *, palette: Optional[np.ndarray] = None) -> Future:
-        if self._pool is None:
-            raise InputError("PngWriter is not open; use `with PngWriter() as writer: writer.submit(...)`.")
-        future = self._pool.submit(save_png, image, path, palette=palette, overwrite=self.overwrite)
-        self._futures.append(future)
-        return future
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        pool, self._pool = self._pool, None
-        if exc_type is not None:
-            for future in self._futures:
-                future.cancel()
-        pool.shutdown(wait=True)
-        errors = []
-        for future in self._futures:
-            if future.cancelled():
-                continue
-            if future.exception() is not None:
-                errors.append(future.exception())
-            else:
-                self.written.append(future.result())
-        self._futures.clear()
-        if errors and exc_type is None:
-            raise errors[0]
-
-
-def save_pngs(items: Iterable[tuple[object, Union[str, Path]]], *, threads: Optional[int] = None,
-              overwrite: bool = True) -> list[Path]:
-    """Write many ``(image, path)`` pairs in parallel threads; returns the paths in order."""
-    with PngWriter(threads, overwrite=overwrite) as writer:
-        futures = [writer.submit(image, path) for image, path in items]
-    return [future.result() for future in futures]

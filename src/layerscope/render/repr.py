@@ -23,7 +23,7 @@ from ..layout import layer_maps, select_names
 from .png import encode_png
 from .summary import check_summary, progression_strip, summary_panel
 
-__all__ = ["ImageView", "ActivationsView", "activations_html"]
+__all__ = ["ImageView", "ActivationsView", "activations_html", "image_table"]
 
 
 def _img_tag(array: np.ndarray, alt: str) -> str:
@@ -113,6 +113,56 @@ def _table_rows(
             row["notes"] = f"no input {index} in a batch of {acts[name].shape[0]}"
         rows.append(row)
     return rows
+
+
+def image_table(
+    images: Mapping[str, Mapping[str, Any]],
+    rows: Sequence[tuple[str, str]],
+    columns: Sequence[str],
+    *,
+    title: str = "",
+    notes: Sequence[str] = (),
+    size: tuple[int, int] = (160, 96),
+    max_rows: int = 20,
+    max_columns: int = 24,
+) -> str:
+    """An HTML table of thumbnails: ``images[row][column]`` (a ChannelGrid, a PIL image or a PNG path).
+
+    ``rows`` are ``(key, tooltip)`` pairs. Thumbnails fit in ``size`` (width, height); every text is escaped.
+
+    >>> import numpy as np
+    >>> page = image_table({"a<b": {"conv": np.zeros((4, 4, 3), np.uint8)}}, [("a<b", "x.png")], ["conv"])
+    >>> "a&lt;b" in page and page.count("<img") == 1
+    True
+    """
+    e = html.escape
+    shown = list(columns[:max_columns])
+    head = "".join(f"<th><code>{e(c)}</code></th>" for c in shown)
+    body = []
+    for key, tooltip in rows[:max_rows]:
+        cells = "".join(
+            f"<td>{_img_tag(_thumbnail(images[key][c], size), c) if c in images.get(key, {}) else '&mdash;'}</td>"
+            for c in shown
+        )
+        body.append(f"<tr><td title='{e(tooltip)}'>{e(key)}</td>{cells}</tr>")
+    more = [f"{n} more {what} not shown" for n, what in ((len(rows) - max_rows, "inputs"),
+                                                          (len(columns) - max_columns, "layers")) if n > 0]
+    items = "".join(f"<li>{e(note)}</li>" for note in [*more, *notes])
+    return (f"<div class='layerscope-images'><p>{e(title)}</p><table><thead><tr><th>input</th>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>{f'<ul>{items}</ul>' if items else ''}</div>")
+
+
+def _thumbnail(image: Any, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    elif hasattr(image, "to_pil"):
+        image = image.to_pil()
+    with image if isinstance(image, Image.Image) else Image.open(image) as opened:
+        small = opened.convert("RGB")
+    small.thumbnail(size, Image.Resampling.BOX)
+    return np.asarray(small)
 
 
 class ActivationsView:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .colormap import BACKGROUND, FRAME, LEVELS, TEXT
 from .font import GLYPH_WIDTH, TEXT_HEIGHT, text_mask
-from .normalize import Normalization, format_value
+from .normalize import Normalization, format_value, mode_info
 
 if TYPE_CHECKING:
     from .grid import GridMeta
@@ -58,13 +58,12 @@ def caption_strip(text: str, width: int) -> np.ndarray:
 
 
 def _bar_labels(norm: Normalization) -> list[str]:
-    if norm.mode == "channel":
-        return ["channel min", "channel max"]
-    if norm.mode == "robust":
+    info = mode_info(norm.mode)
+    if info.per_channel and info.robust:
         low, high = norm.percentiles
         return [f"channel p{format_value(low)}", f"channel p{format_value(high)}"]
-    if norm.mode == "signed":
-        return ["-max|x|", "0", "+max|x|"]
+    if info.per_channel:
+        return ["-max|x|", "0", "+max|x|"] if info.signed else ["channel min", "channel max"]
     labels = [format_value(norm.vmin[0]), format_value(norm.vmax[0])]
     return labels[:1] + ["0"] + labels[1:] if norm.signed else labels
 

@@ -1,0 +1,178 @@
+"""How to draw channel grids: one frozen, validated :class:`RenderOptions`, checked once when made.
+
+Every function that draws grids (:func:`~layerscope.render.render_grid`, :func:`~layerscope.render.render_grids`,
+:func:`layerscope.show`) takes ``options`` and keywords under one rule: the keywords replace fields
+of ``options`` (of the function's defaults when ``options`` is None).
+
+>>> options = RenderOptions(normalize="signed", max_channels=16)
+>>> options.cmap, options.replace(normalize="robust").percentiles
+('RdBu_r', (1.0, 99.0))
+>>> RenderOptions(normalize="robus")
+Traceback (most recent call last):
+...
+layerscope.errors.InputError: Unknown normalization 'robus'. Did you mean 'robust'? Use one of: ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional, Union
+
+from .._json import jsonable
+from ..errors import InputError, did_you_mean
+from .channels import ORDERS, check_max_channels
+from .colormap import resolve_cmap
+from .normalize import check_mode, check_range, mode_info
+
+__all__ = ["RenderOptions", "LayerRanges"]
+
+Pair = tuple[float, float]
+
+
+class LayerRanges(Mapping):
+    """A read-only, hashable mapping of layer names to ``(low, high)`` display ranges.
+
+    >>> ranges = LayerRanges({"conv1": (0, 2)})
+    >>> ranges["conv1"], ranges == {"conv1": (0.0, 2.0)}
+    ((0.0, 2.0), True)
+    """
+
+    def __init__(self, ranges: Mapping[str, Any]) -> None:
+        self._items = tuple((str(name), check_range(pair)) for name, pair in ranges.items())
+
+    def __getitem__(self, name: str) -> Pair:
+        for key, pair in self._items:
+            if key == name:
+                return pair
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __repr__(self) -> str:
+        return f"LayerRanges({dict(self._items)!r})"
+
+    def to_dict(self) -> dict[str, Pair]:
+        return dict(self._items)
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(f"{name} must be an int >= {low}, got {value!r}.")
+    return value
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How grids are drawn. Validated when made (InputError naming the bad value); hashable.
+
+    ``normalize``: a mode of :mod:`~layerscope.render.normalize`; ``percentiles`` for the robust
+    modes (default ``(1, 99)``, None for the others); ``value_range``: ``(low, high)``, or a mapping of
+    layer names to pairs, only for ``"global"``; ``cmap``: any matplotlib colormap (None: ``viridis``,
+    ``RdBu_r`` for the signed modes); ``max_channels`` (None or 0: all); ``order``: ``index``, or rank
+    by ``mean``, ``max``, ``std``, ``active``; ``labels``: channel index above each tile;
+    ``caption``: True (layer, mode and range) or your own text; ``colorbar``; ``scale``: nearest
+    upscale of each map; ``padding``: pixels between tiles; ``columns`` (None: about square).
+    """
+
+    normalize: str = "channel"
+    percentiles: Optional[Pair] = None
+    value_range: Union[Pair, LayerRanges, None] = None
+    cmap: Optional[str] = None
+    max_channels: Optional[int] = None
+    order: str = "index"
+    labels: bool = False
+    caption: Union[bool, str] = False
+    colorbar: bool = False
+    scale: int = 1
+    padding: int = 1
+    columns: Optional[int] = None
+    _default_cmap: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        info = mode_info(self.normalize)
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        set_("percentiles", check_mode(self.normalize, self.percentiles))
+        if self.value_range is not None:
+            if info.scope != "global":
+                raise InputError(
+                    f"A value range ({self.value_range}) applies only to normalize='global' (CLI: --normalize "
+                    f"global --range LO,HI); with normalize={self.normalize!r} each grid's range comes from its own maps."
+                )
+            ranges = self.value_range
+            set_("value_range", LayerRanges(ranges) if isinstance(ranges, Mapping) else check_range(ranges))
+        if self.order not in ORDERS:
+            raise InputError(f"Unknown channel order {self.order!r}; use one of: {', '.join(ORDERS)}.")
+        set_("_default_cmap", self.cmap is None)
+        set_("cmap", resolve_cmap(self.cmap, signed=info.signed))
+        check_max_channels(self.max_channels)
+        _check_int("padding", self.padding, 0)
+        _check_int("scale", self.scale, 1)
+        if self.columns is not None:
+            _check_int("columns", self.columns, 1)
+
+    @classmethod
+    def of(cls, options: Optional["RenderOptions"] = None, **fields: Any) -> "RenderOptions":
+        """``options`` (None: the defaults) with ``fields`` replacing its fields: the rule of every
+        function that takes options and keywords.
+
+        >>> RenderOptions.of(RenderOptions(scale=2), order="std").scale
+        2
+        """
+        if options is not None and not isinstance(options, RenderOptions):
+            raise InputError(
+                f"options must be a RenderOptions, got {type(options).__name__}; pass the fields as keywords "
+                "instead, e.g. render_grid(maps, normalize='layer') or RenderOptions(**fields)."
+            )
+        if not fields:
+            return options if options is not None else cls()
+        return (options if options is not None else cls()).replace(**fields)
+
+    def replace(self, **changes: Any) -> "RenderOptions":
+        """A copy with ``changes``, validated again. A colormap left to its default follows the new mode.
+
+        >>> RenderOptions().replace(normalize="signed-layer").cmap
+        'RdBu_r'
+        """
+        names = [f.name for f in dataclasses.fields(self) if f.init]
+        unknown = [name for name in changes if name not in names]
+        if unknown:
+            raise InputError(
+                f"Unknown render option {unknown[0]!r}.{did_you_mean(unknown[0], names)} Use: {', '.join(names)}."
+            )
+        if self._default_cmap and "cmap" not in changes:
+            changes["cmap"] = None
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_flags(cls, flags: Any, base: Optional["RenderOptions"] = None) -> "RenderOptions":
+        """``base`` with the parsed command-line flags whose destinations are field names.
+
+        ``flags`` is an ``argparse.Namespace`` (or a dict); a flag the parser left out (its default
+        is ``argparse.SUPPRESS``) keeps the value of ``base``.
+
+        >>> import argparse
+        >>> RenderOptions.from_flags(argparse.Namespace(scale=4, out="maps")).scale
+        4
+        """
+        values = flags if isinstance(flags, Mapping) else vars(flags)
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        return cls.of(base, **{name: value for name, value in values.items() if name in names})
+
+    def range_for(self, layer: Optional[str]) -> Optional[Pair]:
+        """The fixed value range of ``layer``: the pair, the layer's entry of a mapping, or None."""
+        if isinstance(self.value_range, LayerRanges):
+            return self.value_range.get(layer) if layer is not None else None
+        return self.value_range
+
+    def to_dict(self) -> dict:
+        """The fields as JSON types (as written to ``index.json``)."""
+        return jsonable({f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init})
