@@ -10,11 +10,13 @@ machine noise hits all alike:
   outputs that a later in-place op overwrites come back wrong);
 - ``clone``: plain hooks that clone every output (exact, the natural baseline);
 - ``capture-first``: ``layerscope.capture`` on a model it has not seen (the copy plan is
-  learned: every output copied, version counters read);
+  learned: predicted overwrites copied, every other output verified by its version counter);
 - ``capture``: ``layerscope.capture`` again (the learned plan is reused);
 - ``recorder``: one ``layerscope.Recorder`` entered once and called every round.
 
-Prints medians and ratios; targets: recorder/keep <= 1.03 and capture-first/clone <= 1.0.
+Ratios are medians over rounds of the ratio within each round (contenders timed back to back,
+so slow drifts of a shared machine cancel); times are medians. Targets: recorder/keep <= 1.03
+and capture-first/clone <= 1.0.
 ViT-B/16 has one convolution (the patch embedding): its 12 encoder blocks are captured too.
 """
 
@@ -33,7 +35,7 @@ import torchvision
 import layerscope
 from layerscope.capture import Recorder, select_layers
 from layerscope.capture.api import capture
-from layerscope.capture.recorder import _PLANS
+from layerscope.capture.plan import forget
 
 MODELS = "resnet18,resnet50,vgg16,mobilenet_v3_large,efficientnet_b0,densenet121,vit_b_16"
 COLUMNS = ("bare", "keep", "clone", "capture-first", "capture", "recorder")
@@ -79,7 +81,7 @@ def _contenders(model, layers, x, recorder):
             model(x)
 
     def first():
-        _PLANS.pop(model, None)
+        forget(model)
         capture(model, x, layers)
 
     return {
@@ -110,17 +112,19 @@ def bench(name: str, size: int, repeat: int) -> dict:
                 runs[key]()
                 times[key].append(time.perf_counter() - start)
     med = {key: statistics.median(v) for key, v in times.items()}
-    return {"model": name, "layers": len(layers), "median_s": med,
+    ratio = lambda a, b: statistics.median(x / y for x, y in zip(times[a], times[b]))  # noqa: E731
+    ratios = {key: ratio(key, "bare") for key in COLUMNS}
+    ratios["recorder/keep"], ratios["capture-first/clone"] = ratio("recorder", "keep"), ratio("capture-first", "clone")
+    return {"model": name, "layers": len(layers), "median_s": med, "ratios": ratios,
             "protected": len(layerscope.capture(model, x, layers).protected)}
 
 
 def _row(r: dict) -> str:
-    m = r["median_s"]
-    ratio = {k: m[k] / m["bare"] for k in COLUMNS}
+    m, ratio = r["median_s"], r["ratios"]
     return (
         f"| {r['model']} | {r['layers']} ({r['protected']} overwritten) | {m['bare'] * 1e3:.1f} ms | "
         + " | ".join(f"{ratio[k]:.3f}x" for k in COLUMNS[1:])
-        + f" | {m['recorder'] / m['keep']:.3f} | {m['capture-first'] / m['clone']:.3f} |"
+        + f" | {ratio['recorder/keep']:.3f} | {ratio['capture-first/clone']:.3f} |"
     )
 
 

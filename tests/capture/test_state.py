@@ -23,8 +23,9 @@ def test_hooks_modes_and_buffers_come_back_after_a_raising_forward():
         with ModelState(model) as state:
             state.hook(model.conv, lambda m, a: None, pre=True)
             state.hook(model.conv, lambda m, a, o: None)
-            model(ramp_input())
-            raise RuntimeError("boom")
+            with state.forward():
+                model(ramp_input())
+                raise RuntimeError("boom")
     assert _no_hooks(model) and model.training and model.conv.training and int(model.steps) == 0
 
 

@@ -105,7 +105,7 @@ def list_layers(model: nn.Module, example_input: Any = None, *, leaves_only: boo
             state.hook(module, pre_hook(name), pre=True)
             state.hook(module, post_hook(name))
         inputs = move_inputs(example_input, *model_device(model))
-        with torch.inference_mode(False), torch.no_grad():
+        with state.forward(), torch.inference_mode(False), torch.no_grad():
             call_model(model, inputs)
     modules = dict(named)
     ran = [_row(n, modules[n], shapes.get(n), calls.get(n, 0)) for n in order]

@@ -26,7 +26,8 @@ views) are invisible to this check.
 
 from __future__ import annotations
 
-import weakref
+import contextlib
+
 from typing import Any, Optional
 
 import torch
@@ -37,69 +38,81 @@ from .activations import Activations, LayerInfo
 from .call import call_model, check_device, check_dtype, model_device, move_inputs
 from .flatten import flatten_output
 from .hookable import ensure_hookable
-from .select import LayerSelector, select_layers
+from .plan import Pending, cached, predict, remember
+from .select import LayerSelector, all_modules, selected_modules
 from .state import ModelState
 
 __all__ = ["Recorder"]
-
-_PLANS: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
-
 
 class _StopForward(Exception):
     """Raised from a hook to end the forward once every selected layer has run."""
 
 
 class _Call:
-    """One forward's captures: the tensors, what each came from, and the versions to verify."""
+    """One forward's captures: the tensors, what each came from, and the versions to verify.
 
-    __slots__ = ("tensors", "origin", "watch", "calls", "skipped", "copy", "grad", "offload", "dtype")
+    ``copy``: keys copied at hook time (None: every key); ``copy_modules``: module names whose
+    outputs are copied; ``follow``: follow the originals of copied outputs without keeping them
+    (the learning call, :class:`~layerscope.capture.plan.Pending`); ``hold``: keep the originals
+    of copied outputs to the end (the rerun that learns everything exactly). Otherwise copied
+    originals are let go, as plain hooks would.
+    """
 
-    def __init__(self, copy: Optional[frozenset], grad: bool, offload, dtype) -> None:
+    __slots__ = ("tensors", "origin", "watch", "calls", "skipped", "copied", "copy", "copy_modules", "hold",
+                 "follow", "grad", "offload", "dtype")
+
+    def __init__(self, copy: Optional[frozenset], copy_modules: frozenset, hold: bool, grad: bool, offload, dtype,
+                 follow: Optional[Pending] = None):
         self.tensors: dict[str, torch.Tensor] = {}
         self.origin: dict[str, tuple[str, nn.Module, int, str]] = {}
         self.watch: list[tuple[str, torch.Tensor, int]] = []
         self.calls: dict[str, int] = {}
         self.skipped: dict[str, tuple[str, ...]] = {}
-        self.copy = copy  # None: copy everything (the learning call)
+        self.copied: set[str] = set()
+        self.copy, self.copy_modules, self.hold, self.follow = copy, copy_modules, hold, follow
         self.grad, self.offload, self.dtype = grad, offload, dtype
 
     def add(self, name: str, module: nn.Module, output: Any) -> None:
         index = self.calls.get(name, 0)
         self.calls[name] = index + 1
         base = (name or "output") if index == 0 else f"{name or 'output'}#{index}"
-        if isinstance(output, torch.Tensor):
-            leaves, skipped = (("", output),), ()
+        if type(output) is torch.Tensor:  # the common case, kept short: this runs once per hooked module
+            leaves: Any = (("", output),)
         else:
             leaves, skipped = flatten_output(output)
             if skipped:
                 self.skipped[base] = tuple(skipped)
         for suffix, tensor in leaves:
-            key = base + suffix
+            key = base + suffix if suffix else base
             if key in self.tensors:
                 raise _collision(key, self.origin[key][0], name)
-            self.tensors[key] = self._keep(key, tensor)
+            self.tensors[key] = self._keep(key, name, tensor)
+            if self.follow is not None and key in self.copied and not tensor.is_inference():
+                self.follow.add(key, tensor)
             self.origin[key] = (name, module, index, suffix)
 
-    def _keep(self, key: str, tensor: torch.Tensor) -> torch.Tensor:
-        value = tensor if self.grad else tensor.detach()
+    def _keep(self, key: str, name: str, tensor: torch.Tensor) -> torch.Tensor:
+        value = tensor.detach() if tensor.requires_grad and not self.grad else tensor
         if self.offload is not None or self.dtype is not None:
             cast = self.dtype if self.dtype is not None and value.is_floating_point() else None
             moved = value.to(device=self.offload, dtype=cast)
             if moved.untyped_storage().data_ptr() != value.untyped_storage().data_ptr():
                 return moved  # a copy already: nothing later can write to it
             value = moved
-        if value.is_inference():  # no version counter to verify with: copy
+        copy = self.copy
+        if copy is None or key in copy or name in self.copy_modules:
+            self.copied.add(key)
+            if self.hold and not value.is_inference():
+                self.watch.append((key, value, value._version))
             return value.clone()
-        if self.copy is None:
-            self.watch.append((key, value, value._version))
-            return value.clone()
-        if key in self.copy:
+        if value.is_inference():  # no version counter to verify with: copy it
+            self.copied.add(key)
             return value.clone()
         self.watch.append((key, value, value._version))
         return value
 
     def written(self) -> frozenset:
-        """Keys whose output tensor was written in place after its hook ran."""
+        """Keys whose output tensor was written in place after its hook ran (of those watched)."""
         return frozenset(key for key, tensor, version in self.watch if tensor._version != version)
 
 
@@ -141,7 +154,9 @@ class Recorder:
         restore_buffers: bool = True,
     ) -> None:
         self.model = ensure_hookable(model)
-        self.names = select_layers(model, layers)
+        self._everything = all_modules(model)
+        self._modules = selected_modules(model, layers, self._everything)
+        self.names = list(self._modules)
         self.offload = check_device(offload)
         self.dtype = check_dtype(dtype)
         self.stop_early = bool(stop_early)
@@ -151,17 +166,21 @@ class Recorder:
         self._state: Optional[ModelState] = None
         self._call: Optional[_Call] = None
         self._infos: dict[str, LayerInfo] = {}
+        self._last_keys: tuple = ()
+        self._last_infos: dict[str, LayerInfo] = {}
         self._plan_key = (tuple(self.names), self.offload, self.dtype, self.grad, self.stop_early)
+        self._plan: Optional[frozenset] = None
+        self._options = (self.grad, self.offload, self.dtype)
 
     # -- lifetime ---------------------------------------------------------------------------------
     def __enter__(self) -> "Recorder":
         if self._state is not None:
             raise InputError("This Recorder is already active; use one `with` block at a time.")
-        state = ModelState(self.model, restore_buffers=self.restore_buffers).__enter__()
+        unique = list({id(m): m for m in [self.model, *self._everything.values()]}.values())
+        state = ModelState(self.model, restore_buffers=self.restore_buffers, modules=unique).__enter__()
         try:
-            modules = dict(self.model.named_modules(remove_duplicate=False))
-            for name in self.names:
-                state.hook(modules[name], self._make_hook(name))
+            for name, module in self._modules.items():
+                state.hook(module, self._make_hook(name))
         except BaseException:
             state.__exit__(None, None, None)
             raise
@@ -190,42 +209,54 @@ class Recorder:
     # -- recording ------------------------------------------------------------------------------------
     @property
     def plan(self) -> Optional[frozenset]:
-        """The keys copied at hook time on the next call (None: not learned yet)."""
-        return _PLANS.get(self.model, {}).get(self._plan_key)
+        """The keys copied at hook time on the next call (None: not learned yet).
+
+        A Recorder keeps the plan it learned; a new one starts from the plan cached for the model.
+        """
+        if self._plan is None:
+            self._plan = cached(self.model, self._plan_key)
+        return self._plan
 
     def __call__(self, inputs: Any) -> Activations:
         if self._state is None:
             raise InputError("Recorder is not active: use `with Recorder(model, layers) as rec: rec(x)`.")
         inputs = move_inputs(inputs, *model_device(self.model))
         plan = self.plan
-        acts = self._run(inputs, plan)
-        if acts is None:  # a write the plan did not foresee: run again, copying everything
+        if plan is None:  # learn: copy the predicted outputs and confirm them, verify the rest
+            predicted = predict(self.model, self.names, self._everything)
+            acts = self._run(inputs, _Call(frozenset(), predicted, False, *self._options, follow=Pending()))
+        else:
+            acts = self._run(inputs, _Call(plan, frozenset(), False, *self._options))
+        if acts is None:  # a write nobody foresaw: run again, copying (and learning) everything
             self.reruns += 1
-            acts = self._run(inputs, None)
+            acts = self._run(inputs, _Call(None, frozenset(), True, *self._options))
         return acts
 
-    def _run(self, inputs: Any, plan: Optional[frozenset]) -> Optional[Activations]:
-        call = self._call = _Call(plan, self.grad, self.offload, self.dtype)
+    def _run(self, inputs: Any, call: _Call) -> Optional[Activations]:
+        self._call = call
         output = None
+        following = call.follow.following() if call.follow is not None else contextlib.nullcontext()
         try:
-            self._state.snapshot()
-            with torch.inference_mode(False), torch.set_grad_enabled(self.grad):
+            with self._state.forward(), following, torch.inference_mode(False), torch.set_grad_enabled(self.grad):
                 try:
                     output = call_model(self.model, inputs, grad=self.grad)
                 except _StopForward:
                     output = None
-            written = call.written()
+                written = call.written()  # before the buffers are put back (a capture may be a buffer)
         finally:
             self._call = None
-            self._state.restore()
-        if plan is None:
-            _PLANS.setdefault(self.model, {})[self._plan_key] = plan = written
-        elif written:
+        if written - call.copied:  # a capture that was not copied changed after its hook: it is wrong
             return None
-        protected = plan.intersection(call.tensors)
+        if call.hold or call.follow is not None:
+            self._plan = written | (call.follow.written if call.follow is not None else frozenset())
+            remember(self.model, self._plan_key, self._plan)
+        protected = self._plan.intersection(call.tensors)
         return Activations(call.tensors, self._info(call), _detach(output, self.grad), call.skipped, protected)
 
     def _info(self, call: _Call) -> dict[str, LayerInfo]:
+        keys = tuple(call.origin)
+        if not call.skipped and keys == self._last_keys:  # the same layers as last time: the same metadata
+            return dict(self._last_infos)
         infos = {}
         for key, (name, module, index, suffix) in call.origin.items():
             skipped = call.skipped.get(key[: len(key) - len(suffix)], ())
@@ -233,7 +264,9 @@ class Recorder:
             if info is None or info.skipped != skipped or info.module_type != type(module).__name__:
                 info = self._infos[key] = LayerInfo(key, name, type(module).__name__, index, suffix, skipped)
             infos[key] = info
-        return infos
+        if not call.skipped:
+            self._last_keys, self._last_infos = keys, infos
+        return dict(infos)
 
 
 def _detach(value: Any, grad: bool) -> Any:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Iterable, Sequence, Union
+from typing import Iterable, Optional, Sequence, Union
 
 import torch.nn as nn
 
 from ..errors import InputError, LayerNotFoundError, did_you_mean
 
-__all__ = ["select_layers", "LayerSelector", "DEFAULT_TYPES"]
+__all__ = ["select_layers", "selected_modules", "all_modules", "LayerSelector", "DEFAULT_TYPES"]
 
 LayerSelector = Union[None, str, Sequence[str]]
 
@@ -31,9 +31,9 @@ def _is_leaf(module: nn.Module) -> bool:
     return next(module.children(), None) is None
 
 
-def _named(model: nn.Module, aliases: bool = False) -> dict[str, nn.Module]:
-    """Dotted name -> module; with ``aliases`` every path to a module reachable by several names."""
-    return {name: module for name, module in model.named_modules(remove_duplicate=not aliases) if name}
+def all_modules(model: nn.Module) -> dict[str, nn.Module]:
+    """Dotted name -> module, every path to a module reachable by several names (the root, "", left out)."""
+    return {name: module for name, module in model.named_modules(remove_duplicate=False) if name}
 
 
 def _unique(names: Iterable[str], named: dict[str, nn.Module]) -> list[str]:
@@ -99,13 +99,21 @@ def select_layers(model: nn.Module, layers: LayerSelector = None) -> list[str]:
     type (``"type:Conv2d"``), or a list mixing these. A selector that matches
     nothing raises :class:`LayerNotFoundError` with the closest names.
     """
-    named = _named(model)
-    if not named:
-        return [""]  # a bare module (e.g. a single nn.Conv2d): capture its own output
+    return list(selected_modules(model, layers))
+
+
+def selected_modules(
+    model: nn.Module, layers: LayerSelector = None, everything: Optional[dict[str, nn.Module]] = None
+) -> dict[str, nn.Module]:
+    """:func:`select_layers` with the module of each name; ``everything``: :func:`all_modules` of the model."""
+    everything = all_modules(model) if everything is None else everything
+    if not everything:
+        return {"": model}  # a bare module (e.g. a single nn.Conv2d): capture its own output
     if layers is None:
-        found = [n for n, m in named.items() if isinstance(m, DEFAULT_TYPES)]
-        return found or [n for n, m in named.items() if _is_leaf(m)]
-    everything = _named(model, aliases=True)
+        first = set(_unique(everything, everything))  # one name per module object
+        named = {n: m for n, m in everything.items() if n in first}
+        found = {n: m for n, m in named.items() if isinstance(m, DEFAULT_TYPES)}
+        return found or {n: m for n, m in named.items() if _is_leaf(m)}
     if isinstance(layers, str):
         whole = layers in everything or layers.startswith("re:") or "," not in layers
         layers = [layers] if whole else layers.split(",")
@@ -117,4 +125,4 @@ def select_layers(model: nn.Module, layers: LayerSelector = None) -> list[str]:
     chosen: set[str] = set()
     for selector in layers:
         chosen.update(_match_one(selector, everything))
-    return _unique([n for n in everything if n in chosen], everything)
+    return {n: everything[n] for n in _unique([n for n in everything if n in chosen], everything)}

@@ -11,7 +11,8 @@
 >>> model = Counter().train()
 >>> with ModelState(model) as state:
 ...     _ = state.hook(model, lambda m, args, out: None)
-...     _ = model(torch.ones(1)); state.restore()
+...     with state.forward():
+...         _ = model(torch.ones(1))
 ...     model.training, float(model.steps)
 (False, 0.0)
 >>> model.training, float(model.steps), len(model._forward_hooks)
@@ -22,15 +23,17 @@ goes through :class:`ModelState`: it puts the model in eval mode, owns every hoo
 it registers, and on exit (also after a raising forward) removes them and gives each
 module its ``training`` flag back. With ``restore_buffers=True`` (the default) buffers
 that a forward rewrites in place (a step counter, a cache), replaces (``self.buf = ...``)
-or registers are put back as they were after each forward (:meth:`restore`) and on exit.
+or registers are put back as they were after each forward (each one runs in
+``with state.forward():``).
 Parameters are never copied (that would cost a model's worth of memory): one that a
 forward modified in place is reported with a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 import torch.nn as nn
@@ -38,77 +41,111 @@ import torch.nn as nn
 __all__ = ["ModelState"]
 
 
-def _version(tensor: torch.Tensor) -> Optional[int]:
-    """The version counter, or None for inference tensors (which have none, and cannot be written here)."""
-    return None if tensor.is_inference() else tensor._version
-
-
 class _Slots:
-    """The ``_buffers``/``_parameters`` dicts of every module, as references, and the buffers' values."""
+    """Buffers and parameters of a model: copies to restore from, and the undo log of one forward.
 
-    def __init__(self, model: nn.Module, copy_buffers: bool) -> None:
-        self.modules = list(model.modules())
+    Registrations (``register_buffer``, ``self.buf = tensor``, ``register_parameter``) are seen
+    through torch's global registration hooks, installed for the block's lifetime: during a
+    forward each one is logged with what it replaced, and undone after it; between forwards
+    (the user's own changes) they only mark the copies for a rescan. In-place writes are seen
+    through version counters. So a call costs one version read per buffer and parameter, not
+    a walk over every module.
+    """
+
+    def __init__(self, modules: list[nn.Module], copy_buffers: bool) -> None:
+        self.modules = modules
+        self.ids = {id(m) for m in self.modules}
         self.copy_buffers = copy_buffers
-        self.values: dict[int, tuple[torch.Tensor, Optional[int], Optional[torch.Tensor]]] = {}
-        self.snapshot()
+        self.buffers: list[torch.Tensor] = []  # every buffer with a version counter, and its copy
+        self.copies: list[Optional[torch.Tensor]] = []
+        self.versions: list[int] = []  # the buffers' versions when copied (or last put back)
+        self.params: list[torch.Tensor] = []
+        self.param_versions: list[int] = []
+        self.undo: list[tuple] = []
+        self.in_forward = False
+        self.dirty = True
+        self.handles = [
+            nn.modules.module.register_module_buffer_registration_hook(self._on_buffer),
+            nn.modules.module.register_module_parameter_registration_hook(self._on_parameter),
+        ]
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+
+    def _on_buffer(self, module: nn.Module, name: str, tensor: Any) -> None:
+        if id(module) in self.ids:
+            self._log(module, "_buffers", name)
+
+    def _on_parameter(self, module: nn.Module, name: str, param: Any) -> None:
+        if id(module) in self.ids:
+            self._log(module, "_parameters", name)
+
+    def _log(self, module: nn.Module, slot: str, name: str) -> None:
+        if not self.in_forward:
+            self.dirty = True
+            return
+        table = getattr(module, slot)
+        hidden = name in module._non_persistent_buffers_set
+        self.undo.append((module, slot, name, name in table, table.get(name), hidden))
 
     def snapshot(self) -> None:
-        """Before a forward: note every slot, parameter versions, and copy buffers changed since the last copy."""
-        self.buffers = [dict(m._buffers) for m in self.modules]
-        self.non_persistent = [set(m._non_persistent_buffers_set) for m in self.modules]
-        self.params = [dict(m._parameters) for m in self.modules]
-        self.param_versions = {id(p): _version(p) for d in self.params for p in d.values() if p is not None}
-        if self.copy_buffers:
-            self.refresh()
+        """Before a forward: copy what changed since the last copy (everything, the first time)."""
+        self.prepare()
+        self.in_forward = True
 
-    def refresh(self) -> None:
-        """Copy each buffer whose (identity, version) changed since its last copy (all, the first time)."""
-        for saved in self.buffers:
-            for tensor in saved.values():
-                if tensor is None:
-                    continue
-                known = self.values.get(id(tensor))
-                version = _version(tensor)
-                if known is None or known[0] is not tensor or known[1] != version:
-                    copy = tensor.detach().clone() if version is not None else None
-                    self.values[id(tensor)] = (tensor, version, copy)
+    def prepare(self) -> None:
+        if self.dirty:
+            self._rescan()
+        now = [t._version for t in self.buffers]
+        if now != self.versions and self.copy_buffers:  # written by the user between two forwards
+            for index, (tensor, version, old) in enumerate(zip(self.buffers, now, self.versions)):
+                if version != old or self.copies[index] is None:
+                    self.copies[index] = tensor.detach().clone()
+        self.versions = now
+        self.param_versions = [p._version for p in self.params]
+
+    def _rescan(self) -> None:
+        known = {id(t): c for t, c in zip(self.buffers, self.copies)}
+        self.buffers = [t for m in self.modules for t in m._buffers.values() if t is not None and not t.is_inference()]
+        self.copies = [known.get(id(t)) for t in self.buffers]
+        self.versions = [-1] * len(self.buffers)  # forces a copy of the new ones
+        self.params = [p for m in self.modules for p in m._parameters.values() if p is not None and not p.is_inference()]
+        self.dirty = False
 
     def restore(self, buffers: bool) -> list[str]:
-        """Put back every module's slots; with ``buffers`` also the buffers' values. Names changed parameters."""
-        for module, saved, persistent, params in zip(self.modules, self.buffers, self.non_persistent, self.params):
-            if not _same(module._buffers, saved) and buffers:
-                module._buffers.clear()
-                module._buffers.update(saved)
-                module._non_persistent_buffers_set.clear()
-                module._non_persistent_buffers_set.update(persistent)
-            if not _same(module._parameters, params):
-                module._parameters.clear()
-                module._parameters.update(params)
-        if buffers:
-            self._restore_values()
-        return [name for name, p in self._named_params() if _version(p) != self.param_versions[id(p)]]
+        """After a forward: undo its registrations and buffer writes; names the parameters it wrote."""
+        self.in_forward = False
+        for module, slot, name, present, old, hidden in reversed(self.undo):
+            if slot == "_buffers" and not buffers:
+                self.dirty = True  # kept: its new tensors are tracked from the next forward on
+                continue
+            table = getattr(module, slot)
+            if present:
+                table[name] = old
+            else:
+                table.pop(name, None)
+            if slot == "_buffers":
+                (module._non_persistent_buffers_set.add if hidden else module._non_persistent_buffers_set.discard)(name)
+        self.undo.clear()
+        now = [t._version for t in self.buffers]
+        if now != self.versions:
+            self._put_back(now, buffers)
+        after = [p._version for p in self.params]
+        if after == self.param_versions:
+            return []
+        changed = {id(p) for p, a, b in zip(self.params, after, self.param_versions) if a != b}
+        return [f"{type(m).__name__}.{n}" for m in self.modules for n, p in m._parameters.items() if id(p) in changed]
 
-    def _restore_values(self) -> None:
+    def _put_back(self, now: list[int], buffers: bool) -> None:
         with torch.no_grad():
-            for key, (tensor, version, copy) in self.values.items():
-                if copy is not None and tensor._version != version:
-                    tensor.copy_(copy)
-                    self.values[key] = (tensor, tensor._version, copy)
-
-    def _named_params(self):
-        for module, params in zip(self.modules, self.params):
-            for name, p in params.items():
-                if p is not None:
-                    yield f"{type(module).__name__}.{name}", p
-
-
-def _same(current: dict, saved: dict) -> bool:
-    if len(current) != len(saved):
-        return False
-    return all(saved.get(key, _MISSING) is value for key, value in current.items())
-
-
-_MISSING = object()
+            for index, (tensor, version, old) in enumerate(zip(self.buffers, now, self.versions)):
+                if version != old and buffers and self.copies[index] is not None:
+                    tensor.copy_(self.copies[index])
+                    self.versions[index] = tensor._version
+                elif version != old:
+                    self.versions[index] = -1  # kept as the forward left it: copy it again next time
 
 
 class ModelState:
@@ -117,12 +154,16 @@ class ModelState:
     ``eval=False`` keeps the modules' modes during the block (they are still restored on exit).
     """
 
-    def __init__(self, model: nn.Module, *, restore_buffers: bool = True, eval: bool = True) -> None:
+    def __init__(
+        self, model: nn.Module, *, restore_buffers: bool = True, eval: bool = True, modules: Optional[list] = None
+    ) -> None:
         self.model = model
+        self._given = modules  # every module of ``model`` once, when the caller already walked it
         self.restore_buffers = restore_buffers
         self.eval = eval
         self._handles: list = []
-        self._modes: dict[nn.Module, bool] = {}
+        self._modules: list[nn.Module] = []
+        self._training: set[int] = set()  # ids of the modules in training mode before the block
         self._slots: Optional[_Slots] = None
         self._warned: set[str] = set()
 
@@ -131,11 +172,13 @@ class ModelState:
         return self._slots is not None
 
     def __enter__(self) -> "ModelState":
-        self._modes = {m: m.training for m in self.model.modules()}
+        modules = self._modules = self._given if self._given is not None else list(self.model.modules())
+        self._training = {id(m) for m in modules if m.training}
         try:
-            self._slots = _Slots(self.model, self.restore_buffers)
-            if self.eval:
-                self.model.eval()
+            self._slots = _Slots(modules, self.restore_buffers)
+            self._slots.prepare()
+            if self.eval and self._training:
+                self.model.eval()  # the model's own eval(): subclasses may override train()
         except BaseException:
             self._release()
             raise
@@ -148,14 +191,19 @@ class ModelState:
         self._handles.append(handle)
         return handle
 
-    def snapshot(self) -> None:
-        """Before a forward: note the slots again and copy buffers changed since (by the user, between calls)."""
-        if self._slots is not None:
-            self._slots.snapshot()
-
-    def restore(self) -> None:
-        """After a forward: put buffers (and replaced parameters) back as they were."""
+    @contextlib.contextmanager
+    def forward(self) -> Iterator[None]:
+        """Wrap each forward: buffers (and replaced parameters) are put back after it, also when it raises."""
         if self._slots is None:
+            raise RuntimeError("ModelState.forward() outside its `with` block")
+        self._slots.snapshot()
+        try:
+            yield
+        finally:
+            self._restore()
+
+    def _restore(self) -> None:
+        if self._slots is None or not self._slots.in_forward:
             return
         changed = self._slots.restore(self.restore_buffers)
         for name in changed:
@@ -177,9 +225,11 @@ class ModelState:
                 handle.remove()
             self._handles.clear()
             if self._slots is not None:
-                self.restore()
+                self._slots.close()
         finally:
-            for module, training in self._modes.items():
-                module.training = training
-            self._modes.clear()
+            for module in self._modules:
+                training = id(module) in self._training
+                if module.training != training:
+                    module.training = training
+            self._modules = []
             self._slots = None

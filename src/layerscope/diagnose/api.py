@@ -190,7 +190,7 @@ def _channel_order(loaded, kept: list[torch.Tensor], t: Thresholds) -> Optional[
         return None
     device, dtype = model_device(loaded.module)
     prep = loaded.preprocessing
-    with ModelState(loaded.module), torch.inference_mode(False), torch.no_grad():
+    with ModelState(loaded.module) as state, state.forward(), torch.inference_mode(False), torch.no_grad():
         return swap_confidence(loaded.module, sample.to(device=device, dtype=dtype or sample.dtype), prep.mean, prep.std)
 
 
