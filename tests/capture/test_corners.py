@@ -234,25 +234,28 @@ def test_every_call_is_bit_equal_to_hooks_that_clone(name):
         assert rec.reruns == first <= 1 and rec.plan  # learned on the first call, at most one rerun
 
 
-def test_overwrites_beside_an_inplace_activation_are_predicted_and_others_learned_with_one_rerun():
+def test_writes_by_inplace_modules_are_caught_at_once_and_others_learned_with_one_rerun():
     vgg = torchvision.models.vgg11().eval()
     convs = [n for n, m in vgg.named_modules() if isinstance(m, nn.Conv2d)]
     forget(vgg)
     with Recorder(vgg, convs) as rec:
         rec(torch.randn(1, 3, 32, 32))
-        assert rec.reruns == 0 and rec.plan == set(convs)  # conv -> ReLU(inplace=True): predicted, confirmed
+        assert rec.reruns == 0 and rec.plan == set(convs)  # copied just before each ReLU(inplace=True) ran
     resnet = torchvision.models.resnet18().eval()
     forget(resnet)
     with Recorder(resnet, ["layer1.0.conv1", "layer1.0.bn1", "layer1.0.bn2"]) as rec:
-        acts = rec(torch.randn(1, 3, 32, 32))  # all three beside the block's in-place ReLU: copied, followed
-        assert rec.reruns == 0 and rec.plan == {"layer1.0.bn1", "layer1.0.bn2"}  # conv1 confirmed unwritten
+        acts = rec(torch.randn(1, 3, 32, 32))  # bn1: before the in-place ReLU; bn2: `out += identity`, a rerun
+        assert rec.reruns == 1 and rec.plan == {"layer1.0.bn1", "layer1.0.bn2"}
         block = resnet.layer1[0]
         assert torch.equal(acts["layer1.0.bn2"], block.bn2(block.conv2(acts["layer1.0.bn1"].relu())))
+    with Recorder(resnet, ["layer1.0.bn2", "layer1.0.conv2"]) as rec:  # another layer set: bn2 is known
+        rec(torch.randn(1, 3, 32, 32))
+        assert rec.reruns == 0 and rec.plan == {"layer1.0.bn2"}
     model = Residual()
-    with Recorder(model, ["conv"]) as rec:  # `out += ...` with no in-place module beside: learned by a rerun
+    with Recorder(model, ["conv"]) as rec:  # `out += ...` between modules: learned by a rerun
         acts = rec(ramp_input())
         assert rec.reruns == 1 and rec.plan == {"conv"} and torch.equal(acts["conv"], CONV_ON_RAMP)
-    with Recorder(model, ["conv", "head"]) as rec:  # another layer set of the same model: known from the first
+    with Recorder(model, ["conv", "head"]) as rec:
         rec(ramp_input())
         assert rec.reruns == 0 and rec.plan == {"conv"}
 

@@ -1,22 +1,24 @@
-"""Which captured outputs a later op of the forward writes in place: predicted, learned, remembered.
+"""Which captured outputs a later op of the forward writes in place: learned, remembered, verified.
 
->>> import torch.nn as nn
->>> model = nn.Sequential(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(inplace=True)), nn.Conv2d(8, 8, 3))
->>> sorted(predict(model, ["0.0", "1"]))
-['0.0']
+>>> import torch, torch.nn as nn
+>>> from layerscope.capture import Recorder
+>>> vgg_like = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(inplace=True), nn.Conv2d(8, 8, 3), nn.ReLU())
+>>> with Recorder(vgg_like, ["0", "2"]) as rec:
+...     acts = rec(torch.randn(1, 3, 8, 8))
+>>> sorted(rec.plan), rec.reruns, bool((acts["0"] < 0).any())
+(['0'], 0, True)
 
 A hook sees a module's output before the rest of the forward runs; ``ReLU(inplace=True)``
 right after a conv, or ``out += identity`` in a ResNet block, then overwrites that very
 tensor. The :class:`~layerscope.capture.Recorder` copies exactly those outputs at hook
 time. Which ones they are is *learned* from version counters (a tensor's version moves
 when it is written in place) and kept per model and layer set (weakly: plans go with the
-model). Before anything is learned, :func:`predict` guesses from the module tree: an
-output is predicted overwritten when a module beside it (same parent) is an in-place
-activation, or when another plan of the same model saw that module's output overwritten.
-Predicted outputs are copied on the learning call, and :class:`Pending` follows their
-originals (without keeping them alive) to the next module boundaries to confirm the
-guess. A wrong guess costs a second forward once, never a wrong value: every output
-that is not copied is verified by its version counter.
+model). On the learning call the :class:`Learner` watches every module boundary: a
+capture is copied just before a module with ``inplace=True`` receives it (its value still
+intact), and outputs that another plan of the same model saw overwritten are copied at
+hook time; either kind is then followed, without keeping it alive, to confirm the write.
+A write between modules (``out += identity``) costs a second forward once, never a wrong
+value: every output that is not copied is verified by its version counter.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import re
 import weakref
 from typing import Iterable, Iterator, Optional
 
+import torch
 import torch.nn as nn
 
-__all__ = ["cached", "remember", "forget", "predict", "module_of", "Pending"]
+__all__ = ["cached", "remember", "forget", "known", "module_of", "Learner"]
 
 _PLANS: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
 _KEY_TAIL = re.compile(r"(#\d+)?(:.*)?$")
@@ -57,59 +60,72 @@ def module_of(key: str) -> str:
     return _KEY_TAIL.sub("", key)
 
 
-def predict(model: nn.Module, names: Iterable[str], modules: Optional[dict[str, nn.Module]] = None) -> frozenset:
-    """Module names among ``names`` whose output a later in-place op may overwrite.
-
-    ``modules``: the model's dotted name -> module map, when the caller has it.
-    """
-    modules = dict(model.named_modules()) if modules is None else modules
-    known = {module_of(key) for plan in _PLANS.get(model, {}).values() for key in plan}
-    return frozenset(n for n in names if n in known or _beside_inplace(model, modules, n))
+def known(model: nn.Module, names: Iterable[str]) -> frozenset:
+    """Module names among ``names`` whose output another plan of ``model`` saw overwritten."""
+    seen = {module_of(key) for plan in _PLANS.get(model, {}).values() for key in plan}
+    return frozenset(n for n in names if n in seen)
 
 
-def _beside_inplace(model: nn.Module, modules: dict[str, nn.Module], name: str) -> bool:
-    """Whether a module of the same parent as ``name`` runs in place (``ReLU(inplace=True)``, ...)."""
-    parent_name = name.rpartition(".")[0]
-    parent = modules.get(parent_name, model) if parent_name else model
-    return any(getattr(child, "inplace", False) is True for child in parent._modules.values())
+class Learner:
+    """The learning call: copies a capture just before an in-place module writes it, and confirms the write.
 
-
-class Pending:
-    """Originals of outputs copied at hook time, followed without being kept alive.
-
-    Each is checked at every module boundary of the forward (global module hooks, only while
-    :meth:`following`): written (its version moved) while alive, or freed unwritten. One still
-    alive at the end is checked then. ``written`` collects the keys seen written.
+    Every module boundary of the forward is watched (global module hooks, only while
+    :meth:`following`). Before a module with ``inplace=True`` runs, each capture not yet
+    copied whose storage it receives is copied (its value is still intact) and then
+    followed, without keeping the original alive, until its version moves (``written``)
+    or it is freed. Outputs copied at hook time (known from other plans) are followed
+    the same way. Writes by code between modules (``out += identity``) are not seen here:
+    the version check at the end of the forward catches them.
     """
 
-    def __init__(self) -> None:
-        self.items: list[tuple[str, weakref.ref, int]] = []
+    def __init__(self, tensors: dict, copied: set) -> None:
+        self.tensors, self.copied = tensors, copied
+        self.exposed: dict[int, list[tuple[str, torch.Tensor, int]]] = {}  # storage -> captures not copied
+        self.followed: list[tuple[str, weakref.ref, int]] = []
         self.written: set[str] = set()
 
-    def add(self, key: str, tensor) -> None:
-        self.items.append((key, weakref.ref(tensor), tensor._version))
+    def expose(self, key: str, tensor: torch.Tensor) -> None:
+        """A capture kept without a copy: copy it if an in-place module is about to write it."""
+        self.exposed.setdefault(_storage(tensor), []).append((key, tensor, tensor._version))
+
+    def follow(self, key: str, tensor: torch.Tensor) -> None:
+        """An output copied at hook time: learn whether the original gets written."""
+        self.followed.append((key, weakref.ref(tensor), tensor._version))
+
+    def before(self, module: nn.Module, args: tuple) -> None:
+        if getattr(module, "inplace", False) is not True or not self.exposed:
+            return
+        for arg in args:
+            if isinstance(arg, torch.Tensor):
+                for key, tensor, version in self.exposed.pop(_storage(arg), ()):
+                    if tensor._version == version and key not in self.copied:
+                        self.tensors[key] = tensor.clone()
+                        self.copied.add(key)
+                        self.follow(key, tensor)
 
     def check(self, *_: object) -> None:
-        if not self.items:
+        if not self.followed:
             return
         alive = []
-        for key, ref, version in self.items:
+        for key, ref, version in self.followed:
             tensor = ref()
-            if tensor is None:
-                continue
-            if tensor._version != version:
+            if tensor is not None and tensor._version != version:
                 self.written.add(key)
-            else:
+            elif tensor is not None:
                 alive.append((key, ref, version))
-        self.items = alive
+        self.followed = alive
 
     @contextlib.contextmanager
-    def following(self) -> Iterator["Pending"]:
+    def following(self) -> Iterator["Learner"]:
         module = nn.modules.module
-        handles = [module.register_module_forward_pre_hook(self.check), module.register_module_forward_hook(self.check)]
+        handles = [module.register_module_forward_pre_hook(self.before), module.register_module_forward_hook(self.check)]
         try:
             yield self
         finally:
             for handle in handles:
                 handle.remove()
             self.check()
+
+
+def _storage(tensor: torch.Tensor) -> int:
+    return tensor.untyped_storage().data_ptr()

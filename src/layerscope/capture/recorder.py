@@ -38,7 +38,7 @@ from .activations import Activations, LayerInfo
 from .call import call_model, check_device, check_dtype, model_device, move_inputs
 from .flatten import flatten_output
 from .hookable import ensure_hookable
-from .plan import Pending, cached, predict, remember
+from .plan import Learner, cached, known, remember
 from .select import LayerSelector, all_modules, selected_modules
 from .state import ModelState
 
@@ -52,24 +52,25 @@ class _Call:
     """One forward's captures: the tensors, what each came from, and the versions to verify.
 
     ``copy``: keys copied at hook time (None: every key); ``copy_modules``: module names whose
-    outputs are copied; ``follow``: follow the originals of copied outputs without keeping them
-    (the learning call, :class:`~layerscope.capture.plan.Pending`); ``hold``: keep the originals
-    of copied outputs to the end (the rerun that learns everything exactly). Otherwise copied
-    originals are let go, as plain hooks would.
+    outputs are copied; ``hold``: keep the originals of copied outputs to the end, to learn
+    exactly which were written (the rerun); ``learner``: the learning call's
+    :class:`~layerscope.capture.plan.Learner`. Otherwise copied originals are let go, as plain
+    hooks would.
     """
 
     __slots__ = ("tensors", "origin", "watch", "calls", "skipped", "copied", "copy", "copy_modules", "hold",
-                 "follow", "grad", "offload", "dtype")
+                 "learner", "grad", "offload", "dtype")
 
     def __init__(self, copy: Optional[frozenset], copy_modules: frozenset, hold: bool, grad: bool, offload, dtype,
-                 follow: Optional[Pending] = None):
+                 learn: bool = False):
         self.tensors: dict[str, torch.Tensor] = {}
         self.origin: dict[str, tuple[str, nn.Module, int, str]] = {}
         self.watch: list[tuple[str, torch.Tensor, int]] = []
         self.calls: dict[str, int] = {}
         self.skipped: dict[str, tuple[str, ...]] = {}
         self.copied: set[str] = set()
-        self.copy, self.copy_modules, self.hold, self.follow = copy, copy_modules, hold, follow
+        self.copy, self.copy_modules, self.hold = copy, copy_modules, hold
+        self.learner = Learner(self.tensors, self.copied) if learn else None
         self.grad, self.offload, self.dtype = grad, offload, dtype
 
     def add(self, name: str, module: nn.Module, output: Any) -> None:
@@ -86,9 +87,12 @@ class _Call:
             key = base + suffix if suffix else base
             if key in self.tensors:
                 raise _collision(key, self.origin[key][0], name)
-            self.tensors[key] = self._keep(key, name, tensor)
-            if self.follow is not None and key in self.copied and not tensor.is_inference():
-                self.follow.add(key, tensor)
+            self.tensors[key] = kept = self._keep(key, name, tensor)
+            if self.learner is not None and not tensor.is_inference():
+                if key in self.copied:
+                    self.learner.follow(key, tensor)
+                elif kept.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr():
+                    self.learner.expose(key, kept)  # not an offload copy: an in-place module could write it
             self.origin[key] = (name, module, index, suffix)
 
     def _keep(self, key: str, name: str, tensor: torch.Tensor) -> torch.Tensor:
@@ -223,8 +227,7 @@ class Recorder:
         inputs = move_inputs(inputs, *model_device(self.model))
         plan = self.plan
         if plan is None:  # learn: copy the predicted outputs and confirm them, verify the rest
-            predicted = predict(self.model, self.names, self._everything)
-            acts = self._run(inputs, _Call(frozenset(), predicted, False, *self._options, follow=Pending()))
+            acts = self._run(inputs, _Call(frozenset(), known(self.model, self.names), False, *self._options, learn=True))
         else:
             acts = self._run(inputs, _Call(plan, frozenset(), False, *self._options))
         if acts is None:  # a write nobody foresaw: run again, copying (and learning) everything
@@ -235,7 +238,7 @@ class Recorder:
     def _run(self, inputs: Any, call: _Call) -> Optional[Activations]:
         self._call = call
         output = None
-        following = call.follow.following() if call.follow is not None else contextlib.nullcontext()
+        following = call.learner.following() if call.learner is not None else contextlib.nullcontext()
         try:
             with self._state.forward(), following, torch.inference_mode(False), torch.set_grad_enabled(self.grad):
                 try:
@@ -247,8 +250,8 @@ class Recorder:
             self._call = None
         if written - call.copied:  # a capture that was not copied changed after its hook: it is wrong
             return None
-        if call.hold or call.follow is not None:
-            self._plan = written | (call.follow.written if call.follow is not None else frozenset())
+        if call.hold or call.learner is not None:
+            self._plan = written | (call.learner.written if call.learner is not None else frozenset())
             remember(self.model, self._plan_key, self._plan)
         protected = self._plan.intersection(call.tensors)
         return Activations(call.tensors, self._info(call), _detach(output, self.grad), call.skipped, protected)
