@@ -54,7 +54,9 @@ class LoadedModel:
     ``native_preprocessing`` is what the model came with (its weights' or spec's
     own), kept when overrides change ``preprocessing``; ``overrides`` records
     the override values given (``size``, ``mean``, ``std``, ``grayscale``, or
-    ``preprocessing`` for a whole replacement), empty when none.
+    ``preprocessing`` for a whole replacement), empty when none. ``classes`` names the outputs of a
+    classifier whose classes are known (torchvision weights, builtin models), for
+    :meth:`predictions`.
     """
 
     module: nn.Module
@@ -64,6 +66,7 @@ class LoadedModel:
     notes: list[str] = field(default_factory=list)
     native_preprocessing: Optional[Preprocessing] = None  # None: the same as ``preprocessing``
     overrides: dict[str, Any] = field(default_factory=dict)
+    classes: Optional[tuple[str, ...]] = None  # output class names of a classifier, when known
 
     def __post_init__(self) -> None:
         if self.native_preprocessing is None:
@@ -89,6 +92,16 @@ class LoadedModel:
                 f"image is cropped alike, or preprocess them one at a time."
             )
         return torch.stack(tensors)
+
+    def predictions(self, output: Any, k: int = 3) -> Optional[list[list[tuple[str, float]]]]:
+        """The ``k`` most probable class names of each input for a model ``output`` (None: not a known classifier).
+
+        >>> LoadedModel(nn.Identity(), "x", Preprocessing(), classes=("a", "b")).predictions(torch.tensor([[0.0, 1.0]]))
+        [[('b', 0.731), ('a', 0.269)]]
+        """
+        from .classes import top_classes
+
+        return top_classes(output, self.classes, k)
 
     def with_preprocessing(self, **overrides: Any) -> "LoadedModel":
         """A copy whose preprocessing has :meth:`Preprocessing.with_overrides` applied (module shared).
@@ -227,8 +240,9 @@ def load_model(
         built.module.eval()
     else:
         raise ModelSpecError(f"A model is a spec string or an nn.Module, not {type(spec).__name__}.")
-    notes, weights = list(built.weight_notes) + list(built.notes), built.weights
-    if checkpoint is not None:  # the spec's own weights, and what was said about them, are replaced
+    notes, weights, classes = list(built.weight_notes) + list(built.notes), built.weights, built.classes
+    if checkpoint is not None:  # the spec's own weights, and what was said about them (classes too), are replaced
+        classes = None
         state, read_notes = read_state_dict(checkpoint, trust=trust_checkpoint)
         notes = list(built.notes) + read_notes + apply_state_dict(built.module, state, source=os.fspath(checkpoint))
         weights = f"checkpoint {os.fspath(checkpoint)}"
@@ -243,4 +257,4 @@ def load_model(
         except (RuntimeError, TypeError, AssertionError) as err:
             raise InputError(f"Device {device!r} cannot be used ({err}); give e.g. 'cpu', 'cuda', 'cuda:0' or 'mps'.") from None
     overrides = {} if preprocessing is None else {"preprocessing": preprocessing}
-    return LoadedModel(built.module, label, preprocessing or native, weights, notes, native, overrides)
+    return LoadedModel(built.module, label, preprocessing or native, weights, notes, native, overrides, classes)

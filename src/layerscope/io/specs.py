@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ModelSpecError, did_you_mean, require
+from .classes import imagenet_classes
 from .preprocess import Preprocessing, from_timm_config, from_torchvision_weights
 
 __all__ = ["Built", "build_from_spec", "SPEC_FORMS", "INIT_SEED"]
@@ -47,6 +48,7 @@ class Built:
     weights: Optional[str]
     notes: list[str] = field(default_factory=list)
     weight_notes: list[str] = field(default_factory=list)
+    classes: Optional[tuple[str, ...]] = None  # names of the output classes of a classifier, when known
 
 
 def _seeded(build: Callable[[], Any]) -> Any:
@@ -118,7 +120,8 @@ def _build_torchvision(name: str, options: list[str]) -> Built:
             f"Could not get torchvision weights {label} ({type(err).__name__}: {err}). They download once into "
             f"the torch hub cache; offline, use torchvision:{name} with --checkpoint FILE instead."
         ) from None
-    return Built(module, from_torchvision_weights(weights), label, [])
+    categories = weights.meta.get("categories")
+    return Built(module, from_torchvision_weights(weights), label, [], classes=tuple(categories) if categories else None)
 
 
 def _build_timm(name: str, options: list[str]) -> Built:
@@ -138,7 +141,8 @@ def _build_timm(name: str, options: list[str]) -> Built:
     tag = getattr(module, "pretrained_cfg", {}).get("hf_hub_id") or name
     pre = from_timm_config(config, tag)
     if pretrained:
-        return Built(module, pre, f"timm pretrained {name}")
+        classes = imagenet_classes() if getattr(module, "num_classes", None) == 1000 else None
+        return Built(module, pre, f"timm pretrained {name}", classes=classes)
     return Built(module, pre, None, ["preprocessing from the architecture's timm config"], [f"random init (seed {INIT_SEED})"])
 
 
@@ -189,7 +193,9 @@ def _build_builtin(name: str, options: list[str]) -> Built:
     else:
         notes = [f"held-out accuracy {accuracy:.1%}"] if isinstance(accuracy, float) else []
     weights = f"builtin:{name} trained weights" if trained else None
-    return Built(module, _builtin_preprocessing(info, name), weights, weight_notes=notes)
+    classes = _info_get(info, "classes")
+    return Built(module, _builtin_preprocessing(info, name), weights, weight_notes=notes,
+                 classes=tuple(classes) if classes else None)
 
 
 def _import_target(target: str) -> Any:

