@@ -21,17 +21,20 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch
 
+from ._outputs import clear_previous, previous_files, refuse_taken
 from .errors import InputError, LayoutError
 from .io.resolve import resolve_model
 from .layout import canonical_layout
 from .render.grid import ChannelGrid, render_grids
 from .render.options import RenderOptions
 from .render.png import write_atomic
+from .render.views import check_views
 
 __all__ = ["show", "ShowResult"]
 
 STRIP_HEIGHT = 8  # pixels a 1-pixel-high map (a Conv1d channel, a vector) is stretched to
-DEFAULT_OPTIONS = RenderOptions(max_channels=64, caption=True)  # show's: the first 64 channels, captioned
+DEFAULT_OPTIONS = RenderOptions(max_channels=64, caption=True, min_tile=32)  # the first 64 channels, captioned
+MANY_LAYERS = 50  # a selection of more layers than this gets a note with a tighter pattern
 
 
 @dataclass
@@ -56,10 +59,21 @@ class ShowResult:
     inputs: list[dict] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     skipped_layers: list[tuple[str, str]] = field(default_factory=list)
+    views: tuple[str, ...] = ("grid",)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
+        """Grids rendered (files written or grids returned), not counting the other views."""
         return sum(len(v) for v in (self.files or self.grids).values())
+
+    @property
+    def written(self) -> list[str]:
+        """Every file written, relative to ``out`` (POSIX), the index last."""
+        names = [path for entry in self.inputs for path in entry["files"].values()]
+        names += [path for entry in self.inputs for per_view in entry.get("views", {}).values()
+                  for path in (per_view.values() if isinstance(per_view, dict) else [per_view])]
+        return names + (["index.json"] if self.out is not None else [])
 
     def to_dict(self) -> dict:
         """The content of ``index.json``: version, model, preprocessing, render options, layers, inputs, skips."""
@@ -67,6 +81,7 @@ class ShowResult:
 
         return {
             "layerscope_version": __version__,
+            "views": list(self.views),
             "model": self.model,
             "preprocessing": self.preprocessing,
             "input_shape": list(self.input_shape),
@@ -75,6 +90,8 @@ class ShowResult:
             "inputs": self.inputs,
             "skipped_inputs": [{"path": p, "reason": r} for p, r in self.skipped],
             "skipped_layers": [{"layer": n, "reason": r} for n, r in self.skipped_layers],
+            "notes": self.notes,
+            "files": self.written[:-1] if self.out is not None else [],
         }
 
     def _repr_html_(self) -> str:
@@ -125,17 +142,21 @@ def _feed(images: Any, loaded, batch_size: int) -> tuple[list[torch.Tensor], lis
     return batches, feed.sources, notes, feed
 
 
-def _check_free(out: Path, names: list[str], overwrite: bool) -> None:
-    if overwrite or not out.exists():
-        return
-    if not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a directory; choose a directory path.")
-    taken = [n for n in ["index.json", *names] if (out / n).exists()]
-    if taken:
-        raise InputError(
-            f"{out} already holds {', '.join(taken[:3])}{' ...' if len(taken) > 3 else ''} from an earlier run; "
-            "pass overwrite=True (CLI: --overwrite) to replace them, or choose a fresh output directory."
-        )
+def _checked(images: Any) -> None:
+    from .io.feed import Feed
+
+    Feed.of(images).check()
+
+
+def _prepare(out: Path, names: list[str], overwrite: bool) -> None:
+    """Make ``out`` ready: layerscope's own earlier output there (listed by its index.json) is removed;
+    any other file a new grid could land on is refused unless ``overwrite``."""
+    owned = previous_files(out, "index.json")
+    if not overwrite:
+        existing = [p.relative_to(out).as_posix() for n in names if (out / n).is_dir() for p in (out / n).rglob("*")
+                    if p.is_file()]
+        refuse_taken(out, ["index.json", *existing], owned, "overwrite=True (CLI: --overwrite)")
+    clear_previous(out, owned)
 
 
 def _global_ranges(rec, batches) -> dict[str, tuple[float, float]]:
@@ -163,9 +184,15 @@ class _Layers:
     def maps(self, name: str, tensor: torch.Tensor, record: dict, input_size: tuple[int, int]) -> Optional[torch.Tensor]:
         from .layout import to_maps
 
+        from ._showing import attention_internal
+
         if name in self.skipped:
             return None
         layout = self.rows[name]["layout"] if name in self.rows else self.layouts.get(name)
+        why = attention_internal(name, record["module_type"], tensor) if layout is None else None
+        if why is not None:
+            self.skipped[name] = why
+            return None
         try:
             maps = to_maps(tensor, layout=layout, input_size=input_size, module_type=record["module_type"])
         except LayoutError as err:
@@ -187,6 +214,8 @@ def show(
     layers: Any = None,
     out: Union[str, Path, None] = None,
     *,
+    views: Union[str, Sequence[str]] = ("grid",),
+    names: Optional[Mapping[str, str]] = None,
     options: Optional[RenderOptions] = None,
     layouts: Optional[Mapping[str, str]] = None,
     overwrite: bool = False,
@@ -195,88 +224,121 @@ def show(
     preprocessing: Any = None,
     **option_fields: Any,
 ) -> ShowResult:
-    """Capture ``layers`` of ``model`` on ``images`` and render one channel grid per (layer, input).
+    """Capture ``layers`` of ``model`` on ``images`` and render the chosen ``views`` of each (layer, input).
 
     ``model``: a spec (``"torchvision:resnet18"``, ``"builtin:digits"``), an ``nn.Module`` or a
     ``LoadedModel`` (``preprocessing=`` replaces its preprocessing; a bare module's is assumed, see
     :mod:`layerscope.io.resolve`); ``images``: files / directories / globs / PIL images (unreadable
     files are skipped and listed; for ``strict``, ``recursive`` or ``max_pixels`` pass a
-    :class:`~layerscope.io.feed.Feed` made with them), or a tensor, used as is. With ``out`` the grids go to
-    ``out/<input>/<NN>_<layer>.png`` plus ``out/index.json``; existing files are never replaced
-    unless ``overwrite=True``. Without ``out`` the grids are returned in ``result.grids``.
+    :class:`~layerscope.io.feed.Feed` made with them), or a tensor, used as is. ``layers``: as
+    :func:`~layerscope.capture.select_layers` (default: every convolution; for token models such as
+    ViT, the block outputs).
+
+    ``views`` (:data:`~layerscope.render.views.VIEWS`): ``grid`` (channel grids,
+    ``out/<input>/<NN>_<layer>.png``), ``mean``, ``overlay`` (the mean map over the image the model
+    saw, after its resize and crop), ``pca``, ``figure`` (``<NN>_<layer>.<view>.png``) and
+    ``progression`` (``out/<input>/progression.png``). ``names`` maps layer names to display names
+    for captions (``{"features.0": "conv1_1"}``); captions say "random init" when the weights are.
+    ``out/index.json`` lists every file; a later run may replace the files an earlier run listed
+    there, never other files unless ``overwrite=True``. Without ``out`` the pictures are returned
+    (``result.grids``; the other views in ``result.inputs[i]["views"]``).
 
     How grids are drawn: ``options`` (a :class:`~layerscope.render.RenderOptions`; None:
-    :data:`DEFAULT_OPTIONS`, at most 64 channels, captioned), any of whose fields may be given as a
-    keyword that replaces it: ``show(model, img, out="maps", max_channels=12, scale=4)``.
+    :data:`DEFAULT_OPTIONS`: at most 64 channels, captioned, tiles at least 32 pixels), any of whose
+    fields may be given as a keyword that replaces it: ``show(model, img, out="maps", max_channels=12)``.
     ``normalize="global"`` without ``value_range`` shares one min-max per layer across all inputs
     (a second forward pass); ``value_range`` may also map layer names to ranges.
     ``max_channels=0`` renders every channel (the atlas). ``layouts`` maps layer names to
     :func:`~layerscope.layout.to_maps` layouts (how to read a layer's tensor).
     """
-    from .capture import Recorder
+    from ._showing import Rendering, default_layers, render_batch
+    from .capture import Recorder, select_layers
 
     options = RenderOptions.of(DEFAULT_OPTIONS if options is None else options, **option_fields)
+    views = check_views(views)
     layouts = {name: canonical_layout(layout) for name, layout in (layouts or {}).items()}
+    _checked(images)  # a missing file fails before any model is built or downloaded
     loaded = resolve_model(model, preprocessing=preprocessing)
+    chosen = select_layers(loaded.module, layers if layers is not None else default_layers(loaded.module))
     batches, sources, notes, feed = _feed(images, loaded, batch_size)
-    names = _input_names(sources)
+    inputs = _input_names(sources)
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
-        _check_free(out_dir, names, overwrite)
-    known, metas = _Layers(layouts), {n: {} for n in names}
-    made: dict[str, dict[str, Any]] = {}  # input -> layer -> grid, or the file it was written to
-    with Recorder(loaded.module, layers) as rec, ThreadPoolExecutor(threads or min(8, os.cpu_count() or 1)) as pool:
+        _prepare(out_dir, inputs, overwrite)
+    run = _Run(inputs, _Layers(layouts))
+    pre = loaded.preprocessing
+    with Recorder(loaded.module, chosen) as rec, ThreadPoolExecutor(threads or min(8, os.cpu_count() or 1)) as pool:
         if options.normalize == "global" and options.value_range is None:
             options = options.replace(value_range=_global_ranges(rec, batches))
+        r = Rendering(options, views, dict(names or {}), loaded.weights is None, out_dir, overwrite, pool, pre.mean,
+                      pre.std, loaded.spec + (" (random init)" if loaded.weights is None else ""))
         start = 0
         for batch in batches:
-            items, start = names[start : start + len(batch)], start + len(batch)
-            for item, name, meta, grid_or_file in _render_batch(
-                rec(batch), items, tuple(batch.shape[-2:]), known, options, pool, out_dir, overwrite
-            ):
-                metas[item][name] = meta
-                made.setdefault(item, {})[name] = grid_or_file
-    inputs = [
-        {"name": n, "source": src, "notes": note, "grids": metas[n],
-         "files": {k: f"{n}/{p.name}" for k, p in made.get(n, {}).items()} if out_dir else {}}
-        for n, src, note in zip(names, sources, notes)
-    ]
-    result = ShowResult(
-        out_dir, None, options, loaded.to_dict(), loaded.preprocessing.to_dict(), tuple(batches[0].shape[1:]),
-        files=made if out_dir else {}, grids={} if out_dir else made, layers=list(known.rows.values()),
-        inputs=inputs, skipped=list(feed.skipped), skipped_layers=list(known.skipped.items()),
-    )
+            items, start = inputs[start : start + len(batch)], start + len(batch)
+            acts = rec(batch)
+            run.predictions += loaded.predictions(acts.output) or [None] * len(items)
+            for item, name, meta, grid_or_file, files in render_batch(acts, batch, items, run.known, r):
+                run.add(item, name, meta, grid_or_file, files)
+    result = run.result(out_dir, options, views, loaded, batches, feed, sources, notes)
+    if len(chosen) > MANY_LAYERS:
+        result.notes.append(many_layers_note(loaded.module, len(chosen)))
     if out_dir is not None:
         text = json.dumps(result.to_dict(), default=str)  # compact: the C encoder (indent= is pure Python)
-        result.index = write_atomic(text.encode("utf-8"), out_dir / "index.json", overwrite=overwrite)
+        result.index = write_atomic(text.encode("utf-8"), out_dir / "index.json", overwrite=True)
     return result
 
 
-def _render_batch(acts, items: list[str], input_size: tuple[int, int], known: _Layers, options: RenderOptions,
-                  pool: ThreadPoolExecutor, out_dir: Optional[Path], overwrite: bool):
-    """Render every layer of one batch in ``pool``; yields ``(input, layer, grid metadata, grid or file)``.
+class _Run:
+    """What one show run collects: per input the grid metadata, grids or files, views and predictions."""
 
-    Waits for the whole batch (bounds memory) and raises the first error.
-    """
-    known.digits = max(known.digits, len(str(len(acts) - 1)))
-    jobs = []
-    for name, tensor in acts.items():
-        maps = known.maps(name, tensor, acts.describe(name), input_size)
-        if maps is not None:
-            paths = [out_dir / item / known.rows[name]["file"] for item in items] if out_dir else None
-            jobs.append((name, pool.submit(_render_layer, maps, options, name, paths, overwrite)))
-    for name, job in jobs:
-        for item, (meta, grid_or_file) in zip(items, job.result()):
-            yield item, name, meta, grid_or_file
+    def __init__(self, inputs: list[str], known: _Layers) -> None:
+        self.inputs, self.known = inputs, known
+        self.metas: dict[str, dict] = {n: {} for n in inputs}
+        self.made: dict[str, dict[str, Any]] = {}  # input -> layer -> grid, or the file it was written to
+        self.views: dict[str, dict[str, Any]] = {n: {} for n in inputs}  # input -> view -> {layer: file} (or file)
+        self.predictions: list = []
+
+    def add(self, item: str, layer: Optional[str], meta, grid_or_file, files: dict) -> None:
+        if layer is None:  # the progression strip of the input
+            self.views[item].update(files)
+            return
+        for view, value in files.items():
+            self.views[item].setdefault(view, {})[layer] = value
+        if meta is not None:
+            self.metas[item][layer] = meta
+            self.made.setdefault(item, {})[layer] = grid_or_file
+
+    def result(self, out_dir, options, views, loaded, batches, feed, sources, notes) -> ShowResult:
+        from .io.classes import describe_predictions
+
+        entries = []
+        for n, src, note, top in zip(self.inputs, sources, notes, self.predictions):
+            entry = {"name": n, "source": src, "notes": note, "grids": self.metas[n],
+                     "files": {k: f"{n}/{p.name}" for k, p in self.made.get(n, {}).items()} if out_dir else {},
+                     "views": self.views[n]}
+            if top:
+                entry["predictions"] = [{"class": c, "probability": p} for c, p in top]
+                entry["prediction"] = describe_predictions(top)
+            entries.append(entry)
+        return ShowResult(
+            out_dir, None, options, loaded.to_dict(), loaded.preprocessing.to_dict(), tuple(batches[0].shape[1:]),
+            files=self.made if out_dir else {}, grids={} if out_dir else self.made,
+            layers=list(self.known.rows.values()), inputs=entries, skipped=list(feed.skipped),
+            skipped_layers=list(self.known.skipped.items()), views=views,
+        )
 
 
-def _render_layer(maps: torch.Tensor, options: RenderOptions, layer: str, paths: Optional[list[Path]], overwrite: bool):
-    """Render one layer's grids (one per input) and write them when ``paths`` are given.
+def many_layers_note(module, count: int) -> str:
+    """A note for a selection of more than :data:`MANY_LAYERS` layers, with a tighter pattern to try."""
+    from ._showing import default_layers
 
-    Runs in a worker thread: numpy's passes and the PNG deflate release the GIL, so layers
-    render and encode in parallel while the main thread moves on.
-    """
-    grids = render_grids(maps, options, layer=layer)
-    if paths is None:
-        return [(grid.meta.to_dict(), grid) for grid in grids]
-    return [(grid.meta.to_dict(), grid.save(path, overwrite=overwrite)) for grid, path in zip(grids, paths)]
+    blocks = default_layers(module)
+    if blocks:
+        hint = f"the block outputs ({blocks[0]} ... {blocks[-1]}, the default)"
+    else:
+        top = [name for name, child in module.named_children() if any(True for _ in child.children())]
+        hint = f"--layers '{top[0]}.*'" if top else "--layers with exact names from `layerscope layers`"
+        convs = [n for n, m in module.named_modules() if type(m).__name__.startswith("Conv")]
+        if len(convs) > 3:
+            hint += f", or a few from shallow to deep: --layers {convs[0]},{convs[len(convs) // 2]},{convs[-1]}"
+    return f"{count} layers selected (more than {MANY_LAYERS}: that many pictures are hard to read); try {hint}."

@@ -68,10 +68,10 @@ def run(args) -> int:
     from ..diagnose import Thresholds, diagnose, parse_gate
     gate = parse_gate(args.fail_on) if args.fail_on is not None else None
     thresholds = Thresholds().with_overrides(args.threshold)
+    feed = feed_from_args(args).check()  # missing files fail before a model is built or downloaded
     loaded = model_from_args(args)
     info = sys.stderr if args.json else sys.stdout
     print_preprocessing(loaded, info)
-    feed = feed_from_args(args)
     result = diagnose(loaded, feed, layers_from_args(args), thresholds=thresholds, channel_order=not args.no_channel_order)
     print_image_notes(feed.images, feed.skipped)
     print_skipped_summary(result.inputs + len(result.skipped), result.skipped, sys.stderr)

@@ -4,6 +4,7 @@ Example::
 
     layerscope show torchvision:resnet18 cat.jpg --layers conv1,layer1.0.conv1 --out maps --labels
     layerscope show torchvision:vgg16 photos/ --atlas --out atlas      # every channel of every conv
+    layerscope show builtin:efficientnet_lite0 cat.jpg --view overlay,progression --out views
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..errors import InputError
 from ..render.channels import ORDERS
 from ..render.normalize import MODES
 from ..render.options import RenderOptions
+from ..render.views import VIEWS, check_views
 from ._common import add_image_arguments, add_layer_arguments, add_model_arguments, layers_from_args, model_from_args
 from ._common import feed_from_args, print_preprocessing, print_skipped_summary
 
@@ -34,15 +36,15 @@ def _pair(flag: str, example: str):
     return parse
 
 
-def _layouts(items: list[str]) -> dict[str, str]:
-    """``["blocks.0=NHWC", ...]`` -> ``{"blocks.0": "NHWC"}``."""
-    layouts = {}
-    for item in items:
-        layer, sep, layout = item.rpartition("=")
-        if not sep or not layer or not layout:
-            raise InputError(f"--layout {item!r} must be LAYER=LAYOUT, e.g. --layout encoder.layers.0=tokens")
-        layouts[layer] = layout
-    return layouts
+def _pairs(items: list[str], flag: str, example: str) -> dict[str, str]:
+    """``["blocks.0=NHWC", "a=b,c=d"]`` -> ``{"blocks.0": "NHWC", "a": "b", "c": "d"}``; else InputError naming ``flag``."""
+    pairs = {}
+    for item in (part for value in items for part in value.split(",") if part.strip()):
+        layer, sep, value = item.strip().rpartition("=")
+        if not sep or not layer or not value:
+            raise InputError(f"{flag} {item!r} must be LAYER=VALUE, e.g. {flag} {example}")
+        pairs[layer] = value
+    return pairs
 
 
 def register(subparsers) -> None:
@@ -58,6 +60,11 @@ def register(subparsers) -> None:
     add_layer_arguments(parser)
     group = parser.add_argument_group("rendering")
     group.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
+    group.add_argument("--view", default="grid", metavar="VIEWS",
+                       help=f"what to draw, comma separated: {', '.join(VIEWS)} (default grid); overlay draws the "
+                       "mean map over the image the model saw, progression one strip of every layer per image")
+    group.add_argument("--names", action="append", default=[], metavar="LAYER=NAME,...",
+                       help="display names for captions, e.g. --names features.0=conv1_1,features.2=conv1_2")
     _add_render_arguments(parser.add_argument_group("how grids are drawn (RenderOptions)"))
     group.add_argument("--layout", action="append", default=[], metavar="LAYER=LAYOUT",
                        help="how to read a layer's output when it cannot be inferred: NCHW, NHWC, tokens, NCL, "
@@ -96,24 +103,21 @@ def _add_render_arguments(group) -> None:
     group.add_argument("--scale", type=int, default=absent, metavar="N", help="enlarge every map N times (nearest)")
     group.add_argument("--padding", type=int, default=absent, metavar="PX", help="pixels between tiles (default 1)")
     group.add_argument("--columns", type=int, default=absent, metavar="N", help="tiles per row (default: about square)")
+    group.add_argument("--min-tile", dest="min_tile", type=int, default=absent, metavar="PX",
+                       help=f"smallest tile side; smaller maps are enlarged (default {DEFAULT_OPTIONS.min_tile}; 0 = off)")
 
 
 def run(args) -> int:
     from ..show import DEFAULT_OPTIONS, show
 
     options = RenderOptions.from_flags(args, base=DEFAULT_OPTIONS)  # bad options fail before the model loads
+    views, names = check_views(args.view), _pairs(args.names, "--names", "features.0=conv1_1")
+    layouts = _pairs(args.layout, "--layout", "encoder.layers.0=tokens")
+    feed = feed_from_args(args).check()  # missing files fail before a model is built or downloaded
     loaded = model_from_args(args)
     print_preprocessing(loaded)
-    result = show(
-        loaded,
-        feed_from_args(args),
-        layers_from_args(args),
-        args.out,
-        options=options,
-        layouts=_layouts(args.layout),
-        overwrite=args.overwrite,
-        threads=args.threads,
-    )
+    result = show(loaded, feed, layers_from_args(args), args.out, views=views, names=names, options=options,
+                  layouts=layouts, overwrite=args.overwrite, threads=args.threads)
     for entry in result.inputs:
         for note in entry["notes"]:
             print(f"  {entry['source']}: {note}", file=sys.stderr)
@@ -122,9 +126,14 @@ def run(args) -> int:
     print_skipped_summary(len(result.inputs) + len(result.skipped), result.skipped, sys.stderr)
     for name, reason in result.skipped_layers:
         print(f"skipped layer {name}: {reason}", file=sys.stderr)
-    print(f"normalization: {result.options.normalize}; layers: {', '.join(row['name'] for row in result.layers) or 'none'}")
-    print(f"wrote {result.count} PNG files ({len(result.layers)} layers x {len(result.inputs)} images) "
-          f"and {result.index} ")
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    layers = [row["name"] for row in result.layers]
+    shown = ", ".join(layers) if len(layers) <= 12 else f"{', '.join(layers[:6])} ... {layers[-1]} ({len(layers)})"
+    print(f"normalization: {result.options.normalize}; layers: {shown or 'none'}")
+    print(f"wrote {len(result.written)} files ({', '.join(result.views)} for {len(result.layers)} layers x "
+          f"{len(result.inputs)} images) and {result.index}")
     for entry in result.inputs:
-        print(f"  {entry['source']} -> {args.out}/{entry['name']}/ ({len(entry['files'])} files)")
+        guess = f"; predicted: {entry['prediction']}" if entry.get("prediction") else ""
+        print(f"  {entry['source']} -> {args.out}/{entry['name']}/{guess}")
     return 0

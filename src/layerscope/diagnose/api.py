@@ -26,7 +26,8 @@ from ..errors import InputError, LayoutError
 from ..stats import ChannelStats, ChannelSummary, noise_score
 from .checks import channel_order_note
 from .inputs import InputStats, check_inputs, swap_confidence
-from .metrics import activation_bounds
+from .metrics import activation_bounds, rectified
+from .outputs import ClassifierOutputs
 from .model import first_nonfinite, tendency
 from .provenance import checkpoint_of, preprocessings, skipped_note
 from .result import Diagnosis, LayerDiagnosis
@@ -50,8 +51,9 @@ class _Layer:
     """Per-layer state while streaming: the accumulator and what the first batch said."""
 
     def __init__(self, info: Any, shape: tuple, module: nn.Module, maps: torch.Tensor, layout: str, notes: list[str],
-                 t: Thresholds):
+                 t: Thresholds, rectified: bool, stride: Optional[float]):
         self.info, self.shape, self.layout, self.notes = info, shape, layout, notes
+        self.rectified, self.stride = rectified, stride
         self.bounds = activation_bounds(module)
         self.stats = ChannelStats(
             maps.shape[1], bounds=self.bounds, active=t.active, saturation_tol=t.saturation_tol,
@@ -90,7 +92,8 @@ def _layer_noise(summary: ChannelSummary, flagged: dict[str, list[int]]) -> Opti
 
 def _finish(layer: _Layer, t: Thresholds) -> LayerDiagnosis:
     s = layer.stats.result()
-    v = judge(s, t, layer.bounds)
+    noise_judged = layer.stride is None or layer.stride >= t.noisy_min_stride
+    v = judge(s, t, layer.bounds, dead=layer.rectified, noisy=noise_judged)
     finite = s.values - s.nan - s.inf
     weight = finite.sum()
     scale = float(np.sqrt(np.nansum(finite * s.rms**2) / weight)) if weight else math.nan
@@ -100,6 +103,7 @@ def _finish(layer: _Layer, t: Thresholds) -> LayerDiagnosis:
         judgement=v, scale=scale, effective_rank=s.effective_rank, noise=_layer_noise(s, v.flagged),
         inactive=inactive, channels_summary=s, notes=layer.notes, bounds=layer.bounds,
         input_noise=layer.input_noise[0] / layer.input_noise[1] if layer.input_noise[1] else None,
+        rectified=layer.rectified, stride=layer.stride,
     )
 
 
@@ -129,13 +133,15 @@ def diagnose(
     a layout (``"NHWC"``, ``"tokens"`` ...) when it cannot be inferred. ``channel_order=False`` skips
     the extra forward pass of the BGR/RGB check (which needs a trained classifier).
     """
+    Feed.of(inputs).check()  # a missing file fails before any model is built or downloaded
     loaded = resolve_model(model, preprocessing=preprocessing)
     t = thresholds if isinstance(thresholds, Thresholds) else Thresholds().with_overrides(thresholds)
     own, used, certain = preprocessings(loaded)
     expected = own if certain or used is None else used
     feed = Feed.of(inputs, loaded.preprocessing, batch_size)
     floor = t.constant_std / min(expected.std) if expected is not None else t.constant_std
-    run = _Stream(loaded.module, layers, layouts or {}, t, InputStats(t.grayscale_corr, floor, t.input_noise))
+    run = _Stream(loaded.module, layers, layouts or {}, t, InputStats(t.grayscale_corr, floor, t.input_noise),
+                  ClassifierOutputs(loaded.classes))
     run.consume(feed)
     layer_results = [_finish(layer, t) for layer in run.state.values() if layer is not None]
     notes = run.notes
@@ -145,24 +151,29 @@ def diagnose(
     findings = check_inputs(run.input_stats, own, t, used=used, certain=certain, raw_images=raw or None,
                             confidence=confidence)
     notes += skipped_note(feed.skipped, len(raw) or feed.count) + first_nonfinite(layer_results)
-    return Diagnosis(loaded.spec, feed.count, findings, layer_results, tendency(layer_results, t, run.input_stats), t,
+    judged = tendency(layer_results, t, run.input_stats, run.outputs)
+    return Diagnosis(loaded.spec, feed.count, findings, layer_results, judged, t,
                      notes, preprocessing=loaded.preprocessing.to_dict(),
                      native_preprocessing=loaded.native_preprocessing.to_dict(), weights=loaded.weights,
-                     checkpoint=checkpoint_of(loaded), skipped=list(feed.skipped))
+                     checkpoint=checkpoint_of(loaded), skipped=list(feed.skipped),
+                     predictions=run.outputs.predictions)
 
 
 class _Stream:
     """Runs the batches through the model once, feeding each layer's accumulator and the input checks."""
 
-    def __init__(self, module: nn.Module, layers: LayerSelector, layouts, t: Thresholds, input_stats: InputStats):
-        self.module, self.layouts, self.t, self.input_stats = module, layouts, t, input_stats
+    def __init__(self, module: nn.Module, layers: LayerSelector, layouts, t: Thresholds, input_stats: InputStats,
+                 outputs: ClassifierOutputs):
+        self.module, self.layouts, self.t, self.input_stats, self.outputs = module, layouts, t, input_stats, outputs
         self.names = select_layers(module, layers)
         self.modules = dict(module.named_modules())
         self.state: dict[str, Optional[_Layer]] = {}
         self.notes: list[str] = []
         self.kept: list[torch.Tensor] = []
+        self.feed: Optional[Feed] = None
 
     def consume(self, feed: Feed) -> None:
+        self.feed = feed
         with Recorder(self.module, self.names) as rec:
             for batch in feed:
                 self.batch(rec, batch)
@@ -177,6 +188,7 @@ class _Stream:
             if sum(len(b) for b in self.kept) < self.t.channel_order_inputs:
                 self.kept.append(image)
         acts = rec(batch)
+        self.outputs.update(acts.output, self.feed.sources[self.outputs.count:])
         scored = ~self.input_stats.constant_inputs(image) if images else None
         size = tuple(image.shape[-2:]) if image is not None and image.dim() >= 3 else None
         for name, tensor in acts.items():
@@ -222,8 +234,9 @@ def _update(run: _Stream, name: str, tensor: torch.Tensor, info, image, size, sc
         state[name] = None
         return
     if name not in state:
+        stride = size[0] / maps.shape[-2] if size and maps.shape[-2] > 1 else None
         state[name] = _Layer(info, tuple(tensor.shape[1:]), run.modules.get(info.module), maps, layout, layout_notes,
-                             run.t)
+                             run.t, rectified(run.module, info.module), stride)
     same = scored is not None and maps.shape[0] == scored.shape[0]
     state[name].stats.update(maps, scored.to(maps.device) if same else None)
     if image is not None and image.dim() == 4:

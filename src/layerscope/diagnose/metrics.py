@@ -1,8 +1,11 @@
-"""What the diagnosis reads from the modules themselves: the bounds an activation clamps to.
+"""What the diagnosis reads from the modules themselves: clamp bounds, and whether "never positive" means dead.
 
 >>> from torch import nn
 >>> activation_bounds(nn.Sigmoid()), activation_bounds(nn.ReLU())
 ((0.0, 1.0), None)
+>>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU())
+>>> [rectified(net, name) for name in ("0", "1", "2", "3")]
+[False, False, True, True]
 
 The measurements of the maps (noise score, spatial variance, peaks, effective rank) are in
 :mod:`layerscope.stats.maps`.
@@ -14,7 +17,10 @@ from typing import Optional
 
 from torch import nn
 
-__all__ = ["activation_bounds"]
+__all__ = ["activation_bounds", "rectified"]
+
+_RECTIFIERS = ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU")  # zero (or near it) for negative input
+_NORMS = ("BatchNorm", "GroupNorm", "LayerNorm", "InstanceNorm", "LocalResponseNorm", "RMSNorm")
 
 _BOUNDS: dict[str, tuple[Optional[float], float]] = {
     "Hardsigmoid": (None, 1.0),
@@ -40,3 +46,44 @@ def activation_bounds(module: Optional[nn.Module]) -> Optional[tuple[Optional[fl
         low = float(module.min_val)
         return (None if low == 0 else low), float(module.max_val)
     return _BOUNDS.get(type(module).__name__)
+
+
+def _is_norm(module: nn.Module) -> bool:
+    return any(word in type(module).__name__ for word in _NORMS)
+
+
+def _is_rectifier(module: Optional[nn.Module]) -> bool:
+    if module is None:
+        return False
+    if isinstance(module, nn.Hardtanh):
+        return float(module.min_val) == 0.0
+    return type(module).__name__ in _RECTIFIERS
+
+
+def rectified(model: nn.Module, name: str) -> bool:
+    """Whether a channel of this layer that is never positive is dead (outputs zero after rectification).
+
+    True for rectifier outputs (ReLU, ReLU6, a norm layer with a ReLU inside such as timm's
+    ``BatchNormAct2d``) and for layers that feed one (the default when nothing says otherwise: the
+    value a following ReLU sees). False for normalization outputs without a rectifier and for layers
+    whose next sibling module is a normalization, which re-centres the values before any ReLU:
+    a depthwise convolution's all-negative channel before BatchNorm is not dead.
+    """
+    modules = dict(model.named_modules())
+    module = modules.get(name)
+    if module is None:
+        return True
+    if _is_rectifier(module):
+        return True
+    if _is_norm(module):
+        return _is_rectifier(getattr(module, "act", None))
+    parent_name, _, child = name.rpartition(".")
+    parent = modules.get(parent_name)
+    if parent is None:
+        return True
+    siblings = list(parent.named_children())
+    names = [n for n, _ in siblings]
+    if child not in names or names.index(child) + 1 >= len(names):
+        return True
+    following = siblings[names.index(child) + 1][1]
+    return not _is_norm(following)

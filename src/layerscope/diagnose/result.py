@@ -26,6 +26,7 @@ CAVEAT = (
     "Feature maps are not explanations: they show what each filter responds to, not why the model "
     "decides what it does. Treat this as an interpretability aid and a health check, not as proof."
 )
+VERDICTS = ("good", "suspicious", "bad")
 _PER_CHANNEL = ("inactive", "mean", "std", "rms", "min", "max", "spatial_std", "noise", "at_bound",
                 "peak_row", "peak_col", "peak_spread", "nan", "inf")
 
@@ -66,7 +67,10 @@ class LayerDiagnosis:
     flag and ``findings`` read through as attributes of the diagnosis); ``scale`` the root-mean-square of the layer's finite values;
     ``noise`` the median channel noise score (None without spatial maps); ``channels_summary``
     every per-channel number; ``bounds`` the activation's clamp bounds (None: saturation not checked);
-    ``input_noise`` the inputs' own noise score at the layer's resolution.
+    ``input_noise`` the inputs' own noise score at the layer's resolution; ``rectified`` whether
+    "never positive" means dead here (see :func:`~layerscope.diagnose.metrics.rectified`; else the
+    dead share is not judged); ``stride`` how many input pixels one map pixel spans (noise is judged
+    from ``Thresholds.noisy_min_stride`` on).
     """
 
     name: str
@@ -82,6 +86,8 @@ class LayerDiagnosis:
     notes: list[str] = field(default_factory=list)
     bounds: Optional[tuple] = None
     input_noise: Optional[float] = None
+    rectified: bool = True
+    stride: Optional[float] = None
 
     verdict = property(lambda self: self.judgement.verdict, doc="good / suspicious / bad")
     reason = property(lambda self: self.judgement.reason, doc="the verdict in plain words")
@@ -113,7 +119,7 @@ class LayerDiagnosis:
             "effective_rank": self.effective_rank, "noise": self.noise, "inactive": self.inactive,
             "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
             "bounds": self.bounds, "spatial": self.spatial, "input_noise": self.input_noise,
-            "relative_noise": self.relative_noise,
+            "relative_noise": self.relative_noise, "rectified": self.rectified, "stride": self.stride,
         }
         if per_channel:
             data["per_channel"] = {k: getattr(self.channels_summary, k) for k in _PER_CHANNEL}
@@ -140,7 +146,12 @@ class Tendency:
 class Diagnosis:
     """Everything :func:`layerscope.diagnose` found: input findings first, then layers, then the tendency.
 
-    ``verdict`` is the worst layer verdict; ``result["conv1"]`` gives one layer. Displays as an
+    ``verdict`` is the headline: the worst of the layer verdicts, the input findings (an error is
+    bad, a warning suspicious) and the model tendency (untrained is bad), so a wrong input or an
+    untrained model never headlines "good"; ``headline`` says why in one line; ``layers_verdict``
+    is the worst layer verdict alone. ``predictions`` are the top classes of the first inputs
+    (``(source, [(class, probability), ...])``) for a classifier whose class names are known.
+    ``result["conv1"]`` gives one layer. Displays as an
     HTML table in Jupyter; ``to_dict()`` / ``to_json()`` for machines; ``summary()`` for people.
     Provenance: ``preprocessing`` (the one the inputs went through, as a dict) and
     ``native_preprocessing`` (the model's own), ``weights`` (None: random init or unknown) and
@@ -159,11 +170,43 @@ class Diagnosis:
     weights: Optional[str] = None
     checkpoint: Optional[str] = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    predictions: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)
+
+    @property
+    def layers_verdict(self) -> str:
+        """The worst per-layer verdict (``good`` without layers)."""
+        return max((layer.verdict for layer in self.layers), key=VERDICTS.index, default="good")
+
+    def _reasons(self) -> list[tuple[str, str]]:
+        """``(verdict, why)`` from the inputs, the tendency and the layers, in that order, worst first within each."""
+        reasons = []
+        for f in self.input_findings:
+            if f.severity in ("error", "warning"):
+                level = "bad" if f.severity == "error" else "suspicious"
+                reasons.append((level, f"the inputs look wrong ({f.code}; see Inputs, fix them first)"))
+                break
+        if self.tendency.label == "untrained":
+            reasons.append(("bad", "the model looks untrained (see Model)"))
+        layer_level = self.layers_verdict
+        if layer_level != "good":
+            worse = [layer.name for layer in self.layers if layer.verdict == layer_level]
+            names = ", ".join(worse[:3]) + (f" and {len(worse) - 3} more" if len(worse) > 3 else "")
+            reasons.append((layer_level, f"{len(worse)} layer{'s are' if len(worse) > 1 else ' is'} {layer_level} "
+                                         f"({names}; see Details)"))
+        return reasons
 
     @property
     def verdict(self) -> str:
-        order = ("good", "suspicious", "bad")
-        return max((layer.verdict for layer in self.layers), key=order.index, default="good")
+        return max((level for level, _ in self._reasons()), key=VERDICTS.index, default="good")
+
+    @property
+    def headline(self) -> str:
+        """``verdict: why`` in one line, e.g. ``bad: the model looks untrained (see Model)``."""
+        reasons = self._reasons()
+        if not reasons:
+            trained = "; the model looks trained" if self.tendency.label == "trained" else ""
+            return f"good: no problem found with the inputs or the layers{trained}"
+        return f"{self.verdict}: " + "; ".join(why for _, why in reasons)
 
     def __getitem__(self, name: str) -> LayerDiagnosis:
         for layer in self.layers:
@@ -189,6 +232,10 @@ class Diagnosis:
             "inputs": self.inputs,
             "skipped": [{"path": path, "reason": reason} for path, reason in self.skipped],
             "verdict": self.verdict,
+            "headline": self.headline,
+            "layers_verdict": self.layers_verdict,
+            "predictions": [{"input": source, "top": [{"class": c, "probability": p} for c, p in top]}
+                            for source, top in self.predictions],
             "input_findings": [f.to_dict() for f in self.input_findings],
             "layers": [layer.to_dict(per_channel) for layer in self.layers],
             "tendency": self.tendency.to_dict(),

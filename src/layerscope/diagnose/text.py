@@ -10,6 +10,8 @@ import html
 import math
 from typing import Any, Optional
 
+from ..io.classes import describe_predictions
+
 __all__ = ["summary_text", "summary_html", "layer_rows", "COLUMNS"]
 
 COLUMNS = ("layer", "type", "shape", "verdict", "dead", "uniform", "noisy", "saturated", "scale", "eff. rank", "noise")
@@ -31,13 +33,15 @@ def _indices(idx: list[int], limit: int = 8) -> str:
 def layer_rows(diagnosis: Any) -> list[tuple[str, ...]]:
     """One tuple of strings per layer, in :data:`COLUMNS` order."""
     rows = []
+    finest = diagnosis.thresholds.noisy_min_stride
     for layer in diagnosis.layers:
+        noise_judged = layer.noise is not None and (layer.stride is None or layer.stride >= finest)
         saturated = layer.shares.get("saturated") if layer.bounds is not None else None
         rank = f"{layer.effective_rank:.3g}/{layer.channels}" if math.isfinite(layer.effective_rank) else "-"
         rows.append((
             layer.name, layer.module_type, "x".join(str(s) for s in layer.shape), layer.verdict,
-            _share(layer.shares.get("dead")), _share(layer.shares.get("uniform") if layer.spatial else None),
-            _share(layer.shares.get("noisy") if layer.noise is not None else None), _share(saturated),
+            _share(layer.shares.get("dead") if layer.rectified else None), _share(layer.shares.get("uniform") if layer.spatial else None),
+            _share(layer.shares.get("noisy") if noise_judged else None), _share(saturated),
             _number(layer.scale), rank, _number(layer.noise),
         ))
     return rows
@@ -52,8 +56,8 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
 def summary_text(diagnosis: Any) -> str:
     """Input findings first, then the compact layer table, the reasons, and the model tendency."""
     d = diagnosis
-    out = [f"layerscope diagnose: {d.model}, {d.inputs} input(s), {len(d.layers)} layer(s) -> verdict: {d.verdict}",
-           "", "Inputs:"]
+    out = [f"layerscope diagnose: {d.model}, {d.inputs} input(s), {len(d.layers)} layer(s)",
+           f"verdict: {d.headline}", "", "Inputs:"]
     out += [f"  {f}" for f in d.input_findings] or ["  ok: no problem found with the inputs"]
     out += ["", "Layers:"] + [f"  {line}" for line in _table(layer_rows(d))]
     details = [layer for layer in d.layers if layer.verdict != "good" or layer.findings]
@@ -64,6 +68,8 @@ def summary_text(diagnosis: Any) -> str:
             for kind, idx in layer.flagged.items():
                 if idx:
                     out.append(f"    {kind} channels: {_indices(idx)}")
+    if d.predictions:
+        out += ["", "Predictions (top 3):"] + [f"  {source}: {describe_predictions(top)}" for source, top in d.predictions]
     if d.notes:
         out += ["", "Notes:"] + [f"  {note}" for note in d.notes]
     out += ["", "Model:", f"  {d.tendency.message}", f"  Caveat: {d.tendency.caveat}"]
@@ -75,7 +81,8 @@ def summary_html(diagnosis: Any) -> str:
     d, e = diagnosis, html.escape
     colour = {"good": "#1a7f37", "suspicious": "#9a6700", "bad": "#cf222e"}
     parts = [f"<div class='layerscope-diagnosis'><p><b>layerscope diagnose</b>: {e(d.model)}, {d.inputs} input(s) "
-             f"&rarr; verdict <b style='color:{colour.get(d.verdict, '#000')}'>{e(d.verdict)}</b></p>"]
+             f"&rarr; verdict <b style='color:{colour.get(d.verdict, '#000')}'>{e(d.verdict)}</b>: "
+             f"{e(d.headline.partition(': ')[2])}</p>"]
     items = "".join(f"<li><code>{e(f.code)}</code> ({e(f.severity)}): {e(f.message)} <i>Fix: {e(f.fix)}</i></li>"
                     for f in d.input_findings)
     parts.append(f"<p>Inputs:</p><ul>{items or '<li>ok: no problem found with the inputs</li>'}</ul>")

@@ -35,7 +35,9 @@ class Thresholds:
     - ``uniform_rel``: uniform when the channel's spatial std is at most this fraction of the
       layer's typical (median) spatial std.
     - ``noisy``: noisy when the channel's noise score (0 smooth ... 1 white noise, see
-      :func:`~layerscope.stats.noise_score`) averaged over inputs is at least this.
+      :func:`~layerscope.stats.noise_score`) averaged over inputs is at least this, on maps at least
+      ``noisy_min_stride`` times coarser than the input (finer maps of a trained network carry the
+      image's own fine detail, and random-init ones are smooth there: noise there tells neither).
     - ``saturated``: saturated when at least this fraction of its values sit on a clamp bound
       of the layer's activation (ReLU6, Hardtanh, Sigmoid, Tanh ...).
     - ``exploding``: exploding when the channel's RMS is at least this many times the
@@ -59,7 +61,9 @@ class Thresholds:
 
     Shares (fractions 0 ... 1, see :meth:`shares`) refuse values above 1 and accept ``20%``.
 
-    Model tendency: the median relative noise (layer noise score over the input's own noise score
+    Model tendency: for a classifier fed images, its mean top-class probability, placed between
+    chance (0) and certainty (1): "untrained" at or below ``untrained_confidence``, "trained" at or
+    above ``trained_confidence``; otherwise (and for other models) the median relative noise (layer noise score over the input's own noise score
     at the layer's resolution) of the layers after the first is "trained" at or below
     ``trained_below``, "untrained" at or above ``untrained_above``; without image inputs the
     absolute noise score is used with ``abs_trained_below`` / ``abs_untrained_above``.
@@ -68,6 +72,7 @@ class Thresholds:
     active: float = 0.0
     uniform_rel: float = _share(0.01)
     noisy: float = 0.8
+    noisy_min_stride: float = 8.0
     saturated: float = _share(0.9)
     saturation_tol: float = 1e-3
     exploding: float = 1000.0
@@ -95,6 +100,8 @@ class Thresholds:
     channel_order_margin: float = _share(0.15)
     channel_order_chance: float = _share(0.1)
     channel_order_inputs: int = 64
+    untrained_confidence: float = _share(0.1)
+    trained_confidence: float = _share(0.25)
     trained_below: float = 0.8
     untrained_above: float = 1.0
     abs_trained_below: float = 0.15

@@ -19,13 +19,12 @@ import numpy as np
 
 from ..stats import ChannelSummary
 from ..stats.maps import CONSTANT_REL
-from .result import Finding
+from .result import VERDICTS, Finding
 from .thresholds import Thresholds
 
 __all__ = ["FLAGS", "LayerVerdict", "classify", "judge"]
 
 FLAGS = ("nonfinite", "exploding", "dead", "saturated", "uniform", "noisy")  # precedence order
-VERDICTS = ("good", "suspicious", "bad")
 
 
 @dataclass
@@ -44,8 +43,13 @@ def _median(values: np.ndarray) -> float:
     return float(np.median(values)) if values.size else math.nan
 
 
-def classify(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None) -> dict[str, list[int]]:
-    """Give each channel at most one flag, in the precedence order of :data:`FLAGS`."""
+def classify(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None, *, dead: bool = True,
+             noisy: bool = True) -> dict[str, list[int]]:
+    """Give each channel at most one flag, in the precedence order of :data:`FLAGS`.
+
+    ``dead=False`` (outputs that no rectifier sees, see :func:`~layerscope.diagnose.metrics.rectified`)
+    and ``noisy=False`` (maps too fine to judge, see ``Thresholds.noisy_min_stride``) leave those flags out.
+    """
     free = np.ones(s.channels, dtype=bool)
     flagged: dict[str, list[int]] = {}
 
@@ -58,7 +62,7 @@ def classify(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None) -
     typical = _median(np.where(s.rms > 0, s.rms, np.nan))
     take("exploding", (s.channels >= 4) & (typical > 0) & (s.rms >= t.exploding * typical))
     has_values = np.isfinite(s.max)
-    take("dead", has_values & (s.max <= t.active))
+    take("dead", has_values & (s.max <= t.active) & dead)
     take("saturated", (bounds is not None) & (np.nan_to_num(s.at_bound) >= t.saturated))
     spatial = np.isfinite(s.spatial_std)
     reference = _median(np.where(free & spatial & (s.spatial_std > 0), s.spatial_std, np.nan))
@@ -66,7 +70,7 @@ def classify(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None) -
     magnitude = np.fmax(np.abs(s.min), np.abs(s.max))
     constant = s.spatial_std <= CONSTANT_REL * magnitude  # flat up to round-off, whatever the other channels do
     take("uniform", spatial & ((s.spatial_std <= t.uniform_rel * reference) | constant))
-    take("noisy", np.nan_to_num(s.noise, nan=-1.0) >= t.noisy)
+    take("noisy", (np.nan_to_num(s.noise, nan=-1.0) >= t.noisy) & noisy)
     return flagged
 
 
@@ -128,9 +132,10 @@ def _sentences(kind: str, k: int, c: int, s: ChannelSummary, t: Thresholds, boun
     )
 
 
-def judge(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None) -> LayerVerdict:
-    """Flags, shares and verdict of one layer, with one finding per kind of flagged channel."""
-    flagged = classify(s, t, bounds)
+def judge(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None, *, dead: bool = True,
+          noisy: bool = True) -> LayerVerdict:
+    """Flags, shares and verdict of one layer, with one finding per kind of flagged channel (see :func:`classify`)."""
+    flagged = classify(s, t, bounds, dead=dead, noisy=noisy)
     c = max(s.channels, 1)
     shares = {kind: len(idx) / c for kind, idx in flagged.items()}
     shares["inert"] = shares["dead"] + shares["uniform"] + shares["saturated"]
@@ -171,12 +176,12 @@ def judge(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None) -> L
 def _reason(verdict: str, findings: list[Finding], s: ChannelSummary) -> str:
     if verdict == "good":
         noise = _median(s.noise)
-        smooth = f" and show smooth spatial structure (median noise score {noise:.2f}; 1 is pure noise)" if not math.isnan(noise) else ""
+        score = f" (median noise score {noise:.2f}: 0 smooth, 1 pixel noise)" if not math.isnan(noise) else ""
         active = 1 - float(np.nanmean(s.inactive)) if s.channels else math.nan
         extra = f" Minor: {findings[0].message}" if findings else ""
         return (
-            f"good: the channels vary with the input{smooth}; {_pct(active)} of values are active."
-            + extra
+            f"good: no channel problem above the cut points; the channels vary with the input{score}; "
+            f"{_pct(active)} of values are active." + extra
         )
     first = findings[0]
     more = f" Also: {' '.join(f.message for f in findings[1:])}" if len(findings) > 1 else ""

@@ -16,7 +16,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-__all__ = ["imagenet_classes", "top_classes", "describe_predictions", "Predictions"]
+__all__ = ["imagenet_classes", "class_scores", "top_classes", "describe_predictions", "Predictions"]
 
 Predictions = list[tuple[str, float]]  # (class name, probability), most probable first
 
@@ -34,13 +34,13 @@ def imagenet_classes() -> tuple[str, ...]:
     return tuple(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def _scores(output: Any) -> Optional[torch.Tensor]:
-    """The (N, classes) tensor of a model output: the tensor itself or a ``logits`` entry; else None."""
+def class_scores(output: Any) -> Optional[torch.Tensor]:
+    """The (N, classes) tensor of a model output (itself, a ``logits`` attribute or entry), else None."""
     if isinstance(output, dict):
         output = output.get("logits", output.get("out"))
     elif hasattr(output, "logits"):
         output = output.logits
-    if isinstance(output, torch.Tensor) and output.dim() == 2 and output.is_floating_point():
+    if isinstance(output, torch.Tensor) and output.dim() == 2 and output.shape[1] >= 2 and output.is_floating_point():
         return output
     return None
 
@@ -50,7 +50,7 @@ def top_classes(output: Any, classes: Optional[Sequence[str]], k: int = 3) -> Op
 
     None when ``classes`` is unknown or ``output`` is not ``(N, len(classes))`` class scores.
     """
-    scores = _scores(output)
+    scores = class_scores(output)
     if not classes or scores is None or scores.shape[1] != len(classes):
         return None
     probs = scores.detach().float().softmax(-1).cpu()

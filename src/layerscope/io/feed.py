@@ -116,6 +116,21 @@ class Feed:
     def from_images(self) -> bool:
         return _all_images(self.inputs)
 
+    def check(self) -> "Feed":
+        """Raise :class:`~layerscope.errors.ImageError` now when a path, folder or pattern finds no image.
+
+        Cheap (nothing is decoded): call it before loading a model, so that a typo in a file name is
+        reported before any weights are built or downloaded. Returns the feed.
+        """
+        if self.from_images:
+            from .find import find_images
+
+            items = self.inputs if isinstance(self.inputs, list) else [self.inputs]
+            paths = [item for item in items if isinstance(item, (str, os.PathLike))]
+            if paths:
+                find_images(paths, recursive=self.recursive)
+        return self
+
     # -- one forward ------------------------------------------------------------------------------
     def one(self) -> Any:
         """All inputs as the inputs of one forward (images stacked into one batch, else as given)."""

@@ -93,6 +93,14 @@ class LoadedModel:
             )
         return torch.stack(tensors)
 
+    def seen_image(self, image: Any) -> Any:
+        """The image (a path or PIL image) as this model sees it, after resize and crop: a PIL image.
+
+        Overlays belong on this image: on the uncropped original the map would be misaligned.
+        """
+        loaded, _ = load_images([image], strict=True)
+        return self.preprocessing.seen_image(loaded[0].image)
+
     def predictions(self, output: Any, k: int = 3) -> Optional[list[list[tuple[str, float]]]]:
         """The ``k`` most probable class names of each input for a model ``output`` (None: not a known classifier).
 

@@ -132,15 +132,31 @@ class Preprocessing:
             return self.resize
         return None
 
-    def __call__(self, image: Image.Image) -> torch.Tensor:
-        """The (C, H, W) float32 tensor for one PIL image (any mode: alpha is composited onto white)."""
+    def seen_image(self, image: Image.Image) -> Image.Image:
+        """The image the model sees, as a PIL image: converted, resized and center-cropped, before scaling
+        and normalization (draw overlays on this, not on the original).
+
+        An image already at the input size is used as it is (not resized up and cropped back).
+
+        >>> Preprocessing().seen_image(Image.new("RGB", (640, 480))).size
+        (224, 224)
+        >>> Preprocessing(resize=32, crop=(28, 28)).seen_image(Image.new("L", (28, 28))).size
+        (28, 28)
+        """
         image, _ = to_rgb_or_l(image)
         image = image.convert("RGB" if self.channels == 3 else "L")
+        if self.crop is not None and image.size == (self.crop[1], self.crop[0]):
+            return image
         if self.resize is not None:
             height, width = _resized_hw(*image.size, self.resize)
             image = image.resize((width, height), _RESAMPLE[self.interpolation])
         if self.crop is not None:
             image = _center_crop(image, self.crop)
+        return image
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        """The (C, H, W) float32 tensor for one PIL image (any mode: alpha is composited onto white)."""
+        image = self.seen_image(image)
         array = np.asarray(image, dtype=np.float32) / 255.0
         tensor = torch.from_numpy(array.reshape(image.size[1], image.size[0], self.channels).copy()).permute(2, 0, 1)
         mean = torch.tensor(self.mean, dtype=torch.float32).view(-1, 1, 1)

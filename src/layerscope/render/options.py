@@ -80,7 +80,9 @@ class RenderOptions:
     ``RdBu_r`` for the signed modes); ``max_channels`` (None or 0: all); ``order``: ``index``, or rank
     by ``mean``, ``max``, ``std``, ``active``; ``labels``: channel index above each tile;
     ``caption``: True (layer, mode and range) or your own text; ``colorbar``; ``scale``: nearest
-    upscale of each map; ``padding``: pixels between tiles; ``columns`` (None: about square).
+    upscale of each map; ``min_tile``: the smallest tile side in pixels (small maps, e.g. a deep
+    7x7 layer, are upscaled nearest until they reach it; 0: off); ``padding``: pixels between tiles;
+    ``columns`` (None: about square).
     """
 
     normalize: str = "channel"
@@ -93,6 +95,7 @@ class RenderOptions:
     caption: Union[bool, str] = False
     colorbar: bool = False
     scale: int = 1
+    min_tile: int = 0
     padding: int = 1
     columns: Optional[int] = None
     _default_cmap: bool = field(default=False, init=False, repr=False, compare=False)
@@ -116,6 +119,7 @@ class RenderOptions:
         check_max_channels(self.max_channels)
         _check_int("padding", self.padding, 0)
         _check_int("scale", self.scale, 1)
+        _check_int("min_tile", self.min_tile, 0)
         if self.columns is not None:
             _check_int("columns", self.columns, 1)
 
@@ -166,6 +170,15 @@ class RenderOptions:
         values = flags if isinstance(flags, Mapping) else vars(flags)
         names = {f.name for f in dataclasses.fields(cls) if f.init}
         return cls.of(base, **{name: value for name, value in values.items() if name in names})
+
+    def scale_for(self, map_size: tuple[int, int]) -> int:
+        """The nearest-upscale factor for maps of ``map_size``: ``scale``, raised until tiles reach ``min_tile``.
+
+        >>> RenderOptions(min_tile=32).scale_for((7, 7)), RenderOptions(scale=2, min_tile=32).scale_for((56, 56))
+        (5, 2)
+        """
+        smallest = max(min(map_size), 1)
+        return max(self.scale, -(-self.min_tile // smallest))
 
     def range_for(self, layer: Optional[str]) -> Optional[Pair]:
         """The fixed value range of ``layer``: the pair, the layer's entry of a mapping, or None."""

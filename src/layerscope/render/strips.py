@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
@@ -47,13 +46,10 @@ def _draw(canvas: np.ndarray, text: str, top: int, left: int) -> None:
 
 
 def caption_strip(text: str, width: int) -> np.ndarray:
-    """The caption wrapped to ``width`` (at least 24 characters a line), one text line per row."""
-    chars = max(24, (width - 2 * _MARGIN) // GLYPH_WIDTH)
-    lines = textwrap.wrap(text, chars, break_long_words=True, break_on_hyphens=False) or [""]
-    width = max(width, max(len(line) for line in lines) * GLYPH_WIDTH + 2 * _MARGIN)
-    canvas = _canvas(len(lines) * TEXT_HEIGHT + _MARGIN, width)
-    for row, line in enumerate(lines):
-        _draw(canvas, line, _MARGIN + row * TEXT_HEIGHT, _MARGIN)
+    """The caption on one line (never wrapped, so never cut mid-word): at least ``width`` wide, wider if the text is."""
+    width = max(width, len(text) * GLYPH_WIDTH + 2 * _MARGIN)
+    canvas = _canvas(TEXT_HEIGHT + _MARGIN, width)
+    _draw(canvas, text, _MARGIN, _MARGIN)
     return canvas
 
 
@@ -99,7 +95,8 @@ def add_strips(pixels: np.ndarray, meta: "GridMeta", *, caption: Union[bool, str
         return pixels
     parts = []
     if caption:
-        text = caption if isinstance(caption, str) else caption_text(meta.normalization, meta.layer, meta.cmap)
+        text = caption if isinstance(caption, str) else caption_text(meta.normalization, meta.title or meta.layer,
+                                                                      meta.cmap)
         parts.append(caption_strip(text, pixels.shape[1]))
     parts.append(pixels)
     if colorbar:

@@ -69,8 +69,9 @@ def write_sample_images(
 ) -> list[Path]:
     """Write ``count`` held-out digits as 28x28 grayscale PNGs (the model's exact input) and ``photos`` as JPEG.
 
-    Files are ``digit_00_label0.png``, ... and ``chelsea.jpg``; existing files are
-    never replaced unless ``overwrite=True``. Photos need ``layerscope[samples]``;
+    Files are ``digit_00_label0.png``, ... and ``chelsea.jpg``; an existing file with other
+    content is never replaced unless ``overwrite=True`` (one holding exactly these bytes, from an
+    earlier call, is left as it is, so a second call succeeds). Photos need ``layerscope[samples]``;
     pass ``photos=()`` to write digits only.
 
     >>> [p.name for p in write_sample_images(tmp, count=2, photos=())]  # doctest: +SKIP
@@ -87,5 +88,6 @@ def write_sample_images(
     if root.exists() and not root.is_dir():
         raise InputError(f"{root} exists and is not a directory; pass a directory path")
     paths = [root / filename for filename in files]
-    refuse_existing(paths, overwrite, "overwrite=True")
-    return [write_atomic(data, path) for path, data in zip(paths, files.values())]
+    same = {path for path, data in zip(paths, files.values()) if path.is_file() and path.read_bytes() == data}
+    refuse_existing([path for path in paths if path not in same], overwrite, "overwrite=True")
+    return [path if path in same else write_atomic(data, path) for path, data in zip(paths, files.values())]
