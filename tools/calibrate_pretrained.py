@@ -9,7 +9,7 @@ that scikit-image ships go through the model's own preprocessing. Printed:
    and the share of channels scoring >= ``noisy`` (0.8) of the trained and the untrained network, and
    the ROC AUC of "untrained scores higher" over channels (1: untrained always noisier, 0.5: no
    separation, 0: trained always noisier).
-2. The classifier evidence: each network's mean top-class probability, placed between chance (0) and
+2. The classifier evidence: each network's top-class probability, placed between chance (0) and
    certainty (1), on each photo alone; also builtin:digits trained / untrained on its 30 held-out digits.
 3. False alarms with the default thresholds: on single photos and random sets of 4 and 8 photos,
    how often the trained network's headline is not "good", how many of its layers are called

@@ -85,7 +85,7 @@ def classifier_tendency(outputs: ClassifierOutputs, t: Thresholds) -> Optional[T
     position = outputs.position
     if math.isnan(position):
         return None
-    where = (f"mean top-class probability {outputs.confidence:.3f} over {outputs.count} input"
+    where = (f"top-class probability {outputs.best:.3f} on its most confident of {outputs.count} input"
              f"{'s' if outputs.count != 1 else ''}, chance {1 / outputs.classes_count:.3g} for "
              f"{outputs.classes_count} classes: {position:.0%} of the way from chance to certainty")
     if position <= t.untrained_confidence:

@@ -5,8 +5,8 @@
 >>> seen.update(torch.tensor([[0.0, 2.0], [3.0, 0.0]]), ["a.jpg", "b.jpg"])
 >>> round(seen.confidence, 3), seen.classes_count, seen.predictions
 (0.93, 2, [('a.jpg', [('dog', 0.881), ('cat', 0.119)])])
->>> round(seen.position, 2)  # 0 at chance (1/2), 1 at certainty
-0.86
+>>> round(seen.position, 2)  # the most confident input: 0 at chance (1/2), 1 at certainty
+0.9
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class ClassifierOutputs:
 
     def __init__(self, classes: Optional[Sequence[str]] = None, keep: int = 8) -> None:
         self.classes, self.keep = tuple(classes) if classes else None, keep
-        self.total, self.count, self.classes_count = 0.0, 0, 0
+        self.total, self.best, self.count, self.classes_count = 0.0, 0.0, 0, 0
         self.predictions: list[tuple[str, list[tuple[str, float]]]] = []
 
     def update(self, output: Any, sources: Sequence[str]) -> None:
@@ -42,7 +42,9 @@ class ClassifierOutputs:
         rows = values.sum(1)
         is_prob = bool((values >= 0).all() and torch.allclose(rows, torch.ones_like(rows), atol=1e-3))
         probs = values if is_prob else values.softmax(1)
-        self.total += float(probs.max(1).values.sum())
+        top = probs.max(1).values
+        self.total += float(top.sum())
+        self.best = max(self.best, float(top.max()))
         self.count += int(probs.shape[0])
         self.classes_count = int(probs.shape[1])
         room = self.keep - len(self.predictions)
@@ -57,8 +59,12 @@ class ClassifierOutputs:
 
     @property
     def position(self) -> float:
-        """The confidence placed between chance (0: 1 / classes) and certainty (1)."""
+        """The most confident input's top-class probability placed between chance (0: 1 / classes) and certainty (1).
+
+        The most confident input, not the mean: one image a trained classifier recognises is evidence
+        enough, while images of things it was never trained on (a texture, a page of text) stay unsure.
+        """
         if not self.count or self.classes_count < 2:
             return math.nan
         chance = 1 / self.classes_count
-        return (self.confidence - chance) / (1 - chance)
+        return (self.best - chance) / (1 - chance)

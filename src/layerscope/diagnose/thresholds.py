@@ -61,7 +61,7 @@ class Thresholds:
 
     Shares (fractions 0 ... 1, see :meth:`shares`) refuse values above 1 and accept ``20%``.
 
-    Model tendency: for a classifier fed images, its mean top-class probability, placed between
+    Model tendency: for a classifier, the top-class probability of its most confident input, placed between
     chance (0) and certainty (1): "untrained" at or below ``untrained_confidence``, "trained" at or
     above ``trained_confidence``; otherwise (and for other models) the median relative noise (layer noise score over the input's own noise score
     at the layer's resolution) of the layers after the first is "trained" at or below
@@ -72,7 +72,7 @@ class Thresholds:
     active: float = 0.0
     uniform_rel: float = _share(0.01)
     noisy: float = 0.8
-    noisy_min_stride: float = 8.0
+    noisy_min_stride: float = 32.0
     saturated: float = _share(0.9)
     saturation_tol: float = 1e-3
     exploding: float = 1000.0
