@@ -79,15 +79,17 @@ def test_files_hold_the_grids_of_the_captured_maps(resnet, images, tmp_path):
     np.testing.assert_array_equal(_pixels(result.files["noise"]["layer1.0.conv1"]), expected.rgb)
 
 
-def test_refuses_to_overwrite_an_earlier_run(resnet, images, tmp_path):
+def test_replaces_its_own_earlier_run_but_never_other_files(resnet, images, tmp_path):
     out = tmp_path / "maps"
-    show(resnet, [str(images / "ramp.jpg")], ["conv1"], out)
+    show(resnet, [str(images / "ramp.jpg")], ["conv1", "layer1.0.conv1"], out)
     before = (out / "ramp" / "00_conv1.png").read_bytes()
-    with pytest.raises(InputError, match="already holds index.json, ramp .*overwrite=True"):
-        show(resnet, [str(images / "ramp.jpg")], ["conv1"], out, cmap="gray")
-    assert (out / "ramp" / "00_conv1.png").read_bytes() == before
-    show(resnet, [str(images / "ramp.jpg")], ["conv1"], out, cmap="gray", overwrite=True)
+    show(resnet, [str(images / "ramp.jpg")], ["conv1"], out, cmap="gray")  # listed in its index.json: replaced
     assert (out / "ramp" / "00_conv1.png").read_bytes() != before
+    assert not (out / "ramp" / "01_layer1.0.conv1.png").exists()  # the earlier run's other file is gone too
+    (out / "ramp" / "notes.txt").write_text("user data")
+    with pytest.raises(InputError, match=r"already holds ramp/notes\.txt, which layerscope did not write.*overwrite=True"):
+        show(resnet, [str(images / "ramp.jpg")], ["conv1"], out)
+    assert (out / "ramp" / "notes.txt").read_text() == "user data"
 
 
 def test_without_out_the_grids_are_returned(resnet, images):
