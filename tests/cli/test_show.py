@@ -27,7 +27,7 @@ def test_writes_grids_and_prints_what_it_did(image, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert code == 0
     assert sorted(p.name for p in (out / "photo").iterdir()) == ["00_conv1.png", "01_layer2.0.conv1.png"]
-    assert "preprocessing: resize" in printed and "wrote 2 PNG files" in printed
+    assert "preprocessing: resize" in printed and "wrote 2 PNG files (grid; 2 layers x 1 input)" in printed
     index = json.loads((out / "index.json").read_text())
     assert index["render"]["percentiles"] == [2.0, 98.0] and index["render"]["labels"] is True
 
@@ -45,11 +45,13 @@ def test_unknown_layer_exits_2_with_a_suggestion(image, tmp_path, capsys):
     assert "No layer matches 'layer1.0.conv11'. Did you mean 'layer1.0.conv1'" in capsys.readouterr().err
 
 
-def test_existing_output_needs_overwrite(image, tmp_path, capsys):
+def test_a_second_run_replaces_its_own_output_but_other_files_need_overwrite(image, tmp_path, capsys):
     args = ["show", *MODEL, str(image), "--layers", "conv1", "--out", str(tmp_path / "o")]
     assert main(args) == 0
+    assert main(args) == 0  # its own earlier output, listed in index.json
+    (tmp_path / "o" / "photo" / "notes.txt").write_text("user data")
     assert main(args) == 2
-    assert "--overwrite" in capsys.readouterr().err
+    assert "photo/notes.txt, which layerscope did not write there" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
 
 

@@ -153,3 +153,47 @@ def test_real_architectures_random_init(name, layers):
     if name.startswith("vit"):
         assert result.layers[0].layout == "tokens"
     json.loads(result.to_json())
+
+
+class _ConvBnRelu(nn.Module):
+    """conv -> BatchNorm -> ReLU, and a block of them (its output a rectifier's, known only from the values)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.bn(self.conv(x)))
+
+
+def _conv_bn_relu(shift: float) -> nn.Module:
+    """Channel 2 of the conv is always negative; the BatchNorm adds ``shift`` to it."""
+    torch.manual_seed(0)
+    model = nn.Sequential(_ConvBnRelu()).eval()
+    _kill(model[0].conv, [2], -1.0)
+    with torch.no_grad():
+        model[0].bn.bias[2] = shift
+    return model
+
+
+def test_never_positive_before_batchnorm_is_not_dead(x):
+    result = diagnose(_conv_bn_relu(shift=5.0), x, ["0.conv", "0.relu", "0"], channel_order=False)
+    assert result["0.conv"].flagged["dead"] == [] and not result["0.conv"].rectified
+    assert result["0.relu"].flagged["dead"] == [] and result["0.relu"].rectified  # re-centred: alive after the ReLU
+    assert result["0"].rectified  # a block whose outputs are never negative
+
+
+def test_dead_after_the_rectifier_is_dead(x):
+    result = diagnose(_conv_bn_relu(shift=-5.0), x, ["0.conv", "0.relu", "0"], channel_order=False)
+    assert result["0.conv"].flagged["dead"] == []
+    assert result["0.relu"].flagged["dead"] == [2] and result["0"].flagged["dead"] == [2]
+
+
+def test_a_block_with_signed_outputs_is_not_judged_dead(x):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 1)))
+    _kill(model[0][2], [3], -1.0)
+    layer = diagnose(model, x, "0", channel_order=False)["0"]
+    assert not layer.rectified and layer.flagged["dead"] == []

@@ -79,7 +79,7 @@ def test_to_dict_is_plain_json_with_every_field():
     assert json.loads(json.dumps(data)) == data
     assert data["value_range"] == {"conv": [0.0, 2.0]} and data["cmap"] == "viridis" and data["columns"] == 3
     assert set(data) == {"normalize", "percentiles", "value_range", "cmap", "max_channels", "order", "labels",
-                         "caption", "colorbar", "scale", "padding", "columns"}
+                         "caption", "colorbar", "scale", "min_tile", "padding", "columns"}
 
 
 def test_of_combines_options_and_keywords_keywords_win():

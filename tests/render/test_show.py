@@ -74,8 +74,8 @@ def test_files_hold_the_grids_of_the_captured_maps(resnet, images, tmp_path):
     batch = resnet.preprocess(str(images / "noise.png"))
     with Recorder(resnet.module, "layer1.0.conv1") as rec:
         maps = rec(batch)["layer1.0.conv1"]
-    expected = render_grids(maps, normalize="robust", order="std", max_channels=64, caption=True,
-                            layer="layer1.0.conv1")[0]
+    expected = render_grids(maps, normalize="robust", order="std", max_channels=64, caption=True, min_tile=32,
+                            layer="layer1.0.conv1", title="layer1.0.conv1 (random init)")[0]
     np.testing.assert_array_equal(_pixels(result.files["noise"]["layer1.0.conv1"]), expected.rgb)
 
 

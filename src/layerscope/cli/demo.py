@@ -1,4 +1,4 @@
-"""``layerscope demo``: the offline tour (builtin trained vs untrained model, VGG16 on a photo).
+"""``layerscope demo``: the offline tour (builtin trained vs untrained models: digits, and a photo network).
 
 Example::
 
@@ -11,12 +11,14 @@ from __future__ import annotations
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run the offline demo: learned vs untrained feature maps, VGG16 on a photo",
-        description="Write channel grids of the builtin digits model (trained and untrained) and of a "
-        "VGG16 on a public-domain photo. Needs no network.",
+        help="run the offline demo: learned vs untrained feature maps, on digits and on a photo",
+        description="Write channel grids of the builtin digits model and of the ImageNet-trained "
+        "EfficientNet-Lite0 on a public-domain photo (layerscope[samples,pretrained]), each beside the same "
+        "architecture untrained, and start-here.png, which puts them on one page. Needs no network. A second "
+        "run replaces the demo's own earlier output (listed in demo.json), never other files.",
     )
     parser.add_argument("--out", default="layerscope-demo", help="output directory (default: %(default)s)")
-    parser.add_argument("--overwrite", action="store_true", help="replace files of an earlier demo in --out")
+    parser.add_argument("--overwrite", action="store_true", help="also replace files in --out that the demo did not write")
     parser.set_defaults(run=run)
 
 

@@ -104,7 +104,7 @@ def _add_render_arguments(group) -> None:
     group.add_argument("--padding", type=int, default=absent, metavar="PX", help="pixels between tiles (default 1)")
     group.add_argument("--columns", type=int, default=absent, metavar="N", help="tiles per row (default: about square)")
     group.add_argument("--min-tile", dest="min_tile", type=int, default=absent, metavar="PX",
-                       help=f"smallest tile side; smaller maps are enlarged (default {DEFAULT_OPTIONS.min_tile}; 0 = off)")
+                       help=f"smallest tile size; smaller maps are enlarged (default {DEFAULT_OPTIONS.min_tile}; 0 = off)")
 
 
 def run(args) -> int:
@@ -131,8 +131,9 @@ def run(args) -> int:
     layers = [row["name"] for row in result.layers]
     shown = ", ".join(layers) if len(layers) <= 12 else f"{', '.join(layers[:6])} ... {layers[-1]} ({len(layers)})"
     print(f"normalization: {result.options.normalize}; layers: {shown or 'none'}")
-    print(f"wrote {len(result.written)} files ({', '.join(result.views)} for {len(result.layers)} layers x "
-          f"{len(result.inputs)} images) and {result.index}")
+    pictures, layers, inputs = len(result.written) - 1, len(result.layers), len(result.inputs)
+    print(f"wrote {pictures} PNG files ({', '.join(result.views)}; {layers} layer{'s' * (layers != 1)} x {inputs} "
+          f"input{'s' * (inputs != 1)}) and {result.index}")
     for entry in result.inputs:
         guess = f"; predicted: {entry['prediction']}" if entry.get("prediction") else ""
         print(f"  {entry['source']} -> {args.out}/{entry['name']}/{guess}")

@@ -51,7 +51,7 @@ class _Layer:
     """Per-layer state while streaming: the accumulator and what the first batch said."""
 
     def __init__(self, info: Any, shape: tuple, module: nn.Module, maps: torch.Tensor, layout: str, notes: list[str],
-                 t: Thresholds, rectified: bool, stride: Optional[float]):
+                 t: Thresholds, rectified: Optional[bool], stride: Optional[float]):
         self.info, self.shape, self.layout, self.notes = info, shape, layout, notes
         self.rectified, self.stride = rectified, stride
         self.bounds = activation_bounds(module)
@@ -93,7 +93,9 @@ def _layer_noise(summary: ChannelSummary, flagged: dict[str, list[int]]) -> Opti
 def _finish(layer: _Layer, t: Thresholds) -> LayerDiagnosis:
     s = layer.stats.result()
     noise_judged = layer.stride is None or layer.stride >= t.noisy_min_stride
-    v = judge(s, t, layer.bounds, dead=layer.rectified, noisy=noise_judged)
+    seen = np.isfinite(s.min)
+    rectified = layer.rectified if layer.rectified is not None else bool(seen.any() and (s.min[seen] >= 0).all())
+    v = judge(s, t, layer.bounds, dead=rectified, noisy=noise_judged)
     finite = s.values - s.nan - s.inf
     weight = finite.sum()
     scale = float(np.sqrt(np.nansum(finite * s.rms**2) / weight)) if weight else math.nan
@@ -103,7 +105,7 @@ def _finish(layer: _Layer, t: Thresholds) -> LayerDiagnosis:
         judgement=v, scale=scale, effective_rank=s.effective_rank, noise=_layer_noise(s, v.flagged),
         inactive=inactive, channels_summary=s, notes=layer.notes, bounds=layer.bounds,
         input_noise=layer.input_noise[0] / layer.input_noise[1] if layer.input_noise[1] else None,
-        rectified=layer.rectified, stride=layer.stride,
+        rectified=rectified, stride=layer.stride,
     )
 
 

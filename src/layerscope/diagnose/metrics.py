@@ -4,8 +4,8 @@
 >>> activation_bounds(nn.Sigmoid()), activation_bounds(nn.ReLU())
 ((0.0, 1.0), None)
 >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU())
->>> [rectified(net, name) for name in ("0", "1", "2", "3")]
-[False, False, True, True]
+>>> [rectified(net, name) for name in ("0", "1", "2", "3", "")]
+[False, False, True, True, None]
 
 The measurements of the maps (noise score, spatial variance, peaks, effective rank) are in
 :mod:`layerscope.stats.maps`.
@@ -60,14 +60,17 @@ def _is_rectifier(module: Optional[nn.Module]) -> bool:
     return type(module).__name__ in _RECTIFIERS
 
 
-def rectified(model: nn.Module, name: str) -> bool:
+def rectified(model: nn.Module, name: str) -> Optional[bool]:
     """Whether a channel of this layer that is never positive is dead (outputs zero after rectification).
 
     True for rectifier outputs (ReLU, ReLU6, a norm layer with a ReLU inside such as timm's
-    ``BatchNormAct2d``) and for layers that feed one (the default when nothing says otherwise: the
-    value a following ReLU sees). False for normalization outputs without a rectifier and for layers
-    whose next sibling module is a normalization, which re-centres the values before any ReLU:
-    a depthwise convolution's all-negative channel before BatchNorm is not dead.
+    ``BatchNormAct2d``) and for single modules that feed one (the default when nothing says
+    otherwise: the value a following ReLU sees). False for normalization outputs without a rectifier
+    and for modules whose next sibling is a normalization, which re-centres the values before any
+    ReLU: a depthwise convolution's all-negative channel before BatchNorm is not dead. None for a
+    block (a module with children: a residual block, a stage) whose last operation the module tree
+    does not tell; :func:`layerscope.diagnose` then takes it as rectified when its outputs are never
+    negative.
     """
     modules = dict(model.named_modules())
     module = modules.get(name)
@@ -77,13 +80,11 @@ def rectified(model: nn.Module, name: str) -> bool:
         return True
     if _is_norm(module):
         return _is_rectifier(getattr(module, "act", None))
+    if any(True for _ in module.children()):
+        return None
     parent_name, _, child = name.rpartition(".")
-    parent = modules.get(parent_name)
-    if parent is None:
-        return True
-    siblings = list(parent.named_children())
+    siblings = list(modules[parent_name].named_children()) if parent_name in modules else []
     names = [n for n, _ in siblings]
     if child not in names or names.index(child) + 1 >= len(names):
         return True
-    following = siblings[names.index(child) + 1][1]
-    return not _is_norm(following)
+    return not _is_norm(siblings[names.index(child) + 1][1])

@@ -19,10 +19,9 @@ untrained (its fine-resolution maps carry the photos' fine detail), while the co
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Optional, Sequence
-
-import math
 
 from .inputs import InputStats
 from .outputs import ClassifierOutputs
@@ -76,9 +75,11 @@ def tendency(layers: Sequence[LayerDiagnosis], t: Thresholds, inputs: Optional[I
 
 
 def classifier_tendency(outputs: ClassifierOutputs, t: Thresholds) -> Optional[Tendency]:
-    """"trained" / "untrained" from a classifier's mean top-class probability, or None when it cannot tell.
+    """"trained" / "untrained" from a classifier's confidence, or None when it cannot tell.
 
-    The probability is placed between chance (0: 1 / classes) and certainty (1): at most
+    The top-class probability of its most confident input (see
+    :attr:`~layerscope.diagnose.outputs.ClassifierOutputs.position`) is placed between chance (0:
+    1 / classes) and certainty (1): at most
     ``untrained_confidence`` is chance level, at least ``trained_confidence`` is a classifier that
     recognises what it sees. In between, or for a model whose output is not class scores, the maps decide.
     """

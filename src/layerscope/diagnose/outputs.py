@@ -4,9 +4,9 @@
 >>> seen = ClassifierOutputs(classes=("cat", "dog"), keep=1)
 >>> seen.update(torch.tensor([[0.0, 2.0], [3.0, 0.0]]), ["a.jpg", "b.jpg"])
 >>> round(seen.confidence, 3), seen.classes_count, seen.predictions
-(0.93, 2, [('a.jpg', [('dog', 0.881), ('cat', 0.119)])])
->>> round(seen.position, 2)  # the most confident input: 0 at chance (1/2), 1 at certainty
-0.9
+(0.917, 2, [('a.jpg', [('dog', 0.881), ('cat', 0.119)])])
+>>> round(seen.position, 2)  # the most confident input (0.953): 0 at chance (1/2), 1 at certainty
+0.91
 """
 
 from __future__ import annotations

@@ -180,11 +180,11 @@ class Diagnosis:
     def _reasons(self) -> list[tuple[str, str]]:
         """``(verdict, why)`` from the inputs, the tendency and the layers, in that order, worst first within each."""
         reasons = []
-        for f in self.input_findings:
-            if f.severity in ("error", "warning"):
-                level = "bad" if f.severity == "error" else "suspicious"
-                reasons.append((level, f"the inputs look wrong ({f.code}; see Inputs, fix them first)"))
-                break
+        wrong = [f for f in self.input_findings if f.severity in ("error", "warning")]
+        if wrong:
+            worst = min(wrong, key=lambda f: f.severity != "error")  # the first error, else the first warning
+            level = "bad" if worst.severity == "error" else "suspicious"
+            reasons.append((level, f"the inputs look wrong ({worst.code}; see Inputs, fix them first)"))
         if self.tendency.label == "untrained":
             reasons.append(("bad", "the model looks untrained (see Model)"))
         layer_level = self.layers_verdict

@@ -174,7 +174,7 @@ def _timm_url(timm: Any, name: str) -> Optional[str]:
     import os
 
     try:
-        config = timm.models.get_pretrained_cfg(name.split(".")[0])
+        config = timm.models.get_pretrained_cfg(name)  # NAME or NAME.TAG
     except Exception:  # an unknown name: timm's own error comes next
         return None
     if config is None or getattr(config, "file", None):

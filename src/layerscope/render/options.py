@@ -80,8 +80,8 @@ class RenderOptions:
     ``RdBu_r`` for the signed modes); ``max_channels`` (None or 0: all); ``order``: ``index``, or rank
     by ``mean``, ``max``, ``std``, ``active``; ``labels``: channel index above each tile;
     ``caption``: True (layer, mode and range) or your own text; ``colorbar``; ``scale``: nearest
-    upscale of each map; ``min_tile``: the smallest tile side in pixels (small maps, e.g. a deep
-    7x7 layer, are upscaled nearest until they reach it; 0: off); ``padding``: pixels between tiles;
+    upscale of each map; ``min_tile``: the smallest tile size in pixels (small maps, e.g. a deep
+    7x7 layer, are upscaled nearest until their longer side reaches it; 0: off); ``padding``: pixels between tiles;
     ``columns`` (None: about square).
     """
 
@@ -172,13 +172,16 @@ class RenderOptions:
         return cls.of(base, **{name: value for name, value in values.items() if name in names})
 
     def scale_for(self, map_size: tuple[int, int]) -> int:
-        """The nearest-upscale factor for maps of ``map_size``: ``scale``, raised until tiles reach ``min_tile``.
+        """The nearest-upscale factor for maps of ``map_size``: ``scale``, raised until tiles reach ``min_tile``
+        on their longer side (a strip 8 pixels high and 1000 wide is long enough as it is).
 
         >>> RenderOptions(min_tile=32).scale_for((7, 7)), RenderOptions(scale=2, min_tile=32).scale_for((56, 56))
         (5, 2)
+        >>> RenderOptions(min_tile=32).scale_for((8, 1000))
+        1
         """
-        smallest = max(min(map_size), 1)
-        return max(self.scale, -(-self.min_tile // smallest))
+        longest = max(max(map_size), 1)
+        return max(self.scale, -(-self.min_tile // longest))
 
     def range_for(self, layer: Optional[str]) -> Optional[Pair]:
         """The fixed value range of ``layer``: the pair, the layer's entry of a mapping, or None."""

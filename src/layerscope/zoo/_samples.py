@@ -89,5 +89,5 @@ def write_sample_images(
         raise InputError(f"{root} exists and is not a directory; pass a directory path")
     paths = [root / filename for filename in files]
     same = {path for path, data in zip(paths, files.values()) if path.is_file() and path.read_bytes() == data}
-    refuse_existing([path for path in paths if path not in same], overwrite, "overwrite=True")
+    refuse_existing([path for path in paths if path not in same], overwrite, "overwrite=True (CLI: --overwrite)")
     return [path if path in same else write_atomic(data, path) for path, data in zip(paths, files.values())]
