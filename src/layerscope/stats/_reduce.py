@@ -7,12 +7,13 @@
 
 A scan reduces every value of every captured layer, so this is the hot loop. Finite batches
 (the usual case, told apart by finite row sums) take a fast path made of vectorized kernels that
-never copy the activation more than into one reused scratch buffer: on the CPU the sums are
-matrix-vector products (BLAS), the spread comes from the sum of squares (a norm) unless the map's
-mean dominates it, where the values minus the mean are summed instead (no cancellation), counts
-are exact. Per map these are
-float32 reductions (relative error about 1e-7); every combination of maps, batches and shards is
-float64 (see :class:`~layerscope.stats.Moments`). A batch with NaN or Inf takes a masked float64 path.
+never copy the activation more than into one reused scratch buffer: the spread comes from the
+sum of squares (a norm) unless the map's
+mean dominates it, where the map is reduced again in float64 (mean, then deviations: no
+cancellation); counts are exact. Per map these are
+float32 reductions (relative error about 1e-7) that give a map the same bits in any batch, so a
+split of the data changes nothing but the float64 combination of maps, batches and shards (see
+:class:`~layerscope.stats.Moments`). A batch with NaN or Inf takes a masked float64 path.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import torch
 
 __all__ = ["MapReduction", "reduce_maps", "Scratch"]
 
-# A map whose M2 is below this share of its sum of squares (mean^2 > 19 variances) gets its M2 from the
-# values minus its mean: from float32 sums of squares the cancellation would cost more than 1e-6 of it.
+# A map whose M2 is below this share of its sum of squares (mean^2 > 19 variances) is reduced again in float64,
+# its mean first and then the deviations: from float32 sums of squares the cancellation would cost more than 1e-6.
 SHAKY = 0.05
 
 
@@ -64,11 +65,13 @@ class Scratch:
         return self._buffer[:need].view(x.shape)
 
 
-def _row_sums(x: torch.Tensor, ones: torch.Tensor) -> torch.Tensor:
-    """Sum of each row of a float32 (R, L) matrix as float64: BLAS on the CPU, a float64 reduction elsewhere."""
-    if x.device.type == "cpu":
-        return torch.mv(x, ones).to(torch.float64)
-    return x.sum(1, dtype=torch.float64)
+def _row_sums(x: torch.Tensor) -> torch.Tensor:
+    """Sum of each row of a float32 (R, L) matrix, as float64.
+
+    torch's row reduction gives every row the same bits whatever the other rows (BLAS ``mv`` does not: its
+    result for a row changes with the row count), so a map's numbers do not depend on its batch.
+    """
+    return x.sum(1).to(torch.float64)
 
 
 def reduce_maps(maps: torch.Tensor, active: float = 0.0, scratch: Optional[Scratch] = None) -> MapReduction:
@@ -88,20 +91,21 @@ def reduce_maps(maps: torch.Tensor, active: float = 0.0, scratch: Optional[Scrat
 
 def _fast(x: torch.Tensor, active: float, scratch: Scratch) -> Optional[tuple[torch.Tensor, ...]]:
     size = x.shape[1]
-    ones = torch.ones(size, dtype=torch.float32, device=x.device)
-    total = _row_sums(x, ones)
+    total = _row_sums(x)
     if not bool(torch.isfinite(total).all()):
         return None
     mean = total / size
     square = torch.linalg.vector_norm(x, dim=1).to(torch.float64).square()
     m2 = (square - total * mean).clamp_min(0)
-    shaky = (m2 < SHAKY * square).nonzero()[:, 0]  # the mean dominates: subtract it first (two passes)
-    if len(shaky):
-        centered = torch.sub(x[shaky], mean[shaky].to(torch.float32)[:, None], out=scratch.like(x[shaky]))
-        m2[shaky] = torch.linalg.vector_norm(centered, dim=1).to(torch.float64).square()
+    shaky = (m2 < SHAKY * square).nonzero()[:, 0]
+    if len(shaky):  # the mean dominates: these maps again in float64, the mean first, then the deviations
+        rows = x[shaky].to(torch.float64)
+        total[shaky] = rows.sum(1)
+        mean[shaky] = total[shaky] / size
+        m2[shaky] = (rows - mean[shaky, None]).square().sum(1)
     buffer = scratch.like(x)
     torch.gt(x, active, out=buffer)
-    positives = _row_sums(buffer, ones).round().to(torch.int64)
+    positives = _row_sums(buffer).round().to(torch.int64)
     top, low = x.amax(1).to(torch.float64), x.amin(1).to(torch.float64)
     zeros = torch.zeros_like(positives)
     count = torch.full_like(mean, float(size))
