@@ -60,6 +60,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..scan import scan
 
+    _log_to_stderr()
     loaded = model_from_args(args)
     lead = os.environ.get("RANK", "0") == "0"
     if lead:
@@ -76,3 +77,15 @@ def run(args) -> int:
         print(stats.summary())
         print(f"result: {stats.path} (read it with layerscope.load_stats({str(stats.path.parent)!r}))")
     return 0
+
+
+def _log_to_stderr() -> None:
+    """The scan's messages (resuming, already complete) on stderr, once."""
+    import logging
+
+    logger = logging.getLogger("layerscope.scan")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("layerscope scan: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

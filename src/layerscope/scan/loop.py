@@ -134,7 +134,7 @@ def scan_shard(model: torch.nn.Module, names: list, source: Any, state: State, p
             if batch.skipped and strict:
                 index, reason = batch.skipped[0]
                 raise ImageError(f"{source.source_of(index)}: {reason} (--strict stops at the first unreadable input)")
-            meta["skipped"].extend([index, reason] for index, reason in batch.skipped)
+            meta["skipped"].extend([index, source.source_of(index), reason] for index, reason in batch.skipped)
             if batch.inputs is not None:
                 _check_input(meta, batch.inputs)
                 layers.add(rec(batch.inputs), batch.index, batch.inputs, model)

@@ -143,7 +143,7 @@ class ScanStats:
     @property
     def skipped(self) -> list[tuple[int, str, str]]:
         """(index, source, reason) of every input that could not be read."""
-        return [(int(i), self.source(int(i))[0], reason) for i, reason in self.meta["skipped"]]
+        return [(int(i), source, reason) for i, source, reason in self.meta["skipped"]]
 
     def source(self, index: int) -> tuple[str, Optional[int], Optional[str]]:
         """(source, label, class name) of input ``index`` as recorded (inputs outside every top-k list: by kind)."""

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
@@ -32,6 +33,7 @@ from .streams import resolve_source
 __all__ = ["scan"]
 
 SHARDS = "shards"  # the folder of the ranks' shard states under torchrun
+log = logging.getLogger("layerscope.scan")
 
 
 def _positive(value: Any, name: str) -> int:
@@ -146,6 +148,13 @@ def _scan(world: Optional[World], model: Any, data: Any, layers: LayerSelector, 
                      batch_size=options["batch_size"], shard=shard, preprocessing=loaded.preprocessing)
     path = _shard_path(out, world)
     state = _open_state(path, fresh, options["overwrite"])
+    who = f"rank {world.rank}: " if world is not None else ""
+    if state.meta["complete"]:
+        log.info("%sshard %s is already complete in %s", who, shard, path)
+    elif state.meta["done"]["batches"]:
+        done = state.meta["done"]
+        log.info("%sresuming shard %s from batch %d (%d inputs done) in %s", who, shard, done["batches"],
+                 done["positions"], path)
     kept = f"The shard states written so far are kept in {path.parent}; run the same command again to resume."
     previous = on_terminate(world, kept) if world is not None else None
     shown = options["progress"] if world is None or world.rank == 0 else False
