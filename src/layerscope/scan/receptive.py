@@ -10,10 +10,13 @@ Per axis a field is an affine rule: position ``i`` sees the input pixels ``i*str
 ``i*stride - offset + size`` (exclusive), clipped to the input. Where every op between the input
 and the layer is a convolution, a pooling, an elementwise op (activations, eval-mode batch norm,
 residual sums, channel concatenations) or a global pooling, the rule comes from the layer
-geometry, exactly (``method="geometry"``; :class:`_Geometry` follows the ops as they run). For
+geometry, exactly (``method="geometry"``; :class:`_Geometry` follows the ops as they run). A global gate
+(a 1x1 map multiplied with or added to the maps, as in squeeze-and-excitation) leaves the box
+where the local pattern is: every later unit depends on the whole input through it, but a box of
+the whole input would show nothing. For
 anything else (attention, token layouts, resampling, custom ops) it comes from gradients
-(``method="gradient"``): random inputs are run, the gradient of the layer at a few probe
-positions (its corners, next to them and its centre) is taken with respect to the input, and
+(``method="gradient"``): random inputs are run, the gradient of the layer at nine probe
+positions (the ends of the map, next to them, its quarters and centre) is taken with respect to the input, and
 the rule is the smallest one that covers every nonzero gradient seen. That works for any
 architecture; where the map does not follow a translation rule (attention) the boxes become
 the whole input.
@@ -21,6 +24,7 @@ the whole input.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
@@ -32,7 +36,7 @@ from ..layout import to_maps
 
 __all__ = ["Receptive", "receptive_fields"]
 
-Axis = tuple[int, int, int]  # (stride, offset, size)
+Axis = tuple[float, float, float]  # (stride, offset, size); integers from the geometry
 IDENTITY: tuple[Axis, Axis] = ((1, 0, 1), (1, 0, 1))
 GLOBAL, UNKNOWN = "global", "unknown"
 
@@ -51,12 +55,13 @@ _ADAPTIVE = {"adaptive_avg_pool2d", "adaptive_max_pool2d", "_adaptive_max_pool2d
 @dataclass(frozen=True)
 class Receptive:
     """The receptive-field rule of one layer: ``stride``, ``offset``, ``size`` per axis (rows, cols) in
-    pixels of an ``input`` (H, W); ``method`` says where it came from."""
+    pixels of an ``input`` (H, W); ``method`` says where it came from. Integers from the geometry; the
+    gradient method may give a fractional stride (an upsampling layer), and boxes round outwards."""
 
     method: str
-    stride: tuple[int, int]
-    offset: tuple[int, int]
-    size: tuple[int, int]
+    stride: tuple[float, float]
+    offset: tuple[float, float]
+    size: tuple[float, float]
     input: tuple[int, int]
 
     def box(self, row: int, col: int) -> tuple[int, int, int, int]:
@@ -64,7 +69,8 @@ class Receptive:
         spans = []
         for i, stride, offset, size, limit in zip((row, col), self.stride, self.offset, self.size, self.input):
             start = i * stride - offset
-            spans.append((min(max(start, 0), limit), min(max(start + size, 0), limit)))
+            low, high = math.floor(start), math.ceil(start + size)
+            spans.append((min(max(low, 0), limit), min(max(high, 0), limit)))
         (y0, y1), (x0, x1) = spans
         return x0, y0, x1, y1
 
@@ -74,7 +80,8 @@ class Receptive:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Receptive":
-        return cls(data["method"], *(tuple(int(v) for v in data[k]) for k in ("stride", "offset", "size", "input")))
+        number = lambda v: int(v) if float(v).is_integer() else float(v)  # noqa: E731
+        return cls(data["method"], *(tuple(number(v) for v in data[k]) for k in ("stride", "offset", "size", "input")))
 
     @classmethod
     def whole(cls, input_size: tuple[int, int], method: str = "geometry") -> "Receptive":
@@ -133,6 +140,9 @@ class _Geometry(TorchFunctionMode):
         tracked = [t for t in _tensors([*args, *kwargs.values()]) if id(t) in self.geo]
         if tracked:
             name = getattr(func, "__name__", "")
+            if name in _ELEMENTWISE and len(tracked) > 1:  # a 1x1 gate (squeeze-excitation) does not widen the box
+                local = [t for t in tracked if not (self.geo[id(t)] == GLOBAL and t.shape[-2:].numel() == 1)]
+                tracked = local or tracked
             geo = self._rule(name, args, kwargs, [self.geo[id(t)] for t in tracked], out)
             for tensor in _tensors([out] if isinstance(out, torch.Tensor) else out if isinstance(out, (tuple, list)) else []):
                 self.geo[id(tensor)] = geo if tensor.dim() == 4 or geo == GLOBAL else UNKNOWN
@@ -196,21 +206,31 @@ def _geometry(model: torch.nn.Module, names: list[str], example: torch.Tensor) -
 
 
 def _probes(length: int) -> list[int]:
-    return [0, min(1, length - 1), length // 2, max(length - 2, 0), length - 1]
+    """Nine positions along an axis: both ends and their neighbours, the quarters and the middle."""
+    picks = [0, 1, 2, length // 4, length // 2, (3 * length) // 4, length - 3, length - 2, length - 1]
+    return [min(max(p, 0), length - 1) for p in picks]
+
+
+PROBES = 9
 
 
 def _fit(measured: list[tuple[int, Optional[tuple[int, int]]]], limit: int, length: int) -> Axis:
-    """The smallest (stride, offset, size) rule whose boxes cover every measured [lo, hi] of the probes."""
+    """The smallest (stride, offset, size) rule whose boxes cover every measured [lo, hi] of the probes.
+
+    The stride is the median slope of unclipped box edges between probes at least a quarter of the map
+    apart (a resampling layer has a fractional stride); without one, the input/map size ratio.
+    """
     seen = [(q, box) for q, box in measured if box is not None]
-    steps = [(b[0] - a[0]) / (qb - qa) for i, (qa, a) in enumerate(seen) for qb, b in seen[i + 1 :]
-             if qb != qa and a[0] > 0 and b[0] > 0]
-    steps += [(b[1] - a[1]) / (qb - qa) for i, (qa, a) in enumerate(seen) for qb, b in seen[i + 1 :]
-              if qb != qa and a[1] < limit - 1 and b[1] < limit - 1]
-    stride = round(sorted(steps)[len(steps) // 2]) if steps else (round(limit / length) if length > 1 else 0)
+    far = max(length // 4, 1)
+    slopes = [(b[e] - a[e]) / (qb - qa) for i, (qa, a) in enumerate(seen) for qb, b in seen[i + 1 :]
+              for e, ok in ((0, a[0] > 0 and b[0] > 0), (1, a[1] < limit - 1 and b[1] < limit - 1))
+              if ok and abs(qb - qa) >= far]
+    stride = sorted(slopes)[len(slopes) // 2] if slopes else (limit / length if length > 1 else 0.0)
+    stride = round(stride) if abs(stride - round(stride)) < 1e-6 else stride
     starts = [q * stride - lo for q, (lo, _) in seen if lo > 0]
     ends = [hi - q * stride for q, (_, hi) in seen if hi < limit - 1]
     offset = max(starts) if starts else (length - 1) * stride
-    end = max(ends) if ends else limit - 1
+    end = max(ends) if ends else float(limit - 1)
     return stride, offset, offset + end + 1
 
 
@@ -218,34 +238,38 @@ def _gradient(model: torch.nn.Module, sizes: Mapping[str, tuple[int, int]], layo
               example: torch.Tensor, repeats: int = 4) -> dict[str, Receptive]:
     shape = tuple(example.shape[1:])
     generator = torch.Generator().manual_seed(0)
-    x = torch.randn((5 * repeats, *shape), generator=generator).to(example.device, example.dtype).requires_grad_(True)
+    x = torch.randn((PROBES * repeats, *shape), generator=generator).to(example.device, example.dtype).requires_grad_(True)
     fields = {}
     with Recorder(model, _modules(sizes), grad=True) as rec:
         acts = rec(x)
         for name, size in sizes.items():
-            maps = None
-            if name in acts and acts[name].is_floating_point():
-                maps = to_maps(acts[name], layout=layouts.get(name), input_size=shape[-2:]).maps
-            fields[name] = _probe(maps, x, size, repeats, generator)
+            raw = acts[name] if name in acts else None
+            if raw is None or not raw.is_floating_point() or not raw.requires_grad:
+                fields[name] = Receptive.whole(tuple(shape[-2:]), "gradient")
+                continue
+            # where each map value sits in the raw capture: lay out the flat indices as the layer's maps are
+            ids = torch.arange(raw.numel(), dtype=torch.float64, device=raw.device).reshape(raw.shape)
+            where = to_maps(ids, layout=layouts.get(name), input_size=shape[-2:]).maps.long()
+            fields[name] = _probe(raw.reshape(-1), where, x, size, repeats, generator)
     return fields
 
 
-def _probe(maps: Optional[torch.Tensor], x: torch.Tensor, size: tuple[int, int], repeats: int,
+def _probe(values: torch.Tensor, where: torch.Tensor, x: torch.Tensor, size: tuple[int, int], repeats: int,
            generator: torch.Generator) -> Receptive:
+    """The rule from the gradients at the probe positions; ``values`` is the flat capture, ``where`` (B, C, H, W) the
+    index of each map value in it."""
     limits = tuple(x.shape[-2:])
-    if maps is None or not maps.requires_grad or maps.dim() != 4:
-        return Receptive.whole(limits, "gradient")
     rows, cols = _probes(size[0]), _probes(size[1])
-    weights = torch.randn(maps.shape[1], generator=generator).to(maps.device, maps.dtype)
-    index = torch.arange(len(x), device=maps.device)
+    index = torch.arange(len(x), device=where.device)
     probe = index // repeats
-    r = torch.tensor(rows, device=maps.device)[probe]
-    c = torch.tensor(cols, device=maps.device)[probe]
-    picked = maps[index, :, r, c]  # (B, C)
+    r = torch.tensor(rows, device=where.device)[probe]
+    c = torch.tensor(cols, device=where.device)[probe]
+    picked = values[where[index, :, r, c]]  # (B, C)
+    weights = torch.randn(picked.shape[1], generator=generator).to(picked.device, picked.dtype)
     (grad,) = torch.autograd.grad((picked * weights).sum(), x, retain_graph=True, allow_unused=True)
     if grad is None:
         return Receptive.whole(limits, "gradient")
-    hit = grad.detach().abs().sum(1).reshape(5, repeats, *limits).sum(1) > 0  # (probes, H, W)
+    hit = grad.detach().abs().sum(1).reshape(PROBES, repeats, *limits).sum(1) > 0  # (probes, H, W)
     axes = []
     for axis, (positions, limit, length) in enumerate(zip((rows, cols), limits, size)):
         seen = hit.any(2 - axis)  # rows: any over columns; cols: any over rows
