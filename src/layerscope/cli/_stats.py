@@ -3,8 +3,10 @@
 >>> import argparse
 >>> parser = argparse.ArgumentParser()
 >>> add_stats_arguments(parser)
->>> stats_findings(parser.parse_args([])) is None
+>>> stats_findings(argparse.Namespace(model="builtin:digits", images=["a.png"], stats=None)) is None
 True
+>>> with_findings('{"layers": []}', None)
+'{"layers": []}'
 """
 
 from __future__ import annotations

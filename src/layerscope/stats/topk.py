@@ -154,12 +154,12 @@ class TopK(Accumulator):
             return
         channel, slot = fresh.nonzero(as_tuple=True)
         rows = (-2 - position[channel, slot]).to(flat.device)
-        values = flat[rows, channel.to(flat.device)]
-        where = values.argmax(-1)
-        odd = torch.isnan(values.gather(-1, where[:, None])[:, 0]).nonzero()[:, 0]  # argmax treats NaN as the max
-        if len(odd):
-            where[odd] = values[odd].nan_to_num(nan=-math.inf, posinf=math.inf, neginf=-math.inf).argmax(-1)
-        position[channel, slot] = where.to(position.device)
+        channel = channel.to(flat.device)
+        if len(rows) * 4 > flat.shape[0] * flat.shape[1]:  # many entered (the first batches): every map at once
+            where = _argmax(flat)[rows, channel]
+        else:
+            where = _argmax(flat[rows, channel])
+        position[fresh.nonzero(as_tuple=True)] = where.to(position.device)
 
     # -- merging --------------------------------------------------------------------------------------
     def _combine(self, a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -198,6 +198,15 @@ class TopK(Accumulator):
             index=np.where(empty, -1, s["index"]),
             position=np.where(empty, -1, s["position"]),
         )
+
+
+def _argmax(values: torch.Tensor) -> torch.Tensor:
+    """The first argmax over the last dim, NaN ranked lowest (``argmax`` alone treats NaN as the max)."""
+    where = values.argmax(-1)
+    odd = torch.isnan(values.gather(-1, where[..., None])[..., 0])
+    if bool(odd.any()):
+        where = torch.where(odd, values.nan_to_num(nan=-math.inf).argmax(-1), where)
+    return where
 
 
 def _check_index(index: Any, n: int, device: torch.device) -> torch.Tensor:
