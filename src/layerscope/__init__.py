@@ -7,10 +7,11 @@
 (['0'], (1, 8, 30, 30), frozenset({'0'}))
 
 Capture (:func:`capture`, :class:`Recorder`), render (:func:`show` and
-:mod:`layerscope.render`), diagnose (:func:`diagnose`); models and images come
+:mod:`layerscope.render`), diagnose (:func:`diagnose`), scan whole datasets
+(:func:`scan`, :func:`load_stats`); models and images come
 from :func:`load_model` and :func:`load_image`; builtin trained models from
 :mod:`layerscope.zoo`. ``layerscope.capture``, ``layerscope.show`` and
-``layerscope.diagnose`` are packages you can call: ``ls.capture(model, x)`` runs the
+``layerscope.diagnose`` (and ``layerscope.scan``) are packages you can call: ``ls.capture(model, x)`` runs the
 capture, ``import layerscope.capture.recorder`` reaches its parts.
 """
 
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 
 from . import capture as _capture_package
 from . import diagnose as _diagnose_package
+from . import scan as _scan_package
 from . import errors, io, render, show as _show_package, zoo
 from ._callable import make_callable as _make_callable
 from .capture import Activations, Args, LayerInfo, Recorder, list_layers
@@ -38,7 +40,9 @@ from .io import LoadedModel, Preprocessing, load_image, load_model
 capture = _make_callable(_capture_package.__name__, _capture_package.capture)
 diagnose = _make_callable(_diagnose_package.__name__, _diagnose_package.diagnose)
 show = _make_callable(_show_package.__name__, _show_package.show)
-del _capture_package, _diagnose_package, _show_package
+scan = _make_callable(_scan_package.__name__, _scan_package.scan)
+load_stats = _scan_package.load_stats
+del _capture_package, _diagnose_package, _show_package, _scan_package
 
 __all__ = [
     # capture
@@ -51,6 +55,9 @@ __all__ = [
     # see and judge
     "show",
     "diagnose",
+    # whole datasets
+    "scan",
+    "load_stats",
     # models and images
     "load_model",
     "LoadedModel",

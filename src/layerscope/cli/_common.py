@@ -25,6 +25,7 @@ from ..io.specs import SPEC_FORMS
 __all__ = [
     "add_model_arguments",
     "add_image_arguments",
+    "add_loading_arguments",
     "add_layer_arguments",
     "model_from_args",
     "feed_from_args",
@@ -38,9 +39,11 @@ __all__ = [
 ]
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Positional MODEL plus --checkpoint, --trust-checkpoint, --size, --mean, --std, --grayscale, --device."""
-    parser.add_argument("model", metavar="MODEL", help=f"the model: {SPEC_FORMS}; or a saved whole-module file")
+def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """Positional MODEL (``required=False``: may be left out) plus --checkpoint, --trust-checkpoint, --size, --mean,
+    --std, --grayscale, --device."""
+    parser.add_argument("model", metavar="MODEL", nargs=None if required else "?",
+                        help=f"the model: {SPEC_FORMS}; or a saved whole-module file")
     group = parser.add_argument_group("model and preprocessing")
     group.add_argument("--checkpoint", metavar="PATH", help="weights to load into MODEL (safetensors or torch.save state dict)")
     group.add_argument(
@@ -55,12 +58,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", metavar="DEV", help="run on this device, e.g. cpu, cuda, cuda:1 (default: cpu)")
 
 
-def add_image_arguments(parser: argparse.ArgumentParser) -> None:
-    """Positional IMAGES... plus --strict, --recursive and --max-pixels."""
-    parser.add_argument("images", metavar="IMAGES", nargs="+", help="image files, directories or glob patterns")
+def add_image_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """Positional IMAGES... (``required=False``: zero or more) plus --strict, --recursive and --max-pixels."""
+    parser.add_argument("images", metavar="IMAGES", nargs="+" if required else "*",
+                        help="image files, directories or glob patterns")
+    add_loading_arguments(parser)
+
+
+def add_loading_arguments(parser: argparse.ArgumentParser, *, recursive: bool = True) -> None:
+    """--strict, --recursive (unless ``recursive=False``) and --max-pixels, for commands that read images."""
     group = parser.add_argument_group("images")
     group.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping it")
-    group.add_argument("--recursive", action="store_true", help="search directories and ** patterns recursively")
+    if recursive:
+        group.add_argument("--recursive", action="store_true", help="search directories and ** patterns recursively")
     group.add_argument(
         "--max-pixels",
         metavar="N",

@@ -5,6 +5,7 @@ Example::
     layerscope diagnose builtin:digits digits/*.png
     layerscope diagnose torchvision:resnet18 photos/ --layers "layer*.conv1" --json
     layerscope diagnose my.models:net photos/ --checkpoint ckpt.safetensors --fail-on "dead>0.2 or verdict==bad"
+    layerscope diagnose --stats scan-out        # dataset-level dead / rarely active channels of a `layerscope scan`
 
 Exit codes: 0 diagnosed (whatever the verdict), 3 the --fail-on gate holds ("diagnosis failed
 the gate", for CI and training pipelines), 2 bad usage or input, 1 internal error.
@@ -25,6 +26,7 @@ from ._common import (
     print_preprocessing,
     print_skipped_summary,
 )
+from ._stats import add_stats_arguments, stats_findings, with_findings
 
 GATE_FAILED = 3
 
@@ -41,8 +43,8 @@ def register(subparsers) -> None:
         "grayscale, blank or noise images) are reported first. "
         f"Exit code {GATE_FAILED} when --fail-on holds, 2 on bad input.",
     )
-    add_model_arguments(parser)
-    add_image_arguments(parser)
+    add_model_arguments(parser, required=False)
+    add_image_arguments(parser, required=False)
     add_layer_arguments(parser)
     group = parser.add_argument_group("diagnosis")
     group.add_argument("--json", action="store_true", help="print machine-readable JSON instead of the table "
@@ -58,6 +60,7 @@ def register(subparsers) -> None:
         help="override a threshold (repeatable), e.g. --threshold dead_bad=0.4; see docs/diagnose.md",
     )
     group.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per forward pass (default 32)")
+    add_stats_arguments(group)
     group.add_argument("--no-channel-order", action="store_true",
                        help="skip the BGR/RGB check (one extra forward pass on up to 64 images; it only works "
                        "for a trained classifier)")
@@ -66,6 +69,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..diagnose import Thresholds, diagnose, parse_gate
+    dataset = stats_findings(args)
+    if dataset is not None and not args.model:
+        print(dataset.to_json() if args.json else dataset.summary())
+        return 0
     gate = parse_gate(args.fail_on) if args.fail_on is not None else None
     thresholds = Thresholds().with_overrides(args.threshold)
     feed = feed_from_args(args).check()  # missing files fail before a model is built or downloaded
@@ -76,9 +83,9 @@ def run(args) -> int:
     print_image_notes(feed.images, feed.skipped)
     print_skipped_summary(result.inputs + len(result.skipped), result.skipped, sys.stderr)
     if args.json:
-        print(result.to_json(per_channel=args.per_channel))
+        print(with_findings(result.to_json(per_channel=args.per_channel), dataset))
     else:
-        print(result.summary())
+        print(result.summary() + (f"\n\n{dataset.summary()}" if dataset is not None else ""))
     if gate is not None and gate(result):
         print(f"layerscope diagnose: the diagnosis failed the gate --fail-on {args.fail_on!r} ({gate.text}); "
               f"exit code {GATE_FAILED}", file=sys.stderr)

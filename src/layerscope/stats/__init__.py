@@ -27,21 +27,27 @@ batched tensor ops (no Python loop over channels). The accumulators:
 - :class:`Covariance`: the C x C covariance of the channel vectors (for the effective rank);
 - :class:`Histogram`: counts in bins between edges fixed before the data, with under- and
   overflow, NaN apart; merges add counts, so they are exact;
+- :class:`Activity`: values above a threshold, and inputs with at least one, per channel;
+- :class:`TopK` (:mod:`.topk`): the k inputs that excite each channel most (by the map's max or
+  mean) and where, ranked by (score descending, global input index ascending), so merges are exact;
 - :class:`ChannelStats` (:mod:`.channels`): what the diagnosis needs about a layer, built from
-  the above and the map measurements of :mod:`.maps` (noise score, spatial variance, peaks).
+  the above and the map measurements of :mod:`.maps` (noise score, spatial variance, peaks);
+- :class:`ResponseStats` (:mod:`.responses`): what the dataset scan keeps about a layer, fed from
+  one batched reduction per batch (:mod:`._reduce`).
 
-Top-k (the inputs and positions that excite each channel most) belongs here too, as a
-``TopK`` accumulator in ``stats/topk.py`` under the same protocol; the dataset scan adds it.
 The base class and its contract are in :mod:`._base`. :func:`percentiles` (:mod:`.quantile`)
 is the one percentile implementation of layerscope (render's robust ranges and PCA use it).
 """
 
+from .activity import Activity, ActivityResult
 from .channels import ChannelStats, ChannelSummary
 from .covariance import Covariance, CovarianceResult
 from .histogram import Histogram, HistogramResult
 from .maps import effective_rank, noise_score, peak_positions, spatial_variance, white_noise_share
 from .moments import Extrema, ExtremaResult, Moments, MomentsResult
 from .quantile import percentiles
+from .responses import PEAK_EDGES, ResponseStats, ResponseSummary
+from .topk import TopK, TopKResult
 
 __all__ = [
     "Moments",
@@ -52,8 +58,15 @@ __all__ = [
     "CovarianceResult",
     "Histogram",
     "HistogramResult",
+    "Activity",
+    "ActivityResult",
+    "TopK",
+    "TopKResult",
     "ChannelStats",
     "ChannelSummary",
+    "ResponseStats",
+    "ResponseSummary",
+    "PEAK_EDGES",
     "noise_score",
     "spatial_variance",
     "peak_positions",

@@ -21,7 +21,7 @@ import torch
 
 from ._base import Accumulator, per_channel
 
-__all__ = ["Moments", "MomentsResult", "Extrema", "ExtremaResult", "chan_merge"]
+__all__ = ["Moments", "MomentsResult", "Extrema", "ExtremaResult", "chan_merge", "pooled"]
 
 
 def chan_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -38,6 +38,19 @@ def chan_merge(n_a, mean_a, m2_a, n_b, mean_b, m2_b) -> tuple[torch.Tensor, torc
     weight = n_a * n_b / safe
     spread = torch.outer(delta, delta) if m2_a.dim() == 2 else delta.square()
     return n, mean, m2_a + m2_b + torch.where(weight > 0, spread * weight, torch.zeros_like(spread))
+
+
+def pooled(count: torch.Tensor, mean: torch.Tensor, m2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(count, mean, M2) of the groups along dim 0 pooled into one (Chan et al. for many parts at once).
+
+    >>> t = lambda *v: torch.tensor(v, dtype=torch.float64)[:, None]
+    >>> [v.tolist() for v in pooled(t(2.0, 1.0), t(1.0, 4.0), t(2.0, 0.0))]  # [0, 2] and [4]
+    [[3.0], [2.0], [8.0]]
+    """
+    total = count.sum(0)
+    center = (count * mean).sum(0) / total.clamp_min(1)
+    spread = (count * (mean - center).square()).sum(0)
+    return total, center, m2.sum(0) + spread
 
 
 @dataclass

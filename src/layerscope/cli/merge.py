@@ -1,0 +1,36 @@
+"""``layerscope merge DIR... --out DIR``: merge the results of disjoint shards of one scan.
+
+Example::
+
+    layerscope scan builtin:digits digits/ --out part0 --shard 0/2
+    layerscope scan builtin:digits digits/ --out part1 --shard 1/2
+    layerscope merge part0 part1 --out whole
+
+Counts, extrema, histograms and top-k lists merge exactly; means and variances to float64
+rounding. Parts of other models, layers, preprocessing or data, or overlapping shards, are refused.
+"""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "merge",
+        help="merge the results of disjoint shards of one scan (layerscope scan --shard i/N)",
+        description="Merge the --out folders of `layerscope scan --shard i/N` runs (or copies of them from other "
+        "machines) into one result. Refuses parts of different models, weights, layers, preprocessing or data, "
+        "unfinished parts, and overlapping shards, saying which.",
+    )
+    parser.add_argument("parts", metavar="DIR", nargs="+", help="result folders (or their stats.safetensors)")
+    parser.add_argument("--out", metavar="DIR", required=True, help="folder for the merged result")
+    parser.add_argument("--overwrite", action="store_true", help="replace a file in --out that is not a scan result")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..scan import merge
+
+    stats = merge(args.parts, args.out, overwrite=args.overwrite)
+    print(stats.summary())
+    print(f"result: {stats.path}")
+    return 0

@@ -1,0 +1,91 @@
+"""``layerscope scan MODEL DATA --out DIR``: what each channel responds to across a whole dataset.
+
+Example::
+
+    layerscope scan torchvision:resnet18:DEFAULT photos/ --out scan --top-k 9
+    layerscope scan builtin:digits digits/ --out scan --shard 0/4        # one of four jobs; then `layerscope merge`
+    torchrun --standalone --nproc_per_node=4 --no-python layerscope scan torchvision:resnet18 imagenet/val --out scan
+
+Run the same command again after a crash or a kill: it continues from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ._common import (
+    add_layer_arguments,
+    add_loading_arguments,
+    add_model_arguments,
+    layers_from_args,
+    model_from_args,
+    parse_max_pixels,
+    print_preprocessing,
+)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "scan",
+        help="scan a whole dataset: per channel statistics and the top-k inputs (streaming, resumable, distributed)",
+        description="Run MODEL over every input of DATA and keep, per layer and channel, count, mean, variance, min, "
+        "max, the share of active positions and inputs, a histogram of each input's peak, and the top-k inputs by "
+        "the map's max and mean with the position and receptive-field box of the peak. The state is checkpointed "
+        "to OUT/stats.safetensors; the same command resumes a stopped scan. Under torchrun each rank scans its "
+        "shard and rank 0 merges. Read the result with layerscope.load_stats(OUT).",
+    )
+    add_model_arguments(parser)
+    parser.add_argument("data", metavar="DATA", nargs="+",
+                        help="an image folder (recursive; ImageFolder class folders recognised), a .txt list of image "
+                        "paths, a video file, or image files and globs")
+    add_loading_arguments(parser, recursive=False)
+    add_layer_arguments(parser)
+    group = parser.add_argument_group("scan")
+    group.add_argument("--out", metavar="DIR", required=True, help="folder for the result (stats.safetensors)")
+    group.add_argument("--top-k", type=int, default=9, metavar="K", help="inputs kept per channel (default 9)")
+    group.add_argument("--batch-size", type=int, default=32, metavar="N", help="inputs per forward pass (default 32)")
+    group.add_argument("--workers", type=int, default=0, metavar="N",
+                       help="processes that load images (default 0: in this process)")
+    group.add_argument("--save-every", type=int, default=50, metavar="N",
+                       help="checkpoint the state every N batches (default 50)")
+    group.add_argument("--shard", metavar="I/N", help="scan only shard I of N (inputs I, I+N, ...); merge the "
+                       "folders with `layerscope merge`")
+    group.add_argument("--overwrite", action="store_true", help="start again, replacing a different scan in --out")
+    group.add_argument("--no-progress", action="store_true", help="no progress bar (it is off anyway when stderr "
+                       "is not a terminal)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..scan import scan
+
+    _log_to_stderr()
+    loaded = model_from_args(args)
+    lead = os.environ.get("RANK", "0") == "0"
+    if lead:
+        print_preprocessing(loaded, sys.stderr)
+    stats = scan(
+        loaded, list(args.data), layers_from_args(args), out=args.out, k=args.top_k, batch_size=args.batch_size,
+        workers=args.workers, device=args.device, shard=args.shard, save_every=args.save_every, strict=args.strict,
+        progress=False if args.no_progress else None, overwrite=args.overwrite,
+        max_pixels=parse_max_pixels(args.max_pixels),
+    )
+    if lead:
+        for index, source, reason in stats.skipped:
+            print(f"skipped {source}: {reason}", file=sys.stderr)
+        print(stats.summary())
+        print(f"result: {stats.path} (read it with layerscope.load_stats({str(stats.path.parent)!r}))")
+    return 0
+
+
+def _log_to_stderr() -> None:
+    """The scan's messages (resuming, already complete) on stderr, once."""
+    import logging
+
+    logger = logging.getLogger("layerscope.scan")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("layerscope scan: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
