@@ -7,16 +7,18 @@
 (['0'], (1, 8, 30, 30), frozenset({'0'}))
 
 Capture (:func:`capture`, :class:`Recorder`), render (:func:`show` and
-:mod:`layerscope.render`), diagnose (:func:`diagnose`); models and images come
+:mod:`layerscope.render`), diagnose (:func:`diagnose`), compare two models or checkpoints
+(:func:`compare`); models and images come
 from :func:`load_model` and :func:`load_image`; builtin trained models from
-:mod:`layerscope.zoo`. ``layerscope.capture``, ``layerscope.show`` and
-``layerscope.diagnose`` are packages you can call: ``ls.capture(model, x)`` runs the
+:mod:`layerscope.zoo`. ``layerscope.capture``, ``layerscope.show``,
+``layerscope.diagnose`` and ``layerscope.compare`` are packages you can call: ``ls.capture(model, x)`` runs the
 capture, ``import layerscope.capture.recorder`` reaches its parts.
 """
 
 __version__ = "0.1.0"
 
 from . import capture as _capture_package
+from . import compare as _compare_package
 from . import diagnose as _diagnose_package
 from . import errors, io, render, show as _show_package, zoo
 from ._callable import make_callable as _make_callable
@@ -36,9 +38,10 @@ from .errors import (
 from .io import LoadedModel, Preprocessing, load_image, load_model
 
 capture = _make_callable(_capture_package.__name__, _capture_package.capture)
+compare = _make_callable(_compare_package.__name__, _compare_package.compare)
 diagnose = _make_callable(_diagnose_package.__name__, _diagnose_package.diagnose)
 show = _make_callable(_show_package.__name__, _show_package.show)
-del _capture_package, _diagnose_package, _show_package
+del _capture_package, _compare_package, _diagnose_package, _show_package
 
 __all__ = [
     # capture
@@ -51,6 +54,7 @@ __all__ = [
     # see and judge
     "show",
     "diagnose",
+    "compare",
     # models and images
     "load_model",
     "LoadedModel",
