@@ -86,10 +86,10 @@ def compare(
     streams = Streams(pairs, match, tuple(labels), debiased)
     with _recorders(loaded_a.module, loaded_b.module, names_a, names_b) as (rec_a, rec_b):
         for batch_a, batch_b in _at_least(_batches(inputs, inputs_b, loaded_a, loaded_b, batch_size), MIN_INPUTS):
+            if (batch_size_of(batch_a) or 1) < MIN_INPUTS:  # only when every input together is too few
+                raise InputError(f"compare got {batch_size_of(batch_a) or 1} input(s); CKA needs at least "
+                                 f"{MIN_INPUTS} (debiased HSIC divides by n(n-3)). Give more inputs.")
             streams.update(rec_a(batch_a), rec_b(batch_b), image_tensor(batch_a), image_tensor(batch_b))
-    if streams.inputs < (MIN_INPUTS if debiased else 2):
-        raise InputError(f"compare got {streams.inputs} input(s); CKA needs at least {MIN_INPUTS} "
-                         "(debiased HSIC divides by n(n-3)). Give more inputs.")
     notes = ["B is model A on the second input set (inputs_b), paired input by input."] if b is None else []
     return streams.result(loaded_a.to_dict(), loaded_b.to_dict(), notes)
 
