@@ -7,16 +7,14 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from layerscope.cli import main
-from layerscope.zoo import build_builtin, sample_inputs
+from layerscope.zoo import build_builtin, write_sample_images
 from layerscope.zoo.digits import untrained
 
 
 @pytest.fixture(scope="module")
 def digit_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("digits")
-    images, _ = sample_inputs("digits")
-    for i, image in enumerate(images[:8]):
-        Image.fromarray(image).save(folder / f"d{i:02d}.png")
+    folder = tmp_path_factory.mktemp("digits") / "eight"
+    write_sample_images(folder, count=8, photos=())
     return str(folder)
 
 
