@@ -13,9 +13,8 @@ from PIL import Image
 from layerscope.errors import InputError
 from layerscope.train import FolderSink, Monitor, TensorBoardSink
 
-pytest.importorskip("tensorboard")
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
-from torch.utils.tensorboard import SummaryWriter  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.utils.tensorboard import SummaryWriter
 
 
 def _model() -> nn.Module:
