@@ -15,6 +15,7 @@ the CKA heat map and the matched channels side by side.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from ..errors import InputError
@@ -78,11 +79,9 @@ def run(args) -> int:
         print(f"{label}: ", end="", file=info)
         print_preprocessing(loaded, info)
     feed = feed_from_args(args, args.batch_size)
-    feed_b = None
-    if args.inputs_b:
-        feed_b = feed_from_args(args, args.batch_size)
-        feed_b.inputs = list(args.inputs_b)
-    layers_b = layers_from_args(type(args)(layers=args.layers_b)) if args.layers_b else None
+    second = argparse.Namespace(**{**vars(args), "images": args.inputs_b, "layers": args.layers_b})
+    feed_b = feed_from_args(second, args.batch_size) if args.inputs_b else None
+    layers_b = layers_from_args(second)
     result = compare(loaded_a, loaded_b, feed, layers_from_args(args), inputs_b=feed_b, layers_b=layers_b,
                      pairs=_pairs(args.pairs) or None, match=not args.no_match, batch_size=args.batch_size)
     print_image_notes(feed.images, feed.skipped)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -106,8 +107,14 @@ class FolderSink(Sink):
             if layer.grids:
                 save_png(entry.stacked(name), self.path / IMAGES / _safe(name) / f"step-{entry.step:08d}.png",
                          palette=self._palette)
-        with open(self.metrics, "a", encoding="utf-8") as handle:  # one write per line: a line is whole or absent
-            handle.write(json.dumps(entry.to_dict(), allow_nan=False) + "\n")
+        line = (json.dumps(entry.to_dict(), allow_nan=False) + "\n").encode("utf-8")
+        fd = os.open(self.metrics, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:  # one O_APPEND write of the whole line (looped only if the system writes less)
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
 
 class TensorBoardSink(Sink):
