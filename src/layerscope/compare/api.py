@@ -1,7 +1,7 @@
 """``layerscope.compare(a, b, inputs)``: how alike two models' layers are on the same inputs.
 
 >>> import torch, torch.nn as nn
->>> torch.manual_seed(0) and None
+>>> _ = torch.manual_seed(0)
 >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
 >>> result = compare(net, net, torch.randn(8, 1, 12, 12))
 >>> [(p.layer_a, round(p.cka, 6), round(p.rel_l2, 6)) for p in result.pairs]
