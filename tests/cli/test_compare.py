@@ -61,6 +61,14 @@ def test_pairs_layers_b_and_out_folder(digit_files, tmp_path, capsys):
     assert main(args + ["--overwrite"]) == 0
 
 
+def test_layers_b_selects_other_layers_of_model_b_for_the_heat_map(digit_files, capsys):
+    assert main(["compare", "builtin:digits", "builtin:digits:untrained", digit_files, "--layers", "conv1",
+                 "--layers-b", "conv1,conv2", "--json", "--no-match"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [p["layer_b"] for p in data["pairs"]] == ["conv1"]
+    assert data["heatmap"]["layers_b"] == ["conv1", "conv2"] and len(data["heatmap"]["cka"][0]) == 2
+
+
 def test_one_model_on_two_input_sets(digit_files, tmp_path, capsys):
     flipped = tmp_path / "flipped"
     flipped.mkdir()
