@@ -14,7 +14,7 @@ With ``--steps 100`` every timed block holds exactly one log (grids of a 4-image
 histograms and the diagnosis of every monitored layer: every convolution). Ratios are medians
 over rounds of the ratio within a round; times are medians. Models (random init, train mode):
 ``digits``, the tutorial's SimpleCNN (batch 64 of 28x28) with conv1 and conv2 monitored;
-``resnet18`` (10 classes, batch 32 of 64x64) with all 20 convolutions monitored.
+``resnet18`` (10 classes, batch 32 of 32x32, CIFAR-sized) with all 20 convolutions monitored.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _setup(name: str):
         model, x = untrained(), torch.randn(64, 1, 28, 28, generator=g)
     elif name == "resnet18":
         torch.manual_seed(0)
-        model, x = torchvision.models.resnet18(weights=None, num_classes=10), torch.randn(32, 3, 64, 64, generator=g)
+        model, x = torchvision.models.resnet18(weights=None, num_classes=10), torch.randn(32, 3, 32, 32, generator=g)
     else:
         raise SystemExit(f"unknown model {name!r}; use digits or resnet18")
     y = torch.randint(0, 10, (x.shape[0],), generator=g)
