@@ -12,11 +12,11 @@ import layerscope
 
 PINNED = [
     "capture", "Recorder", "Activations", "LayerInfo", "Args", "list_layers",
-    "show", "diagnose", "scan", "load_stats",
+    "show", "diagnose", "scan", "load_stats", "compare", "browse",
     "load_model", "LoadedModel", "Preprocessing", "load_image",
     "LayerscopeError", "CheckpointError", "ForwardError", "ImageError", "InputError", "LayerNotFoundError",
     "LayoutError", "MissingDependencyError", "ModelSpecError", "UnsafeCheckpointError",
-    "errors", "io", "render", "zoo", "__version__",
+    "errors", "io", "render", "train", "zoo", "__version__",
 ]
 
 

@@ -7,20 +7,23 @@
 (['0'], (1, 8, 30, 30), frozenset({'0'}))
 
 Capture (:func:`capture`, :class:`Recorder`), render (:func:`show` and
-:mod:`layerscope.render`), diagnose (:func:`diagnose`), scan whole datasets
-(:func:`scan`, :func:`load_stats`); models and images come
-from :func:`load_model` and :func:`load_image`; builtin trained models from
-:mod:`layerscope.zoo`. ``layerscope.capture``, ``layerscope.show`` and
-``layerscope.diagnose`` (and ``layerscope.scan``) are packages you can call: ``ls.capture(model, x)`` runs the
-capture, ``import layerscope.capture.recorder`` reaches its parts.
+:mod:`layerscope.render`), diagnose (:func:`diagnose`), scan whole datasets (:func:`scan`,
+:func:`load_stats`), compare two models or checkpoints (:func:`compare`) and browse feature maps in
+a notebook (:func:`browse`); models and images come from :func:`load_model` and :func:`load_image`;
+builtin trained models from :mod:`layerscope.zoo`; feature maps logged while a model trains by
+:mod:`layerscope.train`. ``layerscope.capture``, ``layerscope.show``, ``layerscope.diagnose``,
+``layerscope.scan``, ``layerscope.compare`` and ``layerscope.browse`` are packages you can call:
+``ls.capture(model, x)`` runs the capture, ``import layerscope.capture.recorder`` reaches its parts.
 """
 
 __version__ = "0.1.0"
 
+from . import browse as _browse_package
 from . import capture as _capture_package
+from . import compare as _compare_package
 from . import diagnose as _diagnose_package
 from . import scan as _scan_package
-from . import errors, io, render, show as _show_package, zoo
+from . import errors, io, render, show as _show_package, train, zoo
 from ._callable import make_callable as _make_callable
 from .capture import Activations, Args, LayerInfo, Recorder, list_layers
 from .errors import (
@@ -37,12 +40,14 @@ from .errors import (
 )
 from .io import LoadedModel, Preprocessing, load_image, load_model
 
+browse = _make_callable(_browse_package.__name__, _browse_package.browse)
 capture = _make_callable(_capture_package.__name__, _capture_package.capture)
+compare = _make_callable(_compare_package.__name__, _compare_package.compare)
 diagnose = _make_callable(_diagnose_package.__name__, _diagnose_package.diagnose)
 show = _make_callable(_show_package.__name__, _show_package.show)
 scan = _make_callable(_scan_package.__name__, _scan_package.scan)
 load_stats = _scan_package.load_stats
-del _capture_package, _diagnose_package, _show_package, _scan_package
+del _browse_package, _capture_package, _compare_package, _diagnose_package, _show_package, _scan_package
 
 __all__ = [
     # capture
@@ -58,6 +63,9 @@ __all__ = [
     # whole datasets
     "scan",
     "load_stats",
+    # change
+    "compare",
+    "browse",
     # models and images
     "load_model",
     "LoadedModel",
@@ -78,6 +86,7 @@ __all__ = [
     "errors",
     "io",
     "render",
+    "train",
     "zoo",
     "__version__",
 ]

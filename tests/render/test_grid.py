@@ -55,6 +55,19 @@ def test_order_and_max_channels_pick_channels(order, expected):
     assert list(grid.meta.channels) == expected and grid.meta.total_channels == 6
 
 
+def test_explicit_channels_are_shown_in_the_order_given_with_the_layer_range():
+    maps = _ramp_channels(6, 2, 2)
+    grid = render_grid(maps, channels=[5, 1], normalize="layer", padding=0, columns=2, order="max", max_channels=1)
+    assert grid.meta.channels == (5, 1)
+    assert grid.meta.normalization.vmax == (15.0,)  # one range for the layer: every channel, not only those shown
+    assert grid.indices[:, :2].tolist() == [[0, 84], [167, 251]] and grid.indices[1, 3] == 50  # 1*3 / 15 of 251
+
+
+def test_explicit_channels_out_of_range_are_refused():
+    with pytest.raises(InputError, match=r"channels \[6\] are out of range for maps with 6 channels; use 0..5"):
+        render_grid(_ramp_channels(), channels=[0, 6])
+
+
 def test_ranked_tiles_show_the_ranked_channels():
     maps = torch.zeros(3, 2, 2)
     maps[2] = torch.tensor([[0.0, 1.0], [2.0, 3.0]])

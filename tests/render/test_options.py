@@ -79,7 +79,13 @@ def test_to_dict_is_plain_json_with_every_field():
     assert json.loads(json.dumps(data)) == data
     assert data["value_range"] == {"conv": [0.0, 2.0]} and data["cmap"] == "viridis" and data["columns"] == 3
     assert set(data) == {"normalize", "percentiles", "value_range", "cmap", "max_channels", "order", "labels",
-                         "caption", "colorbar", "scale", "min_tile", "padding", "columns"}
+                         "caption", "colorbar", "scale", "min_tile", "padding", "columns", "channels"}
+
+
+def test_channels_are_validated_when_made():
+    assert RenderOptions(channels=[4, 1]).channels == (4, 1)
+    with pytest.raises(InputError, match=r"channels must be a non-empty list of channel indices \(ints >= 0\), got \[-1\]"):
+        RenderOptions(channels=[-1])
 
 
 def test_of_combines_options_and_keywords_keywords_win():

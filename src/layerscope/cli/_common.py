@@ -24,10 +24,12 @@ from ..io.specs import SPEC_FORMS
 
 __all__ = [
     "add_model_arguments",
+    "add_model_pair_arguments",
     "add_image_arguments",
     "add_loading_arguments",
     "add_layer_arguments",
     "model_from_args",
+    "models_from_args",
     "feed_from_args",
     "layers_from_args",
     "print_preprocessing",
@@ -46,12 +48,33 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
                         help=f"the model: {SPEC_FORMS}; or a saved whole-module file")
     group = parser.add_argument_group("model and preprocessing")
     group.add_argument("--checkpoint", metavar="PATH", help="weights to load into MODEL (safetensors or torch.save state dict)")
+    _add_loading_arguments(group, "the model sees")
+
+
+def add_model_pair_arguments(parser: argparse.ArgumentParser) -> None:
+    """Positional MODEL_A MODEL_B plus --checkpoint-a, --checkpoint-b and the shared loading flags.
+
+    >>> parser = argparse.ArgumentParser(); add_model_pair_arguments(parser)
+    >>> args = parser.parse_args(["builtin:digits", "builtin:digits", "--checkpoint-b", "e9.safetensors"])
+    >>> args.model_a, args.checkpoint_a, args.checkpoint_b
+    ('builtin:digits', None, 'e9.safetensors')
+    """
+    parser.add_argument("model_a", metavar="MODEL_A", help=f"the first model (A, the reference): {SPEC_FORMS}")
+    parser.add_argument("model_b", metavar="MODEL_B", help="the second model (B); the same spec again to compare two "
+                        "checkpoints of one architecture")
+    group = parser.add_argument_group("models and preprocessing (size, mean, std, grayscale and device apply to both)")
+    group.add_argument("--checkpoint-a", metavar="PATH", help="weights to load into MODEL_A")
+    group.add_argument("--checkpoint-b", metavar="PATH", help="weights to load into MODEL_B")
+    _add_loading_arguments(group, "both models see")
+
+
+def _add_loading_arguments(group, who: str) -> None:
     group.add_argument(
         "--trust-checkpoint",
         action="store_true",
         help="allow checkpoints that run code when loaded (TorchScript, .pt2, whole pickles); only for files you trust",
     )
-    group.add_argument("--size", metavar="N", help="input size the model sees: N or HxW (overrides the model's own)")
+    group.add_argument("--size", metavar="N", help=f"input size {who}: N or HxW (overrides the model's own)")
     group.add_argument("--mean", metavar="A,B,C", help="normalization mean, one value per channel (or one for all)")
     group.add_argument("--std", metavar="A,B,C", help="normalization std, one value per channel (or one for all)")
     group.add_argument("--grayscale", action="store_true", help="feed 1-channel grayscale input")
@@ -159,6 +182,15 @@ def model_from_args(args: argparse.Namespace) -> LoadedModel:
     The overrides given are recorded in ``LoadedModel.overrides`` (``size``, ``mean``, ``std``,
     ``grayscale``: the parsed values); ``LoadedModel.native_preprocessing`` keeps the model's own.
     """
+    return _load(args, args.model, getattr(args, "checkpoint", None))
+
+
+def models_from_args(args: argparse.Namespace) -> tuple[LoadedModel, LoadedModel]:
+    """MODEL_A and MODEL_B (each with its own checkpoint), with the shared overrides, as for :func:`model_from_args`."""
+    return _load(args, args.model_a, args.checkpoint_a), _load(args, args.model_b, args.checkpoint_b)
+
+
+def _load(args: argparse.Namespace, spec: str, checkpoint: Optional[str]) -> LoadedModel:
     overrides = {
         "size": parse_size(getattr(args, "size", None)),
         "mean": parse_floats(getattr(args, "mean", None), "--mean"),
@@ -166,14 +198,14 @@ def model_from_args(args: argparse.Namespace) -> LoadedModel:
         "grayscale": True if getattr(args, "grayscale", False) else None,
     }
     loaded = load_model(
-        args.model,
-        checkpoint=getattr(args, "checkpoint", None),
+        spec,
+        checkpoint=checkpoint,
         trust_checkpoint=getattr(args, "trust_checkpoint", False),
         device=getattr(args, "device", None),
     )
     if overrides["grayscale"] and first_conv_channels(loaded.module) == 3:
         raise InputError(
-            f"--grayscale gives 1-channel input, but the first convolution of {args.model} takes 3 channels. "
+            f"--grayscale gives 1-channel input, but the first convolution of {spec} takes 3 channels. "
             f"Drop --grayscale: grayscale images are repeated to RGB automatically."
         )
     try:

@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 
 from ..errors import InputError
 
-__all__ = ["ORDERS", "channel_scores", "pick_channels", "check_max_channels"]
+__all__ = ["ORDERS", "channel_scores", "pick_channels", "check_max_channels", "check_channels"]
 
 ORDERS = ("index", "mean", "max", "std", "active")
 
@@ -53,12 +53,41 @@ def check_max_channels(max_channels: Optional[int]) -> Optional[int]:
     return max_channels or None
 
 
-def pick_channels(maps: torch.Tensor, order: str = "index", max_channels: Optional[int] = None) -> torch.Tensor:
+def check_channels(channels: Optional[Sequence[int]]) -> Optional[tuple[int, ...]]:
+    """Explicit channel indices as a tuple of ints >= 0 (None stays None).
+
+    >>> check_channels([3, 0])
+    (3, 0)
+    """
+    if channels is None:
+        return None
+    values = tuple(channels) if isinstance(channels, (list, tuple, range)) else None
+    if not values or any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in values):
+        raise InputError(f"channels must be a non-empty list of channel indices (ints >= 0), got {channels!r}.")
+    return values
+
+
+def pick_channels(
+    maps: torch.Tensor, order: str = "index", max_channels: Optional[int] = None,
+    channels: Optional[Sequence[int]] = None,
+) -> torch.Tensor:
     """Indices (``(..., k)``, long, on ``maps.device``) of the channels to show, in display order.
 
     ``order="index"`` keeps channel order; the others rank by :func:`channel_scores`, highest
-    first (ties keep channel order). ``max_channels`` keeps the first k.
+    first (ties keep channel order). ``max_channels`` keeps the first k. ``channels`` gives the
+    indices themselves, in display order (``order`` and ``max_channels`` then do not apply).
+
+    >>> pick_channels(torch.zeros(4, 2, 2), channels=[3, 1]).tolist()
+    [3, 1]
     """
+    if channels is not None:
+        chosen = check_channels(channels)
+        if max(chosen) >= maps.shape[-3]:
+            raise InputError(
+                f"channels {[c for c in chosen if c >= maps.shape[-3]]} are out of range for maps with "
+                f"{maps.shape[-3]} channels; use 0..{maps.shape[-3] - 1}."
+            )
+        return torch.tensor(chosen, device=maps.device).expand(*maps.shape[:-3], len(chosen))
     k = check_max_channels(max_channels)
     channels = maps.shape[-3]
     k = channels if k is None else min(k, channels)

@@ -188,12 +188,12 @@ def render_grids(
         value_range = shared_range([maps.detach()], "layer")
     maps = maps.detach()
     n, c, h, w = maps.shape
-    index = pick_channels(maps, options.order, options.max_channels)
+    index = pick_channels(maps, options.order, options.max_channels, options.channels)
     lo = hi = None
     if not mode_info(mode).per_channel:  # ranges over every channel, before picking some
         lo, hi = value_ranges(maps, mode, percentiles=q, value_range=value_range)
         lo, hi = lo[..., : index.shape[-1]], hi[..., : index.shape[-1]]
-    if options.order != "index":
+    if options.order != "index" or options.channels is not None:
         maps = maps[torch.arange(n, device=maps.device)[:, None], index]
     elif index.shape[-1] < c:
         maps = maps[:, : index.shape[-1]]  # a view, no copy

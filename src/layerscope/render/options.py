@@ -22,7 +22,7 @@ from typing import Any, Iterator, Optional, Union
 
 from .._json import jsonable
 from ..errors import InputError, did_you_mean
-from .channels import ORDERS, check_max_channels
+from .channels import ORDERS, check_channels, check_max_channels
 from .colormap import resolve_cmap
 from .normalize import check_mode, check_range, mode_info
 
@@ -78,7 +78,8 @@ class RenderOptions:
     modes (default ``(1, 99)``, None for the others); ``value_range``: ``(low, high)``, or a mapping of
     layer names to pairs, only for ``"global"``; ``cmap``: any matplotlib colormap (None: ``viridis``,
     ``RdBu_r`` for the signed modes); ``max_channels`` (None or 0: all); ``order``: ``index``, or rank
-    by ``mean``, ``max``, ``std``, ``active``; ``labels``: channel index above each tile;
+    by ``mean``, ``max``, ``std``, ``active``; ``channels``: the channel indices to show, in display
+    order (then ``order`` and ``max_channels`` do not apply); ``labels``: channel index above each tile;
     ``caption``: True (layer, mode and range) or your own text; ``colorbar``; ``scale``: nearest
     upscale of each map; ``min_tile``: the smallest tile size in pixels (small maps, e.g. a deep
     7x7 layer, are upscaled nearest until their longer side reaches it; 0: off); ``padding``: pixels between tiles;
@@ -98,6 +99,7 @@ class RenderOptions:
     min_tile: int = 0
     padding: int = 1
     columns: Optional[int] = None
+    channels: Optional[tuple[int, ...]] = None
     _default_cmap: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -117,6 +119,7 @@ class RenderOptions:
         set_("_default_cmap", self.cmap is None)
         set_("cmap", resolve_cmap(self.cmap, signed=info.signed))
         check_max_channels(self.max_channels)
+        set_("channels", check_channels(self.channels))
         _check_int("padding", self.padding, 0)
         _check_int("scale", self.scale, 1)
         _check_int("min_tile", self.min_tile, 0)

@@ -1,0 +1,192 @@
+"""Where a :class:`~layerscope.train.Monitor` writes: TensorBoard, or a plain folder of JSON lines and PNGs.
+
+>>> import tempfile
+>>> sink = FolderSink(tempfile.mkdtemp() + "/run")
+>>> sink.path.name, sink.metrics.name
+('run', 'metrics.jsonl')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+import numpy as np
+
+from .._files import write_atomic
+from ..errors import InputError, require
+from ..render.colormap import palette
+from ..render.png import save_png
+from .entry import NUMBERS, LogEntry
+
+if TYPE_CHECKING:
+    from .monitor import Monitor
+
+__all__ = ["Sink", "FolderSink", "TensorBoardSink", "as_sinks"]
+
+META, METRICS, IMAGES = "monitor.json", "metrics.jsonl", "images"
+
+
+class Sink:
+    """What a sink does: ``open(monitor)`` once, ``write(entry)`` per log, ``flush()``, ``close()``."""
+
+    def open(self, monitor: "Monitor") -> None:
+        pass
+
+    def write(self, entry: LogEntry) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.flush()
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "layer"
+
+
+class FolderSink(Sink):
+    """``path/metrics.jsonl`` (one JSON line per log: step, tendency, per-layer numbers and histogram),
+    ``path/images/<layer>/step-<NNNNNNNN>.png`` (the probe inputs' grids, one under the other) and
+    ``path/monitor.json`` (what is monitored, and how).
+
+    A folder with an earlier run's ``monitor.json`` is replaced only with ``overwrite=True``; a
+    folder holding anything else is never written into.
+    """
+
+    def __init__(self, path: Union[str, Path], *, overwrite: bool = False) -> None:
+        self.path = Path(path)
+        self.metrics = self.path / METRICS
+        self.overwrite = overwrite
+        self._palette: Optional[np.ndarray] = None
+
+    def __repr__(self) -> str:
+        return f"FolderSink({str(self.path)!r})"
+
+    def open(self, monitor: "Monitor") -> None:
+        self._claim()
+        from .. import __version__
+
+        meta = {"layerscope_version": __version__, "model": type(monitor.model).__name__, "layers": monitor.names,
+                "every": monitor.every, "probe_shape": list(monitor.probe.shape), "render": monitor.options.to_dict(),
+                "bins": monitor.bins, "numbers": list(NUMBERS), "files": {"metrics": METRICS, "images": IMAGES}}
+        write_atomic((json.dumps(meta, indent=2) + "\n").encode(), self.path / META)
+        self._palette = palette(monitor.options.cmap)
+
+    def _claim(self) -> None:
+        if not self.path.exists():
+            self.path.mkdir(parents=True)
+            return
+        if not self.path.is_dir():
+            raise InputError(f"{self.path} exists and is not a folder; give FolderSink a folder path.")
+        entries = list(self.path.iterdir())
+        if not entries:
+            return
+        if not (self.path / META).is_file():
+            raise InputError(f"{self.path} holds files that layerscope did not write (no {META}); "
+                             "choose a new or empty folder for the monitor.")
+        if not self.overwrite:
+            raise InputError(f"{self.path} holds an earlier monitor run; pass FolderSink(path, overwrite=True) to "
+                             "replace it, or choose another folder.")
+        foreign = sorted(e.name for e in entries if e.name not in (META, METRICS, IMAGES))
+        if foreign:
+            raise InputError(f"{self.path} holds an earlier monitor run and other files ({', '.join(foreign[:3])}); "
+                             "layerscope replaces only its own folders: move them or choose another folder.")
+        self.metrics.unlink(missing_ok=True)
+        if (self.path / IMAGES).is_dir():
+            shutil.rmtree(self.path / IMAGES)
+
+    def write(self, entry: LogEntry) -> None:
+        for name, layer in entry.layers.items():
+            if layer.grids:
+                save_png(entry.stacked(name), self.path / IMAGES / _safe(name) / f"step-{entry.step:08d}.png",
+                         palette=self._palette)
+        line = (json.dumps(entry.to_dict(), allow_nan=False) + "\n").encode("utf-8")
+        fd = os.open(self.metrics, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:  # one O_APPEND write of the whole line (looped only if the system writes less)
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+
+class TensorBoardSink(Sink):
+    """TensorBoard through ``torch.utils.tensorboard.SummaryWriter`` (extra ``layerscope[tensorboard]``).
+
+    Per layer, tags under ``prefix/<layer>/``: ``maps`` (``add_images``: one grid per probe input),
+    ``activations`` (a histogram), and one scalar per number (``dead``, ``uniform``, ``noisy``,
+    ``saturated``, ``nonfinite``, ``scale``, ``effective_rank``, ``noise``); ``prefix/tendency_score``
+    and the text ``prefix/tendency``. ``log_dir`` makes a writer (closed by :meth:`close`);
+    ``writer`` uses yours (only flushed).
+    """
+
+    def __init__(self, log_dir: Union[str, Path, None] = None, *, writer: Any = None, prefix: str = "layerscope") -> None:
+        if (log_dir is None) == (writer is None):
+            raise InputError("Give TensorBoardSink a log_dir or a writer=SummaryWriter(...), one of the two.")
+        if writer is None:
+            require("tensorboard", "tensorboard", "Logging to TensorBoard")
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(log_dir=str(log_dir))
+        self.writer, self.owned, self.prefix = writer, log_dir is not None, prefix.strip("/")
+
+    def __repr__(self) -> str:
+        return f"TensorBoardSink({self.writer.log_dir!r})"
+
+    def write(self, entry: LogEntry) -> None:
+        w, step = self.writer, entry.step
+        for name, layer in entry.layers.items():
+            tag = f"{self.prefix}/{name}"
+            if layer.grids:
+                w.add_images(f"{tag}/maps", _stack(layer.grids), step, dataformats="NHWC")
+            h = layer.histogram
+            counts, edges = h.counts[0], h.edges[0]
+            centres = (edges[:-1] + edges[1:]) / 2
+            total = int(counts.sum())
+            if total:
+                w.add_histogram_raw(f"{tag}/activations", min=float(edges[0]), max=float(edges[-1]), num=total,
+                                    sum=float((counts * centres).sum()), sum_squares=float((counts * centres**2).sum()),
+                                    bucket_limits=edges[1:].tolist(), bucket_counts=counts.tolist(), global_step=step)
+            for key, value in layer.numbers.items():
+                if value is not None and np.isfinite(value):
+                    w.add_scalar(f"{tag}/{key}", float(value), step)
+        if entry.tendency_score is not None:
+            w.add_scalar(f"{self.prefix}/tendency_score", float(entry.tendency_score), step)
+        w.add_text(f"{self.prefix}/tendency", entry.tendency, step)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.flush()
+        if self.owned:
+            self.writer.close()
+
+
+def _stack(grids: list) -> np.ndarray:
+    """(N, H, W, 3) uint8 of grids of one layer (equal sizes: the same maps shape and options)."""
+    return np.stack([g.rgb for g in grids])
+
+
+def as_sinks(sink: Any) -> list[Sink]:
+    """``sink`` (a Sink, a SummaryWriter, a list of these, or None) as a list of sinks."""
+    if sink is None:
+        return []
+    items = list(sink) if isinstance(sink, (list, tuple)) else [sink]
+    sinks = []
+    for item in items:
+        if isinstance(item, Sink):
+            sinks.append(item)
+        elif hasattr(item, "add_images") and hasattr(item, "add_scalar"):  # a SummaryWriter
+            sinks.append(TensorBoardSink(writer=item))
+        else:
+            raise InputError(f"sink must be a FolderSink, a TensorBoardSink, a SummaryWriter or a list of them, "
+                             f"got {type(item).__name__}; e.g. sink=FolderSink('runs/exp1').")
+    return sinks
