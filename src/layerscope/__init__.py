@@ -9,8 +9,8 @@
 Capture (:func:`capture`, :class:`Recorder`), render (:func:`show` and
 :mod:`layerscope.render`), diagnose (:func:`diagnose`); models and images come
 from :func:`load_model` and :func:`load_image`; builtin trained models from
-:mod:`layerscope.zoo`. ``layerscope.capture``, ``layerscope.show`` and
-``layerscope.diagnose`` are packages you can call: ``ls.capture(model, x)`` runs the
+:mod:`layerscope.zoo`; one HTML file of it all from :func:`report`. ``layerscope.capture``,
+``layerscope.show``, ``layerscope.diagnose`` and ``layerscope.report`` are packages you can call: ``ls.capture(model, x)`` runs the
 capture, ``import layerscope.capture.recorder`` reaches its parts.
 """
 
@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 from . import capture as _capture_package
 from . import diagnose as _diagnose_package
+from . import report as _report_package
 from . import errors, io, render, show as _show_package, zoo
 from ._callable import make_callable as _make_callable
 from .capture import Activations, Args, LayerInfo, Recorder, list_layers
@@ -38,7 +39,8 @@ from .io import LoadedModel, Preprocessing, load_image, load_model
 capture = _make_callable(_capture_package.__name__, _capture_package.capture)
 diagnose = _make_callable(_diagnose_package.__name__, _diagnose_package.diagnose)
 show = _make_callable(_show_package.__name__, _show_package.show)
-del _capture_package, _diagnose_package, _show_package
+report = _make_callable(_report_package.__name__, _report_package.report)
+del _capture_package, _diagnose_package, _show_package, _report_package
 
 __all__ = [
     # capture
@@ -51,6 +53,7 @@ __all__ = [
     # see and judge
     "show",
     "diagnose",
+    "report",
     # models and images
     "load_model",
     "LoadedModel",
