@@ -24,23 +24,28 @@ def browser(playwright):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("report")
-    rng = np.random.default_rng(0)
-    images = []
-    for i, name in enumerate(["ramp.png", FILE_NAME]):
-        array = np.clip(np.linspace(0, 255, 24)[None, :, None] + rng.normal(0, 40, (24, 24, 3)) * i, 0, 255)
-        images.append(folder / name)
-        Image.fromarray(array.astype(np.uint8)).save(images[-1])
+def digits(tmp_path_factory):
+    """A report of the builtin digits network on three of its held-out digits, and the true conv1 maps."""
+    from layerscope.zoo import write_sample_images
+
+    folder = tmp_path_factory.mktemp("digits")
+    paths = [str(p) for p in write_sample_images(folder, count=3, photos=(), overwrite=True)]
+    result = ls.report("builtin:digits", paths, out=folder / "digits.html")
+    return result, ls.capture("builtin:digits", paths, layers=["conv1"])["conv1"]
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """A report whose layer name and file name are markup, on a model with hand-picked preprocessing."""
+    folder = tmp_path_factory.mktemp("hostile")
+    image = folder / FILE_NAME
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(image)
     torch.manual_seed(0)
-    model = hostile_model()
-    result = ls.report(model, [str(p) for p in images], out=folder / "report.html", preprocessing=PRE)
-    truth = model.conv(torch.stack([PRE(Image.open(p).convert("RGB")) for p in images])).detach()
-    return result, truth
+    return ls.report(hostile_model(), [str(image)], out=folder / "report.html", preprocessing=PRE)
 
 
-def test_report_opens_offline_and_a_channel_shows_the_value_under_the_cursor(browser, built, tmp_path):
-    result, truth = built
+def test_report_opens_offline_and_a_channel_shows_the_value_under_the_cursor(browser, digits, tmp_path):
+    result, truth = digits
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     watch = Watch(page)
     page.goto(result.path.as_uri())
@@ -49,10 +54,10 @@ def test_report_opens_offline_and_a_channel_shows_the_value_under_the_cursor(bro
     screenshot(page, "report.png", tmp_path)
     view = result.page.layers[0]
     page.mouse.click(*tile_center(page, 'img.ls-grid[data-layer="0"][data-input="1"]', 2, view.geometry))
-    page.locator("#ls-v-title", has_text="conv · channel 2").wait_for()
+    page.locator("#ls-v-title", has_text="conv1 · channel 2").wait_for()
     canvas = page.locator("#ls-v-canvas").bounding_box()
     h, w = truth.shape[-2:]
-    for x, y in [(3, 4), (w - 1, 0), (10, h - 2)]:
+    for x, y in [(3, 4), (w - 1, 0), (10, h - 2), (12, 12)]:
         page.mouse.move(canvas["x"] + (x + 0.5) * canvas["width"] / w, canvas["y"] + (y + 0.5) * canvas["height"] / h)
         page.locator("#ls-v-value", has_text=f"x {x}, y {y}:").wait_for()
         shown = float(page.get_attribute("#ls-v-value", "data-value"))
@@ -62,13 +67,13 @@ def test_report_opens_offline_and_a_channel_shows_the_value_under_the_cursor(bro
     page.select_option("#ls-v-norm", "robust")
     page.select_option("#ls-v-cmap", "gray")
     page.keyboard.press("ArrowRight")
-    page.locator("#ls-v-title", has_text="conv · channel 3").wait_for()
+    page.locator("#ls-v-title", has_text="conv1 · channel 3").wait_for()
     screenshot(page, "report-channel.png", tmp_path)
     assert watch.problems == [] and len(watch.requests) == 1
 
 
-def test_hostile_names_are_shown_as_text_and_never_run(browser, built):
-    result, _ = built
+def test_hostile_names_are_shown_as_text_and_never_run(browser, hostile):
+    result = hostile
     page = browser.new_page()
     watch = Watch(page)
     page.goto(result.path.as_uri())

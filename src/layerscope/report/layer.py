@@ -19,7 +19,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
-import numpy as np
 import torch
 
 from ..errors import InputError, LayoutError
