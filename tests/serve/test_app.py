@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 
 import numpy as np
 import pytest
+from PIL import Image
 from starlette.testclient import TestClient
 
 from layerscope.io.video import write_video
@@ -66,6 +69,10 @@ def test_a_video_becomes_its_sampled_frames(client, tmp_path):
     clip = write_video(tmp_path / "clip.mp4", [np.full((32, 32, 3), 16 * i, np.uint8) for i in range(16)], fps=4)
     items = upload(client, clip.read_bytes(), "video/mp4", "clip.mp4").json()["items"]
     assert [i["time"] for i in items] == [0.0, 1.0, 2.0, 3.0] and items[1]["name"] == "clip.mp4 @ 1.0s"
+    answer = client.get("/api/animation", params={"items": ",".join(i["id"] for i in items), "layer": 1}).json()
+    assert answer["layer"] == "conv2" and answer["frames"] == 4 and answer["src"].startswith("data:image/webp;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(answer["src"].split(",", 1)[1]))) as moving:
+        assert moving.n_frames == 4
 
 
 def test_a_model_failing_on_an_input_gives_a_clear_page(client):

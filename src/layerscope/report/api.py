@@ -109,12 +109,14 @@ def report(
     report or ``overwrite=True``. The file needs nothing else: pictures are inlined and a
     Content-Security-Policy forbids every request.
     """
+    from ..capture.activations import Activations
+    from ..diagnose.result import Diagnosis
+
     options = RenderOptions.of(REPORT_OPTIONS if options is None else options, **option_fields)
     chosen = check_views(views)
-    kind = type(model).__name__
-    if kind == "Diagnosis":
+    if isinstance(model, Diagnosis):
         page = page_from_diagnosis(model, sections=sections, title=title)
-    elif kind == "Activations":
+    elif isinstance(model, Activations):
         page = page_from_activations(model, inputs, options, views=chosen, layouts=layouts, preprocessing=preprocessing,
                                      diagnosis=diagnosis, sections=sections, examples=examples, title=title)
     else:

@@ -17,7 +17,7 @@ from .images import data_uri, seen_image
 from .layer import layer_view
 from .page import VIEWS, InputCard, Page, model_card
 from .predictions import class_names, top_predictions
-from .sections import as_examples, as_sections
+from .sections import as_examples, as_sections, examples_section
 
 __all__ = ["page_from_model", "page_from_activations", "page_from_diagnosis", "check_views", "MAX_INPUTS"]
 
@@ -77,13 +77,14 @@ def page_from_model(
     if not len(acts):
         raise InputError("No layer was captured: the selected layers did not run in the forward pass.")
     judged = _diagnosis(diagnosis, views, loaded, batch, layers, layouts)
+    plugins, found = _plugins(sections, examples)
     notes = [list(r.notes) for r in feed.images] if feed.images else [[] for _ in range(len(batch))]
     cards = _cards(_names(feed.sources), feed.sources, notes, batch, loaded.preprocessing,
                    top_predictions(acts.output, class_names(loaded)) if "predictions" in views else None)
     return Page(
         title=title or f"layerscope report: {loaded.spec}", model=model_card(loaded), inputs=cards,
         layers=_views(acts, batch, options, layouts, judged), diagnosis=judged, views=views,
-        sections=as_sections(sections), examples=as_examples(examples),
+        sections=plugins, examples=found,
     )
 
 
@@ -103,15 +104,23 @@ def page_from_activations(
     cards = _cards(labels, labels, [[] for _ in labels], batch, preprocessing,
                    top_predictions(output) if "predictions" in views else None)
     judged = diagnosis if diagnosis is not None and not isinstance(diagnosis, bool) else None
+    plugins, found = _plugins(sections, examples)
     return Page(title=title or "layerscope report: captured activations", inputs=cards,
                 layers=_views(acts, batch, options, layouts, judged), diagnosis=judged, views=views,
-                sections=as_sections(sections), examples=as_examples(examples))
+                sections=plugins, examples=found)
 
 
 def page_from_diagnosis(diagnosis: Any, *, sections: Any = (), title: Optional[str] = None) -> Page:
     """A page with the diagnostics only (a :class:`~layerscope.diagnose.Diagnosis` has no maps)."""
     return Page(title=title or f"layerscope diagnosis: {diagnosis.model}", diagnosis=diagnosis,
                 sections=as_sections(sections))
+
+
+def _plugins(sections: Any, examples: Any) -> tuple[list, dict]:
+    """The plug-in sections, with the dataset-examples section first when examples are given."""
+    found = as_examples(examples)
+    listed = examples_section(found)
+    return as_sections(([listed] if listed else []) + list(as_sections(sections))), found
 
 
 def _diagnosis(diagnosis: Any, views, loaded, batch, layers, layouts) -> Any:

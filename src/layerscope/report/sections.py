@@ -26,7 +26,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 from ..errors import InputError
 from .images import data_uri
 
-__all__ = ["Section", "Table", "Figure", "Text", "Example", "as_sections", "as_examples", "SECTION_KINDS"]
+__all__ = ["Section", "Table", "Figure", "Text", "Example", "as_sections", "as_examples", "examples_section", "SECTION_KINDS"]
 
 SECTION_KINDS = ("dataset", "comparison", "extra")  # where a section goes: after the layers, in this order
 
@@ -137,6 +137,18 @@ def as_examples(examples: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
                 raise InputError(f"examples[{layer!r}][{channel!r}] must be a list of layerscope.report.Example.")
             out.setdefault(str(layer), {})[str(int(channel))] = [e.to_dict() for e in items]
     return out
+
+
+def examples_section(examples: Mapping[str, Mapping[str, list]]) -> Optional[Section]:
+    """The report's section saying which channels have dataset examples (they show in the channel viewer)."""
+    if not examples:
+        return None
+    rows = [(layer, len(channels), ", ".join(sorted(channels, key=int)[:24]) + (" ..." if len(channels) > 24 else ""))
+            for layer, channels in examples.items()]
+    return Section("dataset-examples", "Dataset examples per channel", [
+        Text("The inputs of a dataset that made each channel fire most: open a channel (click it in a grid) to see "
+             "them beside its map."),
+        Table(("layer", "channels with examples", "channels"), rows)], kind="dataset")
 
 
 def _cell(value: Any) -> str:

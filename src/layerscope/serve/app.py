@@ -113,6 +113,11 @@ def create_app(explorer: Explorer, *, allowed_hosts: Any = LOCAL_HOSTS):
         q = request.query_params
         return await answer(explorer.analyze, q.get("item", ""), q.get("layer", "0"), q.get("channels", "64"))
 
+    async def animation(request):
+        q = request.query_params
+        ids = [i for i in q.get("items", "").split(",") if i]
+        return await answer(explorer.animation, ids, q.get("layer", "0"), q.get("channels", "16"))
+
     async def health(request):
         return JSONResponse({"ok": True, "model": explorer.loaded.spec, "layers": explorer.layer_names}, headers=headers)
 
@@ -123,7 +128,7 @@ def create_app(explorer: Explorer, *, allowed_hosts: Any = LOCAL_HOSTS):
         await live_session(websocket, explorer)
 
     routes = [
-        Route("/", index), Route("/api/health", health), Route("/api/analyze", analyze),
+        Route("/", index), Route("/api/health", health), Route("/api/analyze", analyze), Route("/api/animation", animation),
         Route("/api/upload", upload, methods=["POST"]), Route("/api/sample/{index:int}", sample, methods=["POST"]),
         WebSocketRoute("/api/live", live),
     ]

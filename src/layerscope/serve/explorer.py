@@ -16,6 +16,8 @@ the browser sent is kept in bounded memory (the oldest inputs and analyses are d
 
 from __future__ import annotations
 
+import base64
+import io
 import secrets
 import threading
 import time
@@ -222,6 +224,28 @@ class Explorer:
         html = environment().get_template("explorer_result.html").render(
             card=card, view=view, number=index, diagnosis=diagnosis_context(judged) if judged is not None else None)
         return {"html": html, "data": {"layers": [view.data()], "inputs": [{"name": item.name}]}}
+
+    def animation(self, item_ids: Sequence[str], layer: Any = 0, max_channels: Any = 16) -> dict[str, Any]:
+        """The layer's grid over the frames of an uploaded video, on one shared scale, as an animated WebP."""
+        from PIL import Image
+
+        from ..video import animation_bytes
+
+        items = [self.item(i) for i in item_ids]
+        if not 2 <= len(items) <= self.limits.max_video_frames:
+            raise InputError(f"An animation needs 2 to {self.limits.max_video_frames} frames, got {len(items)}.")
+        index, k = self.layer_index(layer), _channels(max_channels)
+        name = self.layer_names[index]
+        batch = torch.stack([self.loaded.preprocessing(item.image) for item in items])
+        with self.lock, Recorder(self.loaded.module, [self.modules[name]]) as rec:
+            acts = rec(batch)
+        view = layer_view(name, acts[name], module_type=self.types[name], input_size=tuple(batch.shape[-2:]),
+                          options=REPORT_OPTIONS.replace(max_channels=k))
+        if view.error:
+            raise InputError(view.error)
+        pictures = [np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) for png in view.grids]
+        moving = animation_bytes(pictures, self.limits.video_fps, "webp")
+        return {"layer": name, "frames": len(items), "src": "data:image/webp;base64," + base64.b64encode(moving).decode()}
 
     def live_frame(self, data: bytes, layer: Any = 0, max_channels: Any = 16) -> dict[str, Any]:
         """One camera frame: the layer's top channels as a grid, their mean values, the top predictions."""

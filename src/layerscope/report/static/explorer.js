@@ -36,10 +36,28 @@ async function analyze() {
   } catch (err) { setStatus(`failed: ${err.message}`); }
 }
 
+async function animate() {
+  setStatus("animating the layer over the frames...");
+  const query = new URLSearchParams({ items: ui.frames_.join(","), layer: $("ls-layer").value, channels: "16" });
+  try {
+    const answer = await call(`api/animation?${query}`);
+    const img = Object.assign(document.createElement("img"), { src: answer.src, alt: `${answer.layer} over ${answer.frames} frames` });
+    img.id = "ls-animation";
+    const old = $("ls-animation");
+    if (old) old.replaceWith(img); else $("ls-frames").append(img);
+    setStatus(`${answer.layer} over ${answer.frames} frames`);
+  } catch (err) { setStatus(`failed: ${err.message}`); }
+}
+
 function listFrames(items) {
   const strip = $("ls-frames");
   strip.replaceChildren();
+  ui.frames_ = items.map((item) => item.id);
   if (items.length < 2) return;
+  const button = Object.assign(document.createElement("button"), { type: "button", textContent: "animate the layer" });
+  button.id = "ls-animate";
+  button.addEventListener("click", animate);
+  strip.append(button);
   for (const item of items) {
     const button = document.createElement("button"), img = document.createElement("img"), label = document.createElement("span");
     button.type = "button"; button.className = "ls-frame"; button.dataset.item = item.id;
