@@ -65,7 +65,7 @@ def test_report_opens_offline_and_a_channel_shows_the_value_under_the_cursor(bro
         assert shown == pytest.approx(float(truth[1, 2, y, x]), abs=step / 2 * 1.001)
     page.check("#ls-v-overlay")
     page.select_option("#ls-v-norm", "robust")
-    page.select_option("#ls-v-cmap", "gray")
+    page.select_option("#ls-v-cmap", "magma")
     page.keyboard.press("ArrowRight")
     page.locator("#ls-v-title", has_text="conv1 · channel 3").wait_for()
     screenshot(page, "report-channel.png", tmp_path)

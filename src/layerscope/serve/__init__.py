@@ -7,7 +7,7 @@ starts; uploads stay in memory. Bound to 127.0.0.1 unless told otherwise (with a
 >>> import torch.nn as nn
 >>> app = create_app(Explorer(nn.Sequential(nn.Conv2d(3, 2, 3)), samples=False))
 >>> sorted(route.path for route in app.routes)
-['/', '/api/analyze', '/api/health', '/api/live', '/api/sample/{index:int}', '/api/upload']
+['/', '/api/analyze', '/api/animation', '/api/health', '/api/live', '/api/sample/{index:int}', '/api/upload']
 """
 
 from .app import create_app
