@@ -5,9 +5,9 @@
 For each model a ``layerscope serve`` process (uvicorn, 127.0.0.1, torch on the machine's cores) is
 started; a client sends 320x240 JPEG camera frames over the live websocket, one in flight at a time
 (as the page does), and counts the answers (grid PNG of the layer's top 16 channels, top channels,
-predictions). The baseline is the bare forward of the same model at the same input size in the
-same process type (``torch.inference_mode``, batch 1), timed in the same run, interleaved with the
-live rounds. ``--browser`` also drives the page itself in Chromium with a fake camera.
+predictions). The baseline is the bare forward of the same model at the same input size in a fresh
+process like the server's (``torch.inference_mode``, batch 1), timed in the same run, interleaved
+with the live rounds. ``--browser`` also drives the page itself in Chromium with a fake camera.
 """
 
 from __future__ import annotations
@@ -72,21 +72,34 @@ def live_fps(port: int, pictures: list[bytes], seconds: float) -> tuple[float, f
         return count / (time.perf_counter() - start), statistics.median(server)
 
 
-def bare_fps(model: str, seconds: float) -> float:
-    import torch
+BARE = """
+import sys, threading, time, torch, layerscope as ls
+loaded = ls.load_model(sys.argv[1])
+pre = loaded.preprocessing
+x = torch.rand(1, pre.channels or 3, *(pre.input_size or (224, 224)))
+out = []
 
-    import layerscope as ls
-
-    loaded = ls.load_model(model)
-    x = torch.zeros(1, loaded.preprocessing.channels or 3, *(loaded.preprocessing.input_size or (224, 224)))
+def run():  # in a worker thread, as the server runs its forwards
     with torch.inference_mode():
         for _ in range(3):
             loaded.module(x)
         count, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
+        while time.perf_counter() - start < float(sys.argv[2]):
             loaded.module(x)
             count += 1
-    return count / (time.perf_counter() - start)
+    out.append(count / (time.perf_counter() - start))
+
+worker = threading.Thread(target=run)
+worker.start()
+worker.join()
+print(out[0])
+"""
+
+
+def bare_fps(model: str, seconds: float) -> float:
+    """Forwards per second of the bare model, batch 1, in a worker thread of a fresh process (like the server's)."""
+    out = subprocess.run([sys.executable, "-c", BARE, model, str(seconds)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def browser_fps(port: int, seconds: float) -> float:

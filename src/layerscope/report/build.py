@@ -16,7 +16,7 @@ from ..render.options import RenderOptions
 from .images import data_uri, seen_image
 from .layer import layer_view
 from .page import VIEWS, InputCard, Page, model_card
-from .predictions import class_names, top_predictions
+from .predictions import predictions_of, top_predictions
 from .sections import as_examples, as_sections, examples_section
 
 __all__ = ["page_from_model", "page_from_activations", "page_from_diagnosis", "check_views", "MAX_INPUTS"]
@@ -80,7 +80,7 @@ def page_from_model(
     plugins, found = _plugins(sections, examples)
     notes = [list(r.notes) for r in feed.images] if feed.images else [[] for _ in range(len(batch))]
     cards = _cards(_names(feed.sources), feed.sources, notes, batch, loaded.preprocessing,
-                   top_predictions(acts.output, class_names(loaded)) if "predictions" in views else None)
+                   predictions_of(loaded, acts.output) if "predictions" in views else None)
     return Page(
         title=title or f"layerscope report: {loaded.spec}", model=model_card(loaded), inputs=cards,
         layers=_views(acts, batch, options, layouts, judged), diagnosis=judged, views=views,

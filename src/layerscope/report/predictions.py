@@ -13,7 +13,16 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-__all__ = ["top_predictions", "class_names"]
+__all__ = ["top_predictions", "class_names", "predictions_of"]
+
+
+def predictions_of(loaded: Any, output: Any, k: int = 5) -> Optional[list[list[tuple[str, float]]]]:
+    """A :class:`~layerscope.io.LoadedModel`'s top-``k`` predictions for ``output``: its own
+    ``predictions`` method when it has one (class names from its metadata), else :func:`top_predictions`."""
+    own = getattr(loaded, "predictions", None)
+    if callable(own):
+        return own(output, k)
+    return top_predictions(output, class_names(loaded), k)
 
 
 def top_predictions(output: Any, classes: Optional[Sequence[str]] = None, k: int = 5) -> Optional[list[list[tuple[str, float]]]]:

@@ -35,7 +35,7 @@ from ..report.components import environment
 from ..report.images import data_uri, seen_image, thumbnail
 from ..report.layer import REPORT_OPTIONS, layer_view
 from ..report.page import InputCard, model_card
-from ..report.predictions import class_names, top_predictions
+from ..report.predictions import predictions_of
 from .uploads import DEFAULT_LIMITS, Limits, check_size, display_name, kind_of
 
 __all__ = ["Explorer", "Item", "UnknownItem"]
@@ -80,7 +80,6 @@ class Explorer:
         self.lock = threading.RLock()  # one forward (and one change of the stores) at a time
         self.items: OrderedDict[str, Item] = OrderedDict()
         self.analyses: OrderedDict[str, Analysis] = OrderedDict()
-        self.classes = class_names(self.loaded)
         self.selector = layers
         self.layer_names, self.modules, self.types = self._probe(layers)
         self.samples = self._samples(images, samples)
@@ -198,7 +197,7 @@ class Explorer:
         except LayerscopeError as err:
             judged = None
             notes.append(f"no diagnosis: {err}")
-        analysis = Analysis(tensor, acts, top_predictions(acts.output, self.classes), judged, notes)
+        analysis = Analysis(tensor, acts, predictions_of(self.loaded, acts.output), judged, notes)
         self.analyses[item.id] = analysis
         while len(self.analyses) > MAX_ANALYSES:
             self.analyses.popitem(last=False)
@@ -266,7 +265,7 @@ class Explorer:
         grid = render_grids(maps, RenderOptions(order="mean", max_channels=k, labels=True, padding=1))[0]
         means = maps[0].float().mean(dim=(-2, -1))
         top = means.topk(min(5, means.numel()))
-        predictions = top_predictions(acts.output, self.classes, k=3)
+        predictions = predictions_of(self.loaded, acts.output, k=3)
         return {"layer": name, "grid": data_uri(grid.png_bytes()), "channels": list(grid.meta.channels),
                 "top": [[int(c), round(float(v), 4)] for v, c in zip(top.values.tolist(), top.indices.tolist())],
                 "predictions": predictions[0] if predictions else [], "ms": round(1000 * (time.perf_counter() - start), 1)}
