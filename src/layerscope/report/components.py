@@ -107,6 +107,7 @@ def diagnosis_context(diagnosis: Any, anchors: Optional[dict[str, int]] = None) 
             for layer, row in zip(d.layers, layer_rows(d))]
     return {
         "model": d.model, "inputs": d.inputs, "verdict": d.verdict,
+        "headline": str(getattr(d, "headline", "") or "").partition(": ")[2],  # the headline's reason, where there is one
         "findings": list(d.input_findings), "columns": COLUMNS, "verdict_column": COLUMNS.index("verdict"),
         "rows": rows, "reasons": [(layer.name, layer.reason) for layer in d.layers if layer.verdict != "good"],
         "notes": list(d.notes), "tendency": d.tendency.message, "caveat": d.tendency.caveat,
