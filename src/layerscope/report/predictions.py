@@ -18,11 +18,11 @@ __all__ = ["top_predictions", "class_names", "predictions_of"]
 
 def predictions_of(loaded: Any, output: Any, k: int = 5) -> Optional[list[list[tuple[str, float]]]]:
     """A :class:`~layerscope.io.LoadedModel`'s top-``k`` predictions for ``output``: its own
-    ``predictions`` method when it has one (class names from its metadata), else :func:`top_predictions`."""
+    ``predictions`` method when it has one and knows the class names, else :func:`top_predictions`
+    (class names from builtin or torchvision metadata, or ``class i``)."""
     own = getattr(loaded, "predictions", None)
-    if callable(own):
-        return own(output, k)
-    return top_predictions(output, class_names(loaded), k)
+    named = own(output, k) if callable(own) else None
+    return named if named is not None else top_predictions(output, class_names(loaded), k)
 
 
 def top_predictions(output: Any, classes: Optional[Sequence[str]] = None, k: int = 5) -> Optional[list[list[tuple[str, float]]]]:
