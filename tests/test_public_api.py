@@ -12,7 +12,7 @@ import layerscope
 
 PINNED = [
     "capture", "Recorder", "Activations", "LayerInfo", "Args", "list_layers",
-    "show", "diagnose", "scan", "load_stats", "compare", "browse",
+    "show", "diagnose", "report", "scan", "load_stats", "compare", "browse",
     "load_model", "LoadedModel", "Preprocessing", "load_image",
     "LayerscopeError", "CheckpointError", "ForwardError", "ImageError", "InputError", "LayerNotFoundError",
     "LayoutError", "MissingDependencyError", "ModelSpecError", "UnsafeCheckpointError",
@@ -49,6 +49,7 @@ def test_verbs_are_their_packages_and_can_be_called():
     assert layerscope.capture.recorder.Recorder is layerscope.Recorder
     assert layerscope.diagnose.Thresholds is layerscope.diagnose.thresholds.Thresholds
     assert layerscope.show.ShowResult.__name__ == "ShowResult"
+    assert layerscope.report.Report.__name__ == "Report" and callable(layerscope.report)
     acts = layerscope.capture(nn.Sequential(nn.Conv2d(1, 2, 3)), torch.zeros(1, 1, 5, 5))
     assert list(acts) == ["0"]
 

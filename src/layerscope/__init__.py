@@ -9,10 +9,11 @@
 Capture (:func:`capture`, :class:`Recorder`), render (:func:`show` and
 :mod:`layerscope.render`), diagnose (:func:`diagnose`), scan whole datasets (:func:`scan`,
 :func:`load_stats`), compare two models or checkpoints (:func:`compare`) and browse feature maps in
-a notebook (:func:`browse`); models and images come from :func:`load_model` and :func:`load_image`;
+a notebook (:func:`browse`); one HTML file of it all from
+:func:`report`; models and images come from :func:`load_model` and :func:`load_image`;
 builtin trained models from :mod:`layerscope.zoo`; feature maps logged while a model trains by
 :mod:`layerscope.train`. ``layerscope.capture``, ``layerscope.show``, ``layerscope.diagnose``,
-``layerscope.scan``, ``layerscope.compare`` and ``layerscope.browse`` are packages you can call:
+``layerscope.scan``, ``layerscope.compare``, ``layerscope.browse`` and ``layerscope.report`` are packages you can call:
 ``ls.capture(model, x)`` runs the capture, ``import layerscope.capture.recorder`` reaches its parts.
 """
 
@@ -22,6 +23,7 @@ from . import browse as _browse_package
 from . import capture as _capture_package
 from . import compare as _compare_package
 from . import diagnose as _diagnose_package
+from . import report as _report_package
 from . import scan as _scan_package
 from . import errors, io, render, show as _show_package, train, zoo
 from ._callable import make_callable as _make_callable
@@ -47,7 +49,8 @@ diagnose = _make_callable(_diagnose_package.__name__, _diagnose_package.diagnose
 show = _make_callable(_show_package.__name__, _show_package.show)
 scan = _make_callable(_scan_package.__name__, _scan_package.scan)
 load_stats = _scan_package.load_stats
-del _browse_package, _capture_package, _compare_package, _diagnose_package, _show_package, _scan_package
+report = _make_callable(_report_package.__name__, _report_package.report)
+del _browse_package, _capture_package, _compare_package, _diagnose_package, _show_package, _scan_package, _report_package
 
 __all__ = [
     # capture
@@ -60,6 +63,7 @@ __all__ = [
     # see and judge
     "show",
     "diagnose",
+    "report",
     # whole datasets
     "scan",
     "load_stats",

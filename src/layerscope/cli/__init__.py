@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 __all__ = ["main", "COMMANDS"]
 
-COMMANDS = ("layers", "show", "diagnose", "compare", "demo", "samples", "scan", "merge")
+COMMANDS = ("layers", "show", "diagnose", "report", "serve", "compare", "demo", "samples", "scan", "merge")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -72,7 +72,36 @@ def register(subparsers) -> None:
     group.add_argument("--overwrite", action="store_true", help="replace files of an earlier run in --out")
     group.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per forward pass (default 8)")
     group.add_argument("--threads", type=int, metavar="N", help="PNG encoding threads (default: one per core)")
+    _add_video_arguments(parser.add_argument_group("video inputs (.mp4, .webm, .mov ...; needs layerscope[video])"))
     parser.set_defaults(run=run)
+
+
+def _add_video_arguments(group) -> None:
+    group.add_argument("--fps", type=float, default=1.0, help="frames sampled per second of video (default 1)")
+    group.add_argument("--animate", metavar="LAYER", help="the layer of the filmstrip and animation (default: the first)")
+    group.add_argument("--animation", choices=("webp", "gif"), default="webp", help="animation format (default webp)")
+
+
+def _run_videos(args, options) -> int:
+    """Videos among IMAGES: each is sampled at --fps and shown frame by frame (see layerscope.video)."""
+    from pathlib import Path
+
+    from ..io.video import is_video_path
+    from ..video import show_video
+
+    videos = [item for item in args.images if is_video_path(item)]
+    if len(videos) != len(args.images):
+        raise InputError("Give either videos or images to one `layerscope show`, not both; run it once for each.")
+    loaded = model_from_args(args)
+    print_preprocessing(loaded)
+    for video in videos:
+        out = Path(args.out) if len(videos) == 1 else Path(args.out) / Path(video).stem
+        result = show_video(loaded, video, layers_from_args(args), out, fps=args.fps, animate=args.animate,
+                            animation=args.animation, options=options, layouts=_pairs(args.layout, "--layout", "encoder.layers.0=tokens"),
+                            overwrite=args.overwrite, threads=args.threads)
+        print(f"{video}: {len(result.frames)} frames at {args.fps:g} fps -> {out}/ (per-frame grids, "
+              f"{result.filmstrip.name}, {result.animation.name} of {result.layer}, {result.info.name})")
+    return 0
 
 
 def _add_render_arguments(group) -> None:
@@ -111,6 +140,10 @@ def run(args) -> int:
     from ..show import DEFAULT_OPTIONS, show
 
     options = RenderOptions.from_flags(args, base=DEFAULT_OPTIONS)  # bad options fail before the model loads
+    from ..io.video import is_video_path
+
+    if any(is_video_path(item) for item in args.images):
+        return _run_videos(args, options)
     views, names = check_views(args.view), _pairs(args.names, "--names", "features.0=conv1_1")
     layouts = _pairs(args.layout, "--layout", "encoder.layers.0=tokens")
     feed = feed_from_args(args).check()  # missing files fail before a model is built or downloaded

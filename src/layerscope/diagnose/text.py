@@ -1,4 +1,4 @@
-"""The diagnosis as text for people (CLI, ``summary()``) and as escaped HTML for Jupyter.
+"""The diagnosis as text for people (CLI, ``summary()``) and as escaped HTML for Jupyter (via the report's components).
 
 >>> _share(0.25), _share(None), _indices(list(range(12)))
 ('25%', '-', '0, 1, 2, 3, 4, 5, 6, 7, ... (12)')
@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Any, Optional
 
@@ -77,27 +76,8 @@ def summary_text(diagnosis: Any) -> str:
 
 
 def summary_html(diagnosis: Any) -> str:
-    """The same content as :func:`summary_text` as an HTML fragment; every string is escaped."""
-    d, e = diagnosis, html.escape
-    colour = {"good": "#1a7f37", "suspicious": "#9a6700", "bad": "#cf222e"}
-    parts = [f"<div class='layerscope-diagnosis'><p><b>layerscope diagnose</b>: {e(d.model)}, {d.inputs} input(s) "
-             f"&rarr; verdict <b style='color:{colour.get(d.verdict, '#000')}'>{e(d.verdict)}</b>: "
-             f"{e(d.headline.partition(': ')[2])}</p>"]
-    items = "".join(f"<li><code>{e(f.code)}</code> ({e(f.severity)}): {e(f.message)} <i>Fix: {e(f.fix)}</i></li>"
-                    for f in d.input_findings)
-    parts.append(f"<p>Inputs:</p><ul>{items or '<li>ok: no problem found with the inputs</li>'}</ul>")
-    head = "".join(f"<th>{e(c)}</th>" for c in COLUMNS)
-    body = []
-    verdict = COLUMNS.index("verdict")
-    for layer, row in zip(d.layers, layer_rows(d)):
-        cells = [f"<td>{e(c)}</td>" for c in row]
-        cells[verdict] = (f"<td style='color:{colour.get(layer.verdict, '#000')}' title='{e(layer.reason)}'>"
-                          f"{e(row[verdict])}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
-    reasons = "".join(f"<li><code>{e(layer.name)}</code>: {e(layer.reason)}</li>"
-                      for layer in d.layers if layer.verdict != "good")
-    if reasons:
-        parts.append(f"<ul>{reasons}</ul>")
-    parts.append(f"<p>{e(d.tendency.message)}<br><small>{e(d.tendency.caveat)}</small></p></div>")
-    return "".join(parts)
+    """The same content as :func:`summary_text` as an HTML fragment, drawn by the report's ``diagnosis``
+    component (the one HTML renderer); every string is escaped."""
+    from ..report.components import diagnosis_context, fragment
+
+    return fragment("diagnosis", diagnosis_context(diagnosis))

@@ -33,6 +33,7 @@ from ..errors import ImageError
 __all__ = [
     "LoadedImage",
     "load_image",
+    "decode_image",
     "as_loaded_image",
     "to_rgb_or_l",
     "IMAGE_FORMATS",
@@ -211,8 +212,19 @@ def load_image(
     ...
     layerscope.errors.ImageError: /no/such.png: no such file. ...
     """
-    name = str(path)
-    data = _read(path)
+    return decode_image(_read(path), str(path), background=background, max_pixels=max_pixels)
+
+
+def decode_image(
+    data: bytes, name: str, *, background: tuple[int, int, int] = WHITE, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS
+) -> LoadedImage:
+    """:func:`load_image` of bytes already in memory (an upload); ``name`` is only a label, never a path.
+
+    >>> decode_image(b"not an image", "upload")
+    Traceback (most recent call last):
+    ...
+    layerscope.errors.ImageError: upload: not a readable image (12 bytes; ...
+    """
     max_pixels = max_pixels or None
     try:
         with _pil_limit(max_pixels):

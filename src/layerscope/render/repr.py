@@ -11,8 +11,6 @@ True
 
 from __future__ import annotations
 
-import base64
-import html
 from collections.abc import Mapping
 from typing import Any, Optional, Sequence
 
@@ -24,11 +22,6 @@ from .png import encode_png
 from .summary import check_summary, progression_strip, summary_panel
 
 __all__ = ["ImageView", "ActivationsView", "activations_html", "image_table"]
-
-
-def _img_tag(array: np.ndarray, alt: str) -> str:
-    data = base64.b64encode(encode_png(array)).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="image-rendering: pixelated">'
 
 
 class ImageView:
@@ -47,8 +40,10 @@ class ImageView:
         return encode_png(self.array)
 
     def _repr_html_(self) -> str:
-        caption = f"<figcaption>{html.escape(self.title)}</figcaption>" if self.title else ""
-        return f"<figure>{_img_tag(self.array, self.title or 'image')}{caption}</figure>"
+        from ..report.components import fragment
+        from ..report.images import data_uri
+
+        return fragment("figure", data_uri(self.array), self.title)
 
     def to_pil(self) -> Any:
         from PIL import Image
@@ -74,25 +69,20 @@ def activations_html(
     Every text is HTML-escaped; thumbnails are base64-embedded PNGs of input ``index``'s
     ``summary`` map. A layer that cannot be laid out shows the reason instead of a thumbnail.
     """
+    from ..report.components import fragment
+    from ..report.images import data_uri
+
     names = select_names(acts, layers)
     check_summary(summary)
     options = {"layouts": layouts, "input_size": input_size}
     rows = _table_rows(acts, names, options, index, summary, thumb_height)
     total = sum(int(np.prod(r["shape"])) for r in rows)
-    head = (
-        f"<p><b>Activations</b>: {len(rows)} layer{'s' if len(rows) != 1 else ''}, {total:,} values; "
-        f"thumbnails: {html.escape(summary)} over channels of input {index}</p>"
-    )
-    cells = "".join(
-        "<tr>"
-        f"<td>{i}</td><td><code>{html.escape(r['name'])}</code></td><td>{html.escape(r['type'])}</td>"
-        f"<td>{html.escape('x'.join(map(str, r['shape'][1:])) or 'scalar')}</td><td>{html.escape(r['layout'])}</td>"
-        f"<td>{_img_tag(r['thumb'], r['name']) if r['thumb'] is not None else '&mdash;'}</td>"
-        f"<td>{html.escape(r['notes'])}</td></tr>"
-        for i, r in enumerate(rows)
-    )
-    header = "<tr><th>#</th><th>layer</th><th>type</th><th>shape</th><th>layout</th><th>summary</th><th>notes</th></tr>"
-    return f'<div class="layerscope-activations">{head}<table>{header}{cells}</table></div>'
+    head = (f"Activations: {len(rows)} layer{'s' if len(rows) != 1 else ''}, {total:,} values; "
+            f"thumbnails: {summary} over channels of input {index}")
+    cells = [{"index": i, "name": r["name"], "type": r["type"], "shape": "x".join(map(str, r["shape"][1:])) or "scalar",
+              "layout": r["layout"], "verdict": None, "reason": "", "notes": r["notes"],
+              "thumbs": [data_uri(r["thumb"]) if r["thumb"] is not None else None]} for i, r in enumerate(rows)]
+    return fragment("layer_table", cells, head=head)
 
 
 def _table_rows(
@@ -135,34 +125,15 @@ def image_table(
     >>> "a&lt;b" in page and page.count("<img") == 1
     True
     """
-    e = html.escape
+    from ..report.components import fragment
+    from ..report.images import data_uri, thumbnail
+
     shown = list(columns[:max_columns])
-    head = "".join(f"<th><code>{e(c)}</code></th>" for c in shown)
-    body = []
-    for key, tooltip in rows[:max_rows]:
-        cells = "".join(
-            f"<td>{_img_tag(_thumbnail(images[key][c], size), c) if c in images.get(key, {}) else '&mdash;'}</td>"
-            for c in shown
-        )
-        body.append(f"<tr><td title='{e(tooltip)}'>{e(key)}</td>{cells}</tr>")
+    body = [(key, tooltip, [data_uri(thumbnail(images[key][c], size)) if c in images.get(key, {}) else None
+                            for c in shown]) for key, tooltip in rows[:max_rows]]
     more = [f"{n} more {what} not shown" for n, what in ((len(rows) - max_rows, "inputs"),
                                                           (len(columns) - max_columns, "layers")) if n > 0]
-    items = "".join(f"<li>{e(note)}</li>" for note in [*more, *notes])
-    return (f"<div class='layerscope-images'><p>{e(title)}</p><table><thead><tr><th>input</th>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>{f'<ul>{items}</ul>' if items else ''}</div>")
-
-
-def _thumbnail(image: Any, size: tuple[int, int]) -> np.ndarray:
-    from PIL import Image
-
-    if isinstance(image, np.ndarray):
-        image = Image.fromarray(image)
-    elif hasattr(image, "to_pil"):
-        image = image.to_pil()
-    with image if isinstance(image, Image.Image) else Image.open(image) as opened:
-        small = opened.convert("RGB")
-    small.thumbnail(size, Image.Resampling.BOX)
-    return np.asarray(small)
+    return fragment("image_table", title, shown, body, [*more, *notes])
 
 
 class ActivationsView:

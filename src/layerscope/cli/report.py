@@ -1,0 +1,71 @@
+"""``layerscope report MODEL INPUTS... -o report.html``: one self-contained HTML file to open or share.
+
+Example::
+
+    layerscope report torchvision:resnet50 photos/ -o resnet50.html
+    layerscope report builtin:digits digits/ --layers conv1,conv2 --views grid,diagnostics -o digits.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._common import add_image_arguments, add_layer_arguments, add_model_arguments, feed_from_args, layers_from_args
+from ._common import model_from_args, print_preprocessing, print_skipped_summary
+
+
+def register(subparsers) -> None:
+    from ..render.channels import ORDERS
+    from ..render.normalize import MODES
+    from ..report.page import VIEWS
+    from .show import _pair
+
+    parser = subparsers.add_parser(
+        "report",
+        help="write one self-contained HTML report of a model's layers on a few inputs",
+        description="Capture the chosen layers of MODEL on the inputs (side by side, at most 16) and write "
+        "one HTML file: the model, the inputs with the predictions, the layers shallow to deep, the "
+        "diagnostics and every layer's channels; click a channel to enlarge it. The file needs nothing "
+        "else (pictures inlined, no network).",
+    )
+    add_model_arguments(parser)
+    add_image_arguments(parser)
+    add_layer_arguments(parser)
+    group = parser.add_argument_group("report")
+    group.add_argument("-o", "--out", required=True, metavar="FILE.html", help="the HTML file to write")
+    group.add_argument("--views", metavar="LIST", help=f"parts to include, comma separated (default all): {','.join(VIEWS)}")
+    group.add_argument("--title", help="the page title (default: 'layerscope report: MODEL')")
+    group.add_argument("--overwrite", action="store_true",
+                       help="replace FILE.html even if it is not an earlier layerscope report")
+    absent = argparse.SUPPRESS
+    draw = parser.add_argument_group("how grids are drawn")
+    draw.add_argument("--normalize", choices=MODES, default=absent,
+                      help="display range, computed over all inputs together (default: per channel)")
+    draw.add_argument("--percentiles", type=_pair("--percentiles", "1,99"), default=absent, metavar="LO,HI",
+                      help="percentiles for --normalize robust* (default 1,99)")
+    draw.add_argument("--cmap", default=absent, metavar="NAME", help="any matplotlib colormap (default viridis)")
+    draw.add_argument("--max-channels", type=int, default=absent, metavar="N",
+                      help="channels per layer (default 64; 0 = every channel: large files)")
+    draw.add_argument("--order", choices=ORDERS, default=absent,
+                      help="which channels to show: index order, or the top ones by mean / max / std / active")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..render.options import RenderOptions
+    from ..report import REPORT_OPTIONS, report
+
+    options = RenderOptions.from_flags(args, base=REPORT_OPTIONS)  # bad options fail before the model loads
+    loaded = model_from_args(args)
+    print_preprocessing(loaded)
+    feed = feed_from_args(args)
+    result = report(loaded, feed, layers_from_args(args), args.out, options=options, views=args.views,
+                    title=args.title, overwrite=args.overwrite)
+    for path, reason in feed.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print_skipped_summary(feed.count + len(feed.skipped), feed.skipped, sys.stderr)
+    page = result.page
+    verdict = f", diagnosis: {page.diagnosis.verdict}" if page.diagnosis is not None else ""
+    print(f"wrote {result.path} ({result.size / 1e6:.2f} MB): {len(page.layers)} layers x {len(page.inputs)} inputs{verdict}")
+    return 0

@@ -1,0 +1,87 @@
+"""Pictures for the page: PNG data URIs, and the input as the model saw it (preprocessing undone).
+
+>>> import numpy as np, torch
+>>> data_uri(np.zeros((2, 2, 3), np.uint8))[:28]
+'data:image/png;base64,iVBORw'
+>>> from layerscope.io import Preprocessing
+>>> seen = seen_image(torch.zeros(3, 2, 2), Preprocessing(None, None, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 3))
+>>> seen.shape, int(seen[0, 0, 0])  # 0 * 0.25 + 0.5 -> 128
+((2, 2, 3), 128)
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..render.png import encode_png
+
+__all__ = ["data_uri", "png_bytes", "seen_image", "thumbnail"]
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def png_bytes(image: Any) -> bytes:
+    """PNG bytes of PNG bytes (as is), an (H, W[, 3]) uint8 array, a PIL image, a ChannelGrid or a PNG path."""
+    if isinstance(image, (bytes, bytearray)):
+        if not bytes(image[:8]) == _PNG:
+            raise InputError("Image bytes for the report must be a PNG file's bytes (they start with the PNG signature).")
+        return bytes(image)
+    if hasattr(image, "png_bytes"):
+        return image.png_bytes()
+    if isinstance(image, np.ndarray):
+        return encode_png(image)
+    from PIL import Image
+
+    if isinstance(image, (str, Path)):
+        with Image.open(image) as opened:
+            image = opened.convert("RGB")
+    if isinstance(image, Image.Image):
+        return encode_png(np.asarray(image.convert("RGB")))
+    raise InputError(f"Cannot show a {type(image).__name__} in the report; give PNG bytes, an array or a PIL image.")
+
+
+def data_uri(image: Any) -> str:
+    """``data:image/png;base64,...`` of anything :func:`png_bytes` takes."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+
+
+def seen_image(tensor: torch.Tensor, preprocessing: Any) -> Optional[np.ndarray]:
+    """The (H, W, 3) uint8 picture a (C, H, W) model input shows: its normalization undone, clipped to 0..1.
+
+    None when the input is not an image (not 1 or 3 channels, or not floating point).
+    """
+    if tensor.dim() != 3 or tensor.shape[0] not in (1, 3) or not tensor.is_floating_point():
+        return None
+    x = tensor.detach().to("cpu", torch.float32)
+    mean, std = getattr(preprocessing, "mean", None), getattr(preprocessing, "std", None)
+    if mean is not None and std is not None:
+        count = x.shape[0]
+        m = torch.tensor(list(mean) * (count if len(mean) == 1 else 1), dtype=torch.float32)[:count]
+        s = torch.tensor(list(std) * (count if len(std) == 1 else 1), dtype=torch.float32)[:count]
+        x = x * s[:, None, None] + m[:, None, None]
+    x = torch.nan_to_num(x, nan=0.0).clamp(0.0, 1.0)
+    rgb = (x * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else np.ascontiguousarray(rgb)
+
+
+def thumbnail(image: Any, size: tuple[int, int]) -> np.ndarray:
+    """An RGB array that fits ``size`` (width, height), from an array, a PIL image, a ChannelGrid or a PNG path."""
+    from PIL import Image
+
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    elif hasattr(image, "to_pil"):
+        image = image.to_pil()
+    elif isinstance(image, (bytes, bytearray)):
+        image = Image.open(io.BytesIO(image))
+    with image if isinstance(image, Image.Image) else Image.open(image) as opened:
+        small = opened.convert("RGB")
+    small.thumbnail(size, Image.Resampling.BOX)
+    return np.asarray(small)

@@ -1,0 +1,281 @@
+"""The explorer's state and work, without the web server: inputs in memory, analyses, live frames.
+
+The model is fixed when the explorer starts; a browser can add inputs (uploads, sample picks, camera
+frames) but never name a model, a file or a path. One forward runs at a time (a lock); everything
+the browser sent is kept in bounded memory (the oldest inputs and analyses are dropped first).
+
+>>> import torch.nn as nn, numpy as np
+>>> ex = Explorer(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 3)), samples=False)
+>>> ex.layer_names
+['0', '2']
+>>> item = ex.add_array(np.zeros((20, 20, 3), np.uint8), "zeros")
+>>> result = ex.analyze(item.id, layer=1, max_channels=2)
+>>> sorted(result), result["data"]["layers"][0]["name"]
+(['data', 'html'], '2')
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..capture import Recorder
+from ..errors import InputError, LayerscopeError
+from ..io.resolve import resolve_model
+from ..report.components import environment
+from ..report.images import data_uri, seen_image, thumbnail
+from ..report.layer import REPORT_OPTIONS, layer_view
+from ..report.page import InputCard, model_card
+from ..report.predictions import predictions_of
+from .uploads import DEFAULT_LIMITS, Limits, check_size, display_name, kind_of
+
+__all__ = ["Explorer", "Item", "UnknownItem"]
+
+MAX_ITEMS = 96  # inputs kept in memory (uploads, frames of uploaded videos, picks)
+MAX_ANALYSES = 6  # captured inputs kept (all layers each)
+
+
+class UnknownItem(InputError):
+    """An input id the explorer does not hold (never made, or dropped from memory): HTTP 404."""
+
+
+@dataclass
+class Item:
+    """One input: a server-made id, a label for the page, the decoded picture, notes, a video time."""
+
+    id: str
+    name: str
+    image: Any  # PIL image, RGB or L
+    notes: list[str] = field(default_factory=list)
+    time: Optional[float] = None
+
+
+@dataclass
+class Analysis:
+    """One input captured at every offered layer, with its predictions and diagnosis."""
+
+    tensor: torch.Tensor
+    acts: Any
+    predictions: Optional[list]
+    diagnosis: Any
+    notes: list[str]
+
+
+class Explorer:
+    """The explorer's state: the fixed model, the offered layers, inputs and analyses in bounded memory."""
+
+    def __init__(self, model: Any, *, layers: Any = None, images: Sequence[Any] = (), preprocessing: Any = None,
+                 limits: Limits = DEFAULT_LIMITS, samples: bool = True) -> None:
+        self.loaded = resolve_model(model, preprocessing=preprocessing)
+        self.limits = limits
+        self.lock = threading.RLock()  # one forward (and one change of the stores) at a time
+        self.items: OrderedDict[str, Item] = OrderedDict()
+        self.analyses: OrderedDict[str, Analysis] = OrderedDict()
+        self.selector = layers
+        self.layer_names, self.modules, self.types = self._probe(layers)
+        self.samples = self._samples(images, samples)
+
+    # -- what the page offers -------------------------------------------------------------------
+    def _probe(self, layers: Any) -> tuple[list[str], dict[str, str], dict[str, str]]:
+        """The layer names one forward captures (it also learns the capture's copy plan)."""
+        size = self.loaded.preprocessing.input_size or (224, 224)
+        channels = self.loaded.preprocessing.channels or 3
+        with self.lock, Recorder(self.loaded.module, layers) as rec:
+            acts = rec(torch.zeros(1, channels, *size))
+        names = list(acts)
+        if not names:
+            raise InputError("No layer of the model ran on a probe input; choose layers with --layers.")
+        return names, {n: acts.info[n].module for n in names}, {n: acts.info[n].module_type for n in names}
+
+    def _samples(self, images: Sequence[Any], zoo: bool) -> list[tuple[str, Any]]:
+        from ..io.images import as_loaded_image
+
+        picks = []
+        for image in images:
+            loaded = as_loaded_image(image, max_pixels=self.limits.max_pixels)
+            picks.append((display_name(str(loaded.path)), loaded.image))
+        if zoo:
+            try:
+                from ..zoo import PHOTOS, sample_photo
+
+                picks += [(f"{name}.png", sample_photo(name)) for name in PHOTOS]
+            except LayerscopeError:  # scikit-image (the samples extra) is not installed
+                pass
+        return picks
+
+    def page_context(self) -> dict[str, Any]:
+        from .uploads import ACCEPT
+
+        return {"model": model_card(self.loaded), "samples": [name for name, _ in self.samples],
+                "layer_names": self.layer_names, "limits": self.limits.describe(), "accept": ACCEPT}
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def _keep(self, name: str, image: Any, notes: Sequence[str] = (), time_: Optional[float] = None) -> Item:
+        item = Item(secrets.token_urlsafe(9), name, image, list(notes), time_)
+        self.items[item.id] = item
+        while len(self.items) > MAX_ITEMS:
+            dropped, _ = self.items.popitem(last=False)
+            self.analyses.pop(dropped, None)
+        return item
+
+    def add_array(self, array: np.ndarray, name: str) -> Item:
+        from ..io.images import as_loaded_image
+
+        loaded = as_loaded_image(array, max_pixels=self.limits.max_pixels)
+        with self.lock:
+            return self._keep(name, loaded.image, loaded.notes)
+
+    def add_sample(self, index: int) -> Item:
+        if not 0 <= index < len(self.samples):
+            raise UnknownItem(f"There is no sample {index}; the explorer offers {len(self.samples)}.")
+        name, image = self.samples[index]
+        with self.lock:
+            return self._keep(name, image.convert("RGB") if image.mode not in ("RGB", "L") else image)
+
+    def add_upload(self, data: bytes, raw_name: Optional[str], content_type: Optional[str] = None) -> list[Item]:
+        """An uploaded image (one item) or video (one item per sampled frame), checked and decoded in memory."""
+        from ..io.images import decode_image
+
+        check_size(len(data), self.limits)
+        name = display_name(raw_name)
+        if kind_of(data, content_type) == "image":
+            loaded = decode_image(data, name, max_pixels=self.limits.max_pixels)
+            with self.lock:
+                return [self._keep(name, loaded.image, loaded.notes)]
+        from ..io.video import read_video
+
+        video = read_video(data, fps=self.limits.video_fps, max_frames=self.limits.max_video_frames,
+                           max_pixels=self.limits.max_pixels, name=name)
+        with self.lock:
+            return [self._keep(f"{name} @ {frame.time:.1f}s", frame.image, video.notes, frame.time)
+                    for frame in video.frames]
+
+    def item(self, item_id: str) -> Item:
+        with self.lock:
+            if item_id not in self.items:
+                raise UnknownItem("This input is no longer in the explorer's memory (or never was); upload or pick it again.")
+            self.items.move_to_end(item_id)
+            return self.items[item_id]
+
+    def describe(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+        """What the page lists of new inputs: id, name, a small thumbnail."""
+        return [{"id": it.id, "name": it.name, "time": it.time, "thumb": data_uri(thumbnail(it.image, (96, 72)))}
+                for it in items]
+
+    # -- analyses -------------------------------------------------------------------------------
+    def layer_index(self, layer: Any) -> int:
+        try:
+            index = int(layer)
+        except (TypeError, ValueError):
+            index = -1
+        if not 0 <= index < len(self.layer_names):
+            raise InputError(f"layer must be a number from 0 to {len(self.layer_names) - 1}, got {layer!r}.")
+        return index
+
+    def _analysis(self, item: Item) -> Analysis:
+        if item.id in self.analyses:
+            self.analyses.move_to_end(item.id)
+            return self.analyses[item.id]
+        tensor = self.loaded.preprocessing(item.image)[None]
+        with self.lock, Recorder(self.loaded.module, self.selector) as rec:
+            acts = rec(tensor)
+        notes = list(item.notes)
+        try:
+            from ..diagnose import diagnose
+
+            with self.lock:
+                judged = diagnose(self.loaded, tensor, self.selector, channel_order=False)
+        except LayerscopeError as err:
+            judged = None
+            notes.append(f"no diagnosis: {err}")
+        analysis = Analysis(tensor, acts, predictions_of(self.loaded, acts.output), judged, notes)
+        self.analyses[item.id] = analysis
+        while len(self.analyses) > MAX_ANALYSES:
+            self.analyses.popitem(last=False)
+        return analysis
+
+    def analyze(self, item_id: str, layer: Any = 0, max_channels: Any = 64) -> dict[str, Any]:
+        """The page fragment (input card, the layer's channels, diagnostics) and the viewer's data."""
+        from ..report.components import diagnosis_context
+
+        item, index = self.item(item_id), self.layer_index(layer)
+        k = _channels(max_channels)
+        with self.lock:
+            analysis = self._analysis(item)
+        name = self.layer_names[index]
+        judged = analysis.diagnosis
+        layer_diag = next((d for d in judged.layers if d.name == name), None) if judged is not None else None
+        view = layer_view(name, analysis.acts[name], module_type=self.types[name],
+                          input_size=tuple(analysis.tensor.shape[-2:]), options=REPORT_OPTIONS.replace(max_channels=k),
+                          diagnosis=layer_diag)
+        seen = seen_image(analysis.tensor[0], self.loaded.preprocessing)
+        card = InputCard(item.name, "", analysis.notes, data_uri(seen) if seen is not None else None,
+                         analysis.predictions[0] if analysis.predictions else None)
+        html = environment().get_template("explorer_result.html").render(
+            card=card, view=view, number=index, diagnosis=diagnosis_context(judged) if judged is not None else None)
+        return {"html": html, "data": {"layers": [view.data()], "inputs": [{"name": item.name}]}}
+
+    def animation(self, item_ids: Sequence[str], layer: Any = 0, max_channels: Any = 16) -> dict[str, Any]:
+        """The layer's grid over the frames of an uploaded video, on one shared scale, as an animated WebP."""
+        from PIL import Image
+
+        from ..video import animation_bytes
+
+        items = [self.item(i) for i in item_ids]
+        if not 2 <= len(items) <= self.limits.max_video_frames:
+            raise InputError(f"An animation needs 2 to {self.limits.max_video_frames} frames, got {len(items)}.")
+        index, k = self.layer_index(layer), _channels(max_channels)
+        name = self.layer_names[index]
+        batch = torch.stack([self.loaded.preprocessing(item.image) for item in items])
+        with self.lock, Recorder(self.loaded.module, [self.modules[name]]) as rec:
+            acts = rec(batch)
+        view = layer_view(name, acts[name], module_type=self.types[name], input_size=tuple(batch.shape[-2:]),
+                          options=REPORT_OPTIONS.replace(max_channels=k))
+        if view.error:
+            raise InputError(view.error)
+        pictures = [np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) for png in view.grids]
+        moving = animation_bytes(pictures, self.limits.video_fps, "webp")
+        return {"layer": name, "frames": len(items), "src": "data:image/webp;base64," + base64.b64encode(moving).decode()}
+
+    def live_frame(self, data: bytes, layer: Any = 0, max_channels: Any = 16) -> dict[str, Any]:
+        """One camera frame: the layer's top channels as a grid, their mean values, the top predictions."""
+        from ..io.images import decode_image
+        from ..render.grid import render_grids
+        from ..render.options import RenderOptions
+        from ..layout import to_maps
+
+        start = time.perf_counter()
+        check_size(len(data), Limits(max_bytes=self.limits.max_frame_bytes), "A camera frame")
+        image = decode_image(data, "camera frame", max_pixels=self.limits.max_pixels).image
+        index, k = self.layer_index(layer), _channels(max_channels) or 16
+        name = self.layer_names[index]
+        tensor = self.loaded.preprocessing(image)[None]
+        with self.lock, Recorder(self.loaded.module, [self.modules[name]]) as rec:
+            acts = rec(tensor)
+        maps = to_maps(acts[name], input_size=tuple(tensor.shape[-2:]), module_type=self.types[name]).maps
+        grid = render_grids(maps, RenderOptions(order="mean", max_channels=k, labels=True, padding=1))[0]
+        means = maps[0].float().mean(dim=(-2, -1))
+        top = means.topk(min(5, means.numel()))
+        predictions = predictions_of(self.loaded, acts.output, k=3)
+        return {"layer": name, "grid": data_uri(grid.png_bytes()), "channels": list(grid.meta.channels),
+                "top": [[int(c), round(float(v), 4)] for v, c in zip(top.values.tolist(), top.indices.tolist())],
+                "predictions": predictions[0] if predictions else [], "ms": round(1000 * (time.perf_counter() - start), 1)}
+
+
+def _channels(value: Any) -> int:
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = -1
+    if not 0 <= count <= 4096:
+        raise InputError(f"channels must be a number from 0 (all) to 4096, got {value!r}.")
+    return count

@@ -1,0 +1,117 @@
+"""Run the explorer: uvicorn on 127.0.0.1 (a warning for any other address), or a self-test that exits.
+
+>>> exposed_warning("0.0.0.0")[:45]
+'warning: binding 0.0.0.0 exposes the explorer'
+>>> exposed_warning("127.0.0.1") is None
+True
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+import urllib.request
+from typing import Any, Optional
+
+from ..errors import InputError, require
+from .app import create_app
+from .explorer import Explorer
+from .uploads import DEFAULT_LIMITS, Limits
+
+__all__ = ["serve", "self_test", "exposed_warning", "LOOPBACK", "free_port"]
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def exposed_warning(host: str) -> Optional[str]:
+    """The warning printed when ``host`` is not a loopback address; None for 127.0.0.1 / localhost / ::1."""
+    if host in LOOPBACK:
+        return None
+    return (f"warning: binding {host} exposes the explorer to other machines on the network: anyone who can reach "
+            f"it can run the model on their files. Use --host 127.0.0.1 unless you mean it.")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` now."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _server(explorer: Explorer, host: str, port: int, log_level: str):
+    uvicorn = require("uvicorn", "serve", "The explorer")
+    allowed = (*LOOPBACK, "[::1]") if host in LOOPBACK else (*LOOPBACK, "[::1]", host, "*")
+    config = uvicorn.Config(create_app(explorer, allowed_hosts=allowed), host=host, port=port, log_level=log_level,
+                            ws_max_size=explorer.limits.max_frame_bytes + 4096, lifespan="off")
+    return uvicorn.Server(config)
+
+
+def serve(model: Any, *, host: str = "127.0.0.1", port: int = 8000, layers: Any = None, images: Any = (),
+          preprocessing: Any = None, limits: Limits = DEFAULT_LIMITS, samples: bool = True,
+          log_level: str = "warning") -> None:
+    """Serve the explorer for ``model`` until interrupted (Ctrl-C). ``port=0`` picks a free port."""
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        raise InputError(f"port must be a number from 0 to 65535, got {port!r}.")
+    explorer = Explorer(model, layers=layers, images=images, preprocessing=preprocessing, limits=limits, samples=samples)
+    warning = exposed_warning(host)
+    if warning:
+        print(warning, file=sys.stderr)
+    port = port or free_port(host)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"layerscope explorer: http://{shown}:{port}/  ({explorer.loaded.spec}, {len(explorer.layer_names)} layers; "
+          f"Ctrl-C stops it)", flush=True)
+    _server(explorer, host, port, log_level).run()
+
+
+def self_test(model: Any, *, layers: Any = None, images: Any = (), preprocessing: Any = None,
+              limits: Limits = DEFAULT_LIMITS, samples: bool = True) -> dict[str, Any]:
+    """Start the explorer on a free 127.0.0.1 port, load its page and analyse one input through HTTP, stop.
+
+    Returns what was measured (page size, analysis time); raises when any step fails.
+    """
+    explorer = Explorer(model, layers=layers, images=images, preprocessing=preprocessing, limits=limits, samples=samples)
+    port = free_port()
+    server = _server(explorer, "127.0.0.1", port, "error")
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(base, server)
+        with urllib.request.urlopen(base + "/") as response:
+            page = response.read()
+        if explorer.samples:
+            request = urllib.request.Request(base + "/api/sample/0", method="POST", data=b"")
+        else:
+            request = urllib.request.Request(base + "/api/upload", method="POST", data=_probe_png(),
+                                             headers={"Content-Type": "image/png", "X-Filename": "probe.png"})
+        with urllib.request.urlopen(request) as response:
+            item = json.load(response)["items"][0]
+        start = time.perf_counter()
+        with urllib.request.urlopen(f"{base}/api/analyze?item={item['id']}&layer=0&channels=16") as response:
+            answer = json.load(response)
+        seconds = time.perf_counter() - start
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    return {"url": base + "/", "page_bytes": len(page), "input": item["name"], "layer": answer["data"]["layers"][0]["name"],
+            "analysis_seconds": round(seconds, 3), "layers": len(explorer.layer_names)}
+
+
+def _wait(base: str, server: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the explorer did not start at {base} within {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def _probe_png() -> bytes:
+    import numpy as np
+
+    from ..render.png import encode_png
+
+    ramp = np.linspace(0, 255, 64 * 64 * 3).reshape(64, 64, 3).astype(np.uint8)
+    return encode_png(ramp)

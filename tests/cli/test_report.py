@@ -1,0 +1,42 @@
+"""``layerscope report`` and ``layerscope serve`` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import pytest
+
+from layerscope.cli import main
+from layerscope.zoo import write_sample_images
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    return [str(p) for p in write_sample_images(tmp_path_factory.mktemp("digits"), count=3, photos=(), overwrite=True)]
+
+
+def test_writes_the_report_and_says_what_is_in_it(digits, tmp_path, capsys):
+    out = tmp_path / "digits.html"
+    assert main(["report", "builtin:digits", *digits, "-o", str(out), "--max-channels", "8", "--cmap", "magma"]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "2 layers x 3 inputs, diagnosis: good" in printed
+    page = out.read_text()
+    assert page.count('class="ls-grid"') == 6 and '"cmap": "magma"' in page
+    assert main(["report", "builtin:digits", *digits, "-o", str(out), "--views", "grid"]) == 0  # its own: replaced
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--views", "grids"], "Unknown report view 'grids'"),
+    (["--normalize", "robus"], "invalid choice: 'robus'"),
+    (["-o", "x.txt"], "name it with .html"),
+])
+def test_bad_requests_exit_2_with_the_reason(digits, tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "builtin:digits", digits[0], "-o", "r.html", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_someone_elses_file_is_not_replaced(digits, tmp_path, capsys):
+    mine = tmp_path / "mine.html"
+    mine.write_text("<p>notes</p>")
+    assert main(["report", "builtin:digits", digits[0], "-o", str(mine)]) == 2
+    assert "already exists; pass overwrite=True (CLI: --overwrite)" in capsys.readouterr().err
+    assert mine.read_text() == "<p>notes</p>"
