@@ -21,6 +21,7 @@ from . import diagnose as _diagnose_package
 from . import errors, io, render, show as _show_package, zoo
 from ._callable import make_callable as _make_callable
 from .capture import Activations, Args, LayerInfo, Recorder, list_layers
+from .explain import importance, visualize
 from .errors import (
     CheckpointError,
     ForwardError,
@@ -51,6 +52,8 @@ __all__ = [
     # see and judge
     "show",
     "diagnose",
+    "visualize",
+    "importance",
     # models and images
     "load_model",
     "LoadedModel",

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 __all__ = ["main", "COMMANDS"]
 
-COMMANDS = ("layers", "show", "diagnose", "demo")
+COMMANDS = ("layers", "show", "diagnose", "visualize", "demo")
 
 
 def _parser() -> argparse.ArgumentParser:
