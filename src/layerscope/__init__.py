@@ -28,6 +28,7 @@ from . import scan as _scan_package
 from . import errors, io, render, show as _show_package, train, zoo
 from ._callable import make_callable as _make_callable
 from .capture import Activations, Args, LayerInfo, Recorder, list_layers
+from .explain import importance, visualize
 from .errors import (
     CheckpointError,
     ForwardError,
@@ -70,6 +71,9 @@ __all__ = [
     # change
     "compare",
     "browse",
+    # explain
+    "visualize",
+    "importance",
     # models and images
     "load_model",
     "LoadedModel",

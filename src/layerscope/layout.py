@@ -246,9 +246,10 @@ def to_maps(
     ``input_size`` = (H, W) of the model input sharpens it (token grids, NHWC vs NCHW);
     ``module_type`` is ``LayerInfo.module_type``. ``extra_tokens`` fixes how many leading
     tokens to drop; ``depth`` picks one slice of a 3-D volume. Raises :class:`LayoutError`
-    naming the shape and the override to pass when the layout cannot be inferred.
+    naming the shape and the override to pass when the layout cannot be inferred. A tensor
+    that is part of an autograd graph stays part of it (the maps are views of it).
     """
-    x = as_tensor(tensor, "an activation")
+    x = tensor if isinstance(tensor, torch.Tensor) else as_tensor(tensor, "an activation")
     shape, size = tuple(x.shape), _size_pair(input_size)
     if layout is not None:
         name = canonical_layout(layout)

@@ -16,7 +16,8 @@ from typing import Optional, Sequence
 
 __all__ = ["main", "COMMANDS"]
 
-COMMANDS = ("layers", "show", "diagnose", "report", "serve", "compare", "demo", "samples", "scan", "merge")
+COMMANDS = ("layers", "show", "diagnose", "report", "serve", "compare", "visualize", "demo", "samples", "scan",
+            "merge")
 
 
 def _parser() -> argparse.ArgumentParser:

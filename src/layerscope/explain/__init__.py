@@ -1,0 +1,13 @@
+"""What a channel wants and why it matters: feature visualization and channel importance.
+
+>>> import torch, torch.nn as nn
+>>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+>>> tuple(importance(model, torch.rand(2, 3, 8, 8), layers="0")["0"].shape)
+(2, 4)
+"""
+
+from .importance import Importance, importance
+from .objectives import OBJECTIVES
+from .visualize import Visualization, visualize
+
+__all__ = ["visualize", "Visualization", "importance", "Importance", "OBJECTIVES"]
