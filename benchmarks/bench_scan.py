@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
@@ -181,7 +180,7 @@ def main() -> None:
             counts = [int(c) for c in args.rss.split(",")]
             results["rss"] = found = rss(counts, work)
             low, high = found[counts[0]]["peak_rss_mib"], found[counts[-1]]["peak_rss_mib"]
-            print(f"peak RSS: " + ", ".join(f"{c:,} images {found[c]['peak_rss_mib']:.1f} MiB "
+            print("peak RSS: " + ", ".join(f"{c:,} images {found[c]['peak_rss_mib']:.1f} MiB "
                                             f"({found[c]['seconds']:.0f} s)" for c in counts)
                   + f"; {counts[-1]:,} vs {counts[0]:,}: {100 * (high / low - 1):+.1f}%")
             if 1000 in found:

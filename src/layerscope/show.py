@@ -25,7 +25,7 @@ from ._outputs import clear_previous, previous_files, refuse_taken
 from .errors import InputError, LayoutError
 from .io.resolve import resolve_model
 from .layout import canonical_layout
-from .render.grid import ChannelGrid, render_grids
+from .render.grid import ChannelGrid
 from .render.options import RenderOptions
 from .render.png import write_atomic
 from .render.views import check_views
