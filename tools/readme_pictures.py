@@ -1,4 +1,5 @@
-"""Regenerate the README's pictures of each view: ``docs/images/{grid,mean,overlay,pca,progression,figure}.png``.
+"""Regenerate the README's pictures: the demo's ``start-here.png`` and one of each view,
+``docs/images/{start-here,grid,mean,overlay,pca,progression,figure}.png``.
 
     python tools/readme_pictures.py [--out docs/images]
 
@@ -20,6 +21,7 @@ SHOWN = "01_blocks.3"  # the layer whose views the README shows
 
 def main(argv=None) -> int:
     import layerscope as ls
+    from layerscope.demo import run_demo
     from layerscope.zoo import write_sample_images
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -37,6 +39,9 @@ def main(argv=None) -> int:
         for view, name in sources.items():
             shutil.copyfile(folder / name, out / f"{view}.png")
             print(f"{out / (view + '.png')}")
+        demo = run_demo(Path(work) / "demo", log=lambda line: None)
+        shutil.copyfile(demo.start_here, out / "start-here.png")
+        print(out / "start-here.png")
     return 0
 
 
