@@ -92,7 +92,8 @@ def measure(models: list, held: torch.Tensor, held_labels: np.ndarray) -> list[d
                      "cosine conv1": comparison["conv1"].cosine,
                      "matched conv1": float(np.mean(comparison["conv1"].match.correlation)),
                      "noise conv1": diagnosis["conv1"].noise, "tendency": diagnosis.tendency.label,
-                     "tendency score": diagnosis.tendency.score})
+                     "tendency score": diagnosis.tendency.score,
+                     "tendency from": "maps" if diagnosis.tendency.layers else "confidence"})
     return rows
 
 
@@ -119,13 +120,22 @@ def chart(rows: list[dict], path: Path) -> None:
     scores = [row["tendency score"] for row in rows]
     right.plot(epochs, scores, marker="o", color="black")
     t = Thresholds()
-    right.axhspan(t.untrained_above, max(max(scores), t.untrained_above) * 1.05, color="#f4a6a6", label="untrained")
-    right.axhspan(0, t.trained_below, color="#a6e3a6", label="trained")
+    sources = {row["tendency from"] for row in rows}
+    if sources == {"confidence"}:  # a classifier: its top-class confidence, 0 at chance, 1 at certainty, decided
+        right.axhspan(0, t.untrained_confidence, color="#f4a6a6", label="untrained")
+        right.axhspan(t.trained_confidence, 1.05, color="#a6e3a6", label="trained")
+        what = "tendency score (confidence: 0 chance, 1 certain)"
+    else:
+        if sources == {"maps"}:  # the median noise of the deeper maps relative to the input's decided
+            right.axhspan(t.untrained_above, max(max(scores), t.untrained_above) * 1.05, color="#f4a6a6",
+                          label="untrained")
+            right.axhspan(0, t.trained_below, color="#a6e3a6", label="trained")
+        what = "tendency score (relative noise)" if sources == {"maps"} else "tendency score"
     for epoch, score, row in zip(epochs, scores, rows):
         right.annotate(row["tendency"], (epoch, score), textcoords="offset points", xytext=(0, 6), fontsize=7,
                        ha="center")
-    right.set(xlabel="epoch", ylabel="tendency score (relative noise)", title="Does it look trained?")
-    right.legend(fontsize=8, loc="upper right")
+    right.set(xlabel="epoch", ylabel=what, title="Does it look trained?")
+    right.legend(fontsize=8, loc="center right")
     ls.render.save_figure(fig, path, overwrite=True)
 
 
