@@ -130,12 +130,13 @@ def chart(rows: list[dict], path: Path) -> None:
             right.axhspan(t.untrained_above, max(max(scores), t.untrained_above) * 1.05, color="#f4a6a6",
                           label="untrained")
             right.axhspan(0, t.trained_below, color="#a6e3a6", label="trained")
-        what = "tendency score (relative noise)" if sources == {"maps"} else "tendency score"
+        what = "tendency score (" + ("relative noise)" if sources == {"maps"} else "confidence; (maps): noise)")
     for epoch, score, row in zip(epochs, scores, rows):
-        right.annotate(row["tendency"], (epoch, score), textcoords="offset points", xytext=(0, 6), fontsize=7,
-                       ha="center")
+        text = row["tendency"] + (" (maps)" if len(sources) > 1 and row["tendency from"] == "maps" else "")
+        right.annotate(text, (epoch, score), textcoords="offset points", xytext=(0, 6), fontsize=7, ha="center")
     right.set(xlabel="epoch", ylabel=what, title="Does it look trained?")
-    right.legend(fontsize=8, loc="center right")
+    if len(sources) == 1:
+        right.legend(fontsize=8, loc="center right")
     ls.render.save_figure(fig, path, overwrite=True)
 
 
