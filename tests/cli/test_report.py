@@ -40,3 +40,25 @@ def test_someone_elses_file_is_not_replaced(digits, tmp_path, capsys):
     assert main(["report", "builtin:digits", digits[0], "-o", str(mine)]) == 2
     assert "already exists; pass overwrite=True (CLI: --overwrite)" in capsys.readouterr().err
     assert mine.read_text() == "<p>notes</p>"
+
+
+def test_stats_put_each_channels_dataset_examples_in_the_page(digits, tmp_path, capsys):
+    from ..report.helpers import page_data
+
+    scan = tmp_path / "scan"
+    assert main(["scan", "builtin:digits", *digits, "--out", str(scan), "--top-k", "2", "--no-progress"]) == 0
+    out = tmp_path / "with-stats.html"
+    assert main(["report", "builtin:digits", digits[0], "-o", str(out), "--max-channels", "4",
+                 "--stats", str(scan), "--examples", "2"]) == 0
+    examples = page_data(out.read_text())["examples"]
+    assert sorted(examples) == ["conv1", "conv2"] and sorted(examples["conv2"], key=int) == ["0", "1", "2", "3"]
+    assert all(len(shown) == 2 and shown[0]["src"].startswith("data:image/png;base64,")
+               and "MISMATCH" not in shown[0]["caption"] for shown in examples["conv2"].values())
+
+
+def test_stats_of_another_model_are_refused(digits, tmp_path, capsys):
+    scan = tmp_path / "scan"
+    assert main(["scan", "builtin:digits:untrained", *digits, "--out", str(scan), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["report", "builtin:digits", digits[0], "-o", str(tmp_path / "r.html"), "--stats", str(scan)]) == 2
+    assert "weights differ from the scanned model" in capsys.readouterr().err

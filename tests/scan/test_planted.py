@@ -104,3 +104,28 @@ def test_statistics_equal_a_direct_computation(scanned):
     np.testing.assert_allclose(layer.max, conv.amax((0, 2, 3)).numpy(), rtol=1e-6)
     assert layer.count.tolist() == [COUNT * 28 * 28] * 3
     assert PATTERN.shape == (5, 5)
+
+
+def test_report_examples_are_the_checked_crops_of_the_top_inputs(scanned):
+    stats, model, _ = scanned
+    examples = stats.report_examples(["0", "missing"], channels=1, k=3, model=model)
+    assert list(examples) == ["0"] and list(examples["0"]) == [0]
+    shown = examples["0"][0]
+    assert [e.caption for e in shown] == [f"#{r + 1} img_{i:03d}.png" for r, i in enumerate(STRONGEST_FIRST[:3])]
+    for rank, example in enumerate(shown):
+        crop = stats.crop("0", 0, rank, model=model)  # one input at a time: the independent path
+        np.testing.assert_array_equal(example.image, crop.image[..., 0])
+        assert example.score == crop.stored
+
+
+def test_report_examples_name_a_mismatch_in_the_caption(scanned):
+    stats, model, _ = scanned
+    victim = stats.top("0", 0)[0]
+    original = Image.open(victim.source).copy()
+    Image.fromarray(np.full((32, 32), 128, np.uint8)).save(victim.source)
+    try:
+        shown = stats.report_examples(["0"], channels=1, k=2, model=model)["0"][0]
+    finally:
+        original.save(victim.source)
+    assert shown[0].caption.endswith("MISMATCH: changed since the scan")
+    assert "MISMATCH" not in shown[1].caption

@@ -36,6 +36,10 @@ def register(subparsers) -> None:
     group.add_argument("-o", "--out", required=True, metavar="FILE.html", help="the HTML file to write")
     group.add_argument("--views", metavar="LIST", help=f"parts to include, comma separated (default all): {','.join(VIEWS)}")
     group.add_argument("--title", help="the page title (default: 'layerscope report: MODEL')")
+    group.add_argument("--stats", metavar="DIR", help="a `layerscope scan` result of the same model: each shown "
+                       "channel's top dataset examples (receptive-field crops, checked against the scan) open with it")
+    group.add_argument("--examples", type=int, default=6, metavar="K",
+                       help="dataset examples per channel with --stats (default 6)")
     group.add_argument("--overwrite", action="store_true",
                        help="replace FILE.html even if it is not an earlier layerscope report")
     absent = argparse.SUPPRESS
@@ -60,8 +64,14 @@ def run(args) -> int:
     loaded = model_from_args(args)
     print_preprocessing(loaded)
     feed = feed_from_args(args)
+    examples = None
+    if args.stats:
+        from ..scan import load_stats
+
+        examples = load_stats(args.stats).report_examples(channels=options.max_channels or 0,
+                                                          k=args.examples, model=loaded)
     result = report(loaded, feed, layers_from_args(args), args.out, options=options, views=args.views,
-                    title=args.title, overwrite=args.overwrite)
+                    title=args.title, overwrite=args.overwrite, examples=examples)
     for path, reason in feed.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     print_skipped_summary(feed.count + len(feed.skipped), feed.skipped, sys.stderr)

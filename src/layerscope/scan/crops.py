@@ -27,7 +27,7 @@ from .result import ScanStats, TopEntry
 from .streams import resolve_source
 from .video import frame
 
-__all__ = ["Crop", "render_crop", "TOLERANCE"]
+__all__ = ["Crop", "render_crop", "render_crops", "TOLERANCE"]
 
 TOLERANCE = 1e-4  # relative: a batch of one may round differently from the scan's batches (float32)
 _FILES = ("folder", "imagefolder", "list", "files")
@@ -105,10 +105,9 @@ def _pixels(x: torch.Tensor, preprocessing: Optional[Preprocessing], kind: str) 
     return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
-def _score(stats: ScanStats, entry: TopEntry, loaded: LoadedModel, x: torch.Tensor) -> float:
+def _value(stats: ScanStats, entry: TopEntry, acts: Any, x: torch.Tensor) -> float:
+    """The entry's channel score recomputed from the activations of its input alone."""
     layer = stats[entry.layer]
-    with Recorder(loaded.module, [entry.layer.split(":")[0].split("#")[0]]) as rec:
-        acts = rec(x[None])
     tensor = acts[entry.layer]
     maps = tensor[:, :, None, None] if layer.layout == "NC" else to_maps(
         tensor, layout=layer.layout, input_size=tuple(x.shape[-2:])).maps
@@ -119,16 +118,38 @@ def _score(stats: ScanStats, entry: TopEntry, loaded: LoadedModel, x: torch.Tens
     return float(finite.mean()) if len(finite) else math.nan
 
 
+def _module(entry: TopEntry) -> str:
+    return entry.layer.split(":")[0].split("#")[0]
+
+
 def render_crop(stats: ScanStats, entry: TopEntry, *, model: Any = None, data: Any = None,
                 tolerance: float = TOLERANCE) -> Crop:
     """Render ``entry``'s crop and check its value (see the module docstring); ``model`` / ``data`` default
     to what the scan's metadata names (needed when the scan was given them in Python)."""
+    return render_crops(stats, [entry], model=model, data=data, tolerance=tolerance)[0]
+
+
+def render_crops(stats: ScanStats, entries: list[TopEntry], *, model: Any = None, data: Any = None,
+                 tolerance: float = TOLERANCE) -> list[Crop]:
+    """:func:`render_crop` of many entries, in their order: the model is resolved once and each input
+    read and run once, alone, for all the entries (of any layers) it appears in."""
+    if not entries:
+        return []
     loaded = _model(stats, model)
     pre = Preprocessing.from_dict(stats.meta["preprocessing"]) if stats.meta.get("preprocessing") else None
-    x = _input(stats, entry, pre, data)
-    value = _score(stats, entry, loaded, x)
-    stored = float(entry.score)
-    matches = abs(value - stored) <= tolerance * max(1.0, abs(stored))
-    pixels = _pixels(x, pre, stats.data.get("kind"))
-    x0, y0, x1, y1 = entry.box
-    return Crop(entry, pixels[y0:y1, x0:x1].copy(), pixels, stored, value, matches)
+    kind = stats.data.get("kind")
+    by_input: dict[int, list[int]] = {}
+    for position, entry in enumerate(entries):
+        by_input.setdefault(entry.index, []).append(position)
+    crops: list[Optional[Crop]] = [None] * len(entries)
+    with Recorder(loaded.module, sorted({_module(e) for e in entries})) as rec:
+        for positions in by_input.values():
+            x = _input(stats, entries[positions[0]], pre, data)
+            acts, pixels = rec(x[None]), _pixels(x, pre, kind)
+            for position in positions:
+                entry = entries[position]
+                value, stored = _value(stats, entry, acts, x), float(entry.score)
+                matches = abs(value - stored) <= tolerance * max(1.0, abs(stored))
+                x0, y0, x1, y1 = entry.box
+                crops[position] = Crop(entry, pixels[y0:y1, x0:x1].copy(), pixels, stored, value, matches)
+    return crops

@@ -192,6 +192,28 @@ class ScanStats:
             raise InputError(f"Channel {channel} of {layer!r} has {len(entries)} top-k entries; rank {rank} is not one.")
         return render_crop(self, entries[rank], model=model, data=data)
 
+    def report_examples(self, layers: Optional[list[str]] = None, channels: int = 16, k: int = 6, *,
+                        by: str = "max", model: Any = None, data: Any = None) -> dict:
+        """``layer -> channel -> [report.Example]``: the crops of the ``k`` best inputs of the first
+        ``channels`` channels (0: all) of ``layers`` (default: every scanned layer), for
+        :func:`layerscope.report` (``examples=stats`` calls this with the defaults). Each crop is
+        checked against its stored value; a mismatch says so in its caption."""
+        from ..report.sections import Example
+        from .crops import render_crops
+
+        names = [name for name in (self.layers if layers is None else layers) if name in self]
+        entries = [entry for name in names
+                   for channel in range(self[name].channels if channels <= 0 else min(channels, self[name].channels))
+                   for entry in self.top(name, channel, by)[:k]]
+        out: dict = {}
+        for crop in render_crops(self, entries, model=model, data=data):
+            e = crop.entry
+            caption = f"#{e.rank + 1} {Path(e.source).name if '/' in e.source else e.source}" + (
+                f" ({e.class_name})" if e.class_name else "") + ("" if crop.matches else " MISMATCH: changed since the scan")
+            image = crop.image[..., 0] if crop.image.shape[-1] == 1 else crop.image
+            out.setdefault(e.layer, {}).setdefault(e.channel, []).append(Example(image, caption, score=e.score))
+        return out
+
     def to_dict(self) -> dict:
         """The metadata (JSON-able), with the layers' names."""
         return {**self.meta, "layers": self.meta.get("layers"), "path": str(self.path) if self.path else None}
