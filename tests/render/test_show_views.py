@@ -44,7 +44,7 @@ EXPECTED = {
     "grid": ["wide/00_conv1.png", "wide/01_layer1.0.conv1.png"],
     "progression": ["wide/progression.png"],
     **{view: [f"wide/00_conv1.{view}.png", f"wide/01_layer1.0.conv1.{view}.png"]
-       for view in ("mean", "overlay", "pca", "figure")},
+       for view in ("mean", "overlay", "pca", "figure", "importance")},
 }
 
 
