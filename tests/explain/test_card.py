@@ -106,3 +106,24 @@ def test_cli_writes_the_png_and_refuses_to_overwrite_it(scanned, digit_files, tm
     with Image.open(out) as picture:
         assert picture.mode == "RGB" and picture.width >= 320
     assert main(argv) == 2 and "overwrite" in capsys.readouterr().err
+
+
+def test_the_report_shows_the_cards_when_their_channel_is_clicked(digits_card, digit_files, scanned):
+    import base64
+    import io
+    import json
+    import re
+
+    from layerscope import report
+
+    other = card("builtin:digits", "conv1", 2, stats=scanned, examples=2, steps=STEPS)
+    page = report("builtin:digits", [str(digit_files / "digit0.png")], ["conv1", "conv2"],
+                  examples=[digits_card, other]).html
+    data = json.loads(re.search(r'<script type="application/json" id="[^"]*">(.*?)</script>', page, re.S).group(1))
+    shown = data["examples"]["conv2"]["5"]
+    assert [item["caption"] for item in shown] == ["channel card of conv2 channel 5"] + [
+        f"#{e['rank'] + 1} {e['source']}" for _, e in digits_card.examples]
+    png = base64.b64decode(shown[0]["src"].split(",", 1)[1])
+    with Image.open(io.BytesIO(png)) as picture:
+        np.testing.assert_array_equal(np.asarray(picture.convert("RGB")), digits_card.picture())
+    assert len(data["examples"]["conv1"]["2"]) == 3

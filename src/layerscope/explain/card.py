@@ -14,7 +14,8 @@ and the channel's statistics over the data set (mean, fraction active, histogram
 peaks); with ``images``, the diagnosis flags that name the channel (:func:`~layerscope.diagnose`)
 and its importance for each image's target class (:func:`~layerscope.explain.importance`, its
 rank among the layer's channels). Drawn with the bitmap font of :mod:`layerscope.render.font`;
-the same arguments give the same pixels.
+the same arguments give the same pixels. In the HTML report, ``layerscope.report(..., examples=[card,
+...])`` shows each card when its channel is clicked, above the channel's dataset examples.
 """
 
 from __future__ import annotations
@@ -70,6 +71,16 @@ class Card:
         from ..render.png import save_png
 
         return save_png(self.picture(), path, overwrite=overwrite)
+
+    def report_examples(self) -> dict:
+        """For :func:`layerscope.report` ``examples=`` (one card, or a list of cards): clicking the channel in the
+        report shows the card, then its dataset examples."""
+        from ..report import Example
+
+        found = [Example(self.picture(), f"channel card of {self.layer} channel {self.channel}")]
+        found += [Example(pixels, f"#{entry['rank'] + 1} {entry['source']}", entry["score"])
+                  for pixels, entry in self.examples]
+        return {self.layer: {self.channel: found}}
 
     def __repr__(self) -> str:
         parts = [f"{len(self.examples)} examples" if self.examples else "", "statistics" * bool(self.statistics),
