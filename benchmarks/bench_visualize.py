@@ -1,6 +1,6 @@
 """Feature visualization: seconds per channel with the CLI defaults, beside a plain pixel-space optimization loop.
 
-    python benchmarks/bench_visualize.py [--rounds 2] [--channels 8] [--json OUT]
+    python benchmarks/bench_visualize.py [--rounds 1] [--channels 8] [--json OUT]
 
 For each (model, layer): ``layerscope.visualize(model, layer, channels=range(8))`` with the defaults of
 ``layerscope visualize`` (128 steps on CPU, the default resolution, transforms on, seed 0), and the natural
@@ -27,8 +27,7 @@ import torch.nn.functional as F
 import layerscope as ls
 from layerscope.capture import ModelState
 
-CASES = [("torchvision:resnet18", "layer2.0.conv1"), ("torchvision:resnet18", "layer4.1.conv2"),
-         ("builtin:efficientnet_lite0", "blocks.1"), ("builtin:efficientnet_lite0", "blocks.5")]
+CASES = [("torchvision:resnet18", "layer3.0.conv1"), ("builtin:efficientnet_lite0", "blocks.3")]  # mid-depth layers
 
 
 class _Stop(Exception):
@@ -66,7 +65,7 @@ def plain_loop(loaded, layer: str, channels: int, steps: int, resolution: int) -
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--channels", type=int, default=8, help="channels per call (the CLI default is 0-7)")
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args()
