@@ -5,7 +5,7 @@
 The pretrained EfficientNet-Lite0 (``layerscope[pretrained]``) scanned over the offline sample photos
 (scikit-image's astronaut, chelsea and coffee, ``layerscope[samples]``); the cards of the ``--count`` channels
 of ``--layer`` with the highest mean activation over the scan, each with its importance on ``chelsea`` for the
-model's top prediction. Offline; about a minute per card on 2 CPU cores (the visualization's 128 steps).
+model's top prediction. Offline; a few minutes per card on 2 shared CPU cores (the visualization's 128 steps).
 """
 
 from __future__ import annotations
