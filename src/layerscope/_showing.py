@@ -12,7 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -44,16 +44,22 @@ class Rendering:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     model_title: str
+    rank: Optional[str] = None  # "importance": grids in importance order (see layerscope.explain.ranking)
+    classes: Optional[Sequence[str]] = None
 
     def title(self, layer: str) -> str:
         return _caption_title(layer, self.names, self.random_init)
 
+    def target_name(self, index: int) -> str:
+        return f"class {index} ({self.classes[index]})" if self.classes and index < len(self.classes) else f"class {index}"
 
-def render_batch(acts, batch: torch.Tensor, items: list[str], known, r: Rendering):
+
+def render_batch(acts, batch: torch.Tensor, items: list[str], known, r: Rendering, ranked: Any = None):
     """Render every layer of one batch; yields ``(input, layer, grid metadata, grid or file, {view: file})``.
 
     Waits for the whole batch (bounds memory) and raises the first error. The progression strip of
-    each input (view ``progression``) is written last, under the key ``None``.
+    each input (view ``progression``) is written last, under the key ``None``. ``ranked`` (a
+    :class:`~layerscope.explain.ranking.Ranked`) gives the importance order and heat maps of the batch.
     """
     known.digits = max(known.digits, len(str(len(acts) - 1)))
     seen = seen_images(batch, r.mean, r.std) if batch.dim() == 4 and batch.shape[1] in (1, 3) else None
@@ -62,7 +68,8 @@ def render_batch(acts, batch: torch.Tensor, items: list[str], known, r: Renderin
         maps = known.maps(name, tensor, acts.describe(name), tuple(batch.shape[-2:]))
         if maps is not None:
             shown.append(name)
-            jobs.append((name, r.pool.submit(_render_layer, maps, name, known.rows[name]["file"], items, seen, r)))
+            jobs.append((name, r.pool.submit(_render_layer, maps, name, known.rows[name]["file"], items, seen, r,
+                                             ranked)))
     for name, job in jobs:
         for item, result in zip(items, job.result()):
             yield (item, name, *result)
@@ -71,10 +78,22 @@ def render_batch(acts, batch: torch.Tensor, items: list[str], known, r: Renderin
             yield item, None, None, None, {"progression": _progression(acts, shown, index, item, r)}
 
 
-def _render_layer(maps: torch.Tensor, layer: str, file: str, items: list[str], seen, r: Rendering) -> list:
+def _grids(maps: torch.Tensor, layer: str, title: str, r: Rendering, ranked) -> list:
+    """The grids of one layer for the batch: in channel order, or each input's importance order."""
+    if "grid" not in r.views:
+        return [None] * len(maps)
+    if r.rank is None or ranked is None or layer not in ranked.order:
+        return render_grids(maps, r.options, layer=layer, title=title)
+    k = r.options.max_channels or maps.shape[1]
+    return [render_grids(maps[i : i + 1], r.options.replace(channels=tuple(ranked.order[layer][i, :k].tolist())),
+                         layer=layer, title=f"{title} | by importance for {r.target_name(ranked.target[i])}")[0]
+            for i in range(len(maps))]
+
+
+def _render_layer(maps: torch.Tensor, layer: str, file: str, items: list[str], seen, r: Rendering, ranked=None) -> list:
     """One layer's grids and views for every input of the batch, written when ``r.out`` is set (a worker thread)."""
     title = r.title(layer)
-    grids = render_grids(maps, r.options, layer=layer, title=title) if "grid" in r.views else [None] * len(items)
+    grids = _grids(maps, layer, title, r, ranked)
     results = []
     for index, (item, grid) in enumerate(zip(items, grids)):
         meta = grid.meta.to_dict() if grid is not None else None
@@ -85,6 +104,10 @@ def _render_layer(maps: torch.Tensor, layer: str, file: str, items: list[str], s
         for view in r.views:
             if view in LAYER_VIEWS and (view != "overlay" or seen is not None):
                 views[view] = _layer_view(view, maps[index], title, seen[index] if seen else None, r, item, file)
+            elif view == "importance" and ranked is not None and layer in ranked.heat:
+                heat_title = f"{title} | importance for {r.target_name(ranked.target[index])}"
+                views[view] = _layer_view(view, ranked.heat[layer][index][None], heat_title,
+                                          seen[index] if seen else None, r, item, file)
         results.append((meta, target, views))
     return results
 
@@ -97,7 +120,10 @@ def _layer_view(view: str, maps: torch.Tensor, title: str, seen, r: Rendering, i
             return data
         write_atomic(data, r.out / item / f"{stem}.figure.png", overwrite=True)
         return f"{item}/{stem}.figure.png"
-    picture = layer_view(view, maps, title=f"{title} | {view}", seen=seen)
+    if view == "importance":  # the heat map over the image the model saw: an overlay of its one channel
+        picture = layer_view("overlay" if seen is not None else "mean", maps, title=title, seen=seen)
+    else:
+        picture = layer_view(view, maps, title=f"{title} | {view}", seen=seen)
     if r.out is None:
         return picture
     save_png(picture, r.out / item / f"{stem}.{view}.png", overwrite=True)

@@ -233,6 +233,8 @@ def show(
     batch_size: int = 8,
     threads: Optional[int] = None,
     preprocessing: Any = None,
+    rank: Optional[str] = None,
+    target: Union[None, int, str] = None,
     **option_fields: Any,
 ) -> ShowResult:
     """Capture ``layers`` of ``model`` on ``images`` and render the chosen ``views`` of each (layer, input).
@@ -261,12 +263,19 @@ def show(
     (a second forward pass); ``value_range`` may also map layer names to ranges.
     ``max_channels=0`` renders every channel (the atlas). ``layouts`` maps layer names to
     :func:`~layerscope.layout.to_maps` layouts (how to read a layer's tensor).
+
+    ``rank="importance"`` orders each grid by the channels' importance for ``target`` (a class
+    index, or a class name where the model's classes are known; None: each input's top prediction),
+    most important first (:func:`layerscope.explain.importance`, one extra forward and backward per
+    batch); the view ``importance`` draws the Grad-CAM style heat map of the grid's top
+    ``max_channels`` channels over the image the model saw (:mod:`layerscope.explain.ranking`).
     """
     from ._showing import Rendering, default_layers, render_batch
     from .capture import Recorder, select_layers
 
     options = RenderOptions.of(DEFAULT_OPTIONS if options is None else options, **option_fields)
     views = check_views(views)
+    rank = _check_rank(rank, options)
     layouts = {name: canonical_layout(layout) for name, layout in (layouts or {}).items()}
     _checked(images)  # a missing file fails before any model is built or downloaded
     loaded = resolve_model(model, preprocessing=preprocessing)
@@ -278,17 +287,20 @@ def show(
         _prepare(out_dir, inputs, overwrite)
     run = _Run(inputs, _Layers(layouts))
     pre = loaded.preprocessing
+    ranked = _ranked(loaded, batches, chosen, target, options, layouts) if rank or "importance" in views else None
     with Recorder(loaded.module, chosen) as rec, ThreadPoolExecutor(threads or min(8, os.cpu_count() or 1)) as pool:
         if options.normalize == "global" and options.value_range is None:
             options = options.replace(value_range=_global_ranges(rec, batches))
         r = Rendering(options, views, dict(names or {}), loaded.weights is None, out_dir, overwrite, pool, pre.mean,
-                      pre.std, loaded.spec + (" (random init)" if loaded.weights is None else ""))
+                      pre.std, loaded.spec + (" (random init)" if loaded.weights is None else ""), rank, loaded.classes)
         start = 0
-        for batch in batches:
+        for number, batch in enumerate(batches):
             items, start = inputs[start : start + len(batch)], start + len(batch)
             acts = rec(batch)
             run.predictions += loaded.predictions(acts.output) or [None] * len(items)
-            for item, name, meta, grid_or_file, files in render_batch(acts, batch, items, run.known, r):
+            scores = ranked[number] if ranked else None
+            run.targets += scores.target if scores else []
+            for item, name, meta, grid_or_file, files in render_batch(acts, batch, items, run.known, r, scores):
                 run.add(item, name, meta, grid_or_file, files)
     result = run.result(out_dir, options, views, loaded, batches, feed, sources, notes)
     if len(chosen) > MANY_LAYERS:
@@ -308,6 +320,7 @@ class _Run:
         self.made: dict[str, dict[str, Any]] = {}  # input -> layer -> grid, or the file it was written to
         self.views: dict[str, dict[str, Any]] = {n: {} for n in inputs}  # input -> view -> {layer: file} (or file)
         self.predictions: list = []
+        self.targets: list[int] = []  # the class each input's importance was taken for (rank / importance view)
 
     def add(self, item: str, layer: Optional[str], meta, grid_or_file, files: dict) -> None:
         if layer is None:  # the progression strip of the input
@@ -327,6 +340,8 @@ class _Run:
             entry = {"name": n, "source": src, "notes": note, "grids": self.metas[n],
                      "files": {k: f"{n}/{p.name}" for k, p in self.made.get(n, {}).items()} if out_dir else {},
                      "views": self.views[n]}
+            if self.targets:
+                entry["importance_target"] = self.targets[len(entries)]
             if top:
                 entry["predictions"] = [{"class": c, "probability": p} for c, p in top]
                 entry["prediction"] = describe_predictions(top)
@@ -337,6 +352,25 @@ class _Run:
             layers=list(self.known.rows.values()), inputs=entries, skipped=list(feed.skipped),
             skipped_layers=list(self.known.skipped.items()), views=views,
         )
+
+
+def _check_rank(rank: Optional[str], options: RenderOptions) -> Optional[str]:
+    from .explain.ranking import check_rank
+
+    if check_rank(rank) and (options.channels is not None or options.order != "index"):
+        given = f"channels={list(options.channels)}" if options.channels is not None else f"order={options.order!r}"
+        raise InputError(f"rank={rank!r} orders the channels itself; {given} would order them too. Leave out one "
+                         "of them (CLI: --rank, --order).")
+    return rank
+
+
+def _ranked(loaded, batches, layers, target, options: RenderOptions, layouts) -> list:
+    """Per batch, the channels' importance order and heat maps (:func:`~layerscope.explain.ranking.rank_batch`)."""
+    from .explain.ranking import class_index, rank_batch
+
+    index = class_index(target, loaded.classes)
+    return [rank_batch(loaded, batch, layers, target=index, top_k=options.max_channels or None, layouts=layouts)
+            for batch in batches]
 
 
 def many_layers_note(module, count: int) -> str:

@@ -102,3 +102,20 @@ def test_flags_fill_the_render_options_over_shows_defaults(tmp_path):
     render = json.loads((tmp_path / "o" / "index.json").read_text())["render"]
     assert render == DEFAULT_OPTIONS.replace(columns=2, caption=False, normalize="signed").to_dict()
     assert render["cmap"] == "RdBu_r" and render["max_channels"] == 64
+
+
+def test_rank_importance_with_a_target_and_the_importance_view(image, tmp_path, capsys):
+    out = tmp_path / "why"
+    code = main(["show", *MODEL, str(image), "--layers", "layer2.0.conv1", "--rank", "importance", "--target", "9",
+                 "--view", "grid,importance", "--max-channels", "6", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "importance for class 9" in printed
+    assert sorted(p.name for p in (out / "photo").iterdir()) == ["00_layer2.0.conv1.importance.png",
+                                                                  "00_layer2.0.conv1.png"]
+    entry = json.loads((out / "index.json").read_text())["inputs"][0]
+    assert entry["importance_target"] == 9 and len(entry["grids"]["layer2.0.conv1"]["channels"]) == 6
+
+
+def test_rank_importance_with_an_unknown_class_name_exits_2(image, tmp_path, capsys):
+    code = main(["show", *MODEL, str(image), "--rank", "importance", "--target", "tabby", "--out", str(tmp_path / "o")])
+    assert code == 2 and "give a class index" in capsys.readouterr().err

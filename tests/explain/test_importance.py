@@ -15,16 +15,6 @@ captum_attr = pytest.importorskip("captum.attr", reason="captum is the oracle (p
 RESNET_LAYERS = ["conv1", "layer1.0.conv1", "layer2.1.conv2", "layer3.0.downsample.0", "layer4.1.conv2"]
 
 
-@pytest.fixture(scope="module")
-def resnet():
-    torch.manual_seed(0)
-    return torchvision.models.resnet18().eval()
-
-
-@pytest.fixture(scope="module")
-def images():
-    return torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(1))
-
 
 def _captum(model: nn.Module, layer: str, x: torch.Tensor, target) -> torch.Tensor:
     method = captum_attr.LayerGradientXActivation(model, model.get_submodule(layer))

@@ -44,7 +44,7 @@ EXPECTED = {
     "grid": ["wide/00_conv1.png", "wide/01_layer1.0.conv1.png"],
     "progression": ["wide/progression.png"],
     **{view: [f"wide/00_conv1.{view}.png", f"wide/01_layer1.0.conv1.{view}.png"]
-       for view in ("mean", "overlay", "pca", "figure")},
+       for view in ("mean", "overlay", "pca", "figure", "importance")},
 }
 
 
@@ -66,7 +66,7 @@ def test_each_view_writes_its_files_and_lists_them_in_the_index(resnet, photo, t
 
 def test_several_views_in_one_run_share_the_folder_and_index(resnet, photo, tmp_path):
     out = tmp_path / "views"
-    show(resnet, [str(photo)], LAYERS, out, views="grid,mean,overlay,pca,progression,figure")
+    show(resnet, [str(photo)], LAYERS, out, views="grid,mean,overlay,pca,progression,figure,importance")
     index = json.loads((out / "index.json").read_text())
     assert sorted(index["files"]) == sorted(name for names in EXPECTED.values() for name in names)
 

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 __all__ = ["main", "COMMANDS"]
 
-COMMANDS = ("layers", "show", "diagnose", "report", "serve", "compare", "visualize", "demo", "samples", "scan",
+COMMANDS = ("layers", "show", "diagnose", "report", "serve", "compare", "visualize", "card", "demo", "samples", "scan",
             "merge")
 
 

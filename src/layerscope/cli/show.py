@@ -5,6 +5,7 @@ Example::
     layerscope show torchvision:resnet18 cat.jpg --layers conv1,layer1.0.conv1 --out maps --labels
     layerscope show torchvision:vgg16 photos/ --atlas --out atlas      # every channel of every conv
     layerscope show builtin:efficientnet_lite0 cat.jpg --view overlay,progression --out views
+    layerscope show builtin:efficientnet_lite0 cat.jpg --rank importance --target tabby --view grid,importance --out why
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import sys
 
 from ..errors import InputError
+from ..explain.ranking import RANKS
 from ..render.channels import ORDERS
 from ..render.normalize import MODES
 from ..render.options import RenderOptions
@@ -66,6 +68,10 @@ def register(subparsers) -> None:
     group.add_argument("--names", action="append", default=[], metavar="LAYER=NAME,...",
                        help="display names for captions, e.g. --names features.0=conv1_1,features.2=conv1_2")
     _add_render_arguments(parser.add_argument_group("how grids are drawn (RenderOptions)"))
+    group.add_argument("--rank", choices=RANKS, help="order each grid by the channels' importance for --target, "
+                       "most important first (gradient x activation; one extra forward and backward)")
+    group.add_argument("--target", metavar="CLASS", help="the class --rank importance and --view importance explain: "
+                       "an index, or a class name where the model's classes are known (default: the top prediction)")
     group.add_argument("--layout", action="append", default=[], metavar="LAYER=LAYOUT",
                        help="how to read a layer's output when it cannot be inferred: NCHW, NHWC, tokens, NCL, "
                        "NLC, NCDHW or NC (repeatable)")
@@ -150,7 +156,7 @@ def run(args) -> int:
     loaded = model_from_args(args)
     print_preprocessing(loaded)
     result = show(loaded, feed, layers_from_args(args), args.out, views=views, names=names, options=options,
-                  layouts=layouts, overwrite=args.overwrite, threads=args.threads)
+                  layouts=layouts, overwrite=args.overwrite, threads=args.threads, rank=args.rank, target=args.target)
     for entry in result.inputs:
         for note in entry["notes"]:
             print(f"  {entry['source']}: {note}", file=sys.stderr)
@@ -169,5 +175,6 @@ def run(args) -> int:
           f"input{'s' * (inputs != 1)}) and {result.index}")
     for entry in result.inputs:
         guess = f"; predicted: {entry['prediction']}" if entry.get("prediction") else ""
+        guess += f"; importance for class {entry['importance_target']}" if "importance_target" in entry else ""
         print(f"  {entry['source']} -> {args.out}/{entry['name']}/{guess}")
     return 0

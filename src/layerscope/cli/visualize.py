@@ -34,6 +34,12 @@ def parse_channels(text: str) -> list[int]:
     return channels
 
 
+def add_optimization_arguments(group) -> None:
+    """--steps and --seed of the feature visualization (``visualize``, ``card``)."""
+    group.add_argument("--steps", type=int, metavar="N", help="optimization steps (default 128 on CPU, 512 on GPU)")
+    group.add_argument("--seed", type=int, default=0, help="random seed of the optimization (default 0)")
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "visualize",
@@ -51,9 +57,8 @@ def register(subparsers) -> None:
                        help="channel: mean activation (default); neuron: the centre position")
     group.add_argument("--negative", action="store_true", help="what turns the channel off instead")
     group.add_argument("--diversity", type=float, default=0.0, metavar="W", help="push the images apart (e.g. 0.5)")
-    group.add_argument("--steps", type=int, metavar="N", help="optimization steps (default 128 on CPU, 512 on GPU)")
+    add_optimization_arguments(group)
     group.add_argument("--resolution", type=int, metavar="PX", help="optimized resolution (default min(128, size))")
-    group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     group.add_argument("--out", required=True, metavar="DIR", help="output directory")
     group.add_argument("--overwrite", action="store_true", help="replace files of an earlier run in --out")
     parser.set_defaults(run=run)

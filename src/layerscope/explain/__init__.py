@@ -6,8 +6,9 @@
 (2, 4)
 """
 
+from .card import Card, card
 from .importance import Importance, importance
 from .objectives import OBJECTIVES
 from .visualize import Visualization, visualize
 
-__all__ = ["visualize", "Visualization", "importance", "Importance", "OBJECTIVES"]
+__all__ = ["visualize", "Visualization", "importance", "Importance", "card", "Card", "OBJECTIVES"]

@@ -66,12 +66,14 @@ def fit_text(text: str, width: int) -> str:
     return ".." + text[len(text) - chars + 2 :] if chars > 2 else text[-chars:]
 
 
-def text_band(lines: Sequence[str], width: int, *, background: int = 255, ink: int = 0) -> np.ndarray:
-    """An (len(lines) * 11 + 4, width, 3) uint8 band with ``lines`` centred, in the bitmap font of :mod:`.font`."""
+def text_band(lines: Sequence[str], width: int, *, background: int = 255, ink: int = 0,
+              left_aligned: bool = False) -> np.ndarray:
+    """An (len(lines) * 11 + 4, width, 3) uint8 band with ``lines`` centred (or from the left, 4 px in), in the
+    bitmap font of :mod:`.font`."""
     band = np.full((len(lines) * TEXT_HEIGHT + 4, width, 3), background, np.uint8)
     for row, line in enumerate(lines):
-        mask = text_mask(fit_text(line, width))[:, :width]
-        left = max((width - mask.shape[1]) // 2, 0)
+        mask = text_mask(fit_text(line, width - 8 * left_aligned))[:, :width]
+        left = min(4, max(width - mask.shape[1], 0)) if left_aligned else max((width - mask.shape[1]) // 2, 0)
         top = 2 + row * TEXT_HEIGHT
         band[top : top + TEXT_HEIGHT, left : left + mask.shape[1]][mask] = ink
     return band

@@ -10,7 +10,9 @@
 ``mean``: the layer's mean over channels; ``overlay``: that mean, blended over the image the model
 saw (after its resize and crop); ``pca``: the first three principal components of the channels as
 RGB; ``figure``: a matplotlib figure of the first 16 channels with titles and colorbars (for papers);
-``progression``: one strip per input, the mean map of every layer from shallow to deep.
+``progression``: one strip per input, the mean map of every layer from shallow to deep;
+``importance``: the Grad-CAM style heat map of the most important channels over the image the model saw
+(drawn by :func:`layerscope.show`, see :mod:`layerscope.explain.ranking`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ._viewkit import resize_map, text_band
 
 __all__ = ["VIEWS", "LAYER_VIEWS", "MIN_SIZE", "check_views", "layer_view", "figure_png", "captioned", "seen_images"]
 
-VIEWS = ("grid", "mean", "overlay", "pca", "progression", "figure")
+VIEWS = ("grid", "mean", "overlay", "pca", "progression", "figure", "importance")
 LAYER_VIEWS = ("mean", "overlay", "pca", "figure")  # one picture per (input, layer); grid has its own renderer
 MIN_SIZE = 160  # pixels: the shorter side of a single-map view is at least this (nearest upscale)
 

@@ -123,9 +123,16 @@ def as_sections(items: Any) -> list[Section]:
 
 def as_examples(examples: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """``layer -> channel (as a string) -> [example dicts]`` for the page script, from a mapping of
-    :class:`Example` lists or a result with ``report_examples()``."""
+    :class:`Example` lists, a result with ``report_examples()`` or a list of such results (channel cards)."""
     if examples is None:
         return {}
+    if isinstance(examples, (list, tuple)) and all(hasattr(item, "report_examples") for item in examples):
+        merged: dict[str, dict[str, list[dict[str, Any]]]] = {}  # several results, e.g. channel cards
+        for item in examples:
+            for layer, channels in as_examples(item).items():
+                for channel, found in channels.items():
+                    merged.setdefault(layer, {}).setdefault(channel, []).extend(found)
+        return merged
     if hasattr(examples, "report_examples"):
         examples = examples.report_examples()
     if not isinstance(examples, Mapping):

@@ -1,0 +1,52 @@
+"""``layerscope card MODEL [IMAGES...] --layer L --channel C [--stats DIR] --out card.png``: one channel's card.
+
+Example::
+
+    layerscope scan builtin:efficientnet_lite0 samples --out scan
+    layerscope card builtin:efficientnet_lite0 samples/*.png --layer blocks.1 --channel 5 --stats scan --out card.png
+"""
+
+from __future__ import annotations
+
+from .visualize import add_optimization_arguments
+from ._common import add_image_arguments, add_model_arguments, feed_from_args, model_from_args, print_preprocessing
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "card",
+        help="one PNG per channel: its visualization, top dataset examples, statistics, flags and importance",
+        description="Draw the card of one channel of LAYER: its feature visualization; with --stats (a folder "
+        "written by `layerscope scan`), its top dataset examples as receptive-field crops and its statistics over "
+        "the scanned data; with IMAGES (given right after MODEL), the diagnosis flags that name it and its "
+        "importance for each image.",
+    )
+    add_model_arguments(parser)
+    add_image_arguments(parser, required=False)
+    group = parser.add_argument_group("card")
+    group.add_argument("--layer", required=True, metavar="NAME", help="the layer (see `layerscope layers MODEL`)")
+    group.add_argument("--channel", required=True, type=int, metavar="C", help="the channel index")
+    group.add_argument("--stats", metavar="DIR", help="a scan result (from `layerscope scan`) for examples and statistics")
+    group.add_argument("--target", metavar="CLASS", help="the class the importance is for: an index, or a class name "
+                       "where the model's classes are known (default: each image's top prediction)")
+    group.add_argument("--examples", type=int, default=6, metavar="K", help="top dataset examples shown (default 6)")
+    add_optimization_arguments(group)
+    group.add_argument("--out", required=True, metavar="FILE", help="the PNG to write")
+    group.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..explain import card
+
+    feed = feed_from_args(args).check() if args.images else None  # missing files fail before the model loads
+    loaded = model_from_args(args)
+    print_preprocessing(loaded)
+    found = card(loaded, args.layer, args.channel, stats=args.stats, images=feed, target=args.target,
+                 examples=args.examples, steps=args.steps, seed=args.seed)
+    path = found.save(args.out, overwrite=args.overwrite)
+    print(f"{found!r} -> {path}")
+    for row in found.importance or []:
+        print(f"  {row['input']}: importance {row['importance']:.4g} for class {row['target']}, "
+              f"rank {row['rank']} of {row['channels']}")
+    return 0

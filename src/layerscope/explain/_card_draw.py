@@ -1,0 +1,112 @@
+"""How a :class:`~layerscope.explain.card.Card` is drawn: numpy panels, text in the bitmap font.
+
+>>> import numpy as np
+>>> bars = histogram_bars([0.0, 1.0, 2.0, 3.0], [0, 4, 2], width=60, height=20)
+>>> bars.shape, int((bars[:, :, 0] < 128).sum() > 0)
+((35, 60, 3), 1)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..render._viewkit import text_band
+from ..render.views import captioned
+
+__all__ = ["draw_card", "histogram_bars"]
+
+WHITE, INK, BAR = 255, 0, (68, 1, 84)  # bars in viridis' darkest colour
+GAP = 6
+PANEL_WIDTH = 160  # pixels: the visualization's side; the statistics panel is twice as wide
+CROP = 64  # pixels: the longer side of each dataset example
+
+
+def _resized(pixels: np.ndarray, side: int) -> np.ndarray:
+    """``pixels`` scaled (nearest) so that the longer side is ``side``."""
+    from PIL import Image
+
+    h, w = pixels.shape[:2]
+    scale = side / max(h, w, 1)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.NEAREST))
+
+
+def _stack(parts: Sequence[np.ndarray], axis: int) -> np.ndarray:
+    """Pictures side by side (axis 1) or one under another (axis 0), padded white, GAP pixels apart."""
+    other = 1 - axis
+    size = max(p.shape[other] for p in parts)
+    padded = []
+    for part in parts:
+        pad = [(0, 0), (0, 0), (0, 0)]
+        pad[other] = (0, size - part.shape[other])
+        padded.append(np.pad(part, pad, constant_values=WHITE))
+        gap_shape = [0, 0, 3]
+        gap_shape[axis], gap_shape[other] = GAP, size
+        padded.append(np.full(gap_shape, WHITE, np.uint8))
+    return np.concatenate(padded[:-1], axis=axis)
+
+
+def histogram_bars(edges: Sequence[float], counts: Sequence[int], *, width: int, height: int) -> np.ndarray:
+    """Bars of the non-empty range of a histogram, ``height`` pixels tall, with its value range below."""
+    counts = np.asarray(counts, np.float64)
+    picture = np.full((height, width, 3), WHITE, np.uint8)
+    filled = np.flatnonzero(counts)
+    if filled.size == 0:
+        return np.concatenate([picture, text_band(["no peaks"], width)])
+    first, last = int(filled[0]), int(filled[-1]) + 1
+    shown = counts[first:last]
+    columns = np.minimum((np.arange(width) * len(shown)) // width, len(shown) - 1)
+    tops = np.round(height * shown[columns] / shown.max()).astype(int)
+    rows = np.arange(height)[:, None]
+    picture[rows >= height - tops[None, :]] = BAR
+    label = f"{edges[first]:.3g} .. {edges[last]:.3g}"
+    return np.concatenate([picture, text_band([label], width)])
+
+
+def _statistics(stats: dict) -> np.ndarray:
+    lines = [f"over {stats['inputs']} scanned inputs:", f"mean {stats['mean']:.3g}  std {stats['std']:.3g}",
+             f"max {stats['max']:.3g}", f"active {100 * stats['active']:.1f}% of positions",
+             f"on {100 * stats['active_inputs']:.0f}% of inputs", "peaks per input (histogram):"]
+    text = text_band(lines, 2 * PANEL_WIDTH, left_aligned=True)
+    bars = histogram_bars(stats["peaks"]["edges"], stats["peaks"]["counts"], width=2 * PANEL_WIDTH - 8, height=48)
+    return _stack([text, np.pad(bars, [(0, 0), (4, 4), (0, 0)], constant_values=WHITE)], axis=0)
+
+
+
+def _examples(examples: list, side: int) -> np.ndarray:
+    tiles = []
+    for pixels, entry in examples:
+        tile = _resized(pixels, side)
+        note = f"#{entry['rank'] + 1} {entry['score']:.3g}" + ("" if entry.get("reproduced", True) else " !")
+        tiles.append(np.concatenate([tile, text_band([note], max(side, tile.shape[1]))[:, : tile.shape[1]]]))
+    return captioned(_stack(tiles, axis=1), "top dataset examples (receptive-field crops, score = map max)")
+
+
+def _judged(card: Any, width: int) -> np.ndarray:
+    flags = ", ".join(card.flags) if card.flags else "none"
+    lines = [f"diagnosis flags on {len(card.importance)} image(s): {flags}"]
+    for row in card.importance:
+        cls = f"{row['target']} ({row['class_name']})" if row.get("class_name") else str(row["target"])
+        name = str(row["input"]).replace("\\", "/").rsplit("/", 1)[-1]
+        lines.append(f"{name}: importance for class {cls} {row['importance']:.3g}, "
+                     f"rank {row['rank']} of {row['channels']}")
+    return text_band(lines, width, left_aligned=True)
+
+
+def draw_card(card: Any) -> np.ndarray:
+    """The card as one (H, W, 3) uint8 picture: title, visualization | statistics, examples, flags and importance."""
+    top = [captioned(_resized(card.visualization, PANEL_WIDTH), "what it wants (visualization)")]
+    if card.statistics:
+        top.append(_statistics(card.statistics))
+    rows = [_stack(top, axis=1)]
+    if card.examples:
+        rows.append(_examples(card.examples, CROP))
+    width = max(row.shape[1] for row in rows)
+    if card.importance is not None:
+        rows.append(_judged(card, max(width, 2 * PANEL_WIDTH)))
+    body = _stack(rows, axis=0)
+    title = text_band([f"{card.model} | {card.layer} | channel {card.channel}"], body.shape[1])
+    picture = np.concatenate([title, body])
+    return np.pad(picture, [(4, 4), (4, 4), (0, 0)], constant_values=WHITE)
