@@ -27,26 +27,28 @@ def _image(path: Path, height: Optional[int] = None) -> np.ndarray:
     return np.asarray(image)
 
 
-def _row(parts: list[np.ndarray]) -> np.ndarray:
-    height = max(p.shape[0] for p in parts)
-    width = sum(p.shape[1] for p in parts) + GAP * (len(parts) - 1)
-    canvas = np.full((height, width, 3), 255, np.uint8)
-    left = 0
+def _stack(parts: list[np.ndarray], axis: int) -> np.ndarray:
+    """``parts`` side by side (``axis=1``) or one under another (``axis=0``), GAP apart, on white."""
+    across = 1 - axis
+    shape = [0, 0, 3]
+    shape[axis] = sum(p.shape[axis] for p in parts) + GAP * (len(parts) - 1)
+    shape[across] = max(p.shape[across] for p in parts)
+    canvas = np.full(shape, 255, np.uint8)
+    start = 0
     for part in parts:
-        canvas[: part.shape[0], left : left + part.shape[1]] = part
-        left += part.shape[1] + GAP
+        window = [slice(0, part.shape[0]), slice(0, part.shape[1])]
+        window[axis] = slice(start, start + part.shape[axis])
+        canvas[tuple(window)] = part
+        start += part.shape[axis] + GAP
     return canvas
+
+
+def _row(parts: list[np.ndarray]) -> np.ndarray:
+    return _stack(parts, 1)
 
 
 def _column(parts: list[np.ndarray]) -> np.ndarray:
-    width = max(p.shape[1] for p in parts)
-    height = sum(p.shape[0] for p in parts) + GAP * (len(parts) - 1)
-    canvas = np.full((height, width, 3), 255, np.uint8)
-    top = 0
-    for part in parts:
-        canvas[top : top + part.shape[0], : part.shape[1]] = part
-        top += part.shape[0] + GAP
-    return canvas
+    return _stack(parts, 0)
 
 
 def _grids(out: Path, key: str, stem: str) -> list[np.ndarray]:
