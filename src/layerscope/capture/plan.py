@@ -13,8 +13,9 @@ right after a conv, or ``out += identity`` in a ResNet block, then overwrites th
 tensor. The :class:`~layerscope.capture.Recorder` copies exactly those outputs at hook
 time. Which ones they are is *learned* from version counters (a tensor's version moves
 when it is written in place) and kept per model and layer set (weakly: plans go with the
-model). On the learning call the :class:`Learner` watches every module boundary: a
-capture is copied just before a module with ``inplace=True`` receives it (its value still
+model). On the learning call the :class:`Learner` watches the modules with
+``inplace=True`` (hooks on those alone: a global module hook would slow every module of
+the forward): a capture is copied just before such a module receives it (its value still
 intact), and outputs that another plan of the same model saw overwritten are copied at
 hook time; either kind is then followed, without keeping it alive, to confirm the write.
 A write between modules (``out += identity``) costs a second forward once, never a wrong
@@ -31,9 +32,11 @@ from typing import Iterable, Iterator, Optional
 import torch
 import torch.nn as nn
 
+from .anatomy import PerModel, forget_anatomy
+
 __all__ = ["cached", "remember", "forget", "known", "module_of", "Learner"]
 
-_PLANS: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_PLANS = PerModel()  # model -> {layer set and options: plan}
 _KEY_TAIL = re.compile(r"(#\d+)?(:.*)?$")
 
 
@@ -43,12 +46,20 @@ def cached(model: nn.Module, key: tuple) -> Optional[frozenset]:
 
 
 def remember(model: nn.Module, key: tuple, plan: frozenset) -> None:
-    _PLANS.setdefault(model, {})[key] = plan
+    plans = _PLANS.get(model)
+    if plans is None:
+        plans = {}
+        _PLANS.set(model, plans)
+    plans[key] = plan
 
 
 def forget(model: nn.Module) -> None:
-    """Drop every plan of ``model`` (the next capture learns afresh; used by benchmarks and tests)."""
-    _PLANS.pop(model, None)
+    """Drop all that captures kept for ``model``: its plans and its walk (the next capture starts afresh).
+
+    Used by benchmarks and tests, to time or test a capture on a model it has not seen.
+    """
+    _PLANS.pop(model)
+    forget_anatomy(model)
 
 
 def module_of(key: str) -> str:
@@ -69,8 +80,8 @@ def known(model: nn.Module, names: Iterable[str]) -> frozenset:
 class Learner:
     """The learning call: copies a capture just before an in-place module writes it, and confirms the write.
 
-    Every module boundary of the forward is watched (global module hooks, only while
-    :meth:`following`). Before a module with ``inplace=True`` runs, each capture not yet
+    The boundaries of the modules with ``inplace=True`` are watched (their own hooks, only
+    while :meth:`following`). Before such a module runs, each capture not yet
     copied whose storage it receives is copied (its value is still intact) and then
     followed, without keeping the original alive, until its version moves (``written``)
     or it is freed. Outputs copied at hook time (known from other plans) are followed
@@ -116,10 +127,13 @@ class Learner:
         self.followed = alive
 
     @contextlib.contextmanager
-    def following(self) -> Iterator["Learner"]:
-        module = nn.modules.module
-        handles = [module.register_module_forward_pre_hook(self.before), module.register_module_forward_hook(self.check)]
+    def following(self, modules: Iterable[nn.Module]) -> Iterator["Learner"]:
+        """Watch the boundaries of ``modules`` (those with ``inplace=True``: ``Anatomy.inplace()``)."""
+        handles = []
         try:
+            for module in modules:
+                handles.append(module.register_forward_pre_hook(self.before))
+                handles.append(module.register_forward_hook(self.check))
             yield self
         finally:
             for handle in handles:

@@ -35,11 +35,12 @@ import torch.nn as nn
 
 from ..errors import InputError
 from .activations import Activations, LayerInfo
-from .call import call_model, check_device, check_dtype, model_device, move_inputs
+from .anatomy import Anatomy, anatomy
+from .call import call_model, check_device, check_dtype, move_inputs
 from .flatten import flatten_output
 from .hookable import ensure_hookable
 from .plan import Learner, cached, known, remember
-from .select import LayerSelector, all_modules, selected_modules
+from .select import LayerSelector, selected_modules
 from .state import ModelState
 
 __all__ = ["Recorder"]
@@ -59,7 +60,7 @@ class _Call:
     """
 
     __slots__ = ("tensors", "origin", "watch", "calls", "skipped", "copied", "copy", "copy_modules", "hold",
-                 "learner", "grad", "offload", "dtype")
+                 "learner", "grad", "offload", "dtype", "plain")
 
     def __init__(self, copy: Optional[frozenset], copy_modules: frozenset, hold: bool, grad: bool, offload, dtype,
                  learn: bool = False):
@@ -72,8 +73,20 @@ class _Call:
         self.copy, self.copy_modules, self.hold = copy, copy_modules, hold
         self.learner = Learner(self.tensors, self.copied) if learn else None
         self.grad, self.offload, self.dtype = grad, offload, dtype
+        # the common call: a plan to follow, captures kept as they are (the fast path of add)
+        self.plain = copy is not None and not (learn or hold or copy_modules or grad or offload or dtype)
 
     def add(self, name: str, module: nn.Module, output: Any) -> None:
+        if (
+            self.plain and type(output) is torch.Tensor and name and name not in self.calls
+            and name not in self.copy and name not in self.tensors and not output.requires_grad
+            and not output.is_inference()
+        ):  # once per hooked module: the usual case, kept short (a tensor, not copied, verified by its version)
+            self.calls[name] = 1
+            self.tensors[name] = output
+            self.watch.append((name, output, output._version))
+            self.origin[name] = (name, module, 0, "")
+            return
         index = self.calls.get(name, 0)
         self.calls[name] = index + 1
         base = (name or "output") if index == 0 else f"{name or 'output'}#{index}"
@@ -144,6 +157,10 @@ class Recorder:
     as it is taken (big models on GPU); ``dtype`` casts floating captures.
     ``stop_early=True`` ends the forward once every selected module has run once (the
     model output is then ``None``).
+
+    The layers are resolved, and the model walked, when the Recorder is made; the first
+    ``with`` block uses that walk (every later one checks it again), so change or move the
+    model before making a Recorder, not between making it and entering it.
     """
 
     def __init__(
@@ -158,8 +175,8 @@ class Recorder:
         restore_buffers: bool = True,
     ) -> None:
         self.model = ensure_hookable(model)
-        self._everything = all_modules(model)
-        self._modules = selected_modules(model, layers, self._everything)
+        self._walked: Optional[Anatomy] = anatomy(model)  # serves the first `with` block (then walked again)
+        self._modules = selected_modules(model, layers, self._walked)
         self.names = list(self._modules)
         self.offload = check_device(offload)
         self.dtype = check_dtype(dtype)
@@ -169,9 +186,6 @@ class Recorder:
         self.reruns = 0  # forwards run again because a capture was overwritten unforeseen
         self._state: Optional[ModelState] = None
         self._call: Optional[_Call] = None
-        self._infos: dict[str, LayerInfo] = {}
-        self._last_keys: tuple = ()
-        self._last_infos: dict[str, LayerInfo] = {}
         self._plan_key = (tuple(self.names), self.offload, self.dtype, self.grad, self.stop_early)
         self._plan: Optional[frozenset] = None
         self._options = (self.grad, self.offload, self.dtype)
@@ -180,8 +194,8 @@ class Recorder:
     def __enter__(self) -> "Recorder":
         if self._state is not None:
             raise InputError("This Recorder is already active; use one `with` block at a time.")
-        unique = list({id(m): m for m in [self.model, *self._everything.values()]}.values())
-        state = ModelState(self.model, restore_buffers=self.restore_buffers, modules=unique).__enter__()
+        body, self._walked = self._walked, None
+        state = ModelState(self.model, restore_buffers=self.restore_buffers, body=body).__enter__()
         try:
             for name, module in self._modules.items():
                 state.hook(module, self._make_hook(name))
@@ -224,10 +238,11 @@ class Recorder:
     def __call__(self, inputs: Any) -> Activations:
         if self._state is None:
             raise InputError("Recorder is not active: use `with Recorder(model, layers) as rec: rec(x)`.")
-        inputs = move_inputs(inputs, *model_device(self.model))
+        inputs = move_inputs(inputs, *self._state.device())
         plan = self.plan
         if plan is None:  # learn: copy the predicted outputs and confirm them, verify the rest
-            acts = self._run(inputs, _Call(frozenset(), known(self.model, self.names), False, *self._options, learn=True))
+            predicted = known(self.model, self.names)
+            acts = self._run(inputs, _Call(frozenset(), predicted, False, *self._options, learn=True))
         else:
             acts = self._run(inputs, _Call(plan, frozenset(), False, *self._options))
         if acts is None:  # a write nobody foresaw: run again, copying (and learning) everything
@@ -238,7 +253,8 @@ class Recorder:
     def _run(self, inputs: Any, call: _Call) -> Optional[Activations]:
         self._call = call
         output = None
-        following = call.learner.following() if call.learner is not None else contextlib.nullcontext()
+        learner = call.learner
+        following = learner.following(self._state.body.inplace()) if learner is not None else contextlib.nullcontext()
         try:
             with self._state.forward(), following, torch.inference_mode(False), torch.set_grad_enabled(self.grad):
                 try:
@@ -258,17 +274,17 @@ class Recorder:
 
     def _info(self, call: _Call) -> dict[str, LayerInfo]:
         keys = tuple(call.origin)
-        if not call.skipped and keys == self._last_keys:  # the same layers as last time: the same metadata
-            return dict(self._last_infos)
+        kept = self._state.body.infos  # the same captures of the same tree have the same metadata
+        if not call.skipped and keys in kept:
+            return dict(kept[keys])
         infos = {}
         for key, (name, module, index, suffix) in call.origin.items():
             skipped = call.skipped.get(key[: len(key) - len(suffix)], ())
-            info = self._infos.get(key)
-            if info is None or info.skipped != skipped or info.module_type != type(module).__name__:
-                info = self._infos[key] = LayerInfo(key, name, type(module).__name__, index, suffix, skipped)
-            infos[key] = info
+            infos[key] = LayerInfo(key, name, type(module).__name__, index, suffix, skipped)
         if not call.skipped:
-            self._last_keys, self._last_infos = keys, infos
+            if len(kept) >= 64:  # many layer sets in turn (an explorer): keep the latest
+                kept.clear()
+            kept[keys] = infos
         return dict(infos)
 
 

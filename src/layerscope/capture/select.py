@@ -17,6 +17,7 @@ from typing import Iterable, Optional, Sequence, Union
 import torch.nn as nn
 
 from ..errors import InputError, LayerNotFoundError, did_you_mean
+from .anatomy import Anatomy, anatomy
 
 __all__ = ["select_layers", "selected_modules", "all_modules", "LayerSelector", "DEFAULT_TYPES"]
 
@@ -32,8 +33,15 @@ def _is_leaf(module: nn.Module) -> bool:
 
 
 def all_modules(model: nn.Module) -> dict[str, nn.Module]:
-    """Dotted name -> module, every path to a module reachable by several names (the root, "", left out)."""
-    return {name: module for name, module in model.named_modules(remove_duplicate=False) if name}
+    """Dotted name -> module, every path to a module reachable by several names (the root, "", left out).
+
+    The order of ``named_modules(remove_duplicate=False)``; read from the walk kept for the model
+    (:mod:`~layerscope.capture.anatomy`), and a copy of it.
+
+    >>> list(all_modules(nn.Sequential(nn.Sequential(nn.ReLU()), nn.ReLU())))
+    ['0', '0.0', '1']
+    """
+    return dict(anatomy(model).named)
 
 
 def _unique(names: Iterable[str], named: dict[str, nn.Module]) -> list[str]:
@@ -103,10 +111,28 @@ def select_layers(model: nn.Module, layers: LayerSelector = None) -> list[str]:
 
 
 def selected_modules(
-    model: nn.Module, layers: LayerSelector = None, everything: Optional[dict[str, nn.Module]] = None
+    model: nn.Module, layers: LayerSelector = None, body: Optional[Anatomy] = None
 ) -> dict[str, nn.Module]:
-    """:func:`select_layers` with the module of each name; ``everything``: :func:`all_modules` of the model."""
-    everything = all_modules(model) if everything is None else everything
+    """:func:`select_layers` with the module of each name (resolved once per model tree and selector).
+
+    ``body``: the model's :class:`~layerscope.capture.anatomy.Anatomy`, when the caller just made it.
+    """
+    body = anatomy(model) if body is None else body
+    key = tuple(layers) if isinstance(layers, list) else layers
+    try:
+        return dict(body.selections[key])
+    except (KeyError, TypeError):  # not resolved yet, or a selector that cannot be a key (it will be refused)
+        pass
+    found = _select(model, layers, body.named)
+    if all(m is not model for m in found.values()):  # (kept weakly for its model, the walk must not hold the model)
+        try:
+            body.selections[key] = found
+        except TypeError:
+            pass
+    return dict(found)
+
+
+def _select(model: nn.Module, layers: LayerSelector, everything: dict[str, nn.Module]) -> dict[str, nn.Module]:
     if not everything:
         return {"": model}  # a bare module (e.g. a single nn.Conv2d): capture its own output
     if layers is None:

@@ -24,7 +24,9 @@ it registers, and on exit (also after a raising forward) removes them and gives 
 module its ``training`` flag back. With ``restore_buffers=True`` (the default) buffers
 that a forward rewrites in place (a step counter, a cache), replaces (``self.buf = ...``)
 or registers are put back as they were after each forward (each one runs in
-``with state.forward():``).
+``with state.forward():``). The copies they are put back from are kept with the model's
+walk (:mod:`~layerscope.capture.anatomy`) between blocks and made again for a buffer whose
+version counter moved, or that a forward wrote.
 Parameters are never copied (that would cost a model's worth of memory): one that a
 forward modified in place is reported with a warning.
 """
@@ -33,12 +35,19 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from operator import attrgetter
 from typing import Any, Callable, Iterator, Optional
 
 import torch
 import torch.nn as nn
+from torch._utils import _flatten_dense_tensors
+
+from .anatomy import Anatomy, anatomy
+from .call import model_device
 
 __all__ = ["ModelState"]
+
+_TRAINING = attrgetter("training")
 
 
 class _Slots:
@@ -49,30 +58,38 @@ class _Slots:
     forward each one is logged with what it replaced, and undone after it; between forwards
     (the user's own changes) they only mark the copies for a rescan. In-place writes are seen
     through version counters. So a call costs one version read per buffer and parameter, not
-    a walk over every module.
+    a walk over every module; copies are made in one flat copy per dtype and device, and kept
+    with the model's walk for the next block.
     """
 
-    def __init__(self, modules: list[nn.Module], copy_buffers: bool) -> None:
-        self.modules = modules
-        self.ids = {id(m) for m in self.modules}
+    def __init__(self, body: Anatomy, modules: list[nn.Module], copy_buffers: bool) -> None:
+        self.body, self.modules, self.ids = body, modules, body.ids
         self.copy_buffers = copy_buffers
-        self.buffers: list[torch.Tensor] = []  # every buffer with a version counter, and its copy
-        self.copies: list[Optional[torch.Tensor]] = []
-        self.versions: list[int] = []  # the buffers' versions when copied (or last put back)
-        self.params: list[torch.Tensor] = []
+        self.buffers: list[torch.Tensor] = body.buffers  # every buffer with a version counter, and its copy
+        self.params: list[torch.Tensor] = body.params
+        kept = body.take_copies()
+        # copies (see _copies) and the buffers' versions when copied (or last put back)
+        fresh = ([None] * len(self.buffers), [-1] * len(self.buffers))
+        self.copies, self.versions = kept if kept and copy_buffers else fresh
+        self.rewritten: set[int] = set()  # buffers a forward wrote: copied afresh next time
         self.param_versions: list[int] = []
         self.undo: list[tuple] = []
         self.in_forward = False
-        self.dirty = True
+        self.dirty = False
         self.handles = [
             nn.modules.module.register_module_buffer_registration_hook(self._on_buffer),
             nn.modules.module.register_module_parameter_registration_hook(self._on_parameter),
         ]
 
     def close(self) -> None:
+        """Remove the registration hooks; keep the copies with the model's anatomy for the next call."""
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
+        if self.copy_buffers and not self.dirty and self.buffers is self.body.buffers and self.body.keeps_copies:
+            for index in self.rewritten:  # (a write through .data would leave its copy stale unseen)
+                self.copies[index], self.versions[index] = None, -1
+            self.body.copies = (self.copies, self.versions)
 
     def _on_buffer(self, module: nn.Module, name: str, tensor: Any) -> None:
         if id(module) in self.ids:
@@ -100,9 +117,11 @@ class _Slots:
             self._rescan()
         now = [t._version for t in self.buffers]
         if now != self.versions and self.copy_buffers:  # written by the user between two forwards
-            for index, (tensor, version, old) in enumerate(zip(self.buffers, now, self.versions)):
-                if version != old or self.copies[index] is None:
-                    self.copies[index] = tensor.detach().clone()
+            copies = self.copies
+            versions = self.versions
+            stale = [i for i, (now_, old) in enumerate(zip(now, versions)) if now_ != old or copies[i] is None]
+            for index, copy in zip(stale, _copies([self.buffers[i] for i in stale])):
+                self.copies[index] = copy
         self.versions = now
         self.param_versions = [p._version for p in self.params]
 
@@ -111,7 +130,8 @@ class _Slots:
         self.buffers = [t for m in self.modules for t in m._buffers.values() if t is not None and not t.is_inference()]
         self.copies = [known.get(id(t)) for t in self.buffers]
         self.versions = [-1] * len(self.buffers)  # forces a copy of the new ones
-        self.params = [p for m in self.modules for p in m._parameters.values() if p is not None and not p.is_inference()]
+        params = (p for m in self.modules for p in m._parameters.values())
+        self.params = [p for p in params if p is not None and not p.is_inference()]
         self.dirty = False
 
     def restore(self, buffers: bool) -> list[str]:
@@ -142,23 +162,60 @@ class _Slots:
         with torch.no_grad():
             for index, (tensor, version, old) in enumerate(zip(self.buffers, now, self.versions)):
                 if version != old and buffers and self.copies[index] is not None:
-                    tensor.copy_(self.copies[index])
+                    tensor.copy_(_copied(self.copies[index], tensor))
                     self.versions[index] = tensor._version
+                    self.rewritten.add(index)
                 elif version != old:
                     self.versions[index] = -1  # kept as the forward left it: copy it again next time
+
+
+def _copies(tensors: list[torch.Tensor]) -> list[tuple]:
+    """Copies of ``tensors`` as ``(flat, offset)``: one flat copy per dtype and device (a clone each costs ~4 µs).
+
+    Read one back with :func:`_copied`; most are never read (a forward rarely writes a buffer).
+
+    >>> a, b = torch.arange(6.0).view(2, 3).t(), torch.ones(2)
+    >>> c = torch.zeros(1, dtype=torch.long)
+    >>> [torch.equal(_copied(copy, t), t) for copy, t in zip(_copies([a, b, c]), [a, b, c])]
+    [True, True, True]
+    """
+    groups: dict[tuple, list[int]] = {}
+    for index, tensor in enumerate(tensors):
+        groups.setdefault((tensor.dtype, tensor.device), []).append(index)
+    copies: list[tuple] = [()] * len(tensors)
+    with torch.no_grad():
+        for indices in groups.values():
+            group = [tensors[i] for i in indices]
+            try:
+                flat = _flatten_dense_tensors(group) if len(group) > 1 else None
+            except (RuntimeError, TypeError, NotImplementedError):  # sparse, quantized, ...: one clone each
+                flat = None
+            offset = 0
+            for index, tensor in zip(indices, group):
+                copies[index] = (flat, offset) if flat is not None else (tensor.detach().clone(), None)
+                offset += tensor.numel()
+    return copies
+
+
+def _copied(copy: tuple, like: torch.Tensor) -> torch.Tensor:
+    """The tensor a :func:`_copies` entry holds (shaped like ``like``)."""
+    flat, offset = copy
+    return flat if offset is None else flat[offset : offset + like.numel()].view(like.shape)
 
 
 class ModelState:
     """Context manager owning hooks, train/eval flags and (optionally) buffers of ``model``.
 
     ``eval=False`` keeps the modules' modes during the block (they are still restored on exit).
+    ``body``: the model's :class:`~layerscope.capture.anatomy.Anatomy` when the caller made or
+    checked it just now (else it is looked up, and checked, on enter).
     """
 
     def __init__(
-        self, model: nn.Module, *, restore_buffers: bool = True, eval: bool = True, modules: Optional[list] = None
+        self, model: nn.Module, *, restore_buffers: bool = True, eval: bool = True, body: Optional[Anatomy] = None
     ) -> None:
         self.model = model
-        self._given = modules  # every module of ``model`` once, when the caller already walked it
+        self._walked = body  # the model's walk, when the caller made (or checked) it just now
         self.restore_buffers = restore_buffers
         self.eval = eval
         self._handles: list = []
@@ -166,17 +223,26 @@ class ModelState:
         self._training: set[int] = set()  # ids of the modules in training mode before the block
         self._slots: Optional[_Slots] = None
         self._warned: set[str] = set()
+        self.body: Optional[Anatomy] = None  # the model's walk, while active
 
     @property
     def active(self) -> bool:
         return self._slots is not None
 
+    def device(self) -> tuple[torch.device, Optional[torch.dtype]]:
+        """Device and floating dtype of the model's first parameter (or buffer), as :func:`model_device` says."""
+        for tensors in (self._slots.params, self._slots.buffers) if self._slots is not None else ():
+            for tensor in tensors:
+                return tensor.device, tensor.dtype if tensor.is_floating_point() else None
+        return model_device(self.model)  # none (or only inference tensors): walk it
+
     def __enter__(self) -> "ModelState":
-        modules = self._modules = self._given if self._given is not None else list(self.model.modules())
+        body = self.body = self._walked if self._walked is not None else anatomy(self.model)
+        self._walked = None
+        modules = self._modules = [self.model, *body.modules]
         self._training = {id(m) for m in modules if m.training}
         try:
-            self._slots = _Slots(modules, self.restore_buffers)
-            self._slots.prepare()
+            self._slots = _Slots(body, modules, self.restore_buffers)
             if self.eval and self._training:
                 self.model.eval()  # the model's own eval(): subclasses may override train()
         except BaseException:
@@ -227,9 +293,11 @@ class ModelState:
             if self._slots is not None:
                 self._slots.close()
         finally:
-            for module in self._modules:
-                training = id(module) in self._training
-                if module.training != training:
-                    module.training = training
+            modules, before = self._modules, self._training
+            if before or any(map(_TRAINING, modules)):  # (all in eval before and after: nothing to put back)
+                for module in modules:
+                    training = id(module) in before
+                    if module.training != training:
+                        module.training = training
             self._modules = []
-            self._slots = None
+            self._slots = self.body = None
