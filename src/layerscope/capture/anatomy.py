@@ -39,7 +39,7 @@ from typing import Any, Optional
 import torch
 import torch.nn as nn
 
-__all__ = ["Anatomy", "PerModel", "anatomy", "forget_anatomy", "KEEP_COPIES_BYTES"]
+__all__ = ["Anatomy", "PerModel", "anatomy", "forget_anatomy", "tensors_of", "KEEP_COPIES_BYTES"]
 
 KEEP_COPIES_BYTES = 32 * 2**20  # buffer copies kept between calls when a model's buffers fit in this
 _LOCK = threading.Lock()
@@ -170,6 +170,11 @@ def _visit(module: nn.Module, prefix: str, found: dict[str, nn.Module]) -> None:
 
 def _values(modules: list[nn.Module], table: attrgetter) -> list[Any]:
     return list(chain.from_iterable(map(dict.values, map(table, modules))))
+
+
+def tensors_of(modules: list[nn.Module], table: str) -> list[torch.Tensor]:
+    """The tensors of ``modules``' ``"_buffers"`` or ``"_parameters"`` tables: each once, with a version counter."""
+    return _tensors(_values(modules, attrgetter(table)))
 
 
 def _tensors(values: list[Any]) -> list[torch.Tensor]:

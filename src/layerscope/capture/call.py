@@ -25,7 +25,7 @@ import torch.nn as nn
 
 from ..errors import ForwardError, InputError, LayerscopeError
 
-__all__ = ["Args", "call_model", "move_inputs", "model_device", "batch_size_of", "describe_inputs"]
+__all__ = ["Args", "call_model", "move_inputs", "model_device", "device_of", "batch_size_of", "describe_inputs"]
 
 
 class Args:
@@ -64,10 +64,15 @@ def _is_tuple(value: Any) -> bool:
 
 def model_device(model: nn.Module) -> tuple[torch.device, Optional[torch.dtype]]:
     """Device and floating dtype of the first parameter (or buffer); CPU and None if there is none."""
-    for tensors in (model.parameters(), model.buffers()):
+    return device_of((model.parameters(), model.buffers())) or (torch.device("cpu"), None)
+
+
+def device_of(groups: Any) -> Optional[tuple[torch.device, Optional[torch.dtype]]]:
+    """Device and floating dtype of the first tensor of the first non-empty group, or None."""
+    for tensors in groups:
         for tensor in tensors:
             return tensor.device, tensor.dtype if tensor.is_floating_point() else None
-    return torch.device("cpu"), None
+    return None
 
 
 def move_inputs(value: Any, device: torch.device, dtype: Optional[torch.dtype]) -> Any:

@@ -42,8 +42,8 @@ import torch
 import torch.nn as nn
 from torch._utils import _flatten_dense_tensors
 
-from .anatomy import Anatomy, anatomy
-from .call import model_device
+from .anatomy import Anatomy, anatomy, tensors_of
+from .call import device_of, model_device
 
 __all__ = ["ModelState"]
 
@@ -127,11 +127,10 @@ class _Slots:
 
     def _rescan(self) -> None:
         known = {id(t): c for t, c in zip(self.buffers, self.copies)}
-        self.buffers = [t for m in self.modules for t in m._buffers.values() if t is not None and not t.is_inference()]
+        self.buffers = tensors_of(self.modules, "_buffers")
         self.copies = [known.get(id(t)) for t in self.buffers]
         self.versions = [-1] * len(self.buffers)  # forces a copy of the new ones
-        params = (p for m in self.modules for p in m._parameters.values())
-        self.params = [p for p in params if p is not None and not p.is_inference()]
+        self.params = tensors_of(self.modules, "_parameters")
         self.dirty = False
 
     def restore(self, buffers: bool) -> list[str]:
@@ -231,10 +230,8 @@ class ModelState:
 
     def device(self) -> tuple[torch.device, Optional[torch.dtype]]:
         """Device and floating dtype of the model's first parameter (or buffer), as :func:`model_device` says."""
-        for tensors in (self._slots.params, self._slots.buffers) if self._slots is not None else ():
-            for tensor in tensors:
-                return tensor.device, tensor.dtype if tensor.is_floating_point() else None
-        return model_device(self.model)  # none (or only inference tensors): walk it
+        found = device_of((self._slots.params, self._slots.buffers)) if self._slots is not None else None
+        return found or model_device(self.model)  # none (or only inference tensors): walk it
 
     def __enter__(self) -> "ModelState":
         body = self.body = self._walked if self._walked is not None else anatomy(self.model)
