@@ -41,9 +41,9 @@ import torch
 import torchvision
 
 import layerscope
-from layerscope.capture import Recorder, select_layers
-from layerscope.capture.api import capture
-from layerscope.capture.plan import forget
+from layerscope.capturing import Recorder, select_layers
+from layerscope.run.capture import capture
+from layerscope.capturing.plan import forget
 
 MODELS = "resnet18,resnet50,vgg16,mobilenet_v3_large,efficientnet_b0,densenet121,vit_b_16"
 COLUMNS = ("bare", "keep", "clone", "capture-first", "capture", "recorder")

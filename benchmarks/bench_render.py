@@ -30,8 +30,8 @@ from collections import Counter
 import torch
 import torchvision
 
-from layerscope.capture import Recorder
-from layerscope.show import show
+from layerscope.capturing import Recorder
+from layerscope.showing.api import show
 
 VGG_SHAPE_LAYERS = ["features.0", "features.5", "features.10", "features.17", "features.24"]
 

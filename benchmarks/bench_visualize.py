@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 import layerscope as ls
-from layerscope.capture import ModelState
+from layerscope.capturing import ModelState
 
 CASES = [("torchvision:resnet18", "layer3.0.conv1"), ("builtin:efficientnet_lite0", "blocks.3")]  # mid-depth layers
 

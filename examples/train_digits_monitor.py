@@ -108,7 +108,7 @@ def table(rows: list[dict]) -> str:
 def chart(rows: list[dict], path: Path) -> None:
     from matplotlib.figure import Figure
 
-    from layerscope.diagnose import Thresholds
+    from layerscope.diagnosis import Thresholds
 
     epochs = [row["epoch"] for row in rows]
     fig = Figure(figsize=(8, 3.2), dpi=100, layout="constrained")

@@ -40,30 +40,42 @@ def test_errors_share_one_root():
     assert all(issubclass(e, layerscope.LayerscopeError) for e in errors)
 
 
-def test_verbs_are_their_packages_and_can_be_called():
-    import layerscope.capture.recorder
-    import layerscope.diagnose.verdict
-    import layerscope.show
+def test_verbs_are_plain_functions_and_shadow_no_module():
+    """``ls.capture`` is a function (a type checker sees one); the packages behind the verbs have other names."""
+    import layerscope.capturing.recorder
+    import layerscope.diagnosis.verdict
+    import layerscope.showing.api
 
-    assert isinstance(layerscope.capture, types.ModuleType) and callable(layerscope.capture)
-    assert layerscope.capture.recorder.Recorder is layerscope.Recorder
-    assert layerscope.diagnose.Thresholds is layerscope.diagnose.thresholds.Thresholds
-    assert layerscope.show.ShowResult.__name__ == "ShowResult"
-    assert layerscope.report.Report.__name__ == "Report" and callable(layerscope.report)
+    verbs = ["capture", "show", "diagnose", "report", "scan", "load_stats", "compare", "browse", "visualize", "importance"]
+    assert all(isinstance(getattr(layerscope, v), types.FunctionType) for v in verbs)
+    assert layerscope.capturing.recorder.Recorder is layerscope.Recorder
+    assert layerscope.diagnosis.Thresholds is layerscope.diagnosis.thresholds.Thresholds
+    assert layerscope.showing.api.ShowResult.__name__ == "ShowResult"
+    assert layerscope.reporting.Report.__name__ == "Report"
     acts = layerscope.capture(nn.Sequential(nn.Conv2d(1, 2, 3)), torch.zeros(1, 1, 5, 5))
     assert list(acts) == ["0"]
 
 
-def test_verbs_show_the_signature_of_their_function():
-    from layerscope.capture.api import capture
+def _modules():
+    import pkgutil
 
-    assert inspect.signature(layerscope.capture) == inspect.signature(capture)
-    assert "callable as capture(model" in repr(layerscope.capture)
+    return sorted(m.name for m in pkgutil.walk_packages(layerscope.__path__, "layerscope.")
+                  if not m.name.endswith("__main__"))
+
+
+def test_every_module_is_importable_by_its_dotted_name_and_reachable_as_an_attribute():
+    """No function hides a module: ``import a.b.c`` works and ``a.b.c`` is that module."""
+    import importlib
+    import operator
+
+    for name in _modules():
+        module = importlib.import_module(name)
+        assert operator.attrgetter(name.split(".", 1)[1])(layerscope) is module, name
 
 
 def test_import_styles_work_in_a_fresh_interpreter():
     code = (
-        "import layerscope.capture.recorder as r, layerscope as ls\n"
+        "import layerscope.capturing.recorder as r, layerscope as ls\n"
         "from layerscope import capture, show, diagnose\n"
         "assert r.Recorder is ls.Recorder and capture is ls.capture and callable(show) and callable(diagnose)\n"
     )

@@ -12,7 +12,7 @@ from PIL import Image
 from layerscope.cli import main
 from layerscope.errors import InputError
 from layerscope.io.video import write_video
-from layerscope.video import animation_bytes, show_video
+from layerscope.showing.video import animation_bytes, show_video
 
 
 @pytest.fixture(scope="module")

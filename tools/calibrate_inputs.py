@@ -5,7 +5,7 @@
 The 18 photos scikit-image ships (natural scenes, micrographs, astronomy, documents; no download)
 go through the ImageNet preprocessing (resize 256, crop 224) and are normalized five ways: correctly,
 with 0.5/0.5, not at all (mean 0, std 1), divided by the std only, and twice. For each way,
-:func:`~layerscope.diagnose.check_inputs` runs on every photo alone and on random sets of 2, 4 and 8
+:func:`~layerscope.diagnosis.check_inputs` runs on every photo alone and on random sets of 2, 4 and 8
 photos; printed: the share of cases with a normalization finding (``input.normalization`` or
 ``input.range``), and the numbers the cut points are read from. Then the input noise score of the
 photos at 224, 64 and 32 pixels against random-pixel images (``input.noise``).
@@ -62,7 +62,7 @@ def flagged(x: torch.Tensor) -> bool:
     (True, False)
     """
     from layerscope.io import Preprocessing
-    from layerscope.diagnose import InputStats, check_inputs
+    from layerscope.diagnosis import InputStats, check_inputs
 
     return any(f.code in CODES for f in check_inputs(InputStats().update(x), Preprocessing()))
 

@@ -83,7 +83,7 @@ def depth_table(photos: list[str]) -> list[dict]:
 def confidence_table(photos: list[str]) -> dict:
     import torch
 
-    from layerscope.diagnose.outputs import ClassifierOutputs
+    from layerscope.diagnosis.outputs import ClassifierOutputs
     from layerscope.io import load_model
     from layerscope.zoo import sample_inputs
     from layerscope.zoo.digits import to_tensor

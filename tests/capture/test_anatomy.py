@@ -11,10 +11,10 @@ import torch.nn as nn
 import torchvision
 
 from layerscope import capture
-import layerscope.capture.anatomy as anatomy_module
-from layerscope.capture import Recorder
-from layerscope.capture.anatomy import anatomy
-from layerscope.capture.plan import forget
+import layerscope.capturing.anatomy as anatomy_module
+from layerscope.capturing import Recorder
+from layerscope.capturing.anatomy import anatomy
+from layerscope.capturing.plan import forget
 
 from .models import CONV_ON_RAMP, hand_conv, ramp_input
 from .test_corners import StepCounter

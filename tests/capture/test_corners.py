@@ -8,7 +8,7 @@ import torch.nn as nn
 import torchvision
 
 from layerscope import Args, LayerNotFoundError, Recorder, capture, list_layers
-from layerscope.capture.plan import forget
+from layerscope.capturing.plan import forget
 from layerscope.errors import ForwardError, InputError
 
 from .models import CONV_ON_RAMP, hand_conv, ramp_input
@@ -104,7 +104,7 @@ class _Pair(nn.Module):
 def test_an_exact_name_wins_over_a_pattern():
     model = nn.ModuleDict({"x[0]": nn.Linear(2, 2), "x0": nn.Linear(2, 3)})
     model.forward = lambda x: model["x0"](model["x[0]"](x))  # noqa: E731 - a ModuleDict has no forward
-    from layerscope.capture import select_layers
+    from layerscope.capturing import select_layers
 
     assert select_layers(model, "x[0]") == ["x[0]"]
     assert select_layers(model, "x[0-9]") == ["x0"]
@@ -113,7 +113,7 @@ def test_an_exact_name_wins_over_a_pattern():
 
 def test_a_comma_inside_an_exact_name_is_not_a_separator():
     model = nn.ModuleDict({"a,b": nn.Linear(2, 2)})
-    from layerscope.capture import select_layers
+    from layerscope.capturing import select_layers
 
     assert select_layers(model, "a,b") == ["a,b"]
     with pytest.raises(LayerNotFoundError):

@@ -12,7 +12,7 @@ import torch
 import torchvision
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
-from layerscope.capture import capture
+from layerscope import capture
 
 MODELS = ["resnet18", "vgg16", "densenet121", "mobilenet_v3_small"]
 _INPLACE_FUNCTIONS = {operator.iadd, operator.isub, operator.imul, operator.itruediv}

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from layerscope.capture import Recorder, capture
+from layerscope import Recorder, capture
 from layerscope.errors import InputError
 
 from .models import (

@@ -2,7 +2,7 @@ import pytest
 import torch.nn as nn
 import torchvision
 
-from layerscope.capture import select_layers
+from layerscope.capturing import select_layers
 from layerscope.errors import InputError, LayerNotFoundError
 
 

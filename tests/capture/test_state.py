@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from layerscope import diagnose, list_layers
-from layerscope.capture import ModelState
+from layerscope.capturing import ModelState
 
 from .test_corners import StepCounter
 from .models import ramp_input

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torchvision
 
-from layerscope.capture import capture, select_layers
+from layerscope import capture
+from layerscope.capturing import select_layers
 
 MODELS = torchvision.models.list_models(module=torchvision.models)
 # the smallest square input each family accepts (default 32)

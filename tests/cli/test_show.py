@@ -94,7 +94,7 @@ def test_layout_override_must_name_a_layout(tmp_path, capsys):
 
 
 def test_flags_fill_the_render_options_over_shows_defaults(tmp_path):
-    from layerscope.show import DEFAULT_OPTIONS
+    from layerscope.showing.api import DEFAULT_OPTIONS
 
     Image.new("RGB", (40, 40), "gray").save(tmp_path / "g.png")
     args = ["show", "builtin:digits", str(tmp_path / "g.png"), "--out", str(tmp_path / "o")]

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layerscope.compare import HSICSums, gram, linear_cka
+from layerscope.comparison import HSICSums, gram, linear_cka
 from layerscope.errors import InputError
 
 

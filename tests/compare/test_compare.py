@@ -11,7 +11,7 @@ import torch.nn as nn
 import torchvision
 
 import layerscope as ls
-from layerscope.compare import HSICSums
+from layerscope.comparison import HSICSums
 from layerscope.errors import ForwardError, InputError, LayerNotFoundError
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from layerscope.compare import ChannelCorrelation, match_channels
-from layerscope.compare.grids import shared_range
+from layerscope.comparison import ChannelCorrelation, match_channels
+from layerscope.comparison.grids import shared_range
 from layerscope.errors import InputError
 
 

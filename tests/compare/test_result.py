@@ -11,7 +11,7 @@ import torch.nn as nn
 from PIL import Image
 
 import layerscope as ls
-from layerscope.compare.files import save_comparison
+from layerscope.comparison.files import save_comparison
 from layerscope.errors import InputError, LayerNotFoundError
 
 

@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from layerscope.diagnose import Thresholds, diagnose
-from layerscope.diagnose.verdict import judge
+from layerscope.diagnosis import Thresholds, diagnose
+from layerscope.diagnosis.verdict import judge
 from layerscope.io import load_model
 from layerscope.stats import ChannelStats, noise_score
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from layerscope.diagnose import diagnose, parse_gate
+from layerscope.diagnosis import diagnose, parse_gate
 from layerscope.errors import InputError
 
 from .models import TwoConv, smooth_images

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from layerscope.diagnose import InputStats, Thresholds, check_inputs, diagnose
+from layerscope.diagnosis import InputStats, Thresholds, check_inputs, diagnose
 from layerscope.io import LoadedModel, Preprocessing
 from layerscope.zoo import sample_inputs
 

@@ -3,7 +3,7 @@
 import pytest
 from torch import nn
 
-from layerscope.diagnose.metrics import activation_bounds, rectified
+from layerscope.diagnosis.metrics import activation_bounds, rectified
 
 
 @pytest.mark.parametrize(

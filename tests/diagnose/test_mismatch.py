@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from layerscope.diagnose import InputStats, check_inputs, diagnose
+from layerscope.diagnosis import InputStats, check_inputs, diagnose
 from layerscope.io import LoadedModel, Preprocessing, load_model
 
 from .models import TwoConv

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from layerscope.diagnose import diagnose
+from layerscope.diagnosis import diagnose
 from layerscope.zoo import build_builtin, digits, sample_inputs
 
 from .models import TwoConv, smooth_images

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from layerscope.diagnose import Thresholds, diagnose, swap_confidence
+from layerscope.diagnosis import Thresholds, diagnose, swap_confidence
 from layerscope.io import load_model
 from layerscope.zoo import write_sample_images
 

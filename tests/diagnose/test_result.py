@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from layerscope.diagnose import Thresholds, diagnose
+from layerscope.diagnosis import Thresholds, diagnose
 from layerscope.errors import InputError, LayerNotFoundError
 
 from .models import smooth_images

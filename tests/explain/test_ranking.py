@@ -11,7 +11,7 @@ from PIL import Image
 
 from layerscope import importance, show
 from layerscope.errors import InputError
-from layerscope.render.overlay import overlay
+from layerscope.render.overlays import overlay
 from layerscope.render.views import seen_images
 
 RESNET_LAYERS = ["layer1.0.conv1", "layer3.1.conv2"]

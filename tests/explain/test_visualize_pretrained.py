@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from layerscope import diagnose, visualize
-from layerscope.diagnose.thresholds import Thresholds
+from layerscope.diagnosis.thresholds import Thresholds
 from layerscope.stats import noise_score
 
 pytest.importorskip("timm", reason="builtin:efficientnet_lite0 needs timm (pip install 'layerscope[pretrained]')")

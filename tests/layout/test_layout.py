@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from layerscope.capture import Activations, LayerInfo
+from layerscope.capturing import Activations, LayerInfo
 from layerscope.errors import InputError, LayerNotFoundError, LayoutError
-from layerscope.layout import layer_maps, to_maps, token_grid
+from layerscope.core.layout import layer_maps, to_maps, token_grid
 
 
 def numbered(*shape: int) -> torch.Tensor:
@@ -170,6 +170,6 @@ def test_layer_maps_errors_name_the_layer():
     with pytest.raises(LayoutError, match=r"^layer 'head': Cannot infer .*module type 'Identity'"):
         layer_maps(acts, "head")
     with pytest.raises(LayerNotFoundError, match="hed"):
-        from layerscope.layout import select_names
+        from layerscope.core.layout import select_names
 
         select_names(acts, ["hed"])

@@ -8,8 +8,8 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from layerscope.capture import Recorder
-from layerscope.layout import layer_maps
+from layerscope.capturing import Recorder
+from layerscope.core.layout import layer_maps
 
 
 def capture(model: nn.Module, x: torch.Tensor, layers, **kw):

@@ -18,7 +18,7 @@ MODULES = [
     "layerscope.render.options",
     "layerscope.render.png",
     "layerscope.render.strips",
-    "layerscope.show",
+    "layerscope.showing.api",
 ]
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from layerscope.errors import InputError
 from layerscope.render import colormap
-from layerscope.render.overlay import overlay
+from layerscope.render.overlays import overlay
 
 from ._golden import assert_matches_golden
 

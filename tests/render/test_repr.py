@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from layerscope.capture import Recorder
+from layerscope.capturing import Recorder
 from layerscope.errors import InputError
 from layerscope.render import ActivationsView, ImageView, activations_html, progression_strip
 

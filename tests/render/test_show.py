@@ -14,12 +14,12 @@ import torch.nn as nn
 from PIL import Image
 
 import layerscope
-from layerscope.capture import Recorder
+from layerscope.capturing import Recorder
 from layerscope.errors import ImageError, InputError
 from layerscope.io import load_model
 from layerscope.io.feed import Feed
 from layerscope.render import RenderOptions, render_grids
-from layerscope.show import show
+from layerscope.showing.api import show
 
 LAYERS = ["conv1", "layer1.0.conv1", "layer4.1.conv2"]
 
@@ -151,7 +151,7 @@ def test_builtin_digits_from_a_spec_string(tmp_path):
 
 def test_one_pixel_strips_are_stretched_to_be_visible(resnet, images, tmp_path):
     result = show(resnet, [str(images / "noise.png")], ["fc"], tmp_path / "o", caption=False)
-    from layerscope.show import STRIP_HEIGHT
+    from layerscope.showing.api import STRIP_HEIGHT
 
     assert _pixels(result.files["noise"]["fc"]).shape[0] == STRIP_HEIGHT + 2  # 1 px padding above and below
 

@@ -10,13 +10,13 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
-from layerscope.capture import Recorder
+from layerscope.capturing import Recorder
 from layerscope.io import load_model
 from layerscope.render import RenderOptions, render_grids
-from layerscope.render.overlay import overlay
+from layerscope.render.overlays import overlay
 from layerscope.render.summary import summarize
 from layerscope.render.views import MIN_SIZE, VIEWS, captioned
-from layerscope.show import MANY_LAYERS, show
+from layerscope.showing.api import MANY_LAYERS, show
 
 LAYERS = ["conv1", "layer1.0.conv1"]
 

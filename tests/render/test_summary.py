@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from layerscope.capture import Recorder
+from layerscope.capturing import Recorder
 from layerscope.errors import InputError, LayerNotFoundError, LayoutError
 from layerscope.render.summary import progression_strip, summarize, summary_panel
 

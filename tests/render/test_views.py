@@ -12,7 +12,7 @@ from layerscope.errors import InputError
 from layerscope.render import RenderOptions, render_grid
 from layerscope.render.colormap import LEVELS, palette
 from layerscope.render.font import GLYPH_WIDTH, TEXT_HEIGHT
-from layerscope.render.overlay import overlay
+from layerscope.render.overlays import overlay
 from layerscope.render.strips import caption_strip
 from layerscope.render.summary import summarize
 from layerscope.render.views import MIN_SIZE, captioned, check_views, layer_view, seen_images

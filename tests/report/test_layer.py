@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from layerscope.diagnose import diagnose
+from layerscope.diagnosis import diagnose
 from layerscope.render.colormap import BACKGROUND, NONFINITE
-from layerscope.report.layer import layer_view
+from layerscope.reporting.layer import layer_view
 
 from .helpers import grid_indices
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 import layerscope as ls
 from layerscope.errors import InputError
-from layerscope.report import Example, Figure, Section, Table, Text
+from layerscope.reporting import Example, Figure, Section, Table, Text
 
 from .helpers import HOSTILE, csp_hash, csp_of, hostile_model, inline, page_data
 

@@ -9,7 +9,7 @@ import torchvision
 from PIL import Image
 
 from layerscope.errors import ImageError, InputError
-from layerscope.scan.files import list_files
+from layerscope.scanning.files import list_files
 
 
 def write(path: Path) -> Path:

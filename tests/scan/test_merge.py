@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import layerscope as ls
-from layerscope.scan.state import read_state
+from layerscope.scanning.state import read_state
 
 from .compare import assert_same_result
 from .planted import PREPROCESSING, planted_model, write_dataset
@@ -83,7 +83,7 @@ def test_overlapping_and_unfinished_parts_are_refused(data, tmp_path):
         ls.scan.merge([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
     state = read_state(tmp_path / "b")
     state.meta["complete"] = False
-    from layerscope.scan.state import write_state
+    from layerscope.scanning.state import write_state
 
     write_state(state, tmp_path / "b" / "stats.safetensors")
     with pytest.raises(ls.InputError, match=r"b is not complete .* finish it by running its scan command again"):

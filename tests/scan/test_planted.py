@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import layerscope as ls
-from layerscope.scan.findings import dataset_findings
+from layerscope.scanning.findings import dataset_findings
 
 from .planted import BRIGHT, COUNT, PATTERN, PLANTED, PREPROCESSING, image, planted_model, write_dataset
 

@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-from layerscope.scan.receptive import Receptive, _gradient, receptive_fields
+from layerscope.scanning.receptive import Receptive, _gradient, receptive_fields
 
 
 def field(model, name, size, input_size, **kwargs):

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 import layerscope as ls
-from layerscope.scan.state import read_state
+from layerscope.scanning.state import read_state
 
 from .conftest import ENV, IMAGES, SCAN_MODEL
 from .planted import PREPROCESSING, image, planted_model, write_dataset

@@ -10,8 +10,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 import layerscope as ls
-from layerscope.scan.shard import Shard
-from layerscope.scan.streams import resolve_source
+from layerscope.scanning.shard import Shard
+from layerscope.scanning.streams import resolve_source
 
 from .planted import PREPROCESSING, image, planted_model, write_dataset
 

@@ -21,7 +21,7 @@ COMMANDS = ("layers", "show", "diagnose", "report", "serve", "compare", "visuali
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from .._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="layerscope",

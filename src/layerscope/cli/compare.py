@@ -71,7 +71,7 @@ def _pairs(items: list[str]) -> list[tuple[str, str]]:
 
 
 def run(args) -> int:
-    from ..compare import compare
+    from ..comparison import compare
 
     loaded_a, loaded_b = models_from_args(args)
     info = sys.stderr if args.json else sys.stdout

@@ -23,7 +23,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..demo import run_demo
+    from ..demo.run import run_demo
 
     run_demo(args.out, overwrite=args.overwrite)
     return 0

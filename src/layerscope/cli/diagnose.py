@@ -32,7 +32,7 @@ GATE_FAILED = 3
 
 
 def register(subparsers) -> None:
-    from ..diagnose.expr import FIELDS
+    from ..diagnosis.expr import FIELDS
 
     parser = subparsers.add_parser(
         "diagnose",
@@ -68,7 +68,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..diagnose import Thresholds, diagnose, parse_gate
+    from ..diagnosis import Thresholds, diagnose, parse_gate
     dataset = stats_findings(args)
     if dataset is not None and not args.model:
         print(dataset.to_json() if args.json else dataset.summary())

@@ -48,7 +48,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..capture import list_layers
+    from ..capturing import list_layers
 
     loaded = model_from_args(args)
     example = None if args.no_run else example_input(loaded.module, loaded.preprocessing)

@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..scan import merge
+    from ..scanning import merge
 
     stats = merge(args.parts, args.out, overwrite=args.overwrite)
     print(stats.summary())

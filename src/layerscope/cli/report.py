@@ -18,7 +18,7 @@ from ._common import model_from_args, print_preprocessing, print_skipped_summary
 def register(subparsers) -> None:
     from ..render.channels import ORDERS
     from ..render.normalize import MODES
-    from ..report.page import VIEWS
+    from ..reporting.page import VIEWS
     from .show import _pair
 
     parser = subparsers.add_parser(
@@ -58,7 +58,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..render.options import RenderOptions
-    from ..report import REPORT_OPTIONS, report
+    from ..reporting import REPORT_OPTIONS, report
 
     options = RenderOptions.from_flags(args, base=REPORT_OPTIONS)  # bad options fail before the model loads
     loaded = model_from_args(args)
@@ -66,7 +66,7 @@ def run(args) -> int:
     feed = feed_from_args(args)
     examples = None
     if args.stats:
-        from ..scan import load_stats
+        from ..scanning import load_stats
 
         examples = load_stats(args.stats).report_examples(channels=options.max_channels or 0,
                                                           k=args.examples, model=loaded)

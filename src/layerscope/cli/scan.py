@@ -58,7 +58,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..scan import scan
+    from ..scanning import scan
 
     _log_to_stderr()
     loaded = model_from_args(args)

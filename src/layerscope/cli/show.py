@@ -93,7 +93,7 @@ def _run_videos(args, options) -> int:
     from pathlib import Path
 
     from ..io.video import is_video_path
-    from ..video import show_video
+    from ..showing.video import show_video
 
     videos = [item for item in args.images if is_video_path(item)]
     if len(videos) != len(args.images):
@@ -113,7 +113,7 @@ def _run_videos(args, options) -> int:
 def _add_render_arguments(group) -> None:
     """The flags of :class:`~layerscope.render.RenderOptions`; each flag's destination is a field name and
     an absent flag keeps the field of show's defaults (``argparse.SUPPRESS``)."""
-    from ..show import DEFAULT_OPTIONS
+    from ..showing.api import DEFAULT_OPTIONS
 
     absent = argparse.SUPPRESS
     group.add_argument("--normalize", choices=MODES, default=absent,
@@ -143,7 +143,7 @@ def _add_render_arguments(group) -> None:
 
 
 def run(args) -> int:
-    from ..show import DEFAULT_OPTIONS, show
+    from ..showing.api import DEFAULT_OPTIONS, show
 
     options = RenderOptions.from_flags(args, base=DEFAULT_OPTIONS)  # bad options fail before the model loads
     from ..io.video import is_video_path

@@ -6,9 +6,9 @@
 (2, 4)
 """
 
-from .card import Card, card
-from .importance import Importance, importance
+from .cards import Card, card
+from .attribution import Importance, importance
 from .objectives import OBJECTIVES
-from .visualize import Visualization, visualize
+from .visualization import Visualization, visualize
 
 __all__ = ["visualize", "Visualization", "importance", "Importance", "card", "Card", "OBJECTIVES"]

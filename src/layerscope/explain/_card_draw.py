@@ -1,4 +1,4 @@
-"""How a :class:`~layerscope.explain.card.Card` is drawn: numpy panels, text in the bitmap font.
+"""How a :class:`~layerscope.explain.cards.Card` is drawn: numpy panels, text in the bitmap font.
 
 >>> import numpy as np
 >>> bars = histogram_bars([0.0, 1.0, 2.0, 3.0], [0, 4, 2], width=60, height=20)

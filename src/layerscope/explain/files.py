@@ -16,8 +16,8 @@ from typing import Optional
 
 import numpy as np
 
-from .._files import write_atomic
-from .._json import jsonable
+from ..core.files import write_atomic
+from ..core.jsonio import jsonable
 from ..errors import InputError
 from ..render.png import encode_png
 

@@ -8,7 +8,7 @@
 [3.0, 15.0]
 
 Each objective maps a layer's maps ``(N, C, H, W)`` (tokens and other layouts go through
-:func:`layerscope.layout.to_maps` first) to one score per batch item: item ``i`` of the batch
+:func:`layerscope.core.layout.to_maps` first) to one score per batch item: item ``i`` of the batch
 optimizes for ``channels[i]`` (many channels at once, as one batch).
 """
 

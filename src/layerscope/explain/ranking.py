@@ -9,7 +9,7 @@
 ((2, 4), (2, 6, 6), [1, 1])
 
 The order of a layer is the argsort (highest first, ties in channel order) of
-:func:`~layerscope.explain.importance` (gradient x activation summed over space) for the target
+:func:`~layerscope.explain.attribution` (gradient x activation summed over space) for the target
 class; the heat map is ``ReLU(sum over the top_k channels of weight_c * map_c)`` with the
 Grad-CAM weights (the gradient's mean over space), i.e. :meth:`Importance.heatmap`.
 """
@@ -75,7 +75,7 @@ def class_index(target: Union[None, int, str], classes: Optional[Sequence[str]])
 def rank_batch(model: Any, batch: torch.Tensor, layers: Sequence[str], *, target: Optional[int] = None,
                top_k: Optional[int] = None, layouts: Optional[dict[str, str]] = None) -> Ranked:
     """Importance of ``layers`` for ``target`` (None: each input's top prediction) on one ``batch``, one backward."""
-    from .importance import importance
+    from .attribution import importance
 
     result = importance(model, batch, list(layers), target=target, layouts=layouts)
     order = {name: torch.sort(result[name], dim=1, descending=True, stable=True).indices for name in result}

@@ -8,7 +8,7 @@
 
 from .checkpoints import CheckpointFormat, sniff_checkpoint
 from .find import find_images, load_images
-from ..capture.hookable import ensure_hookable, why_not_hookable
+from ..capturing.hookable import ensure_hookable, why_not_hookable
 from .images import IMAGE_EXTENSIONS, IMAGE_FORMATS, LoadedImage, load_image
 from .models import LoadedModel, load_model
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing

@@ -32,7 +32,7 @@ from typing import Any, Iterator, Optional
 import numpy as np
 import torch
 
-from ..capture.call import Args, batch_size_of
+from ..capturing.call import Args, batch_size_of
 from ..errors import InputError
 from .images import DEFAULT_MAX_PIXELS, LoadedImage
 

@@ -28,11 +28,12 @@ from typing import Any, Mapping, Optional, Union
 import torch
 import torch.nn as nn
 
-from .._json import jsonable
+from ..core.jsonio import jsonable
 from ..errors import InputError, ModelSpecError
 from .checkpoints import WRAPPER_KEYS, apply_state_dict, load_trusted_module, read_state_dict, sniff_checkpoint
 from .find import load_images
-from ..capture.hookable import why_not_hookable
+from ..capturing.hookable import why_not_hookable
+from .predictions import top_predictions
 from .preprocess import Preprocessing, first_conv_channels
 from .specs import Built, build_from_spec
 
@@ -102,14 +103,15 @@ class LoadedModel:
         return self.preprocessing.seen_image(loaded[0].image)
 
     def predictions(self, output: Any, k: int = 3) -> Optional[list[list[tuple[str, float]]]]:
-        """The ``k`` most probable class names of each input for a model ``output`` (None: not a known classifier).
+        """The ``k`` most probable classes of each input for a model ``output`` (None: not class scores).
+
+        The one rule of :func:`~layerscope.io.predictions.top_predictions`: names from :attr:`classes`
+        (``class i`` when unknown), probabilities used as they are when the model outputs them.
 
         >>> LoadedModel(nn.Identity(), "x", Preprocessing(), classes=("a", "b")).predictions(torch.tensor([[0.0, 1.0]]))
         [[('b', 0.731), ('a', 0.269)]]
         """
-        from .classes import top_classes
-
-        return top_classes(output, self.classes, k)
+        return top_predictions(output, self.classes, k)
 
     def with_preprocessing(self, **overrides: Any) -> "LoadedModel":
         """A copy whose preprocessing has :meth:`Preprocessing.with_overrides` applied (module shared).

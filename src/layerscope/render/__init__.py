@@ -39,8 +39,8 @@ __all__ = [
 
 # --- views (render-views helper) ---
 from .figure import channel_figure, save_figure
-from ..layout import LAYOUTS, Maps, layer_maps, to_maps
-from .overlay import overlay
+from ..core.layout import LAYOUTS, Maps, layer_maps, to_maps
+from .overlays import overlay
 from .pca import PCABasis, fit_pca_basis, pca_rgb
 from .repr import ActivationsView, ImageView, activations_html
 from .summary import progression_strip, summarize

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._tensors import as_tensor
+from ..core.tensors import as_tensor
 from ..errors import InputError
 from .colormap import palette, resolve_cmap
 from .font import GLYPH_WIDTH, TEXT_HEIGHT, text_mask

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .._files import write_atomic
+from ..core.files import write_atomic
 from ..errors import InputError
 from ._viewkit import as_tensor
 from .colormap import resolve_cmap

@@ -226,7 +226,7 @@ def render_grid(
         shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
         raise InputError(
             f"maps must be a tensor (C, H, W), got {shape}; for a batch use render_grids, for a "
-            "layer's raw output use layerscope.layout.to_maps first."
+            "layer's raw output use layerscope.core.layout.to_maps first."
         )
     return render_grids(maps.unsqueeze(0), options, layer=layer, **fields)[0]
 

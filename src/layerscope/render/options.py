@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional, Union
 
-from .._json import jsonable
+from ..core.jsonio import jsonable
 from ..errors import InputError, did_you_mean
 from .channels import ORDERS, check_channels, check_max_channels
 from .colormap import resolve_cmap

@@ -20,7 +20,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .._files import write_atomic
+from ..core.files import write_atomic
 from ..errors import InputError
 
 __all__ = ["PNG_SIGNATURE", "encode_png", "save_png", "write_atomic"]

@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ..errors import InputError, LayerscopeError
-from ..layout import layer_maps, select_names
+from ..core.layout import layer_maps, select_names
 from .png import encode_png
 from .summary import check_summary, progression_strip, summary_panel
 
@@ -40,8 +40,8 @@ class ImageView:
         return encode_png(self.array)
 
     def _repr_html_(self) -> str:
-        from ..report.components import fragment
-        from ..report.images import data_uri
+        from ..reporting.components import fragment
+        from ..reporting.images import data_uri
 
         return fragment("figure", data_uri(self.array), self.title)
 
@@ -69,8 +69,8 @@ def activations_html(
     Every text is HTML-escaped; thumbnails are base64-embedded PNGs of input ``index``'s
     ``summary`` map. A layer that cannot be laid out shows the reason instead of a thumbnail.
     """
-    from ..report.components import fragment
-    from ..report.images import data_uri
+    from ..reporting.components import fragment
+    from ..reporting.images import data_uri
 
     names = select_names(acts, layers)
     check_summary(summary)
@@ -125,8 +125,8 @@ def image_table(
     >>> "a&lt;b" in page and page.count("<img") == 1
     True
     """
-    from ..report.components import fragment
-    from ..report.images import data_uri, thumbnail
+    from ..reporting.components import fragment
+    from ..reporting.images import data_uri, thumbnail
 
     shown = list(columns[:max_columns])
     body = [(key, tooltip, [data_uri(thumbnail(images[key][c], size)) if c in images.get(key, {}) else None

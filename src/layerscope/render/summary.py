@@ -17,7 +17,7 @@ import torch
 
 from ..errors import InputError
 from ._viewkit import as_tensor, colored_map, text_band
-from ..layout import layer_maps, select_names
+from ..core.layout import layer_maps, select_names
 
 __all__ = ["SUMMARIES", "check_summary", "summarize", "summary_panel", "progression_strip"]
 
@@ -119,7 +119,7 @@ def progression_strip(
     >>> strip.shape, strip.dtype.name
     ((42, 196, 3), 'uint8')
 
-    ``acts`` is an :class:`~layerscope.capture.Activations` (its ``info`` gives module types
+    ``acts`` is an :class:`~layerscope.capturing.Activations` (its ``info`` gives module types
     for layout inference) or any name -> tensor mapping, in execution order. Each panel is
     the layer's ``summary`` over channels (see :func:`summarize`), scaled on its own (``normalize``,
     see :func:`summary_panel`) and resized to ``height`` rows: ``resize="nearest"`` (default) keeps each activation cell

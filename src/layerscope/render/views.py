@@ -74,7 +74,7 @@ def layer_view(view: str, maps: torch.Tensor, *, title: str = "", seen: Optional
     bilinearly onto it, so map and image stay aligned).
     """
     from ._viewkit import colored_map
-    from .overlay import overlay
+    from .overlays import overlay
     from .pca import pca_rgb
     from .summary import summarize
 

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ForwardError, ImageError, InputError, LayerscopeError, require
-from ..report.components import environment, palettes_hex, render_page
+from ..reporting.components import environment, palettes_hex, render_page
 from .explorer import Explorer, UnknownItem
 from .live import live_session
 from .uploads import UnsupportedType

@@ -28,14 +28,13 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from ..capture import Recorder
+from ..capturing import Recorder
 from ..errors import InputError, LayerscopeError
 from ..io.resolve import resolve_model
-from ..report.components import environment
-from ..report.images import data_uri, seen_image, thumbnail
-from ..report.layer import REPORT_OPTIONS, layer_view
-from ..report.page import InputCard, model_card
-from ..report.predictions import predictions_of
+from ..reporting.components import environment
+from ..reporting.images import data_uri, seen_image, thumbnail
+from ..reporting.layer import REPORT_OPTIONS, layer_view
+from ..reporting.page import InputCard, model_card
 from .uploads import DEFAULT_LIMITS, Limits, check_size, display_name, kind_of
 
 __all__ = ["Explorer", "Item", "UnknownItem"]
@@ -190,14 +189,14 @@ class Explorer:
             acts = rec(tensor)
         notes = list(item.notes)
         try:
-            from ..diagnose import diagnose
+            from ..diagnosis import diagnose
 
             with self.lock:
                 judged = diagnose(self.loaded, tensor, self.selector, channel_order=False)
         except LayerscopeError as err:
             judged = None
             notes.append(f"no diagnosis: {err}")
-        analysis = Analysis(tensor, acts, predictions_of(self.loaded, acts.output), judged, notes)
+        analysis = Analysis(tensor, acts, self.loaded.predictions(acts.output, k=5), judged, notes)
         self.analyses[item.id] = analysis
         while len(self.analyses) > MAX_ANALYSES:
             self.analyses.popitem(last=False)
@@ -205,7 +204,7 @@ class Explorer:
 
     def analyze(self, item_id: str, layer: Any = 0, max_channels: Any = 64) -> dict[str, Any]:
         """The page fragment (input card, the layer's channels, diagnostics) and the viewer's data."""
-        from ..report.components import diagnosis_context
+        from ..reporting.components import diagnosis_context
 
         item, index = self.item(item_id), self.layer_index(layer)
         k = _channels(max_channels)
@@ -228,7 +227,7 @@ class Explorer:
         """The layer's grid over the frames of an uploaded video, on one shared scale, as an animated WebP."""
         from PIL import Image
 
-        from ..video import animation_bytes
+        from ..showing.video import animation_bytes
 
         items = [self.item(i) for i in item_ids]
         if not 2 <= len(items) <= self.limits.max_video_frames:
@@ -251,7 +250,7 @@ class Explorer:
         from ..io.images import decode_image
         from ..render.grid import render_grids
         from ..render.options import RenderOptions
-        from ..layout import to_maps
+        from ..core.layout import to_maps
 
         start = time.perf_counter()
         check_size(len(data), Limits(max_bytes=self.limits.max_frame_bytes), "A camera frame")
@@ -265,7 +264,7 @@ class Explorer:
         grid = render_grids(maps, RenderOptions(order="mean", max_channels=k, labels=True, padding=1))[0]
         means = maps[0].float().mean(dim=(-2, -1))
         top = means.topk(min(5, means.numel()))
-        predictions = predictions_of(self.loaded, acts.output, k=3)
+        predictions = self.loaded.predictions(acts.output, k=3)
         return {"layer": name, "grid": data_uri(grid.png_bytes()), "channels": list(grid.meta.channels),
                 "top": [[int(c), round(float(v), 4)] for v, c in zip(top.values.tolist(), top.indices.tolist())],
                 "predictions": predictions[0] if predictions else [], "ms": round(1000 * (time.perf_counter() - start), 1)}

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from .._tensors import as_tensor
+from ..core.tensors import as_tensor
 from ..errors import InputError, did_you_mean
 
 __all__ = ["Accumulator", "check_channels", "per_channel"]

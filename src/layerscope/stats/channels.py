@@ -23,7 +23,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 import torch
 
-from .._tensors import as_tensor
+from ..core.tensors import as_tensor
 from ..errors import InputError
 from ._base import Accumulator, check_channels
 from ._mapsums import MapSums
@@ -73,7 +73,7 @@ class ChannelStats:
     """Accumulates what the diagnosis needs about each channel of one layer, batch by batch.
 
     ``bounds`` are the (lower, upper) clamp bounds of the layer's activation, a None side is not
-    counted (see :func:`~layerscope.diagnose.metrics.activation_bounds`); ``active`` the activity
+    counted (see :func:`~layerscope.diagnosis.metrics.activation_bounds`); ``active`` the activity
     threshold; ``covariance`` whether to keep the C x C covariance for the effective rank.
     After updates, ``inputs`` counts the inputs and ``spatial`` says whether the maps have
     positions (H*W > 1 somewhere).

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from .._tensors import as_tensor
+from ..core.tensors import as_tensor
 from ..errors import InputError
 from ._base import Accumulator, check_channels, per_channel
 

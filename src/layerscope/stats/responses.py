@@ -25,7 +25,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 import torch
 
-from .._tensors import as_tensor
+from ..core.tensors import as_tensor
 from ..errors import InputError
 from ._base import Accumulator, check_channels
 from ._reduce import Scratch, reduce_maps

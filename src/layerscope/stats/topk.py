@@ -25,7 +25,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from .._tensors import as_tensor
+from ..core.tensors import as_tensor
 from ..errors import InputError, did_you_mean
 from ._base import Accumulator
 

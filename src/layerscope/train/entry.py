@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .._json import jsonable
+from ..core.jsonio import jsonable
 from ..render import ChannelGrid
 from ..stats import HistogramResult
 

@@ -19,10 +19,10 @@ from typing import Any, Mapping, Optional, Union
 import torch
 from torch import nn
 
-from ..capture import Recorder, select_layers
-from ..capture.select import LayerSelector
+from ..capturing import Recorder, select_layers
+from ..capturing.select import LayerSelector
 from ..errors import InputError, LayoutError
-from ..layout import to_maps
+from ..core.layout import to_maps
 from ..render import RenderOptions, render_grids
 from ..stats import Histogram
 from .entry import NUMBERS, LayerLog, LogEntry
@@ -44,7 +44,7 @@ class Monitor:
     the values' min and max), and the diagnosis numbers of :func:`layerscope.diagnose` (shares of
     dead, uniform, noisy, saturated and non-finite channels, scale, effective rank, noise score)
     and the model's tendency (trained / untrained / unclear). ``layers`` as for
-    :func:`~layerscope.capture.select_layers` (default every convolution; the tendency needs two
+    :func:`~layerscope.capturing.select_layers` (default every convolution; the tendency needs two
     or more layers with maps).
 
     Hooks exist only while a log runs; the model keeps its train/eval mode, parameters, buffers
@@ -122,7 +122,7 @@ class Monitor:
             s.close()
 
     def _measure(self, step: int) -> LogEntry:
-        from ..diagnose import diagnose
+        from ..diagnosis import diagnose
 
         with Recorder(self.model, self.names) as rec:
             acts = rec(self.probe)

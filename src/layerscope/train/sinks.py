@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
-from .._files import write_atomic
+from ..core.files import write_atomic
 from ..errors import InputError, require
 from ..render.colormap import palette
 from ..render.png import save_png
@@ -71,7 +71,7 @@ class FolderSink(Sink):
 
     def open(self, monitor: "Monitor") -> None:
         self._claim()
-        from .. import __version__
+        from .._version import __version__
 
         meta = {"layerscope_version": __version__, "model": type(monitor.model).__name__, "layers": monitor.names,
                 "every": monitor.every, "probe_shape": list(monitor.probe.shape), "render": monitor.options.to_dict(),

@@ -1,4 +1,4 @@
-"""Non-clobbering checks and checksums for the zoo's artefacts (writes go through ``layerscope._files``)."""
+"""Non-clobbering checks and checksums for the zoo's artefacts (writes go through ``layerscope.core.files``)."""
 
 from __future__ import annotations
 

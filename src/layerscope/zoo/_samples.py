@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError, did_you_mean, require
-from .._files import write_atomic
+from ..core.files import write_atomic
 from ._files import refuse_existing
 from ._registry import DATA_DIR, resolve
 

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from . import digits
-from .._files import write_atomic
+from ..core.files import write_atomic
 from ._files import refuse_existing, sha256_file
 
 TRAIN_SEED = 1  # shuffling and augmentation

@@ -1,0 +1,307 @@
+"""Turn any captured activation into 2-D maps ``(N, C, H, W)``: conv maps, ViT tokens, NHWC, 1-D, 3-D, vectors.
+
+>>> import torch
+>>> m = to_maps(torch.zeros(1, 197, 768))
+>>> m.layout, tuple(m.maps.shape)
+('tokens', (1, 768, 14, 14))
+>>> m.notes[0]
+'tokens: dropped 1 leading token (CLS) of 197, the rest is a 14x14 grid of 768 channels'
+
+What ``maps`` holds for each layout (``N`` is always the batch):
+
+- ``NCHW`` the tensor itself; ``NHWC`` permuted to ``(N, C, H, W)``.
+- ``tokens`` ``(N, L, D)`` with ``L = extra + h*w``: the ``extra`` leading tokens (CLS, DeiT's
+  distillation token, register tokens) are dropped and the rest becomes ``(N, D, h, w)``.
+- ``NCL`` (Conv1d) ``(N, C, 1, L)``: one heat strip per channel; ``NLC`` the same from ``(N, L, C)``.
+- ``NCDHW`` (Conv3d) ``(N, C, H, D*W)``: the depth slices of each channel side by side, slice 0 on the
+  left; with ``depth=k`` only slice ``k``, ``(N, C, H, W)``.
+- ``NC`` (Linear) ``(N, 1, 1, C)``: the whole vector as one 1-pixel-high strip.
+
+``maps`` may share memory with the input: treat it as read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from math import isqrt
+from typing import Any, Optional, Sequence
+
+import torch
+
+from .tensors import as_tensor
+from ..errors import InputError, LayerNotFoundError, LayoutError
+
+__all__ = ["Maps", "LAYOUTS", "canonical_layout", "to_maps", "layer_maps", "token_grid"]
+
+LAYOUTS = ("NCHW", "NHWC", "tokens", "NCL", "NLC", "NCDHW", "NC")
+_NDIM = {"NCHW": 4, "NHWC": 4, "tokens": 3, "NCL": 3, "NLC": 3, "NCDHW": 5, "NC": 2}
+_ALIASES = {name.lower(): name for name in LAYOUTS} | {"nld": "tokens", "token": "tokens", "bchw": "NCHW"}
+MAX_EXTRA_TOKENS = 8
+
+# Module types whose 4-D outputs are channels-last (Swin stages, ConvNeXt's LayerNorm/Linear/Mlp in NHWC),
+# whose 3-D outputs are token sequences (ViT blocks), and those that are channels-first by construction.
+_CHANNELS_LAST = {
+    "LayerNorm", "Linear", "Mlp", "GluMlp", "SwiGLU", "SwiGLUPacked", "PatchEmbed", "PatchMerging", "Permute",
+    "SwinTransformerStage", "SwinTransformerBlock", "SwinTransformerV2Stage", "SwinTransformerV2Block",
+    "SwinTransformerBlockV2", "ShiftedWindowAttention", "ShiftedWindowAttentionV2", "WindowAttention",
+}
+_TOKENS = {
+    "LayerNorm", "Linear", "Mlp", "GluMlp", "SwiGLU", "SwiGLUPacked", "PatchEmbed", "Block", "EncoderBlock",
+    "MLPBlock", "Attention", "MultiheadAttention", "LayerScale", "Encoder", "ParallelScalingBlock",
+}
+_ONE_D = {
+    "Conv1d", "ConvTranspose1d", "LazyConv1d", "BatchNorm1d", "InstanceNorm1d", "MaxPool1d", "AvgPool1d",
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "Upsample1d",
+}
+_CHANNELS_FIRST = {
+    "Conv2d", "ConvTranspose2d", "LazyConv2d", "BatchNorm2d", "InstanceNorm2d", "GroupNorm", "LayerNorm2d",
+    "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Conv2dSame", "BatchNormAct2d",
+    "ConvNormAct", "Conv2dNormActivation", "Bottleneck", "BasicBlock", "ConvNeXtBlock", "ConvNeXtStage",
+} | {name.replace("1d", "3d") for name in _ONE_D}
+
+
+@dataclass
+class Maps:
+    """2-D maps ``(N, C, H, W)`` made from one activation, with how they were made.
+
+    ``layout`` is one of :data:`LAYOUTS`; ``notes`` says what was inferred or dropped;
+    ``source_shape`` is the activation's shape; ``extra_tokens`` the number of leading
+    tokens dropped (``tokens`` layout only).
+    """
+
+    maps: torch.Tensor
+    layout: str
+    source_shape: tuple[int, ...]
+    notes: list[str] = field(default_factory=list)
+    extra_tokens: int = 0
+
+
+def canonical_layout(layout: str) -> str:
+    """The layout's canonical name (``'nhwc'`` -> ``'NHWC'``); :class:`LayoutError` for an unknown one.
+
+    >>> canonical_layout('token')
+    'tokens'
+    """
+    name = _ALIASES.get(str(layout).strip().lower())
+    if name is None:
+        raise LayoutError(f"Unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}.")
+    return name
+
+
+def _size_pair(input_size: Any) -> Optional[tuple[int, int]]:
+    if input_size is None:
+        return None
+    pair = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)[-2:]
+    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
+        raise InputError(f"input_size must be (height, width) in pixels, got {input_size!r}.")
+    return pair
+
+
+def _grid_from_input(count: int, input_size: tuple[int, int]) -> Optional[tuple[int, int]]:
+    """(h, w) with h*w == count and h, w = ceil or floor of (H/p, W/p) for one patch size p."""
+    height, width = input_size
+    for patch in range(1, max(height, width) + 1):
+        for rows, cols in ((height // patch, width // patch), (-(-height // patch), -(-width // patch))):
+            if rows * cols == count and rows > 0 and cols > 0:
+                return rows, cols
+    return None
+
+
+def token_grid(
+    length: int, input_size: Optional[tuple[int, int]] = None, extra_tokens: Optional[int] = None
+) -> Optional[tuple[int, int, int]]:
+    """``(extra, h, w)`` with ``length == extra + h*w``, or None.
+
+    Tries ``extra`` = 0..8 (or only ``extra_tokens``) and keeps the first that fits: with
+    ``input_size`` the grid of a patch size that tiles the input, without it the largest
+    square (so the fewest extra tokens). Inferred grids have at least 2x2 cells.
+
+    >>> token_grid(197), token_grid(201), token_grid(281, input_size=(224, 320))
+    ((1, 14, 14), (5, 14, 14), (1, 14, 20))
+    >>> token_grid(34) is None, token_grid(5, extra_tokens=4)
+    (True, (4, 1, 1))
+    """
+    extras = range(MAX_EXTRA_TOKENS + 1) if extra_tokens is None else (int(extra_tokens),)
+    smallest = 4 if extra_tokens is None else 1
+    for extra in extras:
+        count = length - extra
+        if count < smallest:
+            continue
+        if input_size is not None:
+            grid = _grid_from_input(count, input_size)
+        else:
+            side = isqrt(count)
+            grid = (side, side) if side * side == count else None
+        if grid is not None:
+            return extra, grid[0], grid[1]
+    return None
+
+
+def _extra_names(extra: int) -> str:
+    if extra == 1:
+        return "CLS"
+    if extra == 2:
+        return "CLS + distillation (DeiT) or CLS + 1 register"
+    return f"likely CLS + {extra - 1} register tokens"
+
+
+def _from_tokens(x: torch.Tensor, input_size, extra_tokens) -> Maps:
+    n, length, dim = x.shape
+    found = token_grid(length, input_size, extra_tokens)
+    if found is None:
+        grid = f" and a patch grid of the {input_size[0]}x{input_size[1]} input" if input_size else ""
+        raise LayoutError(
+            f"Cannot lay out tokens of shape {tuple(x.shape)}: {length} tokens are not extra + h*w "
+            f"for extra in 0..{MAX_EXTRA_TOKENS}{grid}. "
+            f"Pass input_size=(H, W) of the model input, extra_tokens=K, or layout='NLC' to show them as strips."
+        )
+    extra, rows, cols = found
+    grid = x[:, extra:, :].reshape(n, rows, cols, dim).permute(0, 3, 1, 2)
+    if extra:
+        what = f"dropped {extra} leading token{'s' if extra != 1 else ''} ({_extra_names(extra)}) of {length}"
+    else:
+        what = f"no extra tokens among {length}"
+    note = f"tokens: {what}, the rest is a {rows}x{cols} grid of {dim} channels"
+    return Maps(grid, "tokens", tuple(x.shape), [note], extra)
+
+
+def _spatial_fit(rows: int, cols: int, input_size: Optional[tuple[int, int]]) -> bool:
+    """Do (rows, cols) look like a downsampled input? Square without input_size; same aspect (10%) with it."""
+    if input_size is None:
+        return rows == cols
+    height, width = input_size
+    return rows <= height and cols <= width and abs(height * cols - width * rows) <= 0.1 * height * cols
+
+
+def _infer_4d(shape: tuple[int, ...], input_size, module_type: Optional[str]) -> tuple[str, list[str]]:
+    _, d1, d2, d3 = shape
+    nchw_ok, nhwc_ok = _spatial_fit(d2, d3, input_size), _spatial_fit(d1, d2, input_size)
+    if module_type in _CHANNELS_FIRST:
+        return "NCHW", []
+    hinted = module_type in _CHANNELS_LAST
+    if (hinted and (nhwc_ok or not nchw_ok)) or (nhwc_ok and not nchw_ok):
+        why = f"module type {module_type}" if hinted else "the shape"
+        return "NHWC", [f"NHWC inferred from {why}: dims 1,2 ({d1}x{d2}) spatial, last dim ({d3}) channels"]
+    if nchw_ok and nhwc_ok:
+        return "NCHW", [f"NCHW assumed; {shape} would also fit NHWC: pass layout='NHWC' if it is channels-last"]
+    return "NCHW", []
+
+
+def _infer_3d(x: torch.Tensor, input_size, module_type, extra_tokens) -> Maps:
+    if module_type in _ONE_D:
+        return _from_ncl(x, channels_last=False)
+    if module_type in _TOKENS or token_grid(x.shape[1], input_size, extra_tokens) is not None:
+        return _from_tokens(x, input_size, extra_tokens)
+    shape = tuple(x.shape)
+    raise LayoutError(
+        f"Cannot infer the layout of an activation of shape {shape}"
+        f"{' from module type ' + repr(module_type) if module_type else ''}: dim 1 ({shape[1]}) is not a "
+        f"token count (extra + h*w) and the module is not a known 1-D layer. Pass layout='NCL' "
+        f"(Conv1d-style channels x length), layout='NLC' (length x channels) or layout='tokens' with "
+        f"input_size=(H, W) (CLI: --layout NCL)."
+    )
+
+
+def _from_ncl(x: torch.Tensor, channels_last: bool) -> Maps:
+    seq = x.transpose(1, 2) if channels_last else x
+    name = "NLC" if channels_last else "NCL"
+    note = f"{name}: {seq.shape[1]} channels of length {seq.shape[2]} as 1-pixel-high heat strips"
+    return Maps(seq.unsqueeze(2), name, tuple(x.shape), [note])
+
+
+def _from_ncdhw(x: torch.Tensor, depth: Optional[int]) -> Maps:
+    n, c, d, h, w = x.shape
+    if depth is None:
+        tiled = x.permute(0, 1, 3, 2, 4).reshape(n, c, h, d * w)
+        return Maps(tiled, "NCDHW", tuple(x.shape), [f"NCDHW: {d} depth slices of {h}x{w} side by side (slice 0 left)"])
+    if not -d <= depth < d:
+        raise InputError(
+            f"depth={depth} is out of range for {d} depth slices (shape {tuple(x.shape)}); use 0..{d - 1}."
+        )
+    return Maps(x[:, :, depth], "NCDHW", tuple(x.shape), [f"NCDHW: depth slice {depth % d} of {d}"])
+
+
+def _from_nc(x: torch.Tensor) -> Maps:
+    return Maps(x[:, None, None, :], "NC", tuple(x.shape), [f"NC: the {x.shape[1]}-vector as one 1-pixel-high strip"])
+
+
+def to_maps(
+    tensor: Any,
+    *,
+    layout: Optional[str] = None,
+    input_size: Any = None,
+    module_type: Optional[str] = None,
+    extra_tokens: Optional[int] = None,
+    depth: Optional[int] = None,
+) -> Maps:
+    """Lay out one activation (with its batch dim) as 2-D maps; see the module docstring for each layout.
+
+    >>> to_maps(torch.zeros(2, 7, 7, 96), module_type="LayerNorm").layout
+    'NHWC'
+    >>> tuple(to_maps(torch.zeros(1, 4, 50), module_type="Conv1d").maps.shape)
+    (1, 4, 1, 50)
+
+    ``layout`` (one of :data:`LAYOUTS`, case-insensitive) overrides inference.
+    ``input_size`` = (H, W) of the model input sharpens it (token grids, NHWC vs NCHW);
+    ``module_type`` is ``LayerInfo.module_type``. ``extra_tokens`` fixes how many leading
+    tokens to drop; ``depth`` picks one slice of a 3-D volume. Raises :class:`LayoutError`
+    naming the shape and the override to pass when the layout cannot be inferred. A tensor
+    that is part of an autograd graph stays part of it (the maps are views of it).
+    """
+    x = tensor if isinstance(tensor, torch.Tensor) else as_tensor(tensor, "an activation")
+    shape, size = tuple(x.shape), _size_pair(input_size)
+    if layout is not None:
+        name = canonical_layout(layout)
+        if x.dim() != _NDIM[name]:
+            raise LayoutError(f"layout={name!r} needs a {_NDIM[name]}-D tensor, but the activation has shape {shape}.")
+    elif x.dim() == 4:
+        name, notes = _infer_4d(shape, size, module_type)
+        maps = x if name == "NCHW" else x.permute(0, 3, 1, 2)
+        return Maps(maps, name, shape, notes)
+    elif x.dim() == 3:
+        return _infer_3d(x, size, module_type, extra_tokens)
+    elif x.dim() in (2, 5):
+        name = {2: "NC", 5: "NCDHW"}[x.dim()]
+    else:
+        raise LayoutError(
+            f"Cannot lay out an activation of shape {shape} as 2-D maps: expected 2 to 5 dims with the batch first "
+            f"((N, C), (N, C, L), (N, L, D), (N, C, H, W), (N, C, D, H, W)); reshape it to one of these first."
+        )
+    if name in ("NCHW", "NHWC"):
+        return Maps(x if name == "NCHW" else x.permute(0, 3, 1, 2), name, shape, [f"{name} (given)"])
+    if name == "tokens":
+        return _from_tokens(x, size, extra_tokens)
+    if name in ("NCL", "NLC"):
+        return _from_ncl(x, channels_last=name == "NLC")
+    return _from_ncdhw(x, depth) if name == "NCDHW" else _from_nc(x)
+
+
+def layer_maps(acts: Mapping, name: str, *, layouts: Optional[Mapping[str, str]] = None, **options: Any) -> Maps:
+    """:func:`to_maps` of one captured layer, with its module type from ``acts.info`` (if any).
+
+    ``layouts`` maps layer names to explicit layouts; other ``options`` go to :func:`to_maps`.
+    A :class:`LayoutError` is re-raised with the layer's name in front.
+    """
+    info = getattr(acts, "info", {}).get(name)
+    tensor = acts[name]
+    layout = (layouts or {}).get(name, options.pop("layout", None))
+    try:
+        return to_maps(tensor, layout=layout, module_type=getattr(info, "module_type", None), **options)
+    except LayoutError as err:
+        raise LayoutError(f"layer {name!r}: {err}") from None
+
+
+def select_names(acts: Mapping, layers: Optional[Sequence[str]]) -> list[str]:
+    """The names of ``acts`` to show: all in order, or ``layers`` (each must exist)."""
+    if layers is None:
+        return list(acts)
+    names = [layers] if isinstance(layers, str) else list(layers)
+    for name in names:
+        try:
+            acts[name]  # Activations raises LayerNotFoundError with a did-you-mean
+        except LayerNotFoundError:
+            raise
+        except KeyError:
+            raise LayerNotFoundError(f"No captured layer named {name!r}; captured: {', '.join(acts)}.") from None
+    return names

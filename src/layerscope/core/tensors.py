@@ -1,0 +1,33 @@
+"""Tensor coercion shared by the layout inference and the renderers (neither imports the other for it).
+
+>>> import numpy as np
+>>> as_tensor(np.zeros((2, 3), np.float32)).shape
+torch.Size([2, 3])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+
+__all__ = ["as_tensor"]
+
+
+def as_tensor(value: Any, what: str = "maps") -> torch.Tensor:
+    """A detached tensor view of a tensor or numpy array (never a copy that the caller could confuse).
+
+    >>> as_tensor([1, 2], "heat")
+    Traceback (most recent call last):
+    ...
+    layerscope.errors.InputError: Expected heat as a torch.Tensor or numpy array, got list.
+    """
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, np.ndarray):
+        array = np.ascontiguousarray(value)
+        return torch.from_numpy(array if array.flags.writeable else array.copy())
+    raise InputError(f"Expected {what} as a torch.Tensor or numpy array, got {type(value).__name__}.")

@@ -1,0 +1,191 @@
+"""Input checks, reported before anything else: range, normalization, mean/std, size, grayscale, blank, noise.
+
+>>> import torch
+>>> from ..io import Preprocessing
+>>> yy, xx = torch.meshgrid(torch.arange(224.0), torch.arange(224.0), indexing="ij")
+>>> stats = InputStats().update(torch.stack([yy, xx, (yy + xx) / 2])[None])  # 0-255 pixels, never scaled
+>>> [f.code for f in check_inputs(stats, Preprocessing())]
+['input.range']
+
+Each finding names what was seen (with numbers) and the fix (the checks are in
+:mod:`.checks`). Checks that need the model's expected preprocessing (mean, std,
+size) are skipped with an ``input.unknown`` note when it is not known.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from ..stats import ChannelStats, noise_score
+from . import checks
+from .result import Finding
+from .thresholds import Thresholds
+
+__all__ = ["InputStats", "check_inputs", "swap_confidence", "RawImage"]
+
+RawImage = tuple[str, str, tuple[int, int]]  # (path or label, original PIL mode, original (W, H))
+
+
+class InputStats:
+    """Streaming statistics of the model inputs: per-channel moments, sizes, grayscale, blank and noise images.
+
+    >>> stats = InputStats().update(torch.zeros(2, 3, 8, 8))
+    >>> stats.sizes, stats.constant
+    ({(8, 8): 2}, 2)
+
+    ``constant_std`` is the spatial std (in the tensor's units) at or below which an image is
+    constant; ``noise`` is the mean noise score of the images (channel mean, full resolution).
+    """
+
+    def __init__(self, grayscale_corr: float = 0.9999, constant_std: float = 0.004, noise_level: float = 0.5) -> None:
+        self.grayscale_corr = grayscale_corr
+        self.constant_std = constant_std
+        self.noise_level = noise_level
+        self.channels: Optional[ChannelStats] = None
+        self.sizes: dict[tuple[int, int], int] = {}
+        self.gray = 0
+        self.colour = 0
+        self.images = 0
+        self.constant = 0
+        self.noise_sum, self.noise_n, self.noisy = 0.0, 0, 0
+        self.other_shapes: list[tuple[int, ...]] = []
+
+    @property
+    def noise(self) -> Optional[float]:
+        """Mean noise score of the (non-constant, at least 4x4) images; None when none was scored."""
+        return self.noise_sum / self.noise_n if self.noise_n else None
+
+    def constant_inputs(self, batch: torch.Tensor) -> torch.Tensor:
+        """Which images of an (N, C, H, W) batch are constant: every channel's spatial std <= ``constant_std``."""
+        std = torch.nan_to_num(batch.detach().to(torch.float64).flatten(2), nan=math.inf).std(-1, unbiased=False)
+        return (std <= self.constant_std).all(-1)
+
+    def update(self, batch: Any) -> "InputStats":
+        """Add one input batch; anything other than a floating (N, C, H, W) tensor is only counted."""
+        if not isinstance(batch, torch.Tensor) or batch.dim() != 4:
+            self.other_shapes.append(tuple(getattr(batch, "shape", ())))
+            return self
+        x = batch.detach()
+        if self.channels is None:
+            self.channels = ChannelStats(x.shape[1], covariance=False, min_noise_size=1 << 30)
+        if x.shape[1] != self.channels.channels:
+            self.other_shapes.append(tuple(x.shape))
+            return self
+        self.channels.update(x.to(torch.float64))
+        self._images(x)
+        size = (int(x.shape[-2]), int(x.shape[-1]))
+        self.sizes[size] = self.sizes.get(size, 0) + int(x.shape[0])
+        if x.shape[1] == 3:
+            gray, counted = _grayscale_images(x, self.grayscale_corr)
+            self.gray += gray
+            self.colour += counted - gray
+        return self
+
+    def _images(self, x: torch.Tensor) -> None:
+        constant = self.constant_inputs(x)
+        self.images += int(x.shape[0])
+        self.constant += int(constant.sum())
+        if min(x.shape[-2:]) < 4:
+            return
+        score = noise_score(x.to(torch.float64).mean(1, keepdim=True))[:, 0]
+        scored = torch.isfinite(score) & ~constant.to(score.device)
+        self.noise_sum += float(score[scored].sum())
+        self.noise_n += int(scored.sum())
+        self.noisy += int((score[scored] >= self.noise_level).sum())
+
+
+def _grayscale_images(x: torch.Tensor, limit: float) -> tuple[int, int]:
+    """(grayscale images, non-constant images) of a 3-channel batch: channels perfectly correlated.
+
+    Correlation, not equality, so normalization with per-channel mean/std does not hide it.
+    """
+    flat = torch.nan_to_num(x.to(torch.float64).flatten(2))
+    centered = flat - flat.mean(-1, keepdim=True)
+    norm = centered.norm(dim=-1)  # (N, 3)
+    varying = (norm > 1e-9 * flat.abs().amax(-1).clamp_min(1)).all(-1)
+    safe = norm.clamp_min(1e-300)
+    corr01 = (centered[:, 0] * centered[:, 1]).sum(-1) / (safe[:, 0] * safe[:, 1])
+    corr02 = (centered[:, 0] * centered[:, 2]).sum(-1) / (safe[:, 0] * safe[:, 2])
+    gray = varying & (corr01 >= limit) & (corr02 >= limit)
+    return int(gray.sum()), int(varying.sum())
+
+
+@torch.no_grad()
+def swap_confidence(model: nn.Module, x: torch.Tensor, mean=None, std=None) -> Optional[tuple[float, float, int]]:
+    """``(given, swapped, classes)``: a classifier's mean top-class probability on ``x`` as given and
+    with channels 0 and 2 swapped, and its number of classes.
+
+    The swap happens in pixel space (undo the normalization, swap, redo it) when ``mean``/``std``
+    are given. None when the output is not ``(N, classes)`` logits or probabilities.
+    """
+    from ..capturing import call_model
+
+    def confidence(batch: torch.Tensor) -> Optional[tuple[float, int]]:
+        out = call_model(model, batch)
+        out = getattr(out, "logits", out)
+        if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] < 2 or not out.is_floating_point():
+            return None
+        out = out.to(torch.float64)
+        rows = out.sum(1)
+        is_prob = bool((out >= 0).all() and torch.allclose(rows, torch.ones_like(rows), atol=1e-3))
+        prob = out if is_prob else out.softmax(1)
+        return float(prob.max(1).values.mean()), int(out.shape[1])
+
+    if mean is not None and std is not None and len(mean) == 3:
+        m = torch.tensor(mean, dtype=x.dtype, device=x.device)[:, None, None]
+        s = torch.tensor(std, dtype=x.dtype, device=x.device)[:, None, None]
+        swapped = ((x * s + m).flip(1) - m) / s
+    else:
+        swapped = x.flip(1)
+    given = confidence(x)
+    if given is None:
+        return None
+    return given[0], confidence(swapped)[0], given[1]
+
+
+def check_inputs(
+    stats: InputStats,
+    preprocessing: Any = None,
+    thresholds: Thresholds = Thresholds(),
+    *,
+    used: Any = None,
+    certain: bool = True,
+    raw_images: Optional[list[RawImage]] = None,
+    confidence: Optional[tuple] = None,
+) -> list[Finding]:
+    """Every input finding, most severe first (see the module docstring).
+
+    ``preprocessing`` is the model's own (None: unknown); ``used`` the one the image inputs went
+    through when it was overridden. ``certain=False`` says the model's own is only a convention its
+    weights (a checkpoint) may not follow: the inputs are then checked against ``used`` and a
+    differing mean/std is only ``info``. ``confidence`` is :func:`swap_confidence`'s answer.
+    """
+    t, findings = thresholds, []
+    expected = preprocessing if certain or used is None else used
+    cs = stats.channels.result() if stats.channels is not None and stats.channels.inputs else None
+    mismatch = checks.mean_std_check(preprocessing, used, t, certain)
+    if cs is not None:
+        values = checks.value_checks(cs, expected, t)
+        blank = stats.constant * 2 >= stats.images > 0  # channel stds of blank images say nothing
+        if blank or (mismatch and mismatch[0].severity == "warning"):  # or input.mean_std says it exactly
+            values = [f for f in values if f.code != "input.normalization"]
+        findings += values + checks.size_check(stats.sizes, expected, t)
+        gray_raw = [n for n, mode, _ in raw_images or [] if mode in ("L", "LA", "1", "I", "I;16", "F")]
+        total = max(stats.gray + stats.colour, len(raw_images or []))
+        findings += checks.grayscale_check(max(stats.gray, len(gray_raw)), total, expected)
+        findings += checks.constant_check(stats.constant, stats.images, t)
+        findings += checks.noise_check(stats.noise, stats.noisy, stats.images, t)
+    findings += mismatch + checks.upscaled_check(raw_images, used or expected, t)
+    findings += checks.channel_order_check(confidence, t)
+    if preprocessing is None:
+        findings.append(Finding(
+            "input.unknown", "info",
+            "The model's preprocessing is not known, so range and size were checked against generic expectations.",
+            "Pass a model spec / LoadedModel, or preprocessing=Preprocessing(...), to check against the real one.",
+        ))
+    order = ("error", "warning", "info")
+    return sorted(findings, key=lambda f: order.index(f.severity))

@@ -1,0 +1,260 @@
+"""What :func:`layerscope.diagnose` returns: findings, one diagnosis per layer, the model tendency.
+
+>>> f = Finding("input.range", "error", "Values reach 255.", "Divide by 255, then normalize.", {"max": 255.0})
+>>> f.to_dict()["code"], str(f)
+('input.range', '[error] input.range: Values reach 255. Fix: Divide by 255, then normalize.')
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+
+from ..core.jsonio import jsonable as _jsonable
+from ..stats import ChannelSummary
+from .thresholds import Thresholds
+
+if TYPE_CHECKING:  # verdict.py imports Finding from here
+    from .verdict import LayerVerdict
+
+__all__ = ["Finding", "LayerDiagnosis", "Tendency", "Diagnosis", "CAVEAT"]
+
+CAVEAT = (
+    "Feature maps are not explanations: they show what each filter responds to, not why the model "
+    "decides what it does. Treat this as an interpretability aid and a health check, not as proof."
+)
+VERDICTS = ("good", "suspicious", "bad")
+_PER_CHANNEL = ("inactive", "mean", "std", "rms", "min", "max", "spatial_std", "noise", "at_bound",
+                "peak_row", "peak_col", "peak_spread", "nan", "inf")
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types (see :func:`layerscope.core.jsonio.jsonable`), floats to 6 significant digits."""
+    return _jsonable(value, digits=6)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One judgement with a stable ``code`` (``input.range``, ``layer.dead`` ...), a severity
+    (``error`` / ``warning`` / ``info``), what was seen (``message``), what to do (``fix``) and the
+    numbers behind it (``values``)."""
+
+    code: str
+    severity: str
+    message: str
+    fix: str = ""
+    values: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({"code": self.code, "severity": self.severity, "message": self.message,
+                         "fix": self.fix, "values": self.values})
+
+    def __str__(self) -> str:
+        fix = f" Fix: {self.fix}" if self.fix else ""
+        return f"[{self.severity}] {self.code}: {self.message}{fix}"
+
+
+@dataclass
+class LayerDiagnosis:
+    """The diagnosis of one captured layer.
+
+    ``shape`` is one input's activation shape (without the batch); ``layout`` how it was read
+    (``NCHW``, ``tokens``, ``NC`` ...); ``judgement`` the :class:`~layerscope.diagnosis.verdict.LayerVerdict`
+    (its ``verdict``, ``reason``, ``flagged`` channel indices per flag, ``shares`` of channels per
+    flag and ``findings`` read through as attributes of the diagnosis); ``scale`` the root-mean-square of the layer's finite values;
+    ``noise`` the median channel noise score (None without spatial maps); ``channels_summary``
+    every per-channel number; ``bounds`` the activation's clamp bounds (None: saturation not checked);
+    ``input_noise`` the inputs' own noise score at the layer's resolution; ``rectified`` whether
+    "never positive" means dead here (see :func:`~layerscope.diagnosis.metrics.rectified`; else the
+    dead share is not judged); ``stride`` how many input pixels one map pixel spans (noise is judged
+    from ``Thresholds.noisy_min_stride`` on).
+    """
+
+    name: str
+    module_type: str
+    shape: tuple[int, ...]
+    layout: str
+    judgement: LayerVerdict
+    scale: float
+    effective_rank: float
+    noise: Optional[float]
+    inactive: float
+    channels_summary: ChannelSummary
+    notes: list[str] = field(default_factory=list)
+    bounds: Optional[tuple] = None
+    input_noise: Optional[float] = None
+    rectified: bool = True
+    stride: Optional[float] = None
+
+    verdict = property(lambda self: self.judgement.verdict, doc="good / suspicious / bad")
+    reason = property(lambda self: self.judgement.reason, doc="the verdict in plain words")
+    flagged = property(lambda self: self.judgement.flagged, doc="channel indices per flag")
+    shares = property(lambda self: self.judgement.shares, doc="share of channels per flag")
+    findings = property(lambda self: self.judgement.findings, doc="the layer's findings")
+
+    @property
+    def relative_noise(self) -> Optional[float]:
+        """Layer noise over the input's own noise score at the layer's resolution (None if either is missing)."""
+        if self.noise is None or not self.input_noise:
+            return None
+        return self.noise / self.input_noise
+
+    @property
+    def channels(self) -> int:
+        return self.channels_summary.channels
+
+    @property
+    def spatial(self) -> bool:
+        """Whether the layer has maps with positions (uniform / noise / peak apply)."""
+        return bool(np.isfinite(self.channels_summary.spatial_std).any())
+
+    def to_dict(self, per_channel: bool = True) -> dict[str, Any]:
+        data = {
+            "name": self.name, "module_type": self.module_type, "shape": list(self.shape),
+            "layout": self.layout, "channels": self.channels, "verdict": self.verdict, "reason": self.reason,
+            "flagged": self.flagged, "shares": self.shares, "scale": self.scale,
+            "effective_rank": self.effective_rank, "noise": self.noise, "inactive": self.inactive,
+            "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
+            "bounds": self.bounds, "spatial": self.spatial, "input_noise": self.input_noise,
+            "relative_noise": self.relative_noise, "rectified": self.rectified, "stride": self.stride,
+        }
+        if per_channel:
+            data["per_channel"] = {k: getattr(self.channels_summary, k) for k in _PER_CHANNEL}
+        return jsonable(data)
+
+
+@dataclass
+class Tendency:
+    """Model level: does the network look trained? ``label`` is ``trained`` / ``untrained`` /
+    ``unclear`` / ``unknown``; ``score`` the median noise score of the deeper layers it used."""
+
+    label: str
+    score: Optional[float]
+    layers: list[str]
+    message: str
+    caveat: str = CAVEAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({"label": self.label, "score": self.score, "layers": self.layers,
+                         "message": self.message, "caveat": self.caveat})
+
+
+@dataclass
+class Diagnosis:
+    """Everything :func:`layerscope.diagnose` found: input findings first, then layers, then the tendency.
+
+    ``verdict`` is the headline: the worst of the layer verdicts, the input findings (an error is
+    bad, a warning suspicious) and the model tendency (untrained is bad), so a wrong input or an
+    untrained model never headlines "good"; ``headline`` says why in one line; ``layers_verdict``
+    is the worst layer verdict alone. ``predictions`` are the top classes of the first inputs
+    (``(source, [(class, probability), ...])``) for a classifier whose class names are known.
+    ``result["conv1"]`` gives one layer. Displays as an
+    HTML table in Jupyter; ``to_dict()`` / ``to_json()`` for machines; ``summary()`` for people.
+    Provenance: ``preprocessing`` (the one the inputs went through, as a dict) and
+    ``native_preprocessing`` (the model's own), ``weights`` (None: random init or unknown) and
+    ``checkpoint`` (its path), ``skipped`` images as ``(path, reason)``.
+    """
+
+    model: str
+    inputs: int
+    input_findings: list[Finding]
+    layers: list[LayerDiagnosis]
+    tendency: Tendency
+    thresholds: Thresholds
+    notes: list[str] = field(default_factory=list)
+    preprocessing: Optional[dict] = None
+    native_preprocessing: Optional[dict] = None
+    weights: Optional[str] = None
+    checkpoint: Optional[str] = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    predictions: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)
+
+    @property
+    def layers_verdict(self) -> str:
+        """The worst per-layer verdict (``good`` without layers)."""
+        return max((layer.verdict for layer in self.layers), key=VERDICTS.index, default="good")
+
+    def _reasons(self) -> list[tuple[str, str]]:
+        """``(verdict, why)`` from the inputs, the tendency and the layers, in that order, worst first within each."""
+        reasons = []
+        wrong = [f for f in self.input_findings if f.severity in ("error", "warning")]
+        if wrong:
+            worst = min(wrong, key=lambda f: f.severity != "error")  # the first error, else the first warning
+            level = "bad" if worst.severity == "error" else "suspicious"
+            reasons.append((level, f"the inputs look wrong ({worst.code}; see Inputs, fix them first)"))
+        if self.tendency.label == "untrained":
+            reasons.append(("bad", "the model looks untrained (see Model)"))
+        layer_level = self.layers_verdict
+        if layer_level != "good":
+            worse = [layer.name for layer in self.layers if layer.verdict == layer_level]
+            names = ", ".join(worse[:3]) + (f" and {len(worse) - 3} more" if len(worse) > 3 else "")
+            reasons.append((layer_level, f"{len(worse)} layer{'s are' if len(worse) > 1 else ' is'} {layer_level} "
+                                         f"({names}; see Details)"))
+        return reasons
+
+    @property
+    def verdict(self) -> str:
+        return max((level for level, _ in self._reasons()), key=VERDICTS.index, default="good")
+
+    @property
+    def headline(self) -> str:
+        """``verdict: why`` in one line, e.g. ``bad: the model looks untrained (see Model)``."""
+        reasons = self._reasons()
+        if not reasons:
+            trained = "; the model looks trained" if self.tendency.label == "trained" else ""
+            return f"good: no problem found with the inputs or the layers{trained}"
+        return f"{self.verdict}: " + "; ".join(why for _, why in reasons)
+
+    def __getitem__(self, name: str) -> LayerDiagnosis:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        from ..capturing.select import _not_found
+
+        raise _not_found(name, [layer.name for layer in self.layers], kind="diagnosed layer") from None
+
+    def failed(self, expression: str) -> bool:
+        """Whether a ``--fail-on`` expression (``"dead>0.2 or verdict==bad"``) holds; see :mod:`.expr`."""
+        from .expr import parse_gate
+
+        return parse_gate(expression)(self)
+
+    def to_dict(self, per_channel: bool = True) -> dict[str, Any]:
+        return jsonable({
+            "model": self.model,
+            "weights": self.weights,
+            "checkpoint": self.checkpoint,
+            "preprocessing": self.preprocessing,
+            "native_preprocessing": self.native_preprocessing,
+            "inputs": self.inputs,
+            "skipped": [{"path": path, "reason": reason} for path, reason in self.skipped],
+            "verdict": self.verdict,
+            "headline": self.headline,
+            "layers_verdict": self.layers_verdict,
+            "predictions": [{"input": source, "top": [{"class": c, "probability": p} for c, p in top]}
+                            for source, top in self.predictions],
+            "input_findings": [f.to_dict() for f in self.input_findings],
+            "layers": [layer.to_dict(per_channel) for layer in self.layers],
+            "tendency": self.tendency.to_dict(),
+            "thresholds": self.thresholds.to_dict(),
+            "notes": self.notes,
+        })
+
+    def to_json(self, per_channel: bool = True, indent: Optional[int] = 2) -> str:
+        return json.dumps(self.to_dict(per_channel), indent=indent, allow_nan=False)
+
+    def summary(self) -> str:
+        from .text import summary_text
+
+        return summary_text(self)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        from .text import summary_html
+
+        return summary_html(self)

@@ -1,0 +1,156 @@
+"""Channel importance for a prediction: gradient x activation per channel, several layers in one backward.
+
+>>> import torch, torch.nn as nn
+>>> model = nn.Sequential(nn.Conv2d(1, 2, 1, bias=False), nn.Flatten(), nn.Linear(8, 2, bias=False))
+>>> with torch.no_grad():
+...     _ = model[0].weight.copy_(torch.tensor([[[[1.0]]], [[[2.0]]]])), model[2].weight.fill_(1.0)
+>>> result = importance(model, torch.ones(1, 1, 2, 2), layers="0", target=0)
+>>> result["0"].tolist(), result.weights["0"].tolist()   # sum of grad x act; mean gradient per channel
+([[4.0, 8.0]], [[1.0, 1.0]])
+
+For a chosen output (a class index per input, or the top prediction), each channel ``c`` of a
+layer with activation ``A`` gets ``sum over positions of dA(score) * A`` (gradient x activation,
+the channel's first-order contribution to the score) and ``mean over positions of dA(score)``
+(the weights behind Grad-CAM). The activations are the layer's true outputs, also where a later
+in-place op (``ReLU(inplace=True)``, ``+=``) overwrites them: each selected output is handed on
+as a copy, so the original stays as the layer produced it and the gradient is taken with
+respect to it. Token layouts (ViT blocks) work through :func:`layerscope.core.layout.to_maps`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence, Union
+
+import torch
+
+from ..errors import InputError
+
+__all__ = ["importance", "Importance"]
+
+
+@dataclass
+class Importance:
+    """Per layer a ``[batch, channels]`` tensor of gradient x activation (``result[layer]``), the
+    gradient means (``weights``), the target class per input (``target``) and its score."""
+
+    scores: dict[str, torch.Tensor]
+    weights: dict[str, torch.Tensor]
+    activations: dict[str, torch.Tensor]
+    target: torch.Tensor
+    output: torch.Tensor
+    layouts: dict[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, layer: str) -> torch.Tensor:
+        if layer not in self.scores:
+            from ..errors import LayerNotFoundError, did_you_mean
+
+            raise LayerNotFoundError(f"No importance for layer {layer!r}.{did_you_mean(layer, self.scores)}")
+        return self.scores[layer]
+
+    def __iter__(self):
+        return iter(self.scores)
+
+    def top(self, layer: str, k: int = 8) -> torch.Tensor:
+        """The ``k`` most important channels of ``layer`` per input, ``[batch, k]`` indices."""
+        return self[layer].topk(min(k, self[layer].shape[1]), dim=1).indices
+
+    def heatmap(self, layer: str, k: Optional[int] = None) -> torch.Tensor:
+        """Grad-CAM style map ``[batch, H, W]``: ReLU of the weighted sum of the (top ``k``) channels' maps."""
+        weights, maps = self.weights[layer], self.activations[layer]
+        if k is not None:
+            keep = torch.zeros_like(weights).scatter_(1, self.top(layer, k), 1.0)
+            weights = weights * keep
+        return torch.relu(torch.einsum("nc,nchw->nhw", weights, maps))
+
+    def __repr__(self) -> str:
+        layers = ", ".join(f"{name} ({t.shape[1]} channels)" for name, t in self.scores.items())
+        return f"Importance(target {self.target.tolist()}: {layers})"
+
+
+def _targets(output: torch.Tensor, target: Union[None, int, Sequence[int], torch.Tensor]) -> torch.Tensor:
+    if output.dim() != 2:
+        raise InputError(
+            f"importance needs a classifier output (batch, classes); the model returned shape {tuple(output.shape)}."
+        )
+    if target is None:
+        return output.argmax(1)
+    index = torch.as_tensor(target, device=output.device).long().reshape(-1)
+    index = index.expand(output.shape[0]) if index.numel() == 1 else index
+    if index.numel() != output.shape[0] or int(index.max()) >= output.shape[1] or int(index.min()) < 0:
+        raise InputError(f"target {target!r} does not fit an output of {output.shape[1]} classes for "
+                         f"{output.shape[0]} inputs; give one class index, or one per input.")
+    return index
+
+
+def importance(
+    model: Any,
+    inputs: Any,
+    layers: Any = None,
+    *,
+    target: Union[None, int, Sequence[int], torch.Tensor] = None,
+    preprocessing: Any = None,
+    layouts: Optional[dict[str, str]] = None,
+) -> Importance:
+    """Channel importance of ``layers`` (default: every convolution) for ``target`` (default: top class).
+
+    ``model``, ``inputs`` and ``layers`` as in :func:`layerscope.capture`. One forward and one
+    backward for all layers; the model's parameters get no gradient and it is left as it was.
+    """
+    from ..capturing import ModelState, call_model, model_device, select_layers
+    from ..capturing.call import move_inputs
+    from ..io.feed import Feed
+    from ..io.resolve import resolve_model
+
+    loaded = resolve_model(model, preprocessing=preprocessing)
+    module = loaded.module
+    batch = move_inputs(Feed(inputs, loaded.preprocessing, strict=True).one(), *model_device(module))
+    names = select_layers(module, layers)
+    kept: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def hook(mod, args, output):
+            if not isinstance(output, torch.Tensor):
+                raise InputError(f"layer {name!r} returns {type(output).__name__}, not a tensor; choose a layer "
+                                 "whose output is one tensor (see `layerscope layers MODEL`).")
+            if name not in kept:  # the first call of a shared module
+                kept[name] = output
+                return output.clone()  # later in-place ops write the copy; the gradient is taken at the original
+            return None
+
+        return hook
+
+    with ModelState(module) as state:
+        for name in names:
+            state.hook(module.get_submodule(name), keep(name))
+        with state.forward(), torch.inference_mode(False), torch.enable_grad():
+            output = call_model(module, batch, grad=True)
+            output = getattr(output, "logits", output)
+            target_index = _targets(output, target)
+            score = output.gather(1, target_index[:, None]).sum()
+            grads = torch.autograd.grad(score, [kept[n] for n in names], allow_unused=True)
+    types = {name: type(module.get_submodule(name)).__name__ for name in names}
+    return _result(names, kept, grads, target_index, output, layouts or {}, types)
+
+
+def _as_maps(act: torch.Tensor, grad: torch.Tensor, layout: Optional[str], module_type: str):
+    """``(activation maps, gradient maps, layout)``, both (N, C, H, W) read the same way."""
+    from ..core.layout import to_maps
+
+    if act.dim() == 2 and layout in (None, "NC"):  # a vector: one "channel" per unit
+        return act[:, :, None, None], grad[:, :, None, None], "NC"
+    maps = to_maps(act, layout=layout, module_type=module_type)
+    gmaps = to_maps(grad, layout=maps.layout, extra_tokens=maps.extra_tokens, module_type=module_type)
+    return maps.maps, gmaps.maps, maps.layout
+
+
+def _result(names, kept, grads, target, output, layouts, types) -> Importance:
+    scores, weights, acts, used = {}, {}, {}, {}
+    for name, grad in zip(names, grads):
+        act = kept[name].detach()
+        grad = torch.zeros_like(act) if grad is None else grad.detach()
+        maps, gmaps, used[name] = _as_maps(act, grad, layouts.get(name), types[name])
+        scores[name] = (gmaps * maps).flatten(2).sum(2)
+        weights[name] = gmaps.flatten(2).mean(2)
+        acts[name] = maps
+    return Importance(scores, weights, acts, target.detach(), output.detach(), used)

@@ -1,0 +1,163 @@
+"""Channel cards: everything layerscope knows about one channel, in one PNG (and one dict for the report).
+
+>>> import torch, torch.nn as nn
+>>> from layerscope import Preprocessing
+>>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+>>> pre = Preprocessing(resize=16, crop=(16, 16))
+>>> found = card(model, "0", 2, images=torch.rand(2, 3, 16, 16), steps=4, preprocessing=pre)
+>>> found.picture().dtype.name, [row["rank"] <= 4 for row in found.importance], found.flags is not None
+('uint8', [True, True], True)
+
+A card shows: the channel's feature visualization (:func:`~layerscope.explain.visualization`); with
+a scan result (:func:`~layerscope.load_stats`), the top dataset examples as receptive-field crops
+and the channel's statistics over the data set (mean, fraction active, histogram of the inputs'
+peaks); with ``images``, the diagnosis flags that name the channel (:func:`~layerscope.diagnose`)
+and its importance for each image's target class (:func:`~layerscope.explain.attribution`, its
+rank among the layer's channels). Drawn with the bitmap font of :mod:`layerscope.render.font`;
+the same arguments give the same pixels. In the HTML report, ``layerscope.report(..., examples=[card,
+...])`` shows each card when its channel is clicked, above the channel's dataset examples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = ["card", "Card"]
+
+
+@dataclass
+class Card:
+    """One channel's card: ``visualization`` (H, W, 3) uint8; ``examples`` (crop pixels, top-k entry dict) from a
+    scan; ``statistics`` over the scanned data; ``flags`` (diagnosis) and ``importance`` (per image) for the images
+    given. Empty parts were not asked for. :meth:`picture` draws it; :meth:`to_dict` is the same without pixels."""
+
+    model: str
+    layer: str
+    channel: int
+    visualization: np.ndarray
+    examples: list[tuple[np.ndarray, dict]] = field(default_factory=list)
+    statistics: Optional[dict] = None
+    flags: Optional[list[str]] = None
+    importance: Optional[list[dict]] = None
+
+    def to_dict(self) -> dict:
+        from ..core.jsonio import jsonable
+
+        return jsonable({"model": self.model, "layer": self.layer, "channel": self.channel,
+                         "examples": [entry for _, entry in self.examples], "statistics": self.statistics,
+                         "flags": self.flags, "importance": self.importance}, digits=6)
+
+    def picture(self) -> np.ndarray:
+        """The card as an (H, W, 3) uint8 image."""
+        from ._card_draw import draw_card
+
+        return draw_card(self)
+
+    def png_bytes(self) -> bytes:
+        from ..render.png import encode_png
+
+        return encode_png(self.picture())
+
+    _repr_png_ = png_bytes
+
+    def save(self, path: Union[str, Path], *, overwrite: bool = False) -> Path:
+        """Write the card as a PNG (atomically; an existing file only with ``overwrite=True``)."""
+        from ..render.png import save_png
+
+        return save_png(self.picture(), path, overwrite=overwrite)
+
+    def report_examples(self) -> dict:
+        """For :func:`layerscope.report` ``examples=`` (one card, or a list of cards): clicking the channel in the
+        report shows the card, then its dataset examples."""
+        from ..reporting import Example
+
+        found = [Example(self.picture(), f"channel card of {self.layer} channel {self.channel}")]
+        found += [Example(pixels, f"#{entry['rank'] + 1} {entry['source']}", entry["score"])
+                  for pixels, entry in self.examples]
+        return {self.layer: {self.channel: found}}
+
+    def __repr__(self) -> str:
+        parts = [f"{len(self.examples)} examples" if self.examples else "", "statistics" * bool(self.statistics),
+                 f"importance on {len(self.importance)} images" if self.importance else ""]
+        return f"Card({self.layer!r} channel {self.channel}: {', '.join(p for p in parts if p) or 'visualization'})"
+
+
+def card(model: Any, layer: str, channel: int, *, stats: Any = None, images: Any = None, target: Any = None,
+         examples: int = 6, steps: Optional[int] = None, seed: int = 0, preprocessing: Any = None) -> Card:
+    """The :class:`Card` of ``channel`` of ``layer``; ``stats`` a scan result or its folder, ``images`` any inputs
+    (as :func:`layerscope.show` takes them), ``target`` the class their importance is for (index or name; None:
+    each image's top prediction), ``examples`` how many top dataset examples, ``steps`` / ``seed`` of the
+    visualization (default: :func:`~layerscope.explain.visualization`'s)."""
+    from ..io.resolve import resolve_model
+    from .visualization import visualize
+
+    if isinstance(channel, bool) or not isinstance(channel, int) or channel < 0:
+        raise InputError(f"channel must be one channel index (an int >= 0), got {channel!r}.")
+    loaded = resolve_model(model, preprocessing=preprocessing)
+    scan = _scan(stats, layer, channel)
+    seen = visualize(loaded, layer, [channel], steps=steps, seed=seed)
+    found = Card(loaded.spec, layer, channel, seen.pixels[0])
+    if scan is not None:
+        found.statistics = {"inputs": scan.inputs, **_statistics(scan[layer], channel)}
+        found.examples = _examples(scan, layer, channel, examples, loaded)
+    if images is not None:
+        found.flags, found.importance = _judged(loaded, layer, channel, images, target)
+    return found
+
+
+def _scan(stats: Any, layer: str, channel: int) -> Any:
+    if stats is None:
+        return None
+    from ..scanning import load_stats
+
+    scan = stats if hasattr(stats, "top") else load_stats(stats)
+    if not 0 <= channel < scan[layer].channels:  # scan[layer] raises with the scanned layers
+        raise InputError(f"Layer {layer!r} has channels 0..{scan[layer].channels - 1} in the scan; got {channel}.")
+    return scan
+
+
+def _statistics(layer: Any, c: int) -> dict:
+    peaks = layer.peaks
+    return {"mean": float(layer.mean[c]), "std": float(layer.std[c]), "max": float(layer.max[c]),
+            "active": float(layer.active[c]), "active_inputs": float(layer.active_inputs[c]),
+            "peaks": {"edges": peaks.edges[c].tolist(), "counts": peaks.counts[c].tolist()}}
+
+
+def _examples(scan: Any, layer: str, channel: int, k: int, loaded: Any) -> list[tuple[np.ndarray, dict]]:
+    """The top ``k`` entries' receptive-field crops, re-run on the model (a mismatch is noted in the entry)."""
+    found = []
+    for entry in scan.top(layer, channel)[: max(0, int(k))]:
+        crop = scan.crop(layer, channel, entry.rank, model=loaded)
+        pixels = crop.image if crop.image.shape[-1] == 3 else np.repeat(crop.image[..., :1], 3, axis=-1)
+        found.append((pixels, {**entry.to_dict(), "reproduced": crop.matches}))
+    return found
+
+
+def _judged(loaded: Any, layer: str, channel: int, images: Any, target: Any) -> tuple[list[str], list[dict]]:
+    """The diagnosis flags naming ``channel`` on ``images``, and its importance for each image."""
+    from ..diagnosis import diagnose
+    from ..io.feed import Feed
+    from .attribution import importance
+    from .ranking import class_index
+
+    feed = Feed.of(images, loaded.preprocessing)
+    batch = feed.one()
+    sources = list(feed.sources) or [f"input {i}" for i in range(len(batch))]
+    judged = diagnose(loaded, batch, [layer])
+    flags = sorted(flag for flag, channels in judged.layers[0].flagged.items() if channel in channels)
+    scores = importance(loaded, batch, [layer], target=class_index(target, loaded.classes))
+    if channel >= scores[layer].shape[1]:
+        raise InputError(f"Layer {layer!r} has channels 0..{scores[layer].shape[1] - 1}; got {channel}.")
+    rows = []
+    for i, (row, cls) in enumerate(zip(scores[layer], scores.target.tolist())):
+        value = float(row[channel])
+        name = loaded.classes[cls] if loaded.classes and cls < len(loaded.classes) else None
+        rows.append({"input": sources[i] if i < len(sources) else f"input {i}", "target": cls, "class_name": name,
+                     "importance": value, "rank": int((row > value).sum()) + 1, "channels": int(row.numel())})
+    return flags, rows

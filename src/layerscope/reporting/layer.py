@@ -1,0 +1,212 @@
+"""One layer as the page shows it: a channel grid per input on a shared scale, mean maps, flagged channels.
+
+The grids are palette PNGs (``render_grids``) whose levels map back to values: every shown channel
+has one display range shared by all inputs (``lo[k]``, ``hi[k]``), so the page reads the value
+under the cursor as ``lo + level / 251 * (hi - lo)`` from the very bytes it displays, and inputs
+side by side are comparable.
+
+>>> import torch
+>>> view = layer_view("conv", torch.arange(2 * 3 * 4 * 4.0).reshape(2, 3, 4, 4), max_channels=2)
+>>> view.channels, view.total_channels, len(view.grids), view.geometry["cols"] * view.geometry["rows"] >= 2
+((0, 1), 3, 2, True)
+>>> [round(v, 3) for v in view.lo], [round(v, 3) for v in view.hi]  # channel 0 over both inputs: 0..63
+([0.0, 16.0], [63.0, 79.0])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+import torch
+
+from ..errors import InputError, LayoutError
+from ..core.layout import to_maps
+from ..render.channels import pick_channels
+from ..render.colormap import LEVELS, resolve_cmap
+from ..render.grid import render_grids
+from ..render.normalize import mode_info, value_ranges
+from ..render.options import RenderOptions
+from ..render._viewkit import colored_map
+from ..render.png import encode_png
+
+__all__ = ["LayerView", "layer_view", "REPORT_OPTIONS", "FLAG_KINDS"]
+
+REPORT_OPTIONS = RenderOptions(max_channels=64, padding=1)  # the report's: the first 64 channels per layer
+FLAG_KINDS = ("dead", "uniform", "noisy", "saturated", "nonfinite")  # drawn on the grids, in this order
+STRIP_HEIGHT = 8  # rows a 1-pixel-high map (a vector, a Conv1d channel) is stretched to
+
+
+@dataclass(frozen=True)
+class LayerView:
+    """What the page needs of one layer. ``grids[i]`` / ``means[i]`` are PNG bytes for input ``i``.
+
+    ``channels`` are the shown channel indices (display order), ``lo``/``hi`` their display ranges
+    (shared by the inputs), ``geometry`` where each tile sits in a grid image; ``error`` replaces
+    the pictures when the layer cannot be laid out as maps.
+    """
+
+    name: str
+    module_type: str
+    shape: tuple[int, ...]
+    layout: str = ""
+    notes: tuple[str, ...] = ()
+    channels: tuple[int, ...] = ()
+    total_channels: int = 0
+    lo: tuple[float, ...] = ()
+    hi: tuple[float, ...] = ()
+    mode: str = "channel"
+    cmap: str = "viridis"
+    grids: tuple[bytes, ...] = ()
+    means: tuple[bytes, ...] = ()
+    mean_range: tuple[float, float] = (0.0, 0.0)
+    geometry: dict = field(default_factory=dict)
+    flagged: dict = field(default_factory=dict)  # kind -> shown positions (index into channels)
+    verdict: Optional[str] = None
+    reason: str = ""
+    hidden_flags: int = 0  # flagged channels that are not among the shown ones
+    error: Optional[str] = None
+
+    @property
+    def shape_text(self) -> str:
+        return "x".join(str(s) for s in self.shape) or "scalar"
+
+    def flag_boxes(self) -> list[tuple[str, int, int, int, int]]:
+        """``(kind, x, y, width, height)`` around each flagged tile, in grid-image pixels."""
+        g = self.geometry
+        return [(kind, g["left"] + (p % g["cols"]) * g["cell_w"], g["top"] + (p // g["cols"]) * g["cell_h"],
+                 g["map_w"], g["map_h"]) for kind, positions in self.flagged.items() for p in positions]
+
+    def data(self) -> dict[str, Any]:
+        """The JSON the page script reads (numbers and names only; pictures stay in the ``<img>``)."""
+        return {
+            "name": self.name, "channels": list(self.channels), "total": self.total_channels,
+            "lo": [_finite(v) for v in self.lo], "hi": [_finite(v) for v in self.hi], "mode": self.mode,
+            "cmap": self.cmap, "geometry": self.geometry, "levels": LEVELS,
+            "flagged": {kind: list(pos) for kind, pos in self.flagged.items()},
+        }
+
+
+def _finite(value: float) -> Optional[float]:
+    return float(value) if math.isfinite(value) else None
+
+
+def layer_view(
+    name: str,
+    tensor: torch.Tensor,
+    *,
+    module_type: str = "",
+    input_size: Any = None,
+    layout: Optional[str] = None,
+    options: Optional[RenderOptions] = None,
+    diagnosis: Any = None,
+    **fields: Any,
+) -> LayerView:
+    """Render ``tensor`` (the layer's output for N inputs) the way the report and the explorer show it.
+
+    ``options`` (:data:`REPORT_OPTIONS` when None; keywords replace fields): ``normalize`` is
+    applied over all inputs at once (``channel``: a range per channel shared by the inputs;
+    ``layer``, ``robust``, ``signed``... likewise; ``global`` means ``layer`` unless a
+    ``value_range`` is given), ``order`` and ``max_channels`` pick the same channels for every
+    input (ranked on the mean over inputs), ``cmap`` colours them. ``diagnosis``: the layer's
+    :class:`~layerscope.diagnosis.LayerDiagnosis` (its verdict and flagged channels are shown).
+    """
+    options = RenderOptions.of(REPORT_OPTIONS if options is None else options, **fields)
+    base = {"name": name, "module_type": module_type, "shape": tuple(tensor.shape[1:])}
+    verdict = _verdict(diagnosis)
+    try:
+        maps = to_maps(tensor.detach(), layout=layout, input_size=input_size, module_type=module_type or None)
+    except LayoutError as err:
+        return LayerView(**base, **verdict, error=str(err))
+    values = maps.maps.float()
+    if values.shape[-2] == 1:
+        values = values.expand(-1, -1, STRIP_HEIGHT, -1)
+    index = pick_channels(values.mean(0), options.order, options.max_channels or None).cpu()
+    shown = values[:, index]
+    lo, hi, mode = _ranges(shown, options)
+    cmap = resolve_cmap(options.cmap, signed=mode_info(mode).signed)
+    grids = render_grids(_unit(shown, lo, hi), options.replace(
+        normalize="global", value_range=(0.0, 1.0), percentiles=None, max_channels=0, order="index",
+        caption=False, colorbar=False, labels=False, cmap=cmap), layer=name)
+    means, mean_range = _means(values)
+    channels = tuple(int(i) for i in index)
+    flagged, hidden = _flags(diagnosis, channels)
+    return LayerView(
+        **base, **verdict, layout=maps.layout, notes=tuple(maps.notes), channels=channels,
+        total_channels=int(values.shape[1]), lo=tuple(lo.tolist()), hi=tuple(hi.tolist()), mode=mode, cmap=cmap,
+        grids=tuple(g.png_bytes() for g in grids), means=means, mean_range=mean_range,
+        geometry=_geometry(grids[0], len(channels), options.padding), flagged=flagged, hidden_flags=hidden,
+    )
+
+
+def _verdict(diagnosis: Any) -> dict[str, Any]:
+    if diagnosis is None:
+        return {}
+    return {"verdict": diagnosis.verdict, "reason": diagnosis.reason}
+
+
+def _ranges(maps: torch.Tensor, options: RenderOptions) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Per shown channel ``(lo, hi)`` over every input (float64), and the mode they follow."""
+    mode = options.normalize
+    if mode == "global":
+        if options.value_range is None:
+            mode = "layer"
+        else:
+            pair = options.range_for(None) if not isinstance(options.value_range, Mapping) else None
+            if pair is None:
+                raise InputError("the report takes one value_range (low, high) for normalize='global', not per layer.")
+            count = maps.shape[1]
+            return (torch.full((count,), pair[0], dtype=torch.float64),
+                    torch.full((count,), pair[1], dtype=torch.float64), "global")
+    pooled = maps.transpose(0, 1).reshape(1, maps.shape[1], -1, maps.shape[-1])  # (1, C, N*H, W): inputs pooled
+    lo, hi = value_ranges(pooled, mode, percentiles=options.percentiles)
+    return lo[0].double().cpu(), hi[0].double().cpu(), mode
+
+
+def _unit(maps: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """``maps`` scaled so that each channel's ``[lo, hi]`` is ``[0, 1]`` (flat channels: 0); NaN stays NaN."""
+    lo_ = lo.to(maps.device, torch.float32)[None, :, None, None]
+    span = (hi - lo).to(maps.device, torch.float32)[None, :, None, None]
+    unit = (maps - lo_) / torch.where(span > 0, span, torch.ones_like(span))
+    return torch.where(span > 0, unit, torch.zeros_like(unit).masked_fill(~torch.isfinite(maps), float("nan")))
+
+
+def _means(values: torch.Tensor) -> tuple[tuple[bytes, ...], tuple[float, float]]:
+    """Mean over channels per input, coloured on one range shared by the inputs."""
+    means = values.mean(1)
+    finite = means[torch.isfinite(means)]
+    pair = (float(finite.min()), float(finite.max())) if finite.numel() else (0.0, 0.0)
+    size = tuple(means.shape[-2:])
+    pictures = tuple(
+        encode_png(colored_map(m, size, normalize="global", value_range=pair)) for m in means
+    )
+    return pictures, pair
+
+
+def _flags(diagnosis: Any, channels: Sequence[int]) -> tuple[dict[str, list[int]], int]:
+    """Flagged channels as positions among the shown ones, and how many flagged channels are not shown."""
+    if diagnosis is None:
+        return {}, 0
+    position = {channel: k for k, channel in enumerate(channels)}
+    flagged, hidden = {}, set()
+    for kind in FLAG_KINDS:
+        indices = diagnosis.flagged.get(kind) or []
+        shown = [position[i] for i in indices if i in position]
+        hidden.update(i for i in indices if i not in position)
+        if shown:
+            flagged[kind] = shown
+    return flagged, len(hidden)
+
+
+def _geometry(grid: Any, count: int, padding: int) -> dict[str, int]:
+    """Where tile ``k`` sits in a grid image (no labels): column ``k % cols``, row ``k // cols``, cells of
+    ``cell_w x cell_h`` pixels, the (scaled) map of ``map_w x map_h`` at ``(left, top)`` inside its cell."""
+    rows, cols = grid.meta.layout
+    map_h, map_w = (s * grid.meta.scale for s in grid.meta.map_size)
+    cell_w, cell_h = padding + map_w, padding + map_h
+    height, width = grid.indices.shape
+    if (width, height) != (cols * cell_w + padding, rows * cell_h + padding):  # pragma: no cover - a render change
+        raise RuntimeError(f"unexpected grid geometry {width}x{height} for {rows}x{cols} tiles of {map_w}x{map_h}")
+    return {"width": width, "height": height, "rows": rows, "cols": cols, "count": count, "cell_w": cell_w,
+            "cell_h": cell_h, "left": padding, "top": padding, "map_w": map_w, "map_h": map_h, "scale": grid.meta.scale}

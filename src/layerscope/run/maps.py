@@ -1,0 +1,79 @@
+"""Layer tensor to maps, or a skip with its reason: the one adapter every verb uses.
+
+>>> import torch
+>>> reader = LayerMaps()
+>>> tuple(reader.maps("conv", torch.zeros(2, 8, 5, 5), {"module_type": "Conv2d"}, (32, 32)).maps.shape)
+(2, 8, 5, 5)
+>>> reader.maps("blocks.0.attn.q_norm", torch.zeros(1, 12, 197, 64), {"module_type": "LayerNorm"}, (224, 224))
+>>> list(reader.rows), list(reader.skipped)
+(['conv'], ['blocks.0.attn.q_norm'])
+
+A layer is read with its layout (given, or inferred by :func:`~layerscope.core.layout.to_maps`);
+attention internals (heads x tokens x features) are refused with advice; a layer whose tensor
+cannot be read as maps is skipped once, with the reason, and never tried again in the run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+import torch
+
+from ..core.layout import Maps, to_maps
+from ..errors import LayoutError
+
+__all__ = ["LayerMaps", "attention_internal"]
+
+
+class LayerMaps:
+    """The layers met so far in a run: a metadata row each (``rows``), or the reason it was skipped (``skipped``)."""
+
+    def __init__(self, layouts: Optional[Mapping[str, str]] = None) -> None:
+        self.layouts = dict(layouts or {})
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.skipped: dict[str, str] = {}
+
+    def maps(self, name: str, tensor: torch.Tensor, record: Mapping[str, Any], input_size: Any) -> Optional[Maps]:
+        """The :class:`~layerscope.core.layout.Maps` of layer ``name``; None when it is (now or before) skipped.
+
+        ``record``: the layer's metadata (``Activations.describe(name)``: at least ``module_type``).
+        """
+        if name in self.skipped:
+            return None
+        layout = self.rows[name]["layout"] if name in self.rows else self.layouts.get(name)
+        why = attention_internal(name, record["module_type"], tensor) if layout is None else None
+        if why is not None:
+            self.skipped[name] = why
+            return None
+        try:
+            maps = to_maps(tensor, layout=layout, input_size=input_size, module_type=record["module_type"])
+        except LayoutError as err:
+            self.skipped[name] = str(err)
+            return None
+        if name not in self.rows:
+            self.rows[name] = {**record, "shape": list(tensor.shape[1:]), "channels": int(maps.maps.shape[1]),
+                               "layout": maps.layout, "notes": maps.notes}
+            self.added(name, self.rows[name])
+        return maps
+
+    def added(self, name: str, row: dict[str, Any]) -> None:
+        """Called once per new layer with its row (a verb may add its own fields, such as a file name)."""
+
+
+def attention_internal(name: str, module_type: str, tensor: torch.Tensor) -> Optional[str]:
+    """Why a tensor is an attention internal (heads x tokens x dim, or tokens x tokens), not a map; else None.
+
+    >>> attention_internal("blocks.0.attn.q_norm", "LayerNorm", torch.zeros(1, 12, 197, 64)) is not None
+    True
+    >>> attention_internal("layer1.0.conv1", "Conv2d", torch.zeros(1, 64, 56, 56)) is None
+    True
+    """
+    words = f"{name} {module_type}".lower()
+    if tensor.dim() != 4 or "conv" in module_type.lower() or not any(w in words for w in ("attn", "attention", "qkv")):
+        return None
+    heads, tokens, width = tensor.shape[1:]
+    return (f"{name} is an attention internal of shape {heads}x{tokens}x{width} (heads x tokens x features, or "
+            f"attention weights), not a spatial map: a picture of it would look like a map and mean nothing. Show "
+            f"the block output instead (its parent, e.g. {name.rsplit('.', 1)[0]}), or pass --layout {name}=NCHW "
+            f"if it really is one.")
+

@@ -1,0 +1,125 @@
+"""The :class:`Subject`: a model with its preprocessing, its chosen layers, their layouts and its device, resolved once.
+
+>>> import torch.nn as nn
+>>> subject = Subject.of(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 3)))
+>>> subject.layers, str(subject.device), subject.preprocessing.input_size
+(['0', '2'], 'cpu', (224, 224))
+>>> Subject.of("builtin:digits", "conv*").layers
+['conv1', 'conv2']
+
+Every verb resolves its model here (a spec, an ``nn.Module`` or a
+:class:`~layerscope.io.LoadedModel`, see :func:`~layerscope.io.resolve.resolve_model`), so the
+layers a verb picks by default, the class names, the predictions and the device rule are one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Union
+
+import torch
+import torch.nn as nn
+
+from ..capturing.call import model_device
+from ..capturing.select import LayerSelector, default_layers, select_layers
+from ..core.layout import canonical_layout
+from ..errors import InputError
+from ..io.models import LoadedModel
+from ..io.predictions import Predictions
+from ..io.preprocess import Preprocessing
+from ..io.resolve import resolve_model
+
+__all__ = ["Subject"]
+
+
+@dataclass
+class Subject:
+    """What every run is about. Build it with :meth:`of`; ``layers`` are resolved dotted names."""
+
+    loaded: LoadedModel
+    layers: list[str]
+    layouts: dict[str, str] = field(default_factory=dict)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @classmethod
+    def of(
+        cls,
+        model: Any,
+        layers: LayerSelector = None,
+        *,
+        preprocessing: Optional[Preprocessing] = None,
+        layouts: Optional[Mapping[str, str]] = None,
+        device: Union[str, torch.device, None] = None,
+    ) -> "Subject":
+        """Resolve ``model`` once; ``layers`` default to :func:`~layerscope.capturing.select.default_layers`
+        (token models: their block outputs) and else every convolution. A :class:`Subject` is returned as is
+        (``layers``, ``preprocessing`` and ``layouts`` then replace its own when given).
+
+        ``device``: a model layerscope loaded from a spec is moved there; a module you pass is never
+        moved (InputError when it is elsewhere: move it yourself, or leave ``device`` out).
+        """
+        if isinstance(model, Subject):
+            if layers is None and preprocessing is None and layouts is None and device is None:
+                return model
+            base = model
+            model = model.loaded if preprocessing is None else resolve_model(model.loaded, preprocessing=preprocessing)
+            layers = base.layers if layers is None else layers
+            layouts = base.layouts if layouts is None else layouts
+        from_spec = not isinstance(model, (nn.Module, LoadedModel))
+        loaded = resolve_model(model, preprocessing=preprocessing)
+        module = loaded.module
+        chosen = select_layers(module, layers if layers is not None else default_layers(module))
+        canonical = {name: canonical_layout(layout) for name, layout in (layouts or {}).items()}
+        return cls(loaded, chosen, canonical, _place(module, device, from_spec))
+
+    # -- what the model is ---------------------------------------------------------------------
+    @property
+    def module(self) -> nn.Module:
+        return self.loaded.module
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return self.loaded.preprocessing
+
+    @property
+    def classes(self) -> Optional[tuple[str, ...]]:
+        return self.loaded.classes
+
+    @property
+    def spec(self) -> str:
+        return self.loaded.spec
+
+    @property
+    def random_init(self) -> bool:
+        return self.loaded.weights is None
+
+    def predictions(self, output: Any, k: int = 3) -> Optional[list[Predictions]]:
+        """The model's top-``k`` classes per input (the one rule: :mod:`layerscope.io.predictions`)."""
+        return self.loaded.predictions(output, k)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: the model's provenance, the layers, their layouts and the device."""
+        return {"model": self.loaded.to_dict(), "layers": list(self.layers), "layouts": dict(self.layouts),
+                "device": str(self.device)}
+
+
+def _place(module: nn.Module, device: Union[str, torch.device, None], from_spec: bool) -> torch.device:
+    """The device the run uses: the model's own, or ``device`` (moving only a model layerscope loaded)."""
+    current = model_device(module)[0]
+    if device is None:
+        return current
+    try:
+        wanted = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"device={device!r} is not a torch device; use cpu, cuda, cuda:1 or mps.") from None
+    if wanted.type == "cuda" and wanted.index is None:
+        wanted = torch.device("cuda", torch.cuda.current_device() if torch.cuda.is_available() else 0)
+    if wanted == current or (wanted.type == current.type == "cpu"):
+        return current
+    if not from_spec:
+        raise InputError(
+            f"The model is on {current} and device={str(device)!r} was asked for; layerscope does not move a model "
+            f"you pass behind your back. Move it first (model.to({str(device)!r})), or leave device out."
+        )
+    module.to(wanted)
+    return wanted

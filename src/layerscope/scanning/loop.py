@@ -1,0 +1,162 @@
+"""The scan of one shard: batches through the model, every layer's statistics, checkpoints, resume.
+
+:func:`scan_shard` runs the shard's batches from where its state file left off, through a
+:class:`~layerscope.capturing.Recorder`, into one :class:`~layerscope.stats.ResponseStats` per
+layer (reductions batched on the activations' device), and writes the state atomically every
+``save_every`` batches and at the end. Batches fall on fixed shard positions and every
+reduction is deterministic, so a scan killed at any moment and run again ends with the same
+bytes as one that was never stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from ..capturing import Recorder
+from ..errors import ImageError, InputError, LayoutError
+from ..core.layout import to_maps
+from ..stats import ResponseStats
+from ..stats._reduce import Scratch
+from .receptive import receptive_fields
+from .state import State, prune_sources, top_indices, write_state
+
+__all__ = ["scan_shard", "Progress"]
+
+
+class Progress:
+    """A tqdm bar on stderr (inputs/s, ETA), quiet when stderr is not a terminal or when ``enabled`` is False."""
+
+    def __init__(self, total: Optional[int], initial: int, enabled: Optional[bool], label: str) -> None:
+        show = sys.stderr.isatty() if enabled is None else bool(enabled)
+        self.bar = None
+        if show:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, unit="img", desc=label, dynamic_ncols=True, smoothing=0.1)
+
+    def update(self, count: int) -> None:
+        if self.bar is not None:
+            self.bar.update(count)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _maps(tensor: torch.Tensor, module_type: str, layout: Optional[str], size: tuple) -> tuple[torch.Tensor, str, list]:
+    if tensor.dim() == 2 and layout in (None, "NC"):
+        return tensor[:, :, None, None], "NC", []
+    maps = to_maps(tensor, layout=layout, input_size=size, module_type=module_type)
+    return maps.maps, maps.layout, list(maps.notes)
+
+
+class _Layers:
+    """The accumulators of every captured layer, made on the first batch (or rebuilt from a state)."""
+
+    def __init__(self, state: State, layouts: dict, k: int, edges: Any, active: float) -> None:
+        self.state, self.layouts, self.k, self.edges, self.active = state, layouts, k, edges, active
+        self.scratch = Scratch()
+        self.skip: set[str] = set(state.meta["dropped"])
+
+    def add(self, acts: Any, index: torch.Tensor, inputs: torch.Tensor, model: torch.nn.Module) -> None:
+        meta, layers = self.state.meta, self.state.layers
+        size = tuple(inputs.shape[-2:])
+        fresh = not meta.get("layers")
+        described = []
+        for name, tensor in acts.items():
+            if name in self.skip:
+                continue
+            info = acts.info[name]
+            if not tensor.is_floating_point():
+                self._drop(name, f"{name}: not scanned (a {tensor.dtype} tensor of shape {tuple(tensor.shape)})")
+                continue
+            try:
+                maps, layout, notes = _maps(tensor, info.module_type, self.layouts.get(name), size)
+            except LayoutError as err:
+                self._drop(name, f"{name}: not scanned: {err}")
+                continue
+            if name not in layers:
+                if not fresh:
+                    raise InputError(f"Layer {name!r} gave no output on earlier batches; a scan needs the same layers "
+                                     "on every input.")
+                layers[name] = ResponseStats(maps.shape[1], k=self.k, edges=self.edges, active=self.active)
+                described.append({"name": name, "module_type": info.module_type, "layout": layout,
+                                  "channels": int(maps.shape[1]), "map_size": list(maps.shape[-2:]), "notes": notes})
+            layers[name].update(maps, index, scratch=self.scratch)
+        if fresh:
+            if not described:
+                raise InputError("No selected layer gives feature maps to scan; choose other layers (--layers).")
+            self._receptive(described, model, inputs[:1])
+            meta["layers"] = described
+
+    def _drop(self, name: str, note: str) -> None:
+        self.skip.add(name)
+        self.state.meta["dropped"].append(name)
+        self.state.meta["notes"].append(note)
+
+    def _receptive(self, described: list, model: torch.nn.Module, example: torch.Tensor) -> None:
+        sizes = {d["name"]: (None if d["layout"] == "NC" else tuple(d["map_size"])) for d in described}
+        layouts = {d["name"]: d["layout"] for d in described}
+        fields = receptive_fields(model, sizes, example, layouts)
+        for d in described:
+            d["receptive"] = fields[d["name"]].to_dict()
+
+
+def _remember_sources(meta: dict, layers: dict, batch: Any, source: Any) -> None:
+    """Record where the inputs of this batch that entered a top-k list came from (index -> [source, label])."""
+    sources = meta["sources"]
+    here = {int(i): label for i, label in zip(batch.index.tolist(), batch.labels)}
+    for index in top_indices(layers) & here.keys():
+        key = str(index)
+        if key not in sources:
+            sources[key] = [source.source_of(index), here[index]]
+
+
+def _save(state: State, path: Path) -> None:
+    prune_sources(state)
+    write_state(state, path)
+
+
+def scan_shard(model: torch.nn.Module, names: list, source: Any, state: State, path: Path, *, shard: Any,
+               batch_size: int, workers: int, save_every: int, strict: bool, layouts: dict, progress: Progress) -> State:
+    """Scan ``shard`` of ``source`` from ``state`` (fresh or resumed), saving to ``path``; returns the final state."""
+    meta = state.meta
+    if meta["complete"]:
+        return state
+    layers = _Layers(state, layouts, meta["top_k"], meta["edges"], meta["active"])
+    start = meta["done"]["batches"]
+    with Recorder(model, names) as rec:
+        for batch in source.batches(shard, start, batch_size, workers):
+            if batch.skipped and strict:
+                index, reason = batch.skipped[0]
+                raise ImageError(f"{source.source_of(index)}: {reason} (--strict stops at the first unreadable input)")
+            meta["skipped"].extend([index, source.source_of(index), reason] for index, reason in batch.skipped)
+            if batch.inputs is not None:
+                _check_input(meta, batch.inputs)
+                layers.add(rec(batch.inputs), batch.index, batch.inputs, model)
+                meta["inputs"] += len(batch.index)
+                _remember_sources(meta, state.layers, batch, source)
+            meta["done"]["batches"] += 1
+            meta["done"]["positions"] += batch.positions
+            progress.update(batch.positions)
+            if meta["done"]["batches"] % save_every == 0:
+                _save(state, path)
+    meta["complete"] = True
+    meta["data"]["size"] = source.size
+    _save(state, path)
+    return state
+
+
+def _check_input(meta: dict, inputs: torch.Tensor) -> None:
+    shape = list(inputs.shape[1:])
+    if meta.get("input_shape") is None:
+        meta["input_shape"] = shape
+    elif meta["input_shape"] != shape:
+        raise InputError(
+            f"An input of shape {tuple(shape)} after inputs of shape {tuple(meta['input_shape'])}: a scan needs one "
+            "input size (set --size N, or give the model a preprocessing with a crop)."
+        )
