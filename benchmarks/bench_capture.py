@@ -42,7 +42,7 @@ import torchvision
 
 import layerscope
 from layerscope.capturing import Recorder, select_layers
-from layerscope.run.capture import capture
+from layerscope.run.once import capture
 from layerscope.capturing.plan import forget
 
 MODELS = "resnet18,resnet50,vgg16,mobilenet_v3_large,efficientnet_b0,densenet121,vit_b_16"

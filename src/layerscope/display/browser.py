@@ -48,7 +48,7 @@ def browse(
     its normalization). Needs ``ipywidgets`` (``pip install 'layerscope[notebook]'``).
     """
     require("ipywidgets", "notebook", "layerscope.browse")
-    from ..run.capture import capture
+    from ..run.once import capture
     from ..io.feed import Feed
     from ..io.resolve import resolve_model
 
