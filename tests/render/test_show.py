@@ -85,7 +85,11 @@ def test_replaces_its_own_earlier_run_but_never_other_files(resnet, images, tmp_
     before = (out / "ramp" / "00_conv1.png").read_bytes()
     show(resnet, [str(images / "ramp.jpg")], ["conv1"], out, cmap="gray")  # listed in its index.json: replaced
     assert (out / "ramp" / "00_conv1.png").read_bytes() != before
-    assert not (out / "ramp" / "01_layer1.0.conv1.png").exists()  # the earlier run's other file is gone too
+    assert (out / "ramp" / "01_layer1.0.conv1.png").exists()  # a different run deletes nothing it does not rewrite
+    listed = json.loads((out / "index.json").read_text())["files"]
+    assert listed == ["ramp/00_conv1.png", "ramp/01_layer1.0.conv1.png"]  # ...and goes on owning it
+    show(resnet, [str(images / "ramp.jpg")], ["conv1"], out, overwrite=True)  # --overwrite: this run's output alone
+    assert not (out / "ramp" / "01_layer1.0.conv1.png").exists()
     (out / "ramp" / "notes.txt").write_text("user data")
     with pytest.raises(InputError, match=r"already holds ramp/notes\.txt, which layerscope did not write.*overwrite=True"):
         show(resnet, [str(images / "ramp.jpg")], ["conv1"], out)
