@@ -96,7 +96,7 @@ def test_grids_of_every_probe_input_and_a_histogram_of_every_value():
     entry = monitor.step()
     with torch.no_grad():
         conv = model[0](probe)
-    expected = render_grids(conv, monitor.options, layer="0")
+    expected = render_grids(conv, monitor.render, layer="0")
     assert [g.indices.tolist() for g in entry.layers["0"].grids] == [g.indices.tolist() for g in expected]
     histogram = entry.layers["0"].histogram
     assert histogram.counts.sum() == conv.numel() and histogram.edges[0, 0] == pytest.approx(conv.min().item())

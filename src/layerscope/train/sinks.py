@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
+from .._version import __version__
 from ..core.files import write_atomic
 from ..errors import InputError, require
 from ..render.colormap import palette
@@ -71,13 +72,11 @@ class FolderSink(Sink):
 
     def open(self, monitor: "Monitor") -> None:
         self._claim()
-        from .._version import __version__
-
         meta = {"layerscope_version": __version__, "model": type(monitor.model).__name__, "layers": monitor.names,
-                "every": monitor.every, "probe_shape": list(monitor.probe.shape), "render": monitor.options.to_dict(),
+                "every": monitor.every, "probe_shape": list(monitor.probe.shape), "render": monitor.render.to_dict(),
                 "bins": monitor.bins, "numbers": list(NUMBERS), "files": {"metrics": METRICS, "images": IMAGES}}
         write_atomic((json.dumps(meta, indent=2) + "\n").encode(), self.path / META)
-        self._palette = palette(monitor.options.cmap)
+        self._palette = palette(monitor.render.cmap)
 
     def _claim(self) -> None:
         if not self.path.exists():
