@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..explain.options import CardOptions
+from ..explain import CardOptions, card
 from ._common import add_image_arguments, add_model_arguments, feed_from_args, model_from_args, print_preprocessing
 
 
@@ -37,8 +37,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..explain import card  # here, not at the top: the CLI's start-up time
-
     feed = feed_from_args(args).check() if args.images else None  # missing files fail before the model loads
     options = CardOptions.from_flags(args)
     loaded = model_from_args(args)

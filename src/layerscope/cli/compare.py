@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..comparison import CompareOptions, compare
 from ..errors import InputError
+from ..run import RunOptions
 from ._common import (
     add_image_arguments,
     add_layer_arguments,
@@ -72,8 +74,6 @@ def _pairs(items: list[str]) -> list[tuple[str, str]]:
 
 
 def run(args) -> int:
-    from ..comparison import CompareOptions, compare  # here, not at the top: the CLI's start-up time
-    from ..run import RunOptions
 
     loaded_a, loaded_b = models_from_args(args)
     info = sys.stderr if args.json else sys.stdout

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import InputError
-from ..explain.options import VisualizeOptions
+from ..explain import VisualizeOptions, visualize
 from ._common import add_model_arguments, model_from_args, print_preprocessing
 
 
@@ -54,8 +54,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..explain import visualize  # here, not at the top: the CLI's start-up time
-
     channels = parse_channels(args.channels)
     options = VisualizeOptions.from_flags(args)
     loaded = model_from_args(args)
