@@ -13,7 +13,7 @@ layerscope.errors.InputError: pairs must map layer names of model a to layer nam
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Union
 
 from ..core.options import Options
