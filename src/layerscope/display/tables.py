@@ -69,8 +69,8 @@ def _table_rows(
     rows = []
     for name in names:
         info = getattr(acts, "info", {}).get(name)
-        row = {"name": name, "type": str(getattr(info, "module_type", "") or ""), "shape": tuple(acts[name].shape),
-               "layout": "?", "notes": "", "thumb": None}
+        row: dict[str, Any] = {"name": name, "type": str(getattr(info, "module_type", "") or ""),
+                               "shape": tuple(acts[name].shape), "layout": "?", "notes": "", "thumb": None}
         try:
             laid = layer_maps(acts, name, **options)
             row.update(layout=laid.layout, notes="; ".join(laid.notes))
