@@ -24,7 +24,7 @@ from ..capturing.select import _not_found
 from ..core.jsonio import jsonable
 from ..core.outputs import OutputFolder
 from ..core.results import Result
-from ..render.repr import ImageView
+from ..render.viewables import ImageView
 from .files import INDEX, write_comparison
 from .heatmap import heatmap_figure
 from .match import ChannelMatch
