@@ -13,10 +13,10 @@ a rerun replaces its own files, files layerscope did not write are replaced only
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from ..core.outputs import OutputFolder
+from ..core.names import safe_name
 from ..render.png import encode_png
 
 if TYPE_CHECKING:
@@ -27,15 +27,11 @@ __all__ = ["write_comparison", "INDEX", "HEATMAP", "MATCHED"]
 INDEX, HEATMAP, MATCHED = "compare.json", "heatmap.png", "matched"
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "layer"
-
-
 def write_comparison(comparison: "Comparison", folder: OutputFolder, max_channels: int = 16) -> None:
     """Write the heat map and the matched channels' grids of ``comparison`` into ``folder`` (the index is not
     written here: :meth:`Comparison.save` writes it last)."""
     matched = [p for p in comparison.pairs if p.match is not None and p.match.probe_a is not None]
-    names = [f"{MATCHED}/{number:02d}_{_safe(pair.name)}.png" for number, pair in enumerate(matched)]
+    names = [f"{MATCHED}/{number:02d}_{safe_name(pair.name, 'layer')}.png" for number, pair in enumerate(matched)]
     folder.claim([HEATMAP, *names])  # a clash fails before any picture is drawn
     folder.write(comparison.heatmap_png(), HEATMAP)
     for name, pair in zip(names, matched):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
@@ -19,6 +18,7 @@ import numpy as np
 
 from .._version import __version__
 from ..core.files import write_atomic
+from ..core.names import safe_name
 from ..errors import InputError, require
 from ..render.colormap import palette
 from ..render.png import save_png
@@ -46,10 +46,6 @@ class Sink:
 
     def close(self) -> None:
         self.flush()
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "layer"
 
 
 class FolderSink(Sink):
@@ -104,7 +100,7 @@ class FolderSink(Sink):
     def write(self, entry: LogEntry) -> None:
         for name, layer in entry.layers.items():
             if layer.grids:
-                save_png(entry.stacked(name), self.path / IMAGES / _safe(name) / f"step-{entry.step:08d}.png",
+                save_png(entry.stacked(name), self.path / IMAGES / safe_name(name, "layer") / f"step-{entry.step:08d}.png",
                          palette=self._palette)
         line = (json.dumps(entry.to_dict(), allow_nan=False) + "\n").encode("utf-8")
         fd = os.open(self.metrics, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
