@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import json
 from dataclasses import dataclass, field
@@ -157,23 +155,6 @@ class Comparison(Result):
 
     def __repr__(self) -> str:
         return self.summary()
-
-    def _repr_html_(self) -> str:
-        e = html.escape
-        cells = "".join(
-            f"<tr><td><code>{e(p.name)}</code></td><td>{_num(p.cka)}</td><td>{_num(p.cosine)}</td>"
-            f"<td>{_num(p.rel_l2)}</td><td>{'' if p.match is None else len(p.match.moved)}</td></tr>"
-            for p in self.pairs
-        )
-        image = base64.b64encode(self.heatmap_png(dpi=72)).decode("ascii")
-        notes = "".join(f"<li>{e(n)}</li>" for n in self.notes)
-        return (
-            f"<div class='layerscope-compare'><p><b>{e(self.labels[0])}</b>: {e(str(self.a.get('spec')))} vs "
-            f"<b>{e(self.labels[1])}</b>: {e(str(self.b.get('spec')))}, {self.inputs} inputs</p>"
-            "<table><tr><th>layer</th><th>CKA</th><th>cosine</th><th>rel. L2</th><th>channels moved</th></tr>"
-            f"{cells}</table><img src='data:image/png;base64,{image}' alt='CKA heat map'>"
-            f"{f'<ul>{notes}</ul>' if notes else ''}</div>"
-        )
 
 
 def _num(value: Optional[float]) -> str:
