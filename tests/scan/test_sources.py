@@ -10,8 +10,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 import layerscope as ls
-from layerscope.scanning.shard import Shard
-from layerscope.scanning.streams import resolve_source
+from layerscope.io.shard import Shard
+from layerscope.io.inputs import resolve_source
 
 from .planted import PREPROCESSING, image, planted_model, write_dataset
 
@@ -99,7 +99,7 @@ def test_inputs_of_different_sizes_are_refused_with_the_fix(tmp_path):
 
 
 def test_things_that_are_not_data_are_refused_with_what_is_taken():
-    with pytest.raises(ls.InputError, match="Cannot scan a int: give an image folder"):
+    with pytest.raises(ls.InputError, match="Cannot read a int as inputs: give image files, folders"):
         resolve_source(3, None)
 
 
