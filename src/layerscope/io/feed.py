@@ -30,7 +30,6 @@ and size; the pixels are not kept), ``skipped`` the ``(path, reason)`` of unread
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
