@@ -30,6 +30,7 @@ import numpy as np
 
 from ..core.examples import Example
 from ..errors import InputError, LayerNotFoundError, did_you_mean
+from .crops import render_crop, render_crops
 from .receptive import Receptive
 from .state import State, read_state, state_path
 
@@ -199,8 +200,6 @@ class ScanStats:
     def crop(self, layer: str, channel: int, rank: int = 0, *, by: str = "max", model: Any = None,
              data: Any = None) -> Any:
         """Render the crop of one top-k entry and check its stored value (:func:`~layerscope.scanning.crops.render_crop`)."""
-        from .crops import render_crop
-
         entries = self.top(layer, channel, by)
         if not 0 <= rank < len(entries):
             raise InputError(f"Channel {channel} of {layer!r} has {len(entries)} top-k entries; rank {rank} is not one.")
@@ -212,7 +211,6 @@ class ScanStats:
         ``channels`` channels (0: all) of ``layers`` (default: every scanned layer), for
         :func:`layerscope.report` (``examples=stats`` calls this with the defaults). Each crop is
         checked against its stored value; a mismatch says so in its caption."""
-        from .crops import render_crops
 
         names = [name for name in (self.layers if layers is None else layers) if name in self]
         entries = [entry for name in names
