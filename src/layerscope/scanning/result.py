@@ -211,7 +211,6 @@ class ScanStats:
         ``channels`` channels (0: all) of ``layers`` (default: every scanned layer), for
         :func:`layerscope.report` (``examples=stats`` calls this with the defaults). Each crop is
         checked against its stored value; a mismatch says so in its caption."""
-
         names = [name for name in (self.layers if layers is None else layers) if name in self]
         entries = [entry for name in names
                    for channel in range(self[name].channels if channels <= 0 else min(channels, self[name].channels))
