@@ -123,15 +123,18 @@ class Feed:
 
     # -- one forward ------------------------------------------------------------------------------
     def one(self) -> Any:
-        """All inputs as the inputs of one forward (images stacked into one batch, else as given)."""
+        """All inputs as the inputs of one forward: a tensor, ``Args``, a tuple or a dict as given; images stacked
+        into one batch; the batches of a dataset, a loader, an iterable or a video joined into one."""
         source = self.source()
         if isinstance(source, (ImageFiles, ImageItems)):
             return list(self._image_batches(source, whole=True))[0]
-        if isinstance(source, (TensorRows, Forward, IterableBatches)):
+        if isinstance(source, (TensorRows, Forward)):
             self.images, self.skipped, self.sources, self.count = [], [], [], 0
             self._count(self.inputs)
             return self.inputs
-        batches = list(self)
+        batches = list(self)  # datasets, loaders, iterables of batches, videos: their batches joined
+        if not batches:
+            raise InputError("The inputs hold no input: nothing to run the model on.")
         if len({tuple(b.shape[1:]) for b in batches}) > 1:
             raise InputError("The inputs have different shapes; they cannot be one forward. Pass them in batches.")
         return torch.cat(batches)
