@@ -147,7 +147,7 @@ def scale(work: Path) -> dict:
         ls.scan(model, folder, out=work / f"shard-{i}", shard=f"{i}/8", k=9, progress=False)
         parts.append(work / f"shard-{i}")
     start = time.perf_counter()
-    merged = ls.scan.merge(parts, work / "merged")
+    merged = ls.scanning.merge(parts, work / "merged")
     seconds = time.perf_counter() - start
     channels = sum(merged[name].channels for name in merged.layers)
     size = (work / "merged" / "stats.safetensors").stat().st_size

@@ -44,8 +44,9 @@ def test_buffers_rewritten_in_the_forward_are_restored():
 
 def test_restore_buffers_false_keeps_what_the_forward_did():
     model = StepCounter()
-    capture(model, ramp_input(), restore_buffers=False)
-    capture(model, ramp_input(), restore_buffers=False)
+    with Recorder(model, restore_buffers=False) as rec:
+        rec(ramp_input())
+        rec(ramp_input())
     assert int(model.steps) == 2 and torch.equal(model.cache, torch.full((2,), 7.0))
     assert "made_in_forward" in model._buffers
 

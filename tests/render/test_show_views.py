@@ -119,9 +119,11 @@ def test_a_classifier_with_known_classes_gets_its_predictions(tmp_path):
     assert len(result.inputs[0]["predictions"]) == 3
 
 
-def test_a_model_without_class_names_gets_none(resnet, photo, tmp_path):
+def test_a_model_without_class_names_gets_numbered_classes(resnet, photo, tmp_path):
+    """The one prediction rule (as in the report and the explorer): class scores without names are ``class i``."""
     result = show(resnet, [str(photo)], ["conv1"], tmp_path / "o")
-    assert "prediction" not in result.inputs[0]
+    names = [p["class"] for p in result.inputs[0]["predictions"]]
+    assert len(names) == 3 and all(name.startswith("class ") for name in names)
 
 
 def test_the_html_repr_shows_other_views_without_grids(resnet, photo, tmp_path):

@@ -32,7 +32,7 @@ def test_shards_merged_in_any_order_equal_one_pass(data, one_pass, tmp_path, sha
         ls.scan(planted_model(), data, out=part, shard=shard, **OPTIONS)
     outputs = []
     for n, order in enumerate(itertools.permutations(parts)):
-        merged = ls.scan.merge(order, tmp_path / f"merged{n}")
+        merged = ls.scanning.merge(order, tmp_path / f"merged{n}")
         assert merged.whole and merged.shards == sorted(shards, key=lambda s: (int(s.split("/")[1]), s))
         assert_same_result(merged, one_pass)
         outputs.append((tmp_path / f"merged{n}" / "stats.safetensors").read_bytes())
@@ -42,7 +42,7 @@ def test_shards_merged_in_any_order_equal_one_pass(data, one_pass, tmp_path, sha
 def test_a_partial_merge_says_which_shards_it_covers(data, tmp_path):
     for shard in ("0/3", "2/3"):
         ls.scan(planted_model(), data, out=tmp_path / shard.replace("/", "of"), shard=shard, **OPTIONS)
-    merged = ls.scan.merge([tmp_path / "0of3", tmp_path / "2of3"], tmp_path / "merged")
+    merged = ls.scanning.merge([tmp_path / "0of3", tmp_path / "2of3"], tmp_path / "merged")
     assert not merged.whole and merged.shards == ["0/3", "2/3"] and merged.inputs == 5 + 4
 
 
@@ -65,7 +65,7 @@ def test_parts_of_another_scan_are_refused_with_what_differs(data, tmp_path, cha
     options = {**OPTIONS, **{k: v for k, v in change.items() if k != "model"}}
     ls.scan(change.get("model", planted_model()), data, out=tmp_path / "b", shard="1/2", **options)
     with pytest.raises(ls.InputError, match=f"Cannot merge .*a and .*b: they differ in {message}"):
-        ls.scan.merge([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
+        ls.scanning.merge([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
 
 
 def test_other_data_is_refused(data, tmp_path):
@@ -73,21 +73,21 @@ def test_other_data_is_refused(data, tmp_path):
     ls.scan(planted_model(), data, out=tmp_path / "a", shard="0/2", **OPTIONS)
     ls.scan(planted_model(), other, out=tmp_path / "b", shard="1/2", **OPTIONS)
     with pytest.raises(ls.InputError, match=r"they differ in the data \(its listing\)"):
-        ls.scan.merge([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
+        ls.scanning.merge([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
 
 
 def test_overlapping_and_unfinished_parts_are_refused(data, tmp_path):
     ls.scan(planted_model(), data, out=tmp_path / "a", shard="0/2", **OPTIONS)
     ls.scan(planted_model(), data, out=tmp_path / "b", shard="2/4", **OPTIONS)
     with pytest.raises(ls.InputError, match=r"\(shard 0/2\) and .*b \(shard 2/4\): their shards overlap"):
-        ls.scan.merge([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
+        ls.scanning.merge([tmp_path / "a", tmp_path / "b"], tmp_path / "merged")
     state = read_state(tmp_path / "b")
     state.meta["complete"] = False
     from layerscope.scanning.state import write_state
 
     write_state(state, tmp_path / "b" / "stats.safetensors")
     with pytest.raises(ls.InputError, match=r"b is not complete .* finish it by running its scan command again"):
-        ls.scan.merge([tmp_path / "b", tmp_path / "a"], tmp_path / "merged")
+        ls.scanning.merge([tmp_path / "b", tmp_path / "a"], tmp_path / "merged")
 
 
 def test_a_merge_never_replaces_a_file_that_is_not_a_scan_or_one_of_its_parts(data, tmp_path):
@@ -96,10 +96,10 @@ def test_a_merge_never_replaces_a_file_that_is_not_a_scan_or_one_of_its_parts(da
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "stats.safetensors").write_bytes(b"my own data")
     with pytest.raises(ls.InputError, match="is not a layerscope scan state"):
-        ls.scan.merge([tmp_path / "0", tmp_path / "1"], tmp_path / "mine")
+        ls.scanning.merge([tmp_path / "0", tmp_path / "1"], tmp_path / "mine")
     assert (tmp_path / "mine" / "stats.safetensors").read_bytes() == b"my own data"
     with pytest.raises(ls.InputError, match="is one of the parts; write the merge to a new folder"):
-        ls.scan.merge([tmp_path / "0", tmp_path / "1"], tmp_path / "0")
+        ls.scanning.merge([tmp_path / "0", tmp_path / "1"], tmp_path / "0")
 
 
 def test_a_scan_into_a_folder_of_another_scan_is_refused_unless_overwrite(data, tmp_path):
@@ -111,6 +111,6 @@ def test_a_scan_into_a_folder_of_another_scan_is_refused_unless_overwrite(data, 
 
 def test_shard_specs_are_checked():
     with pytest.raises(ls.InputError, match=r"--shard '2of3' is not i/N; write e.g. --shard 0/4"):
-        ls.scan.Shard.parse("2of3")
+        ls.scanning.Shard.parse("2of3")
     with pytest.raises(ls.InputError, match="Shard 3/3 is not a shard: write i/N with 0 <= i < N"):
-        ls.scan.Shard.parse("3/3")
+        ls.scanning.Shard.parse("3/3")

@@ -1,7 +1,7 @@
 """Which captured outputs a later op of the forward writes in place: learned, remembered, verified.
 
 >>> import torch, torch.nn as nn
->>> from layerscope.capture import Recorder
+>>> from layerscope.capturing import Recorder
 >>> vgg_like = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(inplace=True), nn.Conv2d(8, 8, 3), nn.ReLU())
 >>> with Recorder(vgg_like, ["0", "2"]) as rec:
 ...     acts = rec(torch.randn(1, 3, 8, 8))

@@ -101,8 +101,9 @@ def _match_one(selector: str, named: dict[str, nn.Module]) -> list[str]:
 def select_layers(model: nn.Module, layers: LayerSelector = None) -> list[str]:
     """Dotted names of the modules selected by ``layers``, in ``named_modules`` order.
 
-    ``layers`` is ``None`` (every Conv1d/2d/3d, or every leaf module when the
-    model has no convolution), ``"all"`` (every leaf module), an exact dotted
+    ``layers`` is ``None`` (the default layers: for token models the block outputs, see
+    :func:`default_layers`; else every Conv1d/2d/3d, or every leaf module when the model has no
+    convolution), ``"all"`` (every leaf module), an exact dotted
     name, a glob (``"features.*"``), a regex (``"re:layer[34]\\..*"``), a module
     type (``"type:Conv2d"``), or a list mixing these. A selector that matches
     nothing raises :class:`LayerNotFoundError` with the closest names.
@@ -136,6 +137,9 @@ def _select(model: nn.Module, layers: LayerSelector, everything: dict[str, nn.Mo
     if not everything:
         return {"": model}  # a bare module (e.g. a single nn.Conv2d): capture its own output
     if layers is None:
+        blocks = default_layers(model)
+        if blocks:
+            return {n: everything[n] for n in blocks}
         first = set(_unique(everything, everything))  # one name per module object
         named = {n: m for n, m in everything.items() if n in first}
         found = {n: m for n, m in named.items() if isinstance(m, DEFAULT_TYPES)}

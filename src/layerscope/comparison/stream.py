@@ -1,7 +1,7 @@
 """The running state of one comparison: HSIC sums, map similarities and channel correlations, batch by batch.
 
 >>> import torch
->>> from layerscope.capture import Activations, LayerInfo
+>>> from layerscope.capturing import Activations, LayerInfo
 >>> def acts(x):
 ...     return Activations({"f": x}, {"f": LayerInfo("f", "f", "Linear", 0, "")})
 >>> x = torch.randn(8, 5, generator=torch.Generator().manual_seed(0))

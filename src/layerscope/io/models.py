@@ -108,8 +108,8 @@ class LoadedModel:
         The one rule of :func:`~layerscope.io.predictions.top_predictions`: names from :attr:`classes`
         (``class i`` when unknown), probabilities used as they are when the model outputs them.
 
-        >>> LoadedModel(nn.Identity(), "x", Preprocessing(), classes=("a", "b")).predictions(torch.tensor([[0.0, 1.0]]))
-        [[('b', 0.731), ('a', 0.269)]]
+        >>> LoadedModel(nn.Identity(), "x", Preprocessing(), classes=("a", "b")).predictions(torch.tensor([[0.0, 2.0]]))
+        [[('b', 0.881), ('a', 0.119)]]
         """
         return top_predictions(output, self.classes, k)
 

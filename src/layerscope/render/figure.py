@@ -10,6 +10,8 @@ Built on ``matplotlib.figure.Figure`` directly: no pyplot, no global state, noth
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import io
 import math
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any, Optional, Sequence
 
 from ..core.files import write_atomic
 from ..errors import InputError
+from ..core.options import Options
 from ._viewkit import as_tensor
 from .colormap import resolve_cmap
 
@@ -38,29 +41,38 @@ def _channels(count: int, channels: Optional[Sequence[int]], max_channels: Optio
     return chosen
 
 
-def channel_figure(
-    maps: Any,
-    *,
-    layer: Optional[str] = None,
-    channels: Optional[Sequence[int]] = None,
-    max_channels: Optional[int] = 16,
-    normalize: str = "channel",
-    value_range: Optional[tuple[float, float]] = None,
-    cmap: Optional[str] = "viridis",
-    cols: Optional[int] = None,
-    colorbar: bool = True,
-    title: Optional[str] = None,
-    panel_inches: float = 1.6,
-    dpi: int = 150,
-) -> Any:
+@dataclass(frozen=True)
+class FigureOptions(Options):
+    """How :func:`channel_figure` draws: which ``channels`` (at most ``max_channels``), ``normalize``
+    (``channel`` or ``layer``), a fixed ``value_range``, ``cmap``, ``cols``, ``colorbar``, the suptitle
+    ``title``, ``panel_inches`` per panel and ``dpi``."""
+
+    channels: Optional[Sequence[int]] = None
+    max_channels: Optional[int] = 16
+    normalize: str = "channel"
+    value_range: Optional[tuple[float, float]] = None
+    cmap: Optional[str] = "viridis"
+    cols: Optional[int] = None
+    colorbar: bool = True
+    title: Optional[str] = None
+    panel_inches: float = 1.6
+    dpi: int = 150
+
+
+def channel_figure(maps: Any, *, layer: Optional[str] = None, options: Optional[FigureOptions] = None,
+                   **fields: Any) -> Any:
     """A ``matplotlib.figure.Figure`` with one titled panel per channel of ``maps`` (C, H, W).
 
     Panels are titled ``ch <index>`` with the channel's real index (``channels`` picks and
     orders them; ``max_channels`` caps the count). ``normalize="channel"`` scales each panel
     to its own range and gives each a small colorbar; ``"layer"`` shares one range and one
     colorbar, in the activation's units; ``value_range=(low, high)`` fixes that shared range.
-    The suptitle is ``title`` or the layer name with the shape.
+    The suptitle is ``title`` or the layer name with the shape. Settings: ``options``
+    (:class:`FigureOptions`), any field of which may be given as a keyword.
     """
+    o = FigureOptions.of(options, **fields)
+    channels, max_channels, normalize, value_range, cmap = o.channels, o.max_channels, o.normalize, o.value_range, o.cmap
+    cols, colorbar, title, panel_inches, dpi = o.cols, o.colorbar, o.title, o.panel_inches, o.dpi
     from matplotlib.figure import Figure
 
     x = as_tensor(maps)

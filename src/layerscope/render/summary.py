@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from collections.abc import Mapping
 from typing import Any, Optional, Sequence
 
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..core.options import Options
 from ._viewkit import as_tensor, colored_map, text_band
 from ..core.layout import layer_maps, select_names
 
@@ -96,21 +99,32 @@ def _column(panel: np.ndarray, lines: list[str], min_width: int, background: int
     return np.concatenate([band, body], axis=0)
 
 
+@dataclass(frozen=True)
+class StripOptions(Options):
+    """How :func:`progression_strip` draws: each panel's ``summary`` over channels, ``height`` in rows,
+    ``resize`` (``nearest`` keeps cells as blocks, ``bilinear`` smooths), ``cmap``, ``normalize`` (see
+    :func:`summary_panel`), ``labels`` (a band naming each layer, columns at least ``label_width`` wide),
+    ``gap`` pixels between panels."""
+
+    summary: str = "mean"
+    height: int = 64
+    resize: str = "nearest"
+    cmap: Optional[str] = None
+    normalize: str = "channel"
+    labels: bool = True
+    gap: int = 4
+    label_width: int = 96
+
+
 def progression_strip(
     acts: Mapping,
     *,
     index: int = 0,
     layers: Optional[Sequence[str]] = None,
-    summary: str = "mean",
-    height: int = 64,
-    resize: str = "nearest",
-    cmap: Optional[str] = None,
-    normalize: str = "channel",
-    labels: bool = True,
     input_size: Any = None,
     layouts: Optional[Mapping[str, str]] = None,
-    gap: int = 4,
-    label_width: int = 96,
+    options: Optional[StripOptions] = None,
+    **fields: Any,
 ) -> np.ndarray:
     """Shallow-to-deep strip for input ``index``: one summary panel per layer, left to right.
 
@@ -126,7 +140,11 @@ def progression_strip(
     a visible block, ``"bilinear"`` smooths. With ``labels`` a band above each panel names the
     layer and its captured shape (without batch), in columns at least ``label_width`` wide.
     ``layouts`` maps layer names to explicit layouts (see :func:`~layerscope.render.to_maps`).
+    How it is drawn: ``options`` (:class:`StripOptions`), any field of which may be given as a keyword.
     """
+    o = StripOptions.of(options, **fields)
+    summary, height, resize, cmap, normalize = o.summary, o.height, o.resize, o.cmap, o.normalize
+    labels, gap, label_width = o.labels, o.gap, o.label_width
     names = select_names(acts, layers)
     if not names:
         raise InputError("Nothing to show: the activations are empty; capture at least one layer.")

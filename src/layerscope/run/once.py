@@ -29,7 +29,6 @@ def capture(
     dtype: Optional[torch.dtype] = None,
     stop_early: bool = False,
     grad: bool = False,
-    restore_buffers: bool = True,
     preprocessing: Any = None,
 ) -> Activations:
     """Run ``model`` once on ``inputs`` and return the outputs of the selected ``layers``.
@@ -39,10 +38,11 @@ def capture(
     :class:`~layerscope.Args` (both), or image paths / folders / PIL images, which go through
     the model's preprocessing (a bare module's is assumed: see :mod:`layerscope.io.resolve`;
     ``preprocessing=`` sets it). ``layers``: names, globs, ``re:`` regexes and ``type:``
-    selectors (default: every convolution). The model runs in eval mode under ``no_grad``
+    selectors (default: the block outputs of token models, else every convolution). The model runs in eval mode under ``no_grad``
     (``grad=True`` enables autograd: captures and output stay in the graph); its modes,
     parameters and buffers are left as they were, and no hook outlives the call. See
-    :class:`Recorder` for ``offload``, ``dtype``, ``stop_early`` and ``restore_buffers``.
+    :class:`Recorder` for ``offload``, ``dtype`` and ``stop_early`` (and for ``restore_buffers=False``,
+    which keeps what the forward wrote into the model's buffers).
     """
     from ..io.feed import Feed
     from ..io.resolve import resolve_model
@@ -51,8 +51,7 @@ def capture(
     if module is None:
         loaded = resolve_model(model, preprocessing=preprocessing)
         module, inputs = loaded.module, Feed(inputs, loaded.preprocessing, strict=True).one()
-    with Recorder(module, layers, offload=offload, dtype=dtype, stop_early=stop_early, grad=grad,
-                  restore_buffers=restore_buffers) as recorder:
+    with Recorder(module, layers, offload=offload, dtype=dtype, stop_early=stop_early, grad=grad) as recorder:
         return recorder(inputs)
 
 

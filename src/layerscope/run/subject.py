@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from ..capturing.call import model_device
-from ..capturing.select import LayerSelector, default_layers, select_layers
+from ..capturing.select import LayerSelector, select_layers
 from ..core.layout import canonical_layout
 from ..errors import InputError
 from ..io.models import LoadedModel
@@ -68,7 +68,7 @@ class Subject:
         from_spec = not isinstance(model, (nn.Module, LoadedModel))
         loaded = resolve_model(model, preprocessing=preprocessing)
         module = loaded.module
-        chosen = select_layers(module, layers if layers is not None else default_layers(module))
+        chosen = select_layers(module, layers)
         canonical = {name: canonical_layout(layout) for name, layout in (layouts or {}).items()}
         return cls(loaded, chosen, canonical, _place(module, device, from_spec))
 
