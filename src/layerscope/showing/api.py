@@ -132,11 +132,12 @@ class ShowResult(Result):
     def write_files(self, folder: OutputFolder) -> None:
         """Write the grids and views (from memory, or copied from ``out``) into ``folder``."""
         folder.claim([entry["name"] for entry in self.inputs])
+        for entry in self.inputs:  # in the order of the index: the grids, then the other views
+            for layer, path in entry["files"].items():
+                grid = self.grids.get(entry["name"], {}).get(layer)
+                folder.write(grid.png_bytes() if grid is not None else (self.out / path).read_bytes(), path)
         for entry in self.inputs:
             name = entry["name"]
-            for layer, path in entry["files"].items():
-                grid = self.grids.get(name, {}).get(layer)
-                folder.write(grid.png_bytes() if grid is not None else (self.out / path).read_bytes(), path)
             for view, per_view in self.view_files.get(name, {}).items():
                 pictures = entry["views"][view]
                 pairs = per_view.items() if isinstance(per_view, dict) else [(None, per_view)]
@@ -244,6 +245,8 @@ def show(
     if len(subject.layers) > MANY_LAYERS:
         result.notes.append(many_layers_note(subject.module, len(subject.layers)))
     if folder is not None:
+        order = {name: i for i, name in enumerate(result.written)}  # threads finish in any order; the index does not
+        folder.written.sort(key=lambda name: order.get(name, len(order)))
         result.listed = folder.finish(result.to_dict())["files"]  # compact: the C encoder (indent= is pure Python)
         result.index = folder.out / folder.index
     return result
