@@ -101,7 +101,7 @@ def test_show_accepts_a_subject_and_uses_its_layers(images, tmp_path):
     model = _model()
     subject = Subject.of(model, ["2", "4"])
     by_subject = show(subject, [str(images)], out=tmp_path / "a")
-    by_model = show(model, [str(images)], ["2", "4"], tmp_path / "b")
+    show(model, [str(images)], ["2", "4"], tmp_path / "b")
     assert [row["name"] for row in by_subject.layers] == ["2", "4"]
     assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
 
@@ -158,7 +158,7 @@ def test_out_may_be_output_options_and_overwrite_a_keyword(images, tmp_path):
 
 def test_a_result_in_memory_saves_the_same_files_as_a_run_into_a_folder(images, tmp_path):
     kwargs = dict(views="grid,mean,pca,progression", max_channels=4)
-    direct = show(_model(), [str(images)], None, tmp_path / "direct", **kwargs)
+    show(_model(), [str(images)], None, tmp_path / "direct", **kwargs)
     memory = show(_model(), [str(images)], **kwargs)
     assert memory.out is None and memory.written == []
     saved = memory.save(tmp_path / "saved")

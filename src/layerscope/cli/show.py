@@ -142,8 +142,8 @@ def run(args) -> int:
     layers = [row["name"] for row in result.layers]
     named = ", ".join(layers) if len(layers) <= 12 else f"{', '.join(layers[:6])} ... {layers[-1]} ({len(layers)})"
     print(f"normalization: {result.options.normalize}; layers: {named or 'none'}")
-    pictures, layers, inputs = len(result.written) - 1, len(result.layers), len(result.inputs)
-    print(f"wrote {pictures} PNG files ({', '.join(result.views)}; {layers} layer{'s' * (layers != 1)} x {inputs} "
+    pictures, count, inputs = len(result.written) - 1, len(result.layers), len(result.inputs)
+    print(f"wrote {pictures} PNG files ({', '.join(result.views)}; {count} layer{'s' * (count != 1)} x {inputs} "
           f"input{'s' * (inputs != 1)}) and {result.index}")
     for entry in result.inputs:
         guess = f"; predicted: {entry['prediction']}" if entry.get("prediction") else ""

@@ -287,7 +287,8 @@ def _steps(subject: Subject, images: Any, options: RunOptions, render: RenderOpt
         steps = Run(subject, images, options, desc="show")
         return steps, _Record(steps.feed)
     first = Run(subject, images, options, desc="show (ranges)")
-    kept, ranges = [], {}
+    kept: list[Any] = []
+    ranges: dict[str, tuple[float, float]] = {}
     for step in first:
         kept.append(step.batch)
         for name, tensor in step.acts.items():
@@ -353,9 +354,9 @@ class _Seen:
     def result(self, folder: Optional[OutputFolder], options: RenderOptions, views: tuple[str, ...],
                subject: Subject, feed: Feed) -> ShowResult:
         notes = [list(r.notes) for r in feed.images] if feed.images else [[TENSOR_NOTE]] * len(self.names)
-        entries = []
+        entries: list[dict[str, Any]] = []
         for n, src, note, top in zip(self.names, feed.sources, notes, self.predictions):
-            entry = {"name": n, "source": src, "notes": note, "grids": self.metas[n],
+            entry: dict[str, Any] = {"name": n, "source": src, "notes": note, "grids": self.metas[n],
                      "files": {layer: f"{n}/{self.known.rows[layer]['file']}" for layer in self.made.get(n, {})},
                      "views": self.views[n]}
             if self.targets:

@@ -21,6 +21,7 @@ import torch
 from ..core.outputs import OutputFolder
 from ..render.options import RenderOptions
 from ..render.views import VIEWS, View, seen_images
+from ..render.views.grid import GridView
 from ..run.loop import Step
 from ..run.maps import LayerMaps
 
@@ -123,7 +124,7 @@ def _grids(maps: torch.Tensor, layer: str, title: str, r: Rendering, ranked) -> 
     """The grids of one layer for the batch: in channel order, or each input's importance order."""
     if "grid" not in r.views:
         return [None] * len(maps)
-    grid = VIEWS["grid"]
+    grid = VIEWS["grid"] if isinstance(VIEWS["grid"], GridView) else GridView()  # show also writes grid metadata
     if r.rank is None or ranked is None or layer not in ranked.order:
         return grid.grids(maps, r.options, layer=layer, title=title)
     k = r.options.max_channels or maps.shape[1]

@@ -75,9 +75,10 @@ class View:
         saw (None: not known); ``options`` how grids are drawn; ``min_size`` the shorter side of one map."""
         raise NotImplementedError
 
-    def png(self, maps: Any, **kwargs: Any) -> bytes:
-        """:meth:`draw` as PNG bytes (keywords as for :meth:`draw`)."""
-        return encode_png(self.draw(maps, **kwargs))
+    def png(self, maps: Any, *, caption: str = "", seen: Optional[np.ndarray] = None,
+            options: Optional[RenderOptions] = None, min_size: int = MIN_SIZE) -> bytes:
+        """:meth:`draw` as PNG bytes."""
+        return encode_png(self.draw(maps, caption=caption, seen=seen, options=options, min_size=min_size))
 
     def __repr__(self) -> str:
         needs = [word for word, flag in (("seen image", self.needs_seen), ("importance", self.needs_importance)) if flag]

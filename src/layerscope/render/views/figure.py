@@ -41,8 +41,9 @@ class FigureView(View):
         maps = layer_maps_of(maps)
         return figure_png(maps, title=f"{caption}  ({'x'.join(str(d) for d in maps.shape)})")
 
-    def draw(self, maps: Any, **kwargs: Any) -> np.ndarray:
+    def draw(self, maps: Any, *, caption: str = "", seen: Optional[np.ndarray] = None,
+             options: Optional[RenderOptions] = None, min_size: int = MIN_SIZE) -> np.ndarray:
         from PIL import Image
 
-        with Image.open(io.BytesIO(self.png(maps, **kwargs))) as image:
+        with Image.open(io.BytesIO(self.png(maps, caption=caption))) as image:
             return np.asarray(image.convert("RGB"))

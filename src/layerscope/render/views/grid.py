@@ -42,7 +42,6 @@ class GridView(View):
         grid = self.grids(layer_maps_of(maps)[None], options or RenderOptions(), title=caption or None)[0]
         return grid.rgb
 
-    def png(self, maps: Any, **kwargs: Any) -> bytes:
-        grid = self.grids(layer_maps_of(maps)[None], kwargs.get("options") or RenderOptions(),
-                          title=kwargs.get("caption") or None)[0]
-        return grid.png_bytes()
+    def png(self, maps: Any, *, caption: str = "", seen: Optional[np.ndarray] = None,
+            options: Optional[RenderOptions] = None, min_size: int = MIN_SIZE) -> bytes:
+        return self.grids(layer_maps_of(maps)[None], options or RenderOptions(), title=caption or None)[0].png_bytes()
