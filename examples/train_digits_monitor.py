@@ -37,7 +37,7 @@ HELD_OUT = 200  # held-out digits the checkpoints are compared and diagnosed on
 
 
 def sinks(out: Path) -> list:
-    chosen = [FolderSink(out / "monitor", overwrite=True)]
+    chosen: list = [FolderSink(out / "monitor", overwrite=True)]
     try:
         chosen.append(TensorBoardSink(out / "tensorboard"))
     except ls.MissingDependencyError:
@@ -72,7 +72,7 @@ def train(epochs: int, monitor: Monitor, images: np.ndarray, labels: np.ndarray,
 
 
 def checkpoints(weights: list[dict]) -> list[torch.nn.Module]:
-    models = []
+    models: list[torch.nn.Module] = []
     for state in weights:
         model = digits.SimpleCNN()
         model.load_state_dict(state)
@@ -88,9 +88,11 @@ def measure(models: list, held: torch.Tensor, held_labels: np.ndarray) -> list[d
             accuracy = float((model(held).argmax(1).numpy() == held_labels).mean())
         comparison = ls.compare(model, models[-1], held, LAYERS, match=["conv1"], labels=(f"epoch {epoch}", "final"))
         diagnosis = ls.diagnose(model, held, ["conv1", "conv2"], channel_order=False)
+        matched = comparison["conv1"].match
+        assert matched is not None  # match=["conv1"] asked for it
         rows.append({"epoch": epoch, "accuracy": accuracy, **{f"cka {p.layer_a}": p.cka for p in comparison.pairs},
                      "cosine conv1": comparison["conv1"].cosine,
-                     "matched conv1": float(np.mean(comparison["conv1"].match.correlation)),
+                     "matched conv1": float(np.mean(matched.correlation)),
                      "noise conv1": diagnosis["conv1"].noise, "tendency": diagnosis.tendency.label,
                      "tendency score": diagnosis.tendency.score,
                      "tendency from": "maps" if diagnosis.tendency.layers else "confidence"})
@@ -174,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     chart(rows, pictures / "cka_per_epoch.png")
     maps_per_epoch(models, held[0], pictures / "conv1_maps_per_epoch.png")
     first = ls.compare(models[0], models[-1], held, ["conv1"], labels=("untrained", "trained"))
-    save_png(first["conv1"].match.grids(16, scale=3).array, pictures / "conv1_untrained_vs_trained.png")
+    matched = first["conv1"].match
+    assert matched is not None  # compare matches channels by default
+    save_png(matched.grids(16, scale=3).array, pictures / "conv1_untrained_vs_trained.png")
     print(f"pictures in {pictures}")
     return 0
 

@@ -76,6 +76,8 @@ def did_you_mean(word: object, candidates, *, n: int = 3, cutoff: float = 0.5) -
     """The hint every "unknown name" message ends with: ``" Did you mean 'a', 'b'?"`` or ``""``.
 
     Close matches by :func:`difflib.get_close_matches`; failing those, a case-insensitive match.
+    To check a name against a fixed list, use :func:`layerscope.core.names.choose`, which raises the
+    whole message ("Unknown ... Did you mean ...? Choose from: ...").
 
     >>> did_you_mean("feature.0", ["features.0", "classifier"])
     " Did you mean 'features.0'?"

@@ -218,3 +218,83 @@ def test_print_preprocessing_shows_the_models_own_when_overridden(pictures):
     lines = out.getvalue().splitlines()
     assert lines[1].startswith("preprocessing: resize shorter side to 229 (bilinear), center-crop 160x200")
     assert lines[2] == f"  instead of the model's own: {loaded.native_preprocessing.describe()}"
+
+
+# Flags declared once, beside the option fields, and generated here (add_option_flags).
+
+RENDER_FLAGS = {"--normalize", "--percentiles", "--range", "--cmap", "--max-channels", "--order", "--labels",
+                "--no-caption", "--colorbar", "--scale", "--min-tile", "--padding", "--columns"}
+
+
+def _flags(parser: argparse.ArgumentParser) -> set[str]:
+    return {flag for action in parser._actions for flag in action.option_strings}
+
+
+def test_render_flags_come_from_the_render_options_fields():
+    from layerscope.cli._common import add_render_arguments
+
+    parser = argparse.ArgumentParser()
+    add_render_arguments(parser)
+    assert _flags(parser) - {"-h", "--help"} == RENDER_FLAGS
+    args = parser.parse_args(["--normalize", "robust", "--percentiles", "2,98", "--no-caption", "--labels",
+                              "--max-channels", "0", "--columns", "4", "--min-tile", "16"])
+    from layerscope.render import RenderOptions
+
+    base = RenderOptions(caption=True, scale=3)
+    options = RenderOptions.from_flags(args, base=base)
+    assert (options.normalize, options.percentiles, options.caption, options.labels) == ("robust", (2.0, 98.0), False, True)
+    assert (options.max_channels, options.columns, options.min_tile, options.scale) == (0, 4, 16, 3)
+    assert RenderOptions.from_flags(parser.parse_args([]), base=base) == base  # a flag left out keeps the base
+
+
+def test_a_render_subset_and_a_bad_pair_naming_its_flag(capsys):
+    from layerscope.cli._common import add_render_arguments
+
+    parser = argparse.ArgumentParser()
+    add_render_arguments(parser, ["normalize", "percentiles"])
+    assert _flags(parser) - {"-h", "--help"} == {"--normalize", "--percentiles"}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--percentiles", "1"])
+    assert "--percentiles '1' must be two comma-separated numbers, e.g. --percentiles 1,99" in capsys.readouterr().err
+
+
+def test_run_flags_share_the_run_options_help_and_defaults():
+    import dataclasses
+
+    from layerscope.cli._common import add_run_arguments, run_options_from_args
+    from layerscope.run import RunOptions
+
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser, "batch_size", "workers", "device", batch_size=32)
+    helps = {action.dest: action.help for action in parser._actions}
+    fields = {f.name: f for f in dataclasses.fields(RunOptions)}
+    assert all(helps[name] == fields[name].metadata["help"] for name in ("batch_size", "workers", "device"))
+    assert run_options_from_args(parser.parse_args([])) == RunOptions(batch_size=32)
+    assert run_options_from_args(parser.parse_args(["--workers", "2", "--device", "cpu"])) == RunOptions(
+        batch_size=32, workers=2, device="cpu")
+    with pytest.raises(InputError, match=r"batch_size=0 must be an int of at least 1"):
+        run_options_from_args(parser.parse_args(["--batch-size", "0"]))
+
+
+def test_the_shared_image_and_model_flags_are_the_run_options_ones(pictures):
+    from layerscope.cli._common import output_options_from_args, run_options_from_args
+    from layerscope.run import RunOptions
+
+    args = _parse(MODEL, pictures[0], "--strict", "--recursive", "--max-pixels", "none", "--device", "cpu")
+    assert run_options_from_args(args) == RunOptions(strict=True, recursive=True, max_pixels=None, device="cpu")
+    defaults = _parse(MODEL, pictures[0])
+    assert (defaults.strict, defaults.recursive, defaults.device) == (False, False, None)  # always parsed
+    assert run_options_from_args(defaults) == RunOptions()
+    parser = argparse.ArgumentParser()
+    from layerscope.cli._common import add_output_arguments
+
+    add_output_arguments(parser)
+    assert parser.parse_args([]).overwrite is False
+    assert output_options_from_args(parser.parse_args(["--overwrite"])).overwrite is True
+
+
+def test_an_unknown_field_is_a_programming_error():
+    from layerscope.cli._common import add_run_arguments
+
+    with pytest.raises(ValueError, match="RunOptions has no flag for"):
+        add_run_arguments(argparse.ArgumentParser(), "batch_sise")

@@ -1,4 +1,5 @@
-"""Jupyter reprs: PNG bytes that decode, escaped HTML, per-layer problems shown instead of raised."""
+"""Jupyter reprs: PNG bytes that decode, escaped HTML, per-layer problems shown instead of raised; the HTML of
+Activations and ShowResult comes through the display registry (layerscope.core.display)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from layerscope.capturing import Recorder
+import layerscope as ls
+from layerscope.capturing import Activations, Recorder
+from layerscope.core.display import html_of
+from layerscope.display import activations_html
 from layerscope.errors import InputError
-from layerscope.render import ActivationsView, ImageView, activations_html, progression_strip
+from layerscope.render import ActivationsView, ImageView, progression_strip
+from layerscope.showing.api import ShowResult
 
 
 def decode(png: bytes) -> np.ndarray:
@@ -89,3 +94,30 @@ def test_bad_summary_is_rejected_up_front(acts):
         activations_html(acts, summary="median")
     with pytest.raises(InputError, match=r"Unknown summary 'median'"):
         ActivationsView(acts, summary="median")
+
+
+def test_activations_html_comes_from_the_registry_a_table_with_thumbnails(acts):
+    assert "_repr_html_" not in vars(Activations)  # the engine holds no HTML: layerscope.display registers it
+    page = acts._repr_html_()
+    assert page == html_of(acts) == activations_html(acts)
+    assert page.count("<tr><td>") == 4 and len(embedded_images(page)) == 3
+
+
+def show_result(tmp_path) -> ShowResult:
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Conv2d(4, 6, 3))
+    return ls.show(model, torch.randn(2, 3, 24, 24), ["0", "2"], tmp_path / "shown", max_channels=0)
+
+
+def test_show_result_html_is_registered_a_table_of_thumbnails(tmp_path):
+    page = html_of(show_result(tmp_path))
+    assert page is not None and "<table" in page and "&lt;tensor&gt;" in page
+    thumbs = embedded_images(page)
+    assert len(thumbs) == 4 and all(t.shape[0] <= 96 and t.shape[1] <= 160 for t in thumbs)  # 2 inputs x 2 layers
+
+
+@pytest.mark.xfail(strict=True, reason="until ShowResult inherits Displayable (core.results.Result) and drops its "
+                   "own _repr_html_ (showing/api.py); then remove this mark")
+def test_show_result_repr_html_goes_through_the_registry(tmp_path):
+    assert "_repr_html_" not in vars(ShowResult)
+    result = show_result(tmp_path)
+    assert result._repr_html_() == html_of(result)

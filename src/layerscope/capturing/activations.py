@@ -16,6 +16,8 @@ from typing import Any, Iterator, Optional
 
 import torch
 
+from ..core.display import Displayable
+
 __all__ = ["LayerInfo", "Activations"]
 
 
@@ -42,8 +44,10 @@ class LayerInfo:
 
 
 @dataclass
-class Activations(Mapping):
+class Activations(Displayable, Mapping):
     """Layer name -> tensor, in the order the layers finished executing.
+
+    In Jupyter it shows a table with a thumbnail per layer (registered by :mod:`layerscope.display`).
 
     ``info[name]`` holds a :class:`LayerInfo`; ``output`` the model's own output
     (None when the forward was stopped early); ``skipped`` the non-tensor leaves
@@ -111,8 +115,3 @@ class Activations(Mapping):
 
     def __repr__(self) -> str:
         return self.summary()
-
-    def _repr_html_(self) -> str:  # Jupyter: a table with a thumbnail per layer
-        from ..render.repr import activations_html
-
-        return activations_html(self)

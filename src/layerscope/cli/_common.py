@@ -6,23 +6,40 @@
 >>> args = parser.parse_args(["torchvision:resnet18", "--size", "160", "--layers", "conv1,layer1.*"])
 >>> model_from_args(args).preprocessing.input_size, layers_from_args(args)
 ((160, 160), ['conv1', 'layer1.*'])
+
+A flag that sets a field of an option object (:class:`~layerscope.run.RunOptions`,
+:class:`~layerscope.run.OutputOptions`, :class:`~layerscope.render.RenderOptions`) is declared once,
+beside the field (its ``metadata``), and generated here with :func:`add_option_flags`; the CLI adds
+only what is the CLI's own (a parse-time message naming the flag, a command's own default).
+The model is loaded ONCE (:func:`model_from_args`) and the :class:`~layerscope.io.LoadedModel` goes to
+the library call, which takes it as it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections import Counter
-from typing import Optional, TextIO, Union
+from typing import Any, Mapping, Optional, Sequence, TextIO, Union
 
+from ..core.options import Options
 from ..errors import InputError
 from ..io import LoadedModel, load_model
 from ..io.feed import Feed
 from ..io.images import DEFAULT_MAX_PIXELS
 from ..io.preprocess import first_conv_channels
 from ..io.specs import SPEC_FORMS
+from ..render.options import RenderOptions
+from ..run.options import OutputOptions, RunOptions
 
 __all__ = [
+    "add_option_flags",
+    "add_run_arguments",
+    "add_output_arguments",
+    "add_render_arguments",
+    "run_options_from_args",
+    "output_options_from_args",
     "add_model_arguments",
     "add_model_pair_arguments",
     "add_image_arguments",
@@ -39,6 +56,83 @@ __all__ = [
     "parse_size",
     "parse_max_pixels",
 ]
+
+
+class _Changed:
+    """Stands in for a parser or group: adds each generated flag with the CLI's changes to its keywords."""
+
+    def __init__(self, group: Any, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        self.group, self.changes = group, changes
+
+    def add_argument(self, *flags: str, **kwargs: Any) -> Any:
+        kwargs.update(self.changes.get(kwargs["dest"], {}))
+        return self.group.add_argument(*flags, **kwargs)
+
+
+def add_option_flags(group: Any, options: type[Options], names: Optional[Sequence[str]] = None, *,
+                     defaults: Optional[Mapping[str, Any]] = None,
+                     changes: Optional[Mapping[str, Mapping[str, Any]]] = None) -> None:
+    """The flags of the fields ``names`` of ``options`` (None: every field with a flag), generated from the fields'
+    metadata by :meth:`Options.add_flags <layerscope.core.options.Options.add_flags>`.
+
+    A generated flag left out is absent from the parsed namespace (the field keeps the default of the option
+    object the command starts from), unless ``defaults`` gives it a value (a field name -> the value; the
+    parsed namespace then always has it). ``changes`` (a field name -> add_argument keywords) are the CLI's own
+    additions, e.g. a type that names the flag in its usage error.
+
+    >>> parser = argparse.ArgumentParser()
+    >>> add_option_flags(parser, RunOptions, ["batch_size", "strict"], defaults={"batch_size": 32})
+    >>> parser.parse_args([]), parser.parse_args(["--batch-size", "4", "--strict"])
+    (Namespace(batch_size=32), Namespace(batch_size=4, strict=True))
+    """
+    fields = {f.name: f for f in dataclasses.fields(options)}  # type: ignore[arg-type]
+    chosen = [name for name in fields if "help" in fields[name].metadata] if names is None else list(names)
+    unknown = [name for name in chosen if name not in fields or "help" not in fields[name].metadata]
+    if unknown:  # a programming error in a command's parser, not a user's
+        raise ValueError(f"{options.__name__} has no flag for {unknown}")
+    options.add_flags(_Changed(group, changes or {}), skip=tuple(name for name in fields if name not in chosen))
+    if defaults:
+        group.set_defaults(**defaults)
+
+
+def add_run_arguments(group: Any, *names: str, **defaults: Any) -> None:
+    """Flags of :class:`~layerscope.run.RunOptions` (``batch_size``, ``device``, ``workers``, ``progress``, ``strict``,
+    ``recursive``, ``max_pixels``), each with the command's own default when given (``batch_size=32``).
+
+    >>> parser = argparse.ArgumentParser(); add_run_arguments(parser, "batch_size", "workers", batch_size=32)
+    >>> run_options_from_args(parser.parse_args(["--workers", "2"]))
+    RunOptions(batch_size=32, device=None, workers=2, progress=None, strict=False, recursive=False, max_pixels=89478485)
+    """
+    add_option_flags(group, RunOptions, names, defaults=defaults,
+                     changes={"max_pixels": {"type": _max_pixels_type, "metavar": "N"},
+                              "device": {"metavar": "DEV"}, "batch_size": {"metavar": "N"},
+                              "workers": {"metavar": "N"}})
+
+
+def add_output_arguments(group: Any) -> None:
+    """--overwrite, from :class:`~layerscope.run.OutputOptions` (False when left out)."""
+    add_option_flags(group, OutputOptions, ["overwrite"], defaults={"overwrite": False})
+
+
+def add_render_arguments(group: Any, names: Optional[Sequence[str]] = None) -> None:
+    """The flags of :class:`~layerscope.render.RenderOptions` (``names``: some of its fields; None: all with a flag).
+    A flag left out keeps the field of the command's own defaults: ``RenderOptions.from_flags(args, base=...)``.
+
+    >>> parser = argparse.ArgumentParser(); add_render_arguments(parser)
+    >>> RenderOptions.from_flags(parser.parse_args(["--range", "0,2", "--normalize", "global", "--no-caption"]))
+    RenderOptions(normalize='global', percentiles=None, value_range=(0.0, 2.0), cmap='viridis', max_channels=None, order='index', labels=False, caption=False, colorbar=False, scale=1, min_tile=0, padding=1, columns=None, channels=None)
+    """
+    add_option_flags(group, RenderOptions, names)
+
+
+def run_options_from_args(args: argparse.Namespace, base: Optional[RunOptions] = None) -> RunOptions:
+    """``base`` (None: the defaults) with the parsed run flags (validated: InputError names the bad value)."""
+    return RunOptions.from_flags(args, base)
+
+
+def output_options_from_args(args: argparse.Namespace, base: Optional[OutputOptions] = None) -> OutputOptions:
+    """``base`` with --out and --overwrite as parsed."""
+    return OutputOptions.from_flags(args, base)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -78,7 +172,7 @@ def _add_loading_arguments(group, who: str) -> None:
     group.add_argument("--mean", metavar="A,B,C", help="normalization mean, one value per channel (or one for all)")
     group.add_argument("--std", metavar="A,B,C", help="normalization std, one value per channel (or one for all)")
     group.add_argument("--grayscale", action="store_true", help="feed 1-channel grayscale input")
-    group.add_argument("--device", metavar="DEV", help="run on this device, e.g. cpu, cuda, cuda:1 (default: cpu)")
+    add_run_arguments(group, "device", device=None)
 
 
 def add_image_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -91,17 +185,8 @@ def add_image_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
 def add_loading_arguments(parser: argparse.ArgumentParser, *, recursive: bool = True) -> None:
     """--strict, --recursive (unless ``recursive=False``) and --max-pixels, for commands that read images."""
     group = parser.add_argument_group("images")
-    group.add_argument("--strict", action="store_true", help="stop at the first unreadable image instead of skipping it")
-    if recursive:
-        group.add_argument("--recursive", action="store_true", help="search directories and ** patterns recursively")
-    group.add_argument(
-        "--max-pixels",
-        metavar="N",
-        type=_max_pixels_type,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"refuse images with more pixels (decompression bombs); 0 or none = no limit "
-        f"(default {DEFAULT_MAX_PIXELS:,})",
-    )
+    names = ("strict", "recursive", "max_pixels") if recursive else ("strict", "max_pixels")
+    add_run_arguments(group, *names, **{name: getattr(RunOptions(), name) for name in names})
 
 
 def _max_pixels_type(text: str) -> Optional[int]:

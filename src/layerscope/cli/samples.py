@@ -8,6 +8,8 @@ Example::
 
 from __future__ import annotations
 
+from ._common import add_output_arguments
+
 
 def register(subparsers) -> None:
     from ..zoo import PHOTOS
@@ -24,7 +26,7 @@ def register(subparsers) -> None:
     parser.add_argument("--count", type=int, default=10, metavar="N", help="digits to write, 0-30 (default 10)")
     parser.add_argument("--photos", default=",".join(PHOTOS), metavar="NAMES",
                         help=f"comma-separated photos (default {','.join(PHOTOS)}; '' for none)")
-    parser.add_argument("--overwrite", action="store_true", help="replace files with other content")
+    add_output_arguments(parser)
     parser.set_defaults(run=run)
 
 

@@ -4,6 +4,9 @@ Example::
 
     layerscope serve torchvision:resnet18 photos/          # then open http://127.0.0.1:8000
     layerscope serve builtin:digits --self-test            # start, answer one page and one analysis, stop
+
+The server flags come from :class:`~layerscope.serve.ServeOptions` and
+:class:`~layerscope.serve.Limits` (declared once, beside their fields).
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from ._common import add_layer_arguments, add_model_arguments, layers_from_args,
 
 
 def register(subparsers) -> None:
+    from ..serve.options import ServeOptions
+    from ..serve.uploads import Limits
+
     parser = subparsers.add_parser(
         "serve",
         help="a local web explorer: upload or pick images and videos, browse layers and channels, live camera",
@@ -27,14 +33,8 @@ def register(subparsers) -> None:
     parser.add_argument("images", metavar="IMAGES", nargs="*", help="images to offer as picks (besides the sample photos)")
     add_layer_arguments(parser)
     group = parser.add_argument_group("server")
-    group.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others print a warning)")
-    group.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
-    group.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB", help="largest upload (default 50)")
-    group.add_argument("--max-pixels", type=int, default=40_000_000, metavar="N",
-                       help="largest image or video frame in pixels (default 40,000,000)")
-    group.add_argument("--video-fps", type=float, default=1.0, metavar="FPS",
-                       help="frames per second sampled from uploaded videos (default 1)")
-    group.add_argument("--no-samples", dest="samples", action="store_false", help="do not offer the sample photos")
+    ServeOptions.add_flags(group)
+    Limits.add_flags(group)
     group.add_argument("--self-test", action="store_true",
                        help="start on a free port, load the page and analyse one input over HTTP, print what it "
                        "measured and stop (checks an install; exits 0 when everything answered)")
@@ -42,20 +42,18 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..errors import InputError
     from ..io.find import find_images
-    from ..serve import Limits, self_test, serve
+    from ..run.subject import Subject
+    from ..serve import DEFAULT_LIMITS, Limits, ServeOptions, self_test, serve
 
-    if args.max_upload_mb <= 0 or args.max_pixels <= 0 or args.video_fps <= 0:
-        raise InputError("--max-upload-mb, --max-pixels and --video-fps must be positive numbers.")
-    limits = Limits(max_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels, video_fps=args.video_fps)
+    options = ServeOptions.from_flags(args).replace(limits=Limits.from_flags(args, DEFAULT_LIMITS))
     loaded = model_from_args(args)
     print_preprocessing(loaded, sys.stderr)
+    subject = Subject.of(loaded, layers_from_args(args))  # the model and its layers, resolved once
     images = find_images(args.images) if args.images else []
-    common = {"layers": layers_from_args(args), "images": images, "limits": limits, "samples": args.samples}
     if args.self_test:
-        report = self_test(loaded, **common)
+        report = self_test(subject, images, options)
         print(f"layerscope explorer self-test: ok, {json.dumps(report)}")
         return 0
-    serve(loaded, host=args.host, port=args.port, **common)
+    serve(subject, images, options)
     return 0

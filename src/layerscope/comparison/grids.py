@@ -20,7 +20,7 @@ import torch
 from ..errors import InputError
 from ..render import render_grid
 from ..render.colormap import BACKGROUND
-from ..render.repr import ImageView
+from ..render.viewables import ImageView
 
 if TYPE_CHECKING:
     from .match import ChannelMatch

@@ -18,7 +18,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from ..core.jsonio import jsonable
-from ..render.repr import ImageView
+from ..render.viewables import ImageView
 from .match import ChannelMatch
 
 __all__ = ["LayerComparison", "Comparison", "INDEX"]

@@ -23,6 +23,11 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..core.outputs import OutputFolder
+from ..diagnosis import diagnose
+from ..io import load_model
+from ..showing.api import show
+from ..zoo import write_sample_images
+from .page import start_here
 
 __all__ = ["run_demo", "DemoResult"]
 
@@ -53,8 +58,6 @@ def _photo_available() -> bool:
 
 def _tendency(model, images, layers) -> str:
     """The diagnosis headline and the trained-vs-untrained reading."""
-    from ..diagnosis import diagnose
-
     result = diagnose(model, images, layers=layers)
     return f"{result.headline}. {result.tendency.message}"
 
@@ -76,11 +79,6 @@ def run_demo(
     log: Callable[[str], None] = print,
 ) -> DemoResult:
     """Write the demo's pictures under ``out`` and return where they are; see the module docstring."""
-    from .page import start_here
-    from ..io import load_model
-    from ..showing.api import show
-    from ..zoo import write_sample_images
-
     begin = time.perf_counter()
     out = Path(out)
     folder = OutputFolder(out, "demo.json", overwrite=overwrite, flag="--overwrite")

@@ -16,15 +16,22 @@ buttons the normalization, a toggle button lays the map over the input image; th
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import torch
 
+from ..capturing.activations import Activations
 from ..capturing.select import LayerSelector
-from ..errors import InputError, LayerscopeError, require
+from ..errors import InputError, require
+from ..io.feed import Feed
 from ..render import RenderOptions, encode_png, render_grid
 from ..render.overlays import overlay
+from ..reporting.images import seen_image
+from ..run.loop import Run
+from ..run.maps import LayerMaps
+from ..run.options import RunOptions
+from ..run.subject import Subject
 
 __all__ = ["browse", "Browser", "NORMALIZATIONS"]
 
@@ -48,31 +55,28 @@ def browse(
     its normalization). Needs ``ipywidgets`` (``pip install 'layerscope[notebook]'``).
     """
     require("ipywidgets", "notebook", "layerscope.browse")
-    from ..run.once import capture
-    from ..io.feed import Feed
-    from ..io.resolve import resolve_model
-
-    loaded = resolve_model(model, preprocessing=preprocessing)
-    feed = Feed(inputs, loaded.preprocessing, strict=True)
+    subject = Subject.of(model, layers, preprocessing=preprocessing)
+    feed = Feed(inputs, subject.preprocessing, strict=True)
     batch = feed.one()
     if not isinstance(batch, torch.Tensor) or batch.dim() != 4:
         raise InputError("browse shows images: give image files, PIL images or a tensor (N, C, H, W).")
     batch = batch[: max(1, int(max_inputs))]
-    acts = capture(loaded.module, batch, layers)
-    mean_std = (loaded.preprocessing.mean, loaded.preprocessing.std) if feed.from_images else None
-    return Browser(acts, batch, mean_std=mean_std, options=options)
+    step = list(Run(subject, batch, RunOptions(batch_size=len(batch), progress=False), desc="browse"))[0]
+    return Browser(step.acts, batch, preprocessing=subject.preprocessing if feed.from_images else None,
+                   options=options, layouts=subject.layouts)
 
 
-def _display_images(batch: torch.Tensor, mean_std: Optional[tuple]) -> list[np.ndarray]:
-    """The inputs as (H, W, 3) uint8: preprocessing undone for images, each tensor min-max scaled otherwise."""
+def _display_images(batch: torch.Tensor, preprocessing: Any) -> list[np.ndarray]:
+    """The inputs as (H, W, 3) uint8: preprocessing undone for images (its one inverse, ``seen_image``), each
+    tensor min-max scaled otherwise."""
+    if preprocessing is not None:
+        seen = [seen_image(x, preprocessing) for x in batch]
+        if all(picture is not None for picture in seen):
+            return seen  # type: ignore[return-value]
     x = batch.detach().float().cpu()
-    if mean_std is not None:
-        mean, std = (torch.tensor(v, dtype=torch.float32)[:, None, None] for v in mean_std)
-        x = x * std + mean
-    else:
-        low = x.flatten(1).amin(1)[:, None, None, None]
-        high = x.flatten(1).amax(1)[:, None, None, None]
-        x = (x - low) / (high - low).clamp_min(1e-12)
+    low = x.flatten(1).amin(1)[:, None, None, None]
+    high = x.flatten(1).amax(1)[:, None, None, None]
+    x = (x - low) / (high - low).clamp_min(1e-12)
     x = x[:, :3] if x.shape[1] >= 3 else x[:, :1].expand(-1, 3, -1, -1)
     return [np.ascontiguousarray((img.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()) for img in x]
 
@@ -88,23 +92,21 @@ class Browser:
     ``normalize`` (ToggleButtons), ``overlay`` (ToggleButton), ``image`` (Image, PNG bytes), ``info`` (Label).
     """
 
-    def __init__(self, acts: Any, batch: torch.Tensor, *, mean_std: Optional[tuple] = None,
-                 options: Optional[RenderOptions] = None) -> None:
+    def __init__(self, acts: Activations, batch: torch.Tensor, *, preprocessing: Any = None,
+                 options: Optional[RenderOptions] = None, layouts: Optional[Mapping[str, str]] = None) -> None:
         import ipywidgets as w
 
-        from ..core.layout import layer_maps
-
         size = tuple(batch.shape[-2:])
+        reader = LayerMaps(layouts)
         self.maps: dict[str, torch.Tensor] = {}
-        self.notes: list[str] = []
         for name in acts:
-            try:
-                self.maps[name] = layer_maps(acts, name, input_size=size).maps
-            except LayerscopeError as err:
-                self.notes.append(f"{name}: not shown ({err})")
+            laid = reader.maps(name, acts[name], acts.describe(name), size)
+            if laid is not None:
+                self.maps[name] = laid.maps
+        self.notes = [f"{name}: not shown ({why})" for name, why in reader.skipped.items()]
         if not self.maps:
             raise InputError("None of the captured layers can be drawn as maps; " + " ".join(self.notes))
-        self.images = _display_images(batch, mean_std)
+        self.images = _display_images(batch, preprocessing)
         self.options = RenderOptions.of(options, labels=True) if options is None else options
         first = next(iter(self.maps.values()))
         self.layer = w.Dropdown(options=list(self.maps), description="layer")

@@ -163,6 +163,28 @@ class Preprocessing:
         std = torch.tensor(self.std, dtype=torch.float32).view(-1, 1, 1)
         return ((tensor - mean) / std).contiguous()
 
+    def pixels(self, inputs: torch.Tensor) -> Optional[np.ndarray]:
+        """The other direction: model inputs back to the RGB pixels they show, as uint8 (normalization undone,
+        clipped to [0, 1]; one channel repeated to three). ``(C, H, W)`` gives ``(H, W, 3)``, ``(N, C, H, W)``
+        gives ``(N, H, W, 3)``. None when the tensor is not an image this preprocessing made (channels differ,
+        or not floating point).
+
+        >>> Preprocessing(mean=(0.5,), std=(0.5,), channels=1).pixels(torch.zeros(1, 2, 2))[0, 0].tolist()
+        [128, 128, 128]
+        >>> Preprocessing().pixels(torch.zeros(2, 3, 4, 4)).shape
+        (2, 4, 4, 3)
+        """
+        if inputs.dim() not in (3, 4) or inputs.shape[-3] != self.channels or not inputs.is_floating_point():
+            return None
+        x = inputs.detach().to("cpu", torch.float32)
+        mean = torch.tensor(self.mean, dtype=torch.float32).view(-1, 1, 1)
+        std = torch.tensor(self.std, dtype=torch.float32).view(-1, 1, 1)
+        x = torch.nan_to_num(x * std + mean, nan=0.0).clamp(0.0, 1.0)
+        rgb = (x * 255.0).round().to(torch.uint8).movedim(-3, -1)
+        if rgb.shape[-1] == 1:
+            rgb = rgb.expand(*rgb.shape[:-1], 3)
+        return np.ascontiguousarray(rgb.numpy())
+
     def describe(self) -> str:
         """One line for humans: every step and number, then the source in brackets."""
         steps = []

@@ -42,12 +42,12 @@ from .figure import FigureOptions, channel_figure, save_figure
 from ..core.layout import LAYOUTS, Maps, layer_maps, to_maps
 from .overlays import overlay
 from .pca import PCABasis, fit_pca_basis, pca_rgb
-from .repr import ActivationsView, ImageView, activations_html
+from .viewables import ActivationsView, ImageTable, ImageView
 from .summary import StripOptions, progression_strip, summarize
 
 __all__ += [
     "LAYOUTS", "Maps", "to_maps", "layer_maps", "summarize", "progression_strip", "overlay",
     "PCABasis", "fit_pca_basis", "pca_rgb", "channel_figure", "save_figure", "FigureOptions", "StripOptions",
-    "ActivationsView", "ImageView", "activations_html",
+    "ActivationsView", "ImageView", "ImageTable",
 ]
 # --- end views ---

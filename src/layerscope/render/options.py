@@ -15,16 +15,18 @@ layerscope.errors.InputError: Unknown normalization 'robus'. Did you mean 'robus
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional, Union
 
 from ..core.jsonio import jsonable
+from ..core.options import Options
 from ..errors import InputError, did_you_mean
 from .channels import ORDERS, check_channels, check_max_channels
 from .colormap import resolve_cmap
-from .normalize import check_mode, check_range, mode_info
+from .normalize import MODES, check_mode, check_range, mode_info
 
 __all__ = ["RenderOptions", "LayerRanges"]
 
@@ -70,8 +72,29 @@ def _check_int(name: str, value: Any, low: int) -> int:
     return value
 
 
+def _pair(flag: str, example: str) -> Any:
+    """A flag's type: 'LO,HI' -> (LO, HI); anything else is a usage error naming ``flag``.
+
+    >>> _pair("--range", "-1,1")("0,2.5")
+    (0.0, 2.5)
+    """
+
+    def parse(text: str) -> Pair:
+        try:
+            low, high = (float(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} {text!r} must be two comma-separated numbers, e.g. {flag} {example}") from None
+        return low, high
+
+    return parse
+
+
+def _flag(help: str, **more: Any) -> dict[str, Any]:
+    return {"help": help, **more}
+
+
 @dataclass(frozen=True)
-class RenderOptions:
+class RenderOptions(Options):
     """How grids are drawn. Validated when made (InputError naming the bad value); hashable.
 
     ``normalize``: a mode of :mod:`~layerscope.render.normalize`; ``percentiles`` for the robust
@@ -86,19 +109,32 @@ class RenderOptions:
     ``columns`` (None: about square).
     """
 
-    normalize: str = "channel"
-    percentiles: Optional[Pair] = None
-    value_range: Union[Pair, LayerRanges, None] = None
-    cmap: Optional[str] = None
-    max_channels: Optional[int] = None
-    order: str = "index"
-    labels: bool = False
-    caption: Union[bool, str] = False
-    colorbar: bool = False
-    scale: int = 1
-    min_tile: int = 0
-    padding: int = 1
-    columns: Optional[int] = None
+    # A field's metadata declares its command-line flag (core.options.Options.add_flags); a flag left out
+    # keeps the command's own default (show's and the report's differ).
+    normalize: str = field(default="channel", metadata=_flag(
+        "display range: per channel min-max (default), per layer, global (shared across images, or --range), "
+        "robust percentiles (--percentiles), signed (zero-centred)", choices=MODES))
+    percentiles: Optional[Pair] = field(default=None, metadata=_flag(
+        "percentiles for --normalize robust* (default 1,99)", type=_pair("--percentiles", "1,99"), metavar="LO,HI"))
+    value_range: Union[Pair, LayerRanges, None] = field(default=None, metadata=_flag(
+        "fixed value range for --normalize global", flag="--range", type=_pair("--range", "-1,1"), metavar="LO,HI"))
+    cmap: Optional[str] = field(default=None, metadata=_flag(
+        "any matplotlib colormap (default viridis; RdBu_r for signed)", metavar="NAME"))
+    max_channels: Optional[int] = field(default=None, metadata=_flag(
+        "channels per grid (0 = every channel; default: the command's)", type=int, metavar="N"))
+    order: str = field(default="index", metadata=_flag(
+        "channel order: index, or the top channels by mean / max / std / fraction active", choices=ORDERS))
+    labels: bool = field(default=False, metadata=_flag("write each channel's index above its tile", action="store_true"))
+    caption: Union[bool, str] = field(default=False, metadata=_flag(
+        "leave out the caption (layer, normalization, value range, cmap) above each grid", flag="--no-caption",
+        action="store_false"))
+    colorbar: bool = field(default=False, metadata=_flag("add a colorbar strip with the value range", action="store_true"))
+    scale: int = field(default=1, metadata=_flag("enlarge every map N times (nearest)", metavar="N"))
+    min_tile: int = field(default=0, metadata=_flag(
+        "smallest tile size in pixels; smaller maps are enlarged (0 = off; default: the command's)", metavar="PX"))
+    padding: int = field(default=1, metadata=_flag("pixels between tiles (default 1)", metavar="PX"))
+    columns: Optional[int] = field(default=None, metadata=_flag("tiles per row (default: about square)", type=int,
+                                                                metavar="N"))
     channels: Optional[tuple[int, ...]] = None
     _default_cmap: bool = field(default=False, init=False, repr=False, compare=False)
 

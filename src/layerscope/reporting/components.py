@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-__all__ = ["fragment", "render_page", "csp", "palettes_hex", "diagnosis_context", "STATIC"]
+__all__ = ["fragment", "render_page", "PageAssets", "csp", "palettes_hex", "diagnosis_context", "STATIC"]
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -83,18 +84,40 @@ def palettes_hex(extra: tuple[str, ...] = ()) -> dict[str, str]:
     return {name: palette(name).tobytes().hex() for name in dict.fromkeys((*VIEWER_CMAPS, *extra))}
 
 
-def render_page(template: str, *, title: str, data: dict, nav=(), mode: str = "report", connect: str = "'none'",
-                media: Optional[str] = None, scripts: tuple[str, ...] = ("viewer.js",), **context: Any) -> str:
-    """A whole document: ``template`` (extending ``page.html``) with the style, script, data and CSP."""
-    from .._version import __version__
+@dataclass(frozen=True)
+class PageAssets:
+    """A page's one style and one script, and the Content-Security-Policy that allows exactly them.
 
-    css = static_text("layerscope.css")
-    js = "\n(() => {\n" + "\n".join(static_text(name) for name in scripts) + "\n})();\n"
+    Computed once, given to the page (its ``<meta>``) and, by a server, to its response header alike.
+
+    >>> assets = PageAssets.of(("viewer.js",), connect="'self'")
+    >>> "connect-src 'self'" in assets.csp and assets.csp == csp(assets.css, assets.js, connect="'self'")
+    True
+    """
+
+    css: str
+    js: str
+    csp: str
+
+    @classmethod
+    def of(cls, scripts: tuple[str, ...] = ("viewer.js",), *, connect: str = "'none'",
+           media: Optional[str] = None) -> "PageAssets":
+        css = static_text("layerscope.css")
+        js = "\n(() => {\n" + "\n".join(static_text(name) for name in scripts) + "\n})();\n"
+        return cls(css, js, csp(css, js, connect=connect, media=media))
+
+
+def render_page(template: str, *, title: str, data: dict, nav=(), mode: str = "report",
+                assets: Optional[PageAssets] = None, **context: Any) -> str:
+    """A whole document: ``template`` (extending ``page.html``) with the style, script, data and CSP
+    (``assets``; default: the report's, :meth:`PageAssets.of`)."""
+    from .._version import __version__
     from markupsafe import Markup  # the package's own style and script, checked by static_text: no escaping
 
+    assets = assets if assets is not None else PageAssets.of()
     return environment().get_template(template).render(
-        title=title, data=data, nav=list(nav), mode=mode, version=__version__, css=Markup(css), js=Markup(js),
-        csp=csp(css, js, connect=connect, media=media), **context,
+        title=title, data=data, nav=list(nav), mode=mode, version=__version__, css=Markup(assets.css),
+        js=Markup(assets.js), csp=assets.csp, **context,
     )
 
 

@@ -60,6 +60,19 @@ class TopEntry:
 class LayerStats:
     """One layer's results: numpy arrays per channel and its top-k lists (see the module docstring)."""
 
+    count: np.ndarray  # the fields of the layer's summary (stats.responses.ResponseSummary), set in __init__
+    mean: np.ndarray
+    var: np.ndarray
+    std: np.ndarray
+    min: np.ndarray
+    max: np.ndarray
+    active: np.ndarray
+    active_inputs: np.ndarray
+    peaks: Any
+    top: Any
+    top_mean: Any
+    activity: Any
+
     def __init__(self, name: str, meta: dict, summary: Any, scan: "ScanStats") -> None:
         self.name, self.meta, self.summary, self._scan = name, meta, summary, scan
         self.module_type, self.layout = meta.get("module_type"), meta.get("layout")

@@ -12,7 +12,9 @@ starts; uploads stay in memory. Bound to 127.0.0.1 unless told otherwise (with a
 
 from .app import create_app
 from .explorer import Explorer
+from .options import ServeOptions
 from .run import LOOPBACK, serve, self_test
-from .uploads import DEFAULT_LIMITS, Limits
+from .uploads import DEFAULT_LIMITS, Limits, TooLargeError
 
-__all__ = ["serve", "self_test", "create_app", "Explorer", "Limits", "DEFAULT_LIMITS", "LOOPBACK"]
+__all__ = ["serve", "self_test", "create_app", "Explorer", "ServeOptions", "Limits", "DEFAULT_LIMITS", "TooLargeError",
+           "LOOPBACK"]

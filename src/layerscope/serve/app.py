@@ -14,24 +14,30 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ForwardError, ImageError, InputError, LayerscopeError, require
-from ..reporting.components import environment, palettes_hex, render_page
+from ..reporting.components import PageAssets, environment, palettes_hex, render_page
 from .explorer import Explorer, UnknownItem
 from .live import live_session
-from .uploads import UnsupportedType
+from .uploads import TooLargeError, UnsupportedType, check_size
 
-__all__ = ["create_app", "EXPLORER_SCRIPTS"]
+__all__ = ["create_app", "explorer_page", "explorer_assets", "EXPLORER_SCRIPTS"]
 
 EXPLORER_SCRIPTS = ("viewer.js", "explorer.js")
 LOG = logging.getLogger("layerscope.serve")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
-def explorer_page(explorer: Explorer) -> str:
-    """The explorer's HTML (same shell, style and components as the report; connections to itself only)."""
+def explorer_assets() -> PageAssets:
+    """The explorer's style, script and policy: connections and media from the page itself (and the camera)."""
+    return PageAssets.of(EXPLORER_SCRIPTS, connect="'self'", media="'self' blob: mediastream:")
+
+
+def explorer_page(explorer: Explorer, assets: PageAssets) -> str:
+    """The explorer's HTML (same shell, style and components as the report; connections to itself only), with
+    ``assets``' style, script and Content-Security-Policy (the server sends the same policy as a header)."""
     data = {"mode": "explorer", "layers": [], "inputs": [], "palettes": palettes_hex(), "examples": {}}
     return render_page("explorer.html", title=f"layerscope explorer: {explorer.loaded.spec}", data=data,
-                       nav=[("model", "Model"), ("explore", "Explore")], mode="explorer", connect="'self'",
-                       media="'self' blob: mediastream:", scripts=EXPLORER_SCRIPTS, page=explorer.page_context())
+                       nav=[("model", "Model"), ("explore", "Explore")], mode="explorer", assets=assets,
+                       page=explorer.page_context())
 
 
 def _error_panel(title: str, message: str) -> str:
@@ -39,6 +45,11 @@ def _error_panel(title: str, message: str) -> str:
 
 
 def _status(err: LayerscopeError) -> tuple[int, str]:
+    """The HTTP status and panel title of an error, chosen by its type (never by its message).
+
+    >>> _status(TooLargeError("x")), _status(InputError("over the limit"))
+    ((413, 'Too large'), (400, 'This request cannot be answered'))
+    """
     if isinstance(err, UnknownItem):
         return 404, "Not found"
     if isinstance(err, UnsupportedType):
@@ -47,7 +58,7 @@ def _status(err: LayerscopeError) -> tuple[int, str]:
         return 422, "The model failed on this input"
     if isinstance(err, ImageError):
         return 422, "This file could not be read"
-    if isinstance(err, InputError) and "over the limit" in str(err):
+    if isinstance(err, TooLargeError):
         return 413, "Too large"
     if isinstance(err, InputError):
         return 400, "This request cannot be answered"
@@ -64,9 +75,9 @@ def create_app(explorer: Explorer, *, allowed_hosts: Any = LOCAL_HOSTS):
     from starlette.responses import HTMLResponse, JSONResponse
     from starlette.routing import Route, WebSocketRoute
 
-    page = explorer_page(explorer)
-    csp = page.split('http-equiv="Content-Security-Policy" content="', 1)[1].split('"', 1)[0].replace("&#39;", "'")
-    headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+    assets = explorer_assets()  # the one policy: in the page's <meta> and in every response header
+    page = explorer_page(explorer, assets)
+    headers = {"Content-Security-Policy": assets.csp, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
                "Cache-Control": "no-store", "X-Frame-Options": "DENY"}
 
     async def answer(work, *args) -> Any:
@@ -92,12 +103,12 @@ def create_app(explorer: Explorer, *, allowed_hosts: Any = LOCAL_HOSTS):
             return JSONResponse({"error": "cross-site request refused"}, 403, headers=headers)
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > explorer.limits.max_bytes:
-            return await answer(_refuse_size, int(declared), explorer)
+            return await answer(check_size, int(declared), explorer.limits)
         body, total = [], 0
         async for chunk in request.stream():
             total += len(chunk)
             if total > explorer.limits.max_bytes:
-                return await answer(_refuse_size, total, explorer)
+                return await answer(check_size, total, explorer.limits)
             body.append(chunk)
         data = b"".join(body)
         name, kind = request.headers.get("x-filename"), request.headers.get("content-type")
@@ -134,9 +145,3 @@ def create_app(explorer: Explorer, *, allowed_hosts: Any = LOCAL_HOSTS):
     ]
     hosts = [h.strip("[]") for h in allowed_hosts] + list(allowed_hosts)
     return Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=sorted(set(hosts)))])
-
-
-def _refuse_size(size: int, explorer: Explorer) -> None:
-    from .uploads import check_size
-
-    check_size(size, explorer.limits)

@@ -27,15 +27,27 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
-from ..capturing import Recorder
+from ..capturing.activations import Activations
+from ..diagnosis import diagnose
 from ..errors import InputError, LayerscopeError
-from ..io.resolve import resolve_model
-from ..reporting.components import environment
+from ..io.images import as_loaded_image, decode_image
+from ..io.models import LoadedModel
+from ..io.video import read_video
+from ..render.grid import render_grids
+from ..render.options import RenderOptions
+from ..reporting.components import diagnosis_context, environment
 from ..reporting.images import data_uri, seen_image, thumbnail
 from ..reporting.layer import REPORT_OPTIONS, layer_view
 from ..reporting.page import InputCard, model_card
-from .uploads import DEFAULT_LIMITS, Limits, check_size, display_name, kind_of
+from ..run.loop import Run, Step
+from ..run.maps import LayerMaps
+from ..run.options import RunOptions
+from ..run.subject import Subject
+from ..showing.video import animation_bytes
+from ..zoo import PHOTOS, sample_photo
+from .uploads import ACCEPT, DEFAULT_LIMITS, Limits, check_size, display_name, kind_of
 
 __all__ = ["Explorer", "Item", "UnknownItem"]
 
@@ -63,57 +75,71 @@ class Analysis:
     """One input captured at every offered layer, with its predictions and diagnosis."""
 
     tensor: torch.Tensor
-    acts: Any
+    acts: Activations
     predictions: Optional[list]
     diagnosis: Any
     notes: list[str]
 
 
 class Explorer:
-    """The explorer's state: the fixed model, the offered layers, inputs and analyses in bounded memory."""
+    """The explorer's state: the fixed model (a :class:`~layerscope.run.subject.Subject`, resolved once), the
+    offered layers, inputs and analyses in bounded memory.
+
+    Every forward is a :class:`~layerscope.run.loop.Run` of the subject: the pictures go through its
+    preprocessing (the :class:`~layerscope.io.feed.Feed`), its predictions are the one rule
+    (:meth:`~layerscope.run.subject.Subject.predictions`), its layer tensors become maps through one
+    :class:`~layerscope.run.maps.LayerMaps`.
+    """
 
     def __init__(self, model: Any, *, layers: Any = None, images: Sequence[Any] = (), preprocessing: Any = None,
                  limits: Limits = DEFAULT_LIMITS, samples: bool = True) -> None:
-        self.loaded = resolve_model(model, preprocessing=preprocessing)
+        self.subject = Subject.of(model, layers, preprocessing=preprocessing)
         self.limits = limits
         self.lock = threading.RLock()  # one forward (and one change of the stores) at a time
         self.items: OrderedDict[str, Item] = OrderedDict()
         self.analyses: OrderedDict[str, Analysis] = OrderedDict()
-        self.selector = layers
-        self.layer_names, self.modules, self.types = self._probe(layers)
+        self.layer_maps = LayerMaps(self.subject.layouts)
+        self.layer_names, self.modules, self.types = self._probe()
         self.samples = self._samples(images, samples)
 
+    @property
+    def loaded(self) -> LoadedModel:
+        return self.subject.loaded
+
+    # -- the one way a forward runs ---------------------------------------------------------------
+    def _run(self, inputs: Any, layers: Optional[list[str]] = None) -> Step:
+        """One batch of ``inputs`` (pictures through the subject's preprocessing, or a tensor) captured at
+        ``layers`` (module names; default: the subject's), under the lock; the hooks are gone when it returns."""
+        count = len(inputs) if isinstance(inputs, list) else 1
+        options = RunOptions(batch_size=max(1, count), progress=False, strict=True, max_pixels=self.limits.max_pixels)
+        with self.lock:
+            steps = list(Run(self.subject, inputs, options, layers=layers, desc="explorer"))
+        return steps[0]
+
     # -- what the page offers -------------------------------------------------------------------
-    def _probe(self, layers: Any) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    def _probe(self) -> tuple[list[str], dict[str, str], dict[str, str]]:
         """The layer names one forward captures (it also learns the capture's copy plan)."""
-        size = self.loaded.preprocessing.input_size or (224, 224)
-        channels = self.loaded.preprocessing.channels or 3
-        with self.lock, Recorder(self.loaded.module, layers) as rec:
-            acts = rec(torch.zeros(1, channels, *size))
+        size = self.subject.preprocessing.input_size or (224, 224)
+        channels = self.subject.preprocessing.channels or 3
+        acts = self._run(torch.zeros(1, channels, *size)).acts
         names = list(acts)
         if not names:
             raise InputError("No layer of the model ran on a probe input; choose layers with --layers.")
         return names, {n: acts.info[n].module for n in names}, {n: acts.info[n].module_type for n in names}
 
     def _samples(self, images: Sequence[Any], zoo: bool) -> list[tuple[str, Any]]:
-        from ..io.images import as_loaded_image
-
         picks = []
         for image in images:
             loaded = as_loaded_image(image, max_pixels=self.limits.max_pixels)
             picks.append((display_name(str(loaded.path)), loaded.image))
         if zoo:
             try:
-                from ..zoo import PHOTOS, sample_photo
-
                 picks += [(f"{name}.png", sample_photo(name)) for name in PHOTOS]
             except LayerscopeError:  # scikit-image (the samples extra) is not installed
                 pass
         return picks
 
     def page_context(self) -> dict[str, Any]:
-        from .uploads import ACCEPT
-
         return {"model": model_card(self.loaded), "samples": [name for name, _ in self.samples],
                 "layer_names": self.layer_names, "limits": self.limits.describe(), "accept": ACCEPT}
 
@@ -127,8 +153,6 @@ class Explorer:
         return item
 
     def add_array(self, array: np.ndarray, name: str) -> Item:
-        from ..io.images import as_loaded_image
-
         loaded = as_loaded_image(array, max_pixels=self.limits.max_pixels)
         with self.lock:
             return self._keep(name, loaded.image, loaded.notes)
@@ -142,16 +166,12 @@ class Explorer:
 
     def add_upload(self, data: bytes, raw_name: Optional[str], content_type: Optional[str] = None) -> list[Item]:
         """An uploaded image (one item) or video (one item per sampled frame), checked and decoded in memory."""
-        from ..io.images import decode_image
-
         check_size(len(data), self.limits)
         name = display_name(raw_name)
         if kind_of(data, content_type) == "image":
             loaded = decode_image(data, name, max_pixels=self.limits.max_pixels)
             with self.lock:
                 return [self._keep(name, loaded.image, loaded.notes)]
-        from ..io.video import read_video
-
         video = read_video(data, fps=self.limits.video_fps, max_frames=self.limits.max_video_frames,
                            max_pixels=self.limits.max_pixels, name=name)
         with self.lock:
@@ -184,19 +204,16 @@ class Explorer:
         if item.id in self.analyses:
             self.analyses.move_to_end(item.id)
             return self.analyses[item.id]
-        tensor = self.loaded.preprocessing(item.image)[None]
-        with self.lock, Recorder(self.loaded.module, self.selector) as rec:
-            acts = rec(tensor)
+        step = self._run([item.image])
         notes = list(item.notes)
         try:
-            from ..diagnosis import diagnose
-
             with self.lock:
-                judged = diagnose(self.loaded, tensor, self.selector, channel_order=False)
+                judged = diagnose(self.loaded, step.batch, self.subject.layers, channel_order=False)
         except LayerscopeError as err:
             judged = None
             notes.append(f"no diagnosis: {err}")
-        analysis = Analysis(tensor, acts, self.loaded.predictions(acts.output, k=5), judged, notes)
+        predictions = self.subject.predictions(step.acts.output, k=5)
+        analysis = Analysis(step.batch, step.acts, predictions, judged, notes)
         self.analyses[item.id] = analysis
         while len(self.analyses) > MAX_ANALYSES:
             self.analyses.popitem(last=False)
@@ -204,8 +221,6 @@ class Explorer:
 
     def analyze(self, item_id: str, layer: Any = 0, max_channels: Any = 64) -> dict[str, Any]:
         """The page fragment (input card, the layer's channels, diagnostics) and the viewer's data."""
-        from ..reporting.components import diagnosis_context
-
         item, index = self.item(item_id), self.layer_index(layer)
         k = _channels(max_channels)
         with self.lock:
@@ -216,7 +231,7 @@ class Explorer:
         view = layer_view(name, analysis.acts[name], module_type=self.types[name],
                           input_size=tuple(analysis.tensor.shape[-2:]), options=REPORT_OPTIONS.replace(max_channels=k),
                           diagnosis=layer_diag)
-        seen = seen_image(analysis.tensor[0], self.loaded.preprocessing)
+        seen = seen_image(analysis.tensor[0], self.subject.preprocessing)
         card = InputCard(item.name, "", analysis.notes, data_uri(seen) if seen is not None else None,
                          analysis.predictions[0] if analysis.predictions else None)
         html = environment().get_template("explorer_result.html").render(
@@ -225,19 +240,13 @@ class Explorer:
 
     def animation(self, item_ids: Sequence[str], layer: Any = 0, max_channels: Any = 16) -> dict[str, Any]:
         """The layer's grid over the frames of an uploaded video, on one shared scale, as an animated WebP."""
-        from PIL import Image
-
-        from ..showing.video import animation_bytes
-
         items = [self.item(i) for i in item_ids]
         if not 2 <= len(items) <= self.limits.max_video_frames:
             raise InputError(f"An animation needs 2 to {self.limits.max_video_frames} frames, got {len(items)}.")
         index, k = self.layer_index(layer), _channels(max_channels)
         name = self.layer_names[index]
-        batch = torch.stack([self.loaded.preprocessing(item.image) for item in items])
-        with self.lock, Recorder(self.loaded.module, [self.modules[name]]) as rec:
-            acts = rec(batch)
-        view = layer_view(name, acts[name], module_type=self.types[name], input_size=tuple(batch.shape[-2:]),
+        step = self._run([item.image for item in items], [self.modules[name]])
+        view = layer_view(name, step.acts[name], module_type=self.types[name], input_size=tuple(step.batch.shape[-2:]),
                           options=REPORT_OPTIONS.replace(max_channels=k))
         if view.error:
             raise InputError(view.error)
@@ -247,27 +256,24 @@ class Explorer:
 
     def live_frame(self, data: bytes, layer: Any = 0, max_channels: Any = 16) -> dict[str, Any]:
         """One camera frame: the layer's top channels as a grid, their mean values, the top predictions."""
-        from ..io.images import decode_image
-        from ..render.grid import render_grids
-        from ..render.options import RenderOptions
-        from ..core.layout import to_maps
-
         start = time.perf_counter()
         check_size(len(data), Limits(max_bytes=self.limits.max_frame_bytes), "A camera frame")
         image = decode_image(data, "camera frame", max_pixels=self.limits.max_pixels).image
         index, k = self.layer_index(layer), _channels(max_channels) or 16
         name = self.layer_names[index]
-        tensor = self.loaded.preprocessing(image)[None]
-        with self.lock, Recorder(self.loaded.module, [self.modules[name]]) as rec:
-            acts = rec(tensor)
-        maps = to_maps(acts[name], input_size=tuple(tensor.shape[-2:]), module_type=self.types[name]).maps
+        step = self._run([image], [self.modules[name]])
+        with self.lock:
+            laid = self.layer_maps.maps(name, step.acts[name], step.acts.describe(name), tuple(step.batch.shape[-2:]))
+        if laid is None:
+            raise InputError(self.layer_maps.skipped[name])
+        maps = laid.maps
         grid = render_grids(maps, RenderOptions(order="mean", max_channels=k, labels=True, padding=1))[0]
         means = maps[0].float().mean(dim=(-2, -1))
         top = means.topk(min(5, means.numel()))
-        predictions = self.loaded.predictions(acts.output, k=3)
+        predictions = step.predictions(3)
         return {"layer": name, "grid": data_uri(grid.png_bytes()), "channels": list(grid.meta.channels),
                 "top": [[int(c), round(float(v), 4)] for v, c in zip(top.values.tolist(), top.indices.tolist())],
-                "predictions": predictions[0] if predictions else [], "ms": round(1000 * (time.perf_counter() - start), 1)}
+                "predictions": predictions[0] or [], "ms": round(1000 * (time.perf_counter() - start), 1)}
 
 
 def _channels(value: Any) -> int:

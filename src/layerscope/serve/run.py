@@ -14,14 +14,17 @@ import sys
 import threading
 import time
 import urllib.request
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-from ..errors import InputError, require
+import numpy as np
+
+from ..errors import require
+from ..render.png import encode_png
 from .app import create_app
 from .explorer import Explorer
-from .uploads import DEFAULT_LIMITS, Limits
+from .options import ServeOptions
 
-__all__ = ["serve", "self_test", "exposed_warning", "LOOPBACK", "free_port"]
+__all__ = ["serve", "self_test", "explorer_of", "exposed_warning", "LOOPBACK", "free_port"]
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -49,30 +52,44 @@ def _server(explorer: Explorer, host: str, port: int, log_level: str):
     return uvicorn.Server(config)
 
 
-def serve(model: Any, *, host: str = "127.0.0.1", port: int = 8000, layers: Any = None, images: Any = (),
-          preprocessing: Any = None, limits: Limits = DEFAULT_LIMITS, samples: bool = True,
-          log_level: str = "warning") -> None:
-    """Serve the explorer for ``model`` until interrupted (Ctrl-C). ``port=0`` picks a free port."""
-    if not isinstance(port, int) or not 0 <= port <= 65535:
-        raise InputError(f"port must be a number from 0 to 65535, got {port!r}.")
-    explorer = Explorer(model, layers=layers, images=images, preprocessing=preprocessing, limits=limits, samples=samples)
+def explorer_of(model: Any, images: Sequence[Any], options: ServeOptions, *, layers: Any = None,
+                preprocessing: Any = None) -> Explorer:
+    """The :class:`~layerscope.serve.explorer.Explorer` that ``serve`` and ``self_test`` start."""
+    return Explorer(model, layers=layers, images=images, preprocessing=preprocessing, limits=options.limits,
+                    samples=options.samples)
+
+
+def serve(model: Any, images: Sequence[Any] = (), options: Optional[ServeOptions] = None, *, layers: Any = None,
+          preprocessing: Any = None, **fields: Any) -> None:
+    """Serve the explorer for ``model`` until interrupted (Ctrl-C).
+
+    ``model``: a spec, an ``nn.Module``, a ``LoadedModel`` or a :class:`~layerscope.run.Subject` (resolved
+    once); ``images``: pictures to offer as picks; ``options``: a :class:`~layerscope.serve.ServeOptions`
+    (host, port, samples, limits, log level), whose fields may also be given as keywords (``port=0`` picks
+    a free port).
+    """
+    options = ServeOptions.of(options, **fields)
+    explorer = explorer_of(model, images, options, layers=layers, preprocessing=preprocessing)
+    host = options.host
     warning = exposed_warning(host)
     if warning:
         print(warning, file=sys.stderr)
-    port = port or free_port(host)
+    port = options.port or free_port(host)
     shown = f"[{host}]" if ":" in host else host
     print(f"layerscope explorer: http://{shown}:{port}/  ({explorer.loaded.spec}, {len(explorer.layer_names)} layers; "
           f"Ctrl-C stops it)", flush=True)
-    _server(explorer, host, port, log_level).run()
+    _server(explorer, host, port, options.log_level).run()
 
 
-def self_test(model: Any, *, layers: Any = None, images: Any = (), preprocessing: Any = None,
-              limits: Limits = DEFAULT_LIMITS, samples: bool = True) -> dict[str, Any]:
+def self_test(model: Any, images: Sequence[Any] = (), options: Optional[ServeOptions] = None, *, layers: Any = None,
+              preprocessing: Any = None, **fields: Any) -> dict[str, Any]:
     """Start the explorer on a free 127.0.0.1 port, load its page and analyse one input through HTTP, stop.
 
-    Returns what was measured (page size, analysis time); raises when any step fails.
+    Arguments as for :func:`serve` (``host`` and ``port`` are not used). Returns what was measured (page
+    size, analysis time); raises when any step fails.
     """
-    explorer = Explorer(model, layers=layers, images=images, preprocessing=preprocessing, limits=limits, samples=samples)
+    explorer = explorer_of(model, images, ServeOptions.of(options, **fields), layers=layers,
+                           preprocessing=preprocessing)
     port = free_port()
     server = _server(explorer, "127.0.0.1", port, "error")
     thread = threading.Thread(target=server.run, daemon=True)
@@ -109,9 +126,5 @@ def _wait(base: str, server: Any, timeout: float = 30.0) -> None:
 
 
 def _probe_png() -> bytes:
-    import numpy as np
-
-    from ..render.png import encode_png
-
     ramp = np.linspace(0, 255, 64 * 64 * 3).reshape(64, 64, 3).astype(np.uint8)
     return encode_png(ramp)

@@ -6,7 +6,7 @@ Uploads stay in memory; the client's file name is a label shown on the page, nev
 >>> check_size(11, limits)
 Traceback (most recent call last):
 ...
-layerscope.errors.InputError: The upload is 11 bytes, over the limit of 10 bytes. ...
+layerscope.serve.uploads.TooLargeError: The upload is 11 bytes, over the limit of 10 bytes. ...
 >>> kind_of(b"\\x89PNG\\r\\n\\x1a\\n....", "image/png"), kind_of(b"....ftypisom", "video/mp4")
 ('image', 'video')
 >>> display_name("../../etc/passwd%00<b>")
@@ -15,15 +15,18 @@ layerscope.errors.InputError: The upload is 11 bytes, over the limit of 10 bytes
 
 from __future__ import annotations
 
+import argparse
 import re
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
+from ..core.options import Options, positive_int
 from ..errors import InputError
 from ..io.images import DEFAULT_MAX_PIXELS
 
-__all__ = ["Limits", "DEFAULT_LIMITS", "check_size", "kind_of", "display_name", "UnsupportedType", "ACCEPT"]
+__all__ = ["Limits", "DEFAULT_LIMITS", "check_size", "kind_of", "display_name", "UnsupportedType", "TooLargeError",
+           "ACCEPT"]
 
 ACCEPT = "image/png,image/jpeg,image/gif,image/bmp,image/webp,image/tiff,video/mp4,video/webm,video/quicktime,video/x-matroska,video/x-msvideo"
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
@@ -33,16 +36,41 @@ class UnsupportedType(InputError):
     """An upload that is neither an image nor a video (HTTP 415)."""
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Upload limits: bytes per upload (and per live frame), pixels per image or video frame, sampled video
-    frames kept, and the video sampling rate."""
+class TooLargeError(InputError):
+    """An upload or a camera frame of more bytes than the explorer's limit (HTTP 413)."""
 
-    max_bytes: int = 50 * 2**20
-    max_pixels: Optional[int] = 40_000_000
+
+def _megabytes(text: str) -> int:
+    """``--max-upload-mb``: megabytes (a positive number) as bytes."""
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = -1.0
+    if not megabytes > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of megabytes, got {text!r}")
+    return int(megabytes * 2**20)
+
+
+@dataclass(frozen=True)
+class Limits(Options):
+    """Upload limits: bytes per upload (and per live frame), pixels per image or video frame, sampled video
+    frames kept, and the video sampling rate. CLI flags: ``--max-upload-mb``, ``--max-pixels``, ``--video-fps``."""
+
+    max_bytes: int = field(default=50 * 2**20, metadata={
+        "help": "largest upload in MB (default 50)", "flag": "--max-upload-mb", "type": _megabytes, "metavar": "MB"})
+    max_pixels: Optional[int] = field(default=40_000_000, metadata={
+        "help": "largest image or video frame in pixels (default 40,000,000)", "type": int, "metavar": "N"})
     max_frame_bytes: int = 4 * 2**20
     max_video_frames: int = 48
-    video_fps: float = 1.0
+    video_fps: float = field(default=1.0, metadata={
+        "help": "frames per second sampled from uploaded videos (default 1)", "type": float, "metavar": "FPS"})
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_frame_bytes", "max_video_frames"):
+            positive_int(self, name)
+        positive_int(self, "max_pixels", allow_none=True)
+        if isinstance(self.video_fps, bool) or not isinstance(self.video_fps, (int, float)) or not self.video_fps > 0:
+            raise InputError(f"video_fps={self.video_fps!r} must be a positive number (frames per second).")
 
     def describe(self) -> str:
         pixels = f"{self.max_pixels / 1e6:g} megapixels" if self.max_pixels else "no pixel limit"
@@ -54,9 +82,9 @@ DEFAULT_LIMITS = Limits(max_pixels=min(40_000_000, DEFAULT_MAX_PIXELS))
 
 
 def check_size(size: int, limits: Limits, what: str = "The upload") -> None:
-    """InputError when ``size`` bytes is over ``limits.max_bytes``."""
+    """:class:`TooLargeError` when ``size`` bytes is over ``limits.max_bytes``."""
     if size > limits.max_bytes:
-        raise InputError(f"{what} is {size:,} bytes, over the limit of {limits.max_bytes:,} bytes. Upload a smaller "
+        raise TooLargeError(f"{what} is {size:,} bytes, over the limit of {limits.max_bytes:,} bytes. Upload a smaller "
                          f"file, or start the explorer with a larger --max-upload-mb.")
 
 
