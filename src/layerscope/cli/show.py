@@ -16,30 +16,15 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.video import is_video_path
-from ..render.channels import ORDERS
-from ..render.normalize import MODES
 from ..render.options import RenderOptions
+from ..render.options import _pair  # noqa: F401  (cli/report.py imports it from here until it generates its flags)
 from ..run.options import OutputOptions, RunOptions
 from ..showing.api import DEFAULT_OPTIONS, show
 from ..showing.options import ShowOptions
 from ..showing.video import show_video
 from ._common import add_image_arguments, add_layer_arguments, add_model_arguments, layers_from_args, model_from_args
+from ._common import add_option_flags, add_output_arguments, add_render_arguments, add_run_arguments
 from ._common import feed_from_args, print_preprocessing, print_skipped_summary
-
-
-def _pair(flag: str, example: str):
-    """An argparse type: 'LO,HI' -> (LO, HI); anything else is a usage error naming ``flag``."""
-
-    def parse(text: str) -> tuple[float, float]:
-        try:
-            low, high = (float(part) for part in text.split(","))
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{flag} {text!r} must be two comma-separated numbers, e.g. {flag} {example}"
-            ) from None
-        return low, high
-
-    return parse
 
 
 def register(subparsers) -> None:
@@ -55,11 +40,11 @@ def register(subparsers) -> None:
     add_layer_arguments(parser)
     group = parser.add_argument_group("what to draw (ShowOptions)")
     group.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
-    ShowOptions.add_flags(group)
+    add_option_flags(group, ShowOptions)
     _add_render_arguments(parser.add_argument_group("how grids are drawn (RenderOptions)"))
     running = parser.add_argument_group("the run (RunOptions, OutputOptions)")
-    RunOptions.add_flags(running, skip=("device", "strict", "recursive", "max_pixels"))  # those are model/image flags
-    OutputOptions.add_flags(running)
+    add_run_arguments(running, "batch_size", "workers", "progress")  # --device, --strict ... are model/image flags
+    add_output_arguments(running)
     _add_video_arguments(parser.add_argument_group("video inputs (.mp4, .webm, .mov ...; needs layerscope[video])"))
     parser.set_defaults(run=run)
 
@@ -89,33 +74,12 @@ def _run_videos(args, options: RenderOptions, shown: ShowOptions, run_options: R
 
 
 def _add_render_arguments(group) -> None:
-    """The flags of :class:`~layerscope.render.RenderOptions`; each flag's destination is a field name and
-    an absent flag keeps the field of show's defaults (``argparse.SUPPRESS``)."""
-    absent = argparse.SUPPRESS
-    group.add_argument("--normalize", choices=MODES, default=absent,
-                       help="display range: per channel min-max (default), per layer, global (shared across "
-                       "images, or --range), robust percentiles (--percentiles), signed (zero-centred)")
-    group.add_argument("--percentiles", type=_pair("--percentiles", "1,99"), default=absent, metavar="LO,HI",
-                       help="percentiles for --normalize robust* (default 1,99)")
-    group.add_argument("--range", dest="value_range", type=_pair("--range", "-1,1"), default=absent, metavar="LO,HI",
-                       help="fixed value range for --normalize global")
-    group.add_argument("--cmap", default=absent, metavar="NAME",
-                       help="any matplotlib colormap (default viridis; RdBu_r for signed)")
-    group.add_argument("--max-channels", type=int, default=absent, metavar="N",
-                       help=f"channels per grid (default {DEFAULT_OPTIONS.max_channels}; 0 = every channel)")
-    group.add_argument("--atlas", dest="max_channels", action="store_const", const=0, default=absent,
-                       help="every channel of every selected layer (same as --max-channels 0)")
-    group.add_argument("--order", choices=ORDERS, default=absent,
-                       help="channel order: index, or the top channels by mean / max / std / fraction active")
-    group.add_argument("--labels", action="store_true", default=absent, help="write each channel's index above its tile")
-    group.add_argument("--no-caption", dest="caption", action="store_false", default=absent,
-                       help="leave out the caption (layer, normalization, value range, cmap) above each grid")
-    group.add_argument("--colorbar", action="store_true", default=absent, help="add a colorbar strip with the value range")
-    group.add_argument("--scale", type=int, default=absent, metavar="N", help="enlarge every map N times (nearest)")
-    group.add_argument("--padding", type=int, default=absent, metavar="PX", help="pixels between tiles (default 1)")
-    group.add_argument("--columns", type=int, default=absent, metavar="N", help="tiles per row (default: about square)")
-    group.add_argument("--min-tile", dest="min_tile", type=int, default=absent, metavar="PX",
-                       help=f"smallest tile size; smaller maps are enlarged (default {DEFAULT_OPTIONS.min_tile}; 0 = off)")
+    """The flags of :class:`~layerscope.render.RenderOptions` (a flag left out keeps the field of show's
+    :data:`~layerscope.showing.api.DEFAULT_OPTIONS`), and --atlas, the CLI's name for ``--max-channels 0``."""
+    add_render_arguments(group)
+    group.add_argument("--atlas", dest="max_channels", action="store_const", const=0, default=argparse.SUPPRESS,
+                       help=f"every channel of every selected layer (same as --max-channels 0; default "
+                       f"{DEFAULT_OPTIONS.max_channels} channels)")
 
 
 def run(args) -> int:

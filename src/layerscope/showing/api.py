@@ -36,12 +36,12 @@ from ..render.grid import ChannelGrid
 from ..render.normalize import shared_range
 from ..render.options import RenderOptions
 from ..render.png import encode_png
-from ..render.repr import image_table
 from ..render.views import VIEWS
 from ..run.loop import Run, Step
 from ..run.options import OutputOptions, RunOptions
 from ..run.subject import Subject
-from .batch import STRIP_HEIGHT, Rendering, ShownLayers, render_step, safe_name
+from ..core.names import safe_name
+from .batch import STRIP_HEIGHT, Rendering, ShownLayers, render_step
 from .options import ShowOptions
 
 __all__ = ["show", "ShowResult", "ShowOptions", "DEFAULT_OPTIONS", "STRIP_HEIGHT", "MANY_LAYERS"]
@@ -59,7 +59,7 @@ class ShowResult(Result):
     the :class:`~layerscope.render.ChannelGrid` (when ``out`` was None; :meth:`save` writes them
     later). ``options`` are the :class:`~layerscope.render.RenderOptions` used (with the shared
     ranges of ``normalize="global"``); :meth:`to_dict` is the content of ``index.json``. In Jupyter
-    the result shows a table of thumbnails.
+    the result shows a table of thumbnails (registered by :mod:`layerscope.display`).
     """
 
     index_name = "index.json"
@@ -146,23 +146,6 @@ class ShowResult(Result):
                     data = (self.out / path).read_bytes() if isinstance(picture, str) else encode_png(picture)
                     folder.write(data, path)
 
-    def _repr_html_(self) -> str:
-        notes = [f"skipped {p}: {r}" for p, r in self.skipped] + [f"skipped layer {n}: {r}" for n, r in self.skipped_layers]
-        rows = [(entry["name"], entry["source"]) for entry in self.inputs]
-        columns = [row["name"] for row in self.layers]
-        return image_table(self._pictures(), rows, columns, title=repr(self), notes=notes)
-
-    def _pictures(self) -> dict[str, dict[str, Any]]:
-        """Per input and layer, the picture a table shows: the grid, else the first other view drawn."""
-        pictures: dict[str, dict[str, Any]] = {}
-        for entry in self.inputs:
-            shown = dict((self.files or self.grids).get(entry["name"], {}))
-            for view in ("overlay", "mean", "pca"):
-                for layer, picture in entry.get("views", {}).get(view, {}).items():
-                    shown.setdefault(layer, self.out / picture if self.out is not None else picture)
-            pictures[entry["name"]] = shown
-        return pictures
-
     def __repr__(self) -> str:
         where = f" in {self.out}" if self.out else ""
         skipped = f", {len(self.skipped)} inputs skipped" if self.skipped else ""
@@ -227,7 +210,7 @@ def show(
         if render.normalize == "global" and render.value_range is None:
             render = render.replace(value_range=record.ranges)
         pre = subject.preprocessing
-        r = Rendering(render, chosen.views, chosen.names, subject.random_init, folder, pool, pre.mean, pre.std,
+        r = Rendering(render, chosen.views, chosen.names, subject.random_init, folder, pool, pre,
                       subject.spec + (" (random init)" if subject.random_init else ""), chosen.rank, subject.classes)
         for step in steps:
             items = seen.inputs(_image_batch(step), record.feed, step.start)

@@ -10,7 +10,6 @@ needs the seen image is left out where there is none, one that needs importance 
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional, Sequence
@@ -20,12 +19,14 @@ import torch
 
 from ..core.outputs import OutputFolder
 from ..render.options import RenderOptions
-from ..render.views import VIEWS, View, seen_images
+from ..core.names import safe_name
+from ..io.preprocess import Preprocessing
+from ..render.views import VIEWS, View
 from ..render.views.grid import GridView
 from ..run.loop import Step
 from ..run.maps import LayerMaps
 
-__all__ = ["Rendering", "ShownLayers", "render_step", "safe_name", "STRIP_HEIGHT"]
+__all__ = ["Rendering", "ShownLayers", "render_step", "STRIP_HEIGHT"]
 
 STRIP_HEIGHT = 8  # pixels a 1-pixel-high map (a Conv1d channel, a vector) is stretched to
 
@@ -45,8 +46,7 @@ class Rendering:
     random_init: bool
     folder: Optional[OutputFolder]
     pool: ThreadPoolExecutor
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
+    preprocessing: Preprocessing  # undoes the inputs' normalization: the image the model saw
     model_title: str
     rank: Optional[str] = None  # "importance": grids in importance order (see layerscope.explain.ranking)
     classes: Optional[Sequence[str]] = None
@@ -85,11 +85,6 @@ class ShownLayers(LayerMaps):
         row["file"] = f"{len(self.rows) - 1:0{self.digits}d}_{safe_name(name)}.png"
 
 
-def safe_name(name: str) -> str:
-    """``name`` with every run of characters other than letters, digits, ``._-`` made one ``_`` (a file name)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "output"
-
-
 def render_step(step: Step, items: list[str], known: ShownLayers, r: Rendering, ranked: Any = None) -> Iterator[tuple]:
     """Render every layer of one step; yields ``(input, layer, grid metadata, grid or file, {view: picture})``.
 
@@ -100,7 +95,8 @@ def render_step(step: Step, items: list[str], known: ShownLayers, r: Rendering, 
     """
     acts, batch = step.acts, step.batch
     known.digits = max(known.digits, len(str(len(acts) - 1)))
-    seen = seen_images(batch, r.mean, r.std) if batch.dim() == 4 and batch.shape[1] in (1, 3) else None
+    pixels = r.preprocessing.pixels(batch) if batch.dim() == 4 else None
+    seen = list(pixels) if pixels is not None else None
     jobs, laid = [], {}
     for name, tensor in acts.items():
         maps = known.maps(name, tensor, acts.describe(name), tuple(batch.shape[-2:]))

@@ -34,7 +34,8 @@ from typing import Any, ClassVar, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ...errors import InputError, did_you_mean
+from ...core.names import choose
+from ...errors import InputError
 from ..options import RenderOptions
 from ..png import encode_png
 from .pictures import MIN_SIZE
@@ -111,9 +112,7 @@ def check_views(views: Union[str, Sequence[str], None]) -> tuple[str, ...]:
     items = views.split(",") if isinstance(views, str) else list(views)
     names = tuple(dict.fromkeys(str(v).strip() for v in items if str(v).strip()))
     for name in names:
-        if name not in VIEWS:
-            raise InputError(f"Unknown view {name!r}.{did_you_mean(name, list(VIEWS))} Views: {', '.join(VIEWS)} "
-                             f"(e.g. --view grid,overlay).")
+        choose(name, VIEWS, "view", hint="Several: --view grid,overlay (views=\"grid,overlay\").")
     if not names:
         raise InputError(f"No view given; choose from {', '.join(VIEWS)}.")
     return names

@@ -14,6 +14,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ...errors import InputError
+from ...io.preprocess import Preprocessing
 from .._viewkit import text_band
 from ..font import GLYPH_WIDTH
 
@@ -48,14 +50,14 @@ def enlarge(picture: np.ndarray, min_size: int) -> np.ndarray:
 
 
 def seen_images(batch: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> list[np.ndarray]:
-    """The (H, W, 3) uint8 images a normalized batch (N, C, H, W) shows: normalization undone, clipped to [0, 1].
+    """The (H, W, 3) uint8 images a normalized batch (N, C, H, W) shows: normalization undone, clipped to [0, 1]
+    (:meth:`Preprocessing.pixels <layerscope.io.preprocess.Preprocessing.pixels>`, the one inverse).
 
     >>> seen_images(torch.zeros(1, 1, 2, 2), (0.5,), (0.5,))[0][0, 0].tolist()
     [128, 128, 128]
     """
-    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-    pixels = (batch.detach().float().cpu() * s + m).clamp(0, 1).mul(255).round().byte()
-    if pixels.shape[1] == 1:
-        pixels = pixels.expand(-1, 3, -1, -1)
-    return [p.permute(1, 2, 0).numpy().copy() for p in pixels[:, :3]]
+    pixels = Preprocessing(mean=tuple(mean), std=tuple(std), channels=len(mean)).pixels(batch)
+    if pixels is None or batch.dim() != 4:
+        shape = tuple(batch.shape) if isinstance(batch, torch.Tensor) else type(batch).__name__
+        raise InputError(f"seen_images takes a floating batch (N, {len(mean)}, H, W) for {len(mean)} means, got {shape}.")
+    return list(pixels)
