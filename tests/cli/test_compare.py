@@ -57,6 +57,9 @@ def test_pairs_layers_b_and_out_folder(digit_files, tmp_path, capsys):
     assert main(args) == 0
     assert "conv1 ~ conv2" in capsys.readouterr().out
     assert sorted(p.name for p in out.rglob("*.png")) == ["00_conv1_conv2.png", "heatmap.png"]
+    assert main(args) == 0  # a rerun replaces its own files (core.outputs.OutputFolder)
+    (out / "compare.json").unlink()  # without its index, the folder's files are no longer layerscope's
+    capsys.readouterr()
     assert main(args) == 2 and "pass overwrite=True (CLI: --overwrite)" in capsys.readouterr().err
     assert main(args + ["--overwrite"]) == 0
 

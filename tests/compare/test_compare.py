@@ -173,3 +173,36 @@ def test_models_without_a_common_layer_need_pairs():
     b = nn.Sequential(nn.Identity(), nn.Conv2d(3, 4, 3))
     with pytest.raises(InputError, match=r"share no captured layer name .* pairs=\{'layer_of_a': 'layer_of_b'\}"):
         ls.compare(a, b, _images(6, size=8))
+
+
+def test_subjects_and_option_objects_give_the_same_comparison_as_models_and_keywords():
+    from layerscope.comparison import CompareOptions
+    from layerscope.run import RunOptions, Subject
+
+    torch.manual_seed(0)
+    a, b = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3)), nn.Sequential(nn.Conv2d(3, 4, 3))
+    x = _images(10, size=8)
+    old = ls.compare(a, b, x, ["0"], match=["0"], labels=("before", "after"), batch_size=5)
+    new = ls.compare(Subject.of(a, ["0"]), Subject.of(b, ["0"]), x,
+                     options=CompareOptions(match=["0"], labels=("before", "after")), run=RunOptions(batch_size=5))
+    assert new.to_dict() == old.to_dict() and new.pairs[0].cka != 1.0
+    np.testing.assert_array_equal(new.matrix, old.matrix)
+
+
+def test_a_subject_compared_with_itself_has_cka_one_on_every_layer():
+    from layerscope.run import RunOptions, Subject
+
+    torch.manual_seed(0)
+    subject = Subject.of(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 6, 3), nn.Flatten(),
+                                       nn.Linear(6 * 4 * 4, 3)), ["0", "2", "4"])
+    result = ls.compare(subject, subject, _images(9, size=8), run=RunOptions(batch_size=4))
+    assert [p.layer_a for p in result.pairs] == ["0", "2", "4"]
+    assert [p.cka for p in result.pairs] == pytest.approx([1.0, 1.0, 1.0], abs=1e-9)
+
+
+def test_preprocessing_travels_in_the_subject_and_unknown_keywords_are_named():
+    a = nn.Sequential(nn.Conv2d(3, 4, 3))
+    with pytest.raises(InputError, match=r"pass Subject.of\(model, preprocessing=..., layouts=...\) as a or b"):
+        ls.compare(a, a, _images(6, size=8), preprocessing_b=None)
+    with pytest.raises(InputError, match="unknown keyword 'debaised'. Did you mean 'debiased'"):
+        ls.compare(a, a, _images(6, size=8), debaised=False)

@@ -11,7 +11,6 @@ import torch.nn as nn
 from PIL import Image
 
 import layerscope as ls
-from layerscope.comparison.files import save_comparison
 from layerscope.errors import InputError, LayerNotFoundError
 
 
@@ -74,21 +73,23 @@ def test_matched_grids_put_both_sides_on_one_scale(result):
 
 
 def test_save_writes_the_index_the_heat_map_and_matched_grids_and_replaces_only_its_own(result, tmp_path):
+    # the one rule of output folders (core.outputs.OutputFolder): a rerun replaces its own files
     out = result.save(tmp_path / "cmp")
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["heatmap.png", "matched/00_0.png",
                                                                                  "matched/01_2.png"]
-    assert json.loads((out / "compare.json").read_text())["inputs"] == 8
+    index = json.loads((out / "compare.json").read_text())
+    assert index["inputs"] == 8 and index["files"] == ["heatmap.png", "matched/00_0.png", "matched/01_2.png"]
     with Image.open(out / "heatmap.png") as image:
         assert image.size[0] > 100
-    with pytest.raises(InputError, match="holds an earlier comparison; pass overwrite=True"):
-        result.save(out)
-    result.save(out, overwrite=True)
+    assert result.save(out) == out  # saving again replaces its own files
     (out / "mine.txt").write_text("keep")
-    with pytest.raises(InputError, match=r"and other files \(mine.txt\)"):
-        result.save(out, overwrite=True)
+    result.save(out, overwrite=True)
+    assert (out / "mine.txt").read_text() == "keep"  # overwrite clears only what an earlier save listed
     foreign = tmp_path / "photos"
     foreign.mkdir()
-    (foreign / "cat.jpg").write_bytes(b"x")
-    with pytest.raises(InputError, match="holds files that layerscope did not write"):
-        save_comparison(result, foreign, overwrite=True)
-    assert (foreign / "cat.jpg").read_bytes() == b"x"
+    (foreign / "heatmap.png").write_bytes(b"x")
+    with pytest.raises(InputError, match="heatmap.png, which layerscope did not write there"):
+        result.save(foreign)
+    assert (foreign / "heatmap.png").read_bytes() == b"x" and not (foreign / "compare.json").exists()
+    result.save(foreign, overwrite=True)
+    assert (foreign / "heatmap.png").read_bytes() != b"x"

@@ -127,3 +127,16 @@ def test_the_report_shows_the_cards_when_their_channel_is_clicked(digits_card, d
     with Image.open(io.BytesIO(png)) as picture:
         np.testing.assert_array_equal(np.asarray(picture.convert("RGB")), digits_card.picture())
     assert len(data["examples"]["conv1"]["2"]) == 3
+
+
+def test_card_saves_a_folder_or_one_png_and_says_which(digits_card, tmp_path):
+    import json
+
+    out = digits_card.save(tmp_path / "card")
+    assert sorted(p.name for p in out.iterdir()) == ["card.json", "card.png"]
+    assert json.loads((out / "card.json").read_text())["channel"] == 5
+    with pytest.raises(InputError, match=r"card.save_png\("):
+        digits_card.save(tmp_path / "card.png")
+    with Image.open(digits_card.save_png(tmp_path / "card.png")) as picture:
+        assert picture.size[0] == digits_card.picture().shape[1]
+    assert "Channel 5 of conv2 (builtin:digits)" in digits_card.summary()

@@ -122,3 +122,25 @@ def test_direction_and_neuron_objectives_run():
     neuron = visualize(detectors(), "0", objective="neuron", channels=[1], steps=20, preprocessing=SMALL)
     assert float(direction.curves[-1, 0]) > float(direction.curves[0, 0])
     assert float(neuron.curves[-5:].mean()) > float(neuron.curves[:5].mean())
+
+
+def test_options_object_and_keywords_agree_and_the_result_saves_under_the_output_folder_rule(tmp_path):
+    import json
+
+    from layerscope.explain import VisualizeOptions
+    from layerscope.run import Subject
+
+    options = VisualizeOptions(steps=3, seed=2, transforms=False)
+    by_options = visualize(Subject.of(detectors(), preprocessing=SMALL), "0", [1], options=options)
+    by_keywords = visualize(detectors(), "0", [1], steps=3, seed=2, transforms=False, preprocessing=SMALL)
+    assert torch.equal(by_options.curves, by_keywords.curves)
+    assert by_options.summary().startswith("0: 1 channel(s) [1] optimized for channel, 3 steps")
+    out = by_options.save(tmp_path / "viz")
+    index = json.loads((out / "index.json").read_text())
+    assert index["files"] == ["channel-1.png", "channels.png"] and index["steps"] == 3 and index["model"]["spec"]
+    assert by_options.save(out) == out  # a rerun replaces its own files
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "channels.png").write_bytes(b"mine")
+    with pytest.raises(InputError, match="channels.png, which layerscope did not write there"):
+        by_options.save(tmp_path / "photos")
+    assert (tmp_path / "photos" / "channels.png").read_bytes() == b"mine"

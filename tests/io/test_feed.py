@@ -79,7 +79,7 @@ def test_iterables_of_batches_pairs_dicts_and_args():
 
 
 def test_something_that_is_not_an_input_says_what_is():
-    with pytest.raises(InputError, match=r"is a int; layerscope takes tensors"):
+    with pytest.raises(InputError, match=r"Cannot read a int as inputs"):
         list(Feed(3))
     with pytest.raises(InputError, match=r"Batch 1 of the inputs is a str"):
         list(Feed([torch.zeros(1, 1, 2, 2), "x"]))

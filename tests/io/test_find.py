@@ -57,9 +57,17 @@ def test_pattern_matching_only_non_images_raises(folder):
 
 def test_directory_without_images_names_recursive(tmp_path):
     (tmp_path / "inner").mkdir()
-    Image.new("RGB", (2, 2)).save(tmp_path / "inner" / "x.png")
+    (tmp_path / "inner" / "notes.txt").write_text("not an image")
     with pytest.raises(ImageError, match=r"holds no image files .*recursive=True"):
         find_images([tmp_path])
+
+
+def test_an_imagefolder_tree_gives_its_images_in_class_order(tmp_path):
+    for name in ("dog/b.png", "cat/z/deep.png", "cat/c.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (2, 2)).save(tmp_path / name)
+    found = find_images([tmp_path])
+    assert [os.path.relpath(p, tmp_path) for p in found] == ["cat/c.png", "cat/z/deep.png", "dog/b.png"]
 
 
 def test_missing_path_raises(tmp_path):

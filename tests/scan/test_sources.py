@@ -10,8 +10,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 import layerscope as ls
-from layerscope.scanning.shard import Shard
-from layerscope.scanning.streams import resolve_source
+from layerscope.io.shard import Shard
+from layerscope.io.inputs import resolve_source
 
 from .planted import PREPROCESSING, image, planted_model, write_dataset
 
@@ -99,7 +99,7 @@ def test_inputs_of_different_sizes_are_refused_with_the_fix(tmp_path):
 
 
 def test_things_that_are_not_data_are_refused_with_what_is_taken():
-    with pytest.raises(ls.InputError, match="Cannot scan a int: give an image folder"):
+    with pytest.raises(ls.InputError, match="Cannot read a int as inputs: give image files, folders"):
         resolve_source(3, None)
 
 
@@ -135,3 +135,34 @@ def test_video_frames_are_inputs_and_crops_decode_them_again(tmp_path):
     assert crop.matches and crop.image.shape == (3, 3, 3)
     shard = ls.scan(model, video, ["0"], out=tmp_path / "shard", shard="1/3", preprocessing=pre, progress=False)
     assert shard.inputs == 4 and shard.shards == ["1/3"]
+
+
+def test_the_scan_leaves_a_module_where_it_is_and_prints_nothing(tmp_path, capsys):
+    model = planted_model()
+    before = {name: (p.device, p.data_ptr()) for name, p in model.named_parameters()}
+    data = torch.rand(6, 1, 20, 20)
+    stats = ls.scan(model, data, ["0"], out=tmp_path / "a", device="cpu", progress=False)
+    ls.scan(model, data, ["0"], out=tmp_path / "a", device="cpu", progress=False)  # finished: it loads, it logs
+    assert stats.inputs == 6 and {name: (p.device, p.data_ptr()) for name, p in model.named_parameters()} == before
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_module_elsewhere_is_not_moved_behind_the_users_back(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA (the module stays on the CPU and cuda is asked for)")
+    with pytest.raises(ls.InputError, match=r"does not move a model you pass .*Move it first"):
+        ls.scan(planted_model(), torch.rand(6, 1, 20, 20), out=tmp_path, device="cuda", progress=False)
+
+
+def test_options_objects_and_keywords_are_one(tmp_path):
+    from layerscope.run import OutputOptions, RunOptions
+    from layerscope.scanning import ScanOptions
+
+    data = torch.rand(7, 1, 20, 20)
+    keywords = ls.scan(planted_model(), data, ["0"], out=tmp_path / "k", k=2, batch_size=3, progress=False)
+    objects = ls.scan(ls.run.Subject.of(planted_model(), ["0"]), data, None, ScanOptions(k=2),
+                      run=RunOptions(batch_size=3, progress=False), output=OutputOptions(out=tmp_path / "o"))
+    assert keywords.meta["batch_size"] == objects.meta["batch_size"] == 3
+    assert (keywords["0"].top.index == objects["0"].top.index).all()
+    with pytest.raises(ls.InputError, match=r"unknown keyword 'btch_size'.*Did you mean 'batch_size'"):
+        ls.scan(planted_model(), data, out=tmp_path / "x", btch_size=2)

@@ -96,7 +96,7 @@ def test_grids_of_every_probe_input_and_a_histogram_of_every_value():
     entry = monitor.step()
     with torch.no_grad():
         conv = model[0](probe)
-    expected = render_grids(conv, monitor.options, layer="0")
+    expected = render_grids(conv, monitor.render, layer="0")
     assert [g.indices.tolist() for g in entry.layers["0"].grids] == [g.indices.tolist() for g in expected]
     histogram = entry.layers["0"].histogram
     assert histogram.counts.sum() == conv.numel() and histogram.edges[0, 0] == pytest.approx(conv.min().item())
@@ -148,3 +148,16 @@ def test_history_is_plain_json_numbers(tmp_path):
     assert set(record) == {"step", "tendency", "tendency_score", "layers", "notes"}
     assert len(record["layers"]["0"]["histogram"]["counts"]) == 64
     assert np.isclose(sum(record["layers"]["0"]["histogram"]["counts"]), 2 * 6 * 14 * 14)
+
+
+def test_monitor_options_object_and_keywords_agree():
+    from layerscope.render import RenderOptions
+    from layerscope.train import MonitorOptions
+
+    render = RenderOptions(max_channels=4, normalize="layer")
+    by_object = Monitor(_net(), ["0"], inputs=_data(n=2)[0], options=MonitorOptions(every=3, bins=8, render=render))
+    by_keywords = Monitor(_net(), ["0"], inputs=_data(n=2)[0], every=3, bins=8, render=render)
+    assert by_object.options == by_keywords.options and by_object.every == 3 and by_object.render is render
+    assert Monitor(_net(), ["0"], inputs=_data(n=2)[0], options=render).render is render  # the older form
+    assert [by_object.step() is not None for _ in range(4)] == [True, False, False, True]
+    assert len(by_object.history[0]["layers"]["0"]["histogram"]["counts"]) == 8

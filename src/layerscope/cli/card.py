@@ -8,7 +8,9 @@ Example::
 
 from __future__ import annotations
 
-from .visualize import add_optimization_arguments
+from pathlib import Path
+
+from ..explain import CardOptions, card
 from ._common import add_image_arguments, add_model_arguments, feed_from_args, model_from_args, print_preprocessing
 
 
@@ -27,24 +29,21 @@ def register(subparsers) -> None:
     group.add_argument("--layer", required=True, metavar="NAME", help="the layer (see `layerscope layers MODEL`)")
     group.add_argument("--channel", required=True, type=int, metavar="C", help="the channel index")
     group.add_argument("--stats", metavar="DIR", help="a scan result (from `layerscope scan`) for examples and statistics")
-    group.add_argument("--target", metavar="CLASS", help="the class the importance is for: an index, or a class name "
-                       "where the model's classes are known (default: each image's top prediction)")
-    group.add_argument("--examples", type=int, default=6, metavar="K", help="top dataset examples shown (default 6)")
-    add_optimization_arguments(group)
-    group.add_argument("--out", required=True, metavar="FILE", help="the PNG to write")
+    CardOptions.add_flags(group)  # --examples --target --steps --seed
+    group.add_argument("--out", required=True, metavar="FILE", help="the PNG to write (FILE.png), or a folder for "
+                       "card.png and card.json")
     group.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from ..explain import card
-
     feed = feed_from_args(args).check() if args.images else None  # missing files fail before the model loads
+    options = CardOptions.from_flags(args)
     loaded = model_from_args(args)
     print_preprocessing(loaded)
-    found = card(loaded, args.layer, args.channel, stats=args.stats, images=feed, target=args.target,
-                 examples=args.examples, steps=args.steps, seed=args.seed)
-    path = found.save(args.out, overwrite=args.overwrite)
+    found = card(loaded, args.layer, args.channel, stats=args.stats, images=feed, options=options)
+    save = found.save_png if Path(args.out).suffix.lower() == ".png" else found.save
+    path = save(args.out, overwrite=args.overwrite)
     print(f"{found!r} -> {path}")
     for row in found.importance or []:
         print(f"  {row['input']}: importance {row['importance']:.4g} for class {row['target']}, "

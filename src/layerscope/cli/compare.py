@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..comparison import CompareOptions, compare
 from ..errors import InputError
+from ..run import RunOptions
 from ._common import (
     add_image_arguments,
     add_layer_arguments,
@@ -55,7 +57,8 @@ def register(subparsers) -> None:
     group.add_argument("--json", action="store_true", help="print JSON (per layer pair: cka, cosine, rel_l2, match)")
     group.add_argument("--out", metavar="DIR", help="also write DIR/compare.json, DIR/heatmap.png and "
                        "DIR/matched/<NN>_<layer>.png (matched channels side by side)")
-    group.add_argument("--overwrite", action="store_true", help="replace an earlier comparison in --out")
+    group.add_argument("--overwrite", action="store_true", help="replace files in --out that layerscope did not write, "
+                       "and the earlier output (a rerun replaces its own files without it)")
     group.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per forward pass (default 32)")
     parser.set_defaults(run=run)
 
@@ -71,7 +74,6 @@ def _pairs(items: list[str]) -> list[tuple[str, str]]:
 
 
 def run(args) -> int:
-    from ..comparison import compare
 
     loaded_a, loaded_b = models_from_args(args)
     info = sys.stderr if args.json else sys.stdout
@@ -82,8 +84,9 @@ def run(args) -> int:
     second = argparse.Namespace(**{**vars(args), "images": args.inputs_b, "layers": args.layers_b})
     feed_b = feed_from_args(second, args.batch_size) if args.inputs_b else None
     layers_b = layers_from_args(second)
-    result = compare(loaded_a, loaded_b, feed, layers_from_args(args), inputs_b=feed_b, layers_b=layers_b,
-                     pairs=_pairs(args.pairs) or None, match=not args.no_match, batch_size=args.batch_size)
+    options = CompareOptions(pairs=_pairs(args.pairs), layers_b=layers_b, match=not args.no_match)
+    result = compare(loaded_a, loaded_b, feed, layers_from_args(args), inputs_b=feed_b, options=options,
+                     run=RunOptions(batch_size=args.batch_size))
     print_image_notes(feed.images, feed.skipped)
     print(result.to_json() if args.json else result.summary())
     if args.out:

@@ -12,6 +12,8 @@ rounding. Parts of other models, layers, preprocessing or data, or overlapping s
 
 from __future__ import annotations
 
+from ..scanning import merge
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -28,8 +30,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..scanning import merge
-
     stats = merge(args.parts, args.out, overwrite=args.overwrite)
     print(stats.summary())
     print(f"result: {stats.path}")

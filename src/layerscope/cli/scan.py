@@ -11,9 +11,15 @@ Run the same command again after a crash or a kill: it continues from the last c
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
+from ..run.options import OutputOptions, RunOptions
+from ..run.subject import Subject
+from ..scanning import ScanOptions, scan
+from ..scanning.distributed import rank_device
+from ..scanning.options import SCAN_BATCH_SIZE
 from ._common import (
     add_layer_arguments,
     add_loading_arguments,
@@ -43,34 +49,27 @@ def register(subparsers) -> None:
     add_layer_arguments(parser)
     group = parser.add_argument_group("scan")
     group.add_argument("--out", metavar="DIR", required=True, help="folder for the result (stats.safetensors)")
-    group.add_argument("--top-k", type=int, default=9, metavar="K", help="inputs kept per channel (default 9)")
-    group.add_argument("--batch-size", type=int, default=32, metavar="N", help="inputs per forward pass (default 32)")
-    group.add_argument("--workers", type=int, default=0, metavar="N",
-                       help="processes that load images (default 0: in this process)")
-    group.add_argument("--save-every", type=int, default=50, metavar="N",
-                       help="checkpoint the state every N batches (default 50)")
-    group.add_argument("--shard", metavar="I/N", help="scan only shard I of N (inputs I, I+N, ...); merge the "
-                       "folders with `layerscope merge`")
-    group.add_argument("--overwrite", action="store_true", help="start again, replacing a different scan in --out")
+    ScanOptions.add_flags(group)
+    RunOptions.add_flags(group, skip=("device", "progress", "strict", "recursive", "max_pixels"))
+    OutputOptions.add_flags(group)
     group.add_argument("--no-progress", action="store_true", help="no progress bar (it is off anyway when stderr "
                        "is not a terminal)")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from ..scanning import scan
-
     _log_to_stderr()
-    loaded = model_from_args(args)
+    args.device = rank_device(args.device)  # under torchrun, a bare cuda is this rank's GPU
+    subject = Subject.of(model_from_args(args), layers_from_args(args))
     lead = os.environ.get("RANK", "0") == "0"
     if lead:
-        print_preprocessing(loaded, sys.stderr)
-    stats = scan(
-        loaded, list(args.data), layers_from_args(args), out=args.out, k=args.top_k, batch_size=args.batch_size,
-        workers=args.workers, device=args.device, shard=args.shard, save_every=args.save_every, strict=args.strict,
-        progress=False if args.no_progress else None, overwrite=args.overwrite,
-        max_pixels=parse_max_pixels(args.max_pixels),
-    )
+        print_preprocessing(subject.loaded, sys.stderr)
+    given = vars(args)
+    running = RunOptions(batch_size=SCAN_BATCH_SIZE, device=args.device, strict=args.strict,
+                         max_pixels=parse_max_pixels(args.max_pixels), progress=False if args.no_progress else None)
+    running = running.replace(**{name: given[name] for name in ("batch_size", "workers") if name in given})
+    stats = scan(subject, list(args.data), options=ScanOptions.from_flags(args), run=running,
+                 output=OutputOptions.from_flags(args, OutputOptions(out=args.out)))
     if lead:
         for index, source, reason in stats.skipped:
             print(f"skipped {source}: {reason}", file=sys.stderr)
@@ -80,9 +79,7 @@ def run(args) -> int:
 
 
 def _log_to_stderr() -> None:
-    """The scan's messages (resuming, already complete) on stderr, once."""
-    import logging
-
+    """The scan's messages (resuming, already complete, a rank that failed) on stderr, once."""
     logger = logging.getLogger("layerscope.scan")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)

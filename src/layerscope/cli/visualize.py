@@ -9,9 +9,9 @@ Example::
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from ..errors import InputError
+from ..explain import VisualizeOptions, visualize
 from ._common import add_model_arguments, model_from_args, print_preprocessing
 
 
@@ -34,12 +34,6 @@ def parse_channels(text: str) -> list[int]:
     return channels
 
 
-def add_optimization_arguments(group) -> None:
-    """--steps and --seed of the feature visualization (``visualize``, ``card``)."""
-    group.add_argument("--steps", type=int, metavar="N", help="optimization steps (default 128 on CPU, 512 on GPU)")
-    group.add_argument("--seed", type=int, default=0, help="random seed of the optimization (default 0)")
-
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "visualize",
@@ -53,35 +47,26 @@ def register(subparsers) -> None:
     group = parser.add_argument_group("visualization")
     group.add_argument("--layer", required=True, metavar="NAME", help="the layer (see `layerscope layers MODEL`)")
     group.add_argument("--channels", default="0-7", metavar="LIST", help="channels, e.g. 0-15 or 3,9 (default 0-7)")
-    group.add_argument("--objective", choices=("channel", "neuron"), default="channel",
-                       help="channel: mean activation (default); neuron: the centre position")
-    group.add_argument("--negative", action="store_true", help="what turns the channel off instead")
-    group.add_argument("--diversity", type=float, default=0.0, metavar="W", help="push the images apart (e.g. 0.5)")
-    add_optimization_arguments(group)
-    group.add_argument("--resolution", type=int, metavar="PX", help="optimized resolution (default min(128, size))")
+    VisualizeOptions.add_flags(group)  # --objective --negative --diversity --steps --resolution --seed
     group.add_argument("--out", required=True, metavar="DIR", help="output directory")
     group.add_argument("--overwrite", action="store_true", help="replace files of an earlier run in --out")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from ..explain import visualize
-    from ..explain.files import save_visualization
-
     channels = parse_channels(args.channels)
-    if args.steps is not None and args.steps < 1:
-        raise InputError(f"--steps {args.steps} must be at least 1")
+    options = VisualizeOptions.from_flags(args)
     loaded = model_from_args(args)
     print_preprocessing(loaded)
-    result = visualize(loaded, args.layer, channels, objective=args.objective, negative=args.negative,
-                       diversity=args.diversity, steps=args.steps, size=args.resolution, seed=args.seed)
-    written = save_visualization(result, Path(args.out), overwrite=args.overwrite, model=loaded.to_dict())
+    result = visualize(loaded, args.layer, channels, options=options)
+    out = result.save(args.out, overwrite=args.overwrite)
+    written = len(result.channels) + 2
     per_channel = result.seconds / len(result.channels)
     print(f"{result.layer}: {len(result.channels)} channels, {result.curves.shape[0]} steps, "
           f"{result.seconds:.1f} s ({per_channel:.1f} s per channel)")
     for channel, start, end in zip(result.channels, result.curves[0].tolist(), result.curves[-1].tolist()):
         print(f"  channel {channel}: objective {start:.3g} -> {end:.3g}")
-    print(f"wrote {len(written)} files to {args.out}", file=sys.stdout)
+    print(f"wrote {written} files to {out}", file=sys.stdout)
     return 0
 
 

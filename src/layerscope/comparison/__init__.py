@@ -12,16 +12,18 @@ Per layer pair: linear CKA from debiased HSIC accumulated over minibatches (:mod
 cosine similarity and relative L2 distance of the activations, and the channels matched by
 correlation (:mod:`.match`), drawn side by side on one scale (:meth:`ChannelMatch.grids`).
 Every layer of one model is also compared with every layer of the other: the heat map
-(:meth:`Comparison.heatmap`). ``layerscope.compare`` is this package, callable as :func:`compare`.
+(:meth:`Comparison.heatmap`). How: :class:`CompareOptions`; the models: each a :class:`~layerscope.run.Subject` (or anything it resolves).
 """
 
 from .api import compare
 from .cka import HSICSums, gram, linear_cka
 from .match import ChannelCorrelation, ChannelMatch, match_channels
+from .options import CompareOptions
 from .result import Comparison, LayerComparison
 
 __all__ = [
     "compare",
+    "CompareOptions",
     "Comparison",
     "LayerComparison",
     "ChannelMatch",

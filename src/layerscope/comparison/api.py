@@ -6,6 +6,17 @@
 >>> result = compare(net, net, torch.randn(8, 1, 12, 12))
 >>> [(p.layer_a, round(p.cka, 6), round(p.rel_l2, 6)) for p in result.pairs]
 [('0', 1.0, 0.0), ('2', 1.0, 0.0)]
+
+**The loop.** A :class:`~layerscope.run.Run` is one model's loop; a comparison runs two models on
+*paired* batches, so it reads its inputs once as one paired stream and keeps one
+:class:`~layerscope.capturing.Recorder` per model (one for both when they are one module: a model
+on two input sets). Two zipped Runs would read the inputs twice, which pairs the wrong inputs when
+they can be read only once or come in another order the second time (a generator, a shuffling
+``DataLoader``). The inputs are read with :func:`~layerscope.run.loop.feed_of` (each subject's
+preprocessing, the :class:`~layerscope.run.RunOptions` loading settings): a tensor, or images that
+both models preprocess alike, is fed to both models as the same batch; images that two models
+preprocess differently are read twice, once per preprocessing, and checked batch by batch. Batches
+of fewer than 4 inputs are joined to the batch before (the debiased HSIC needs 4 per batch).
 """
 
 from __future__ import annotations
@@ -13,23 +24,26 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-from typing import Any, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence
 
 import torch
 
 from ..capturing import Recorder, select_layers
 from ..capturing.call import batch_size_of
 from ..capturing.select import LayerSelector
-from ..errors import InputError
+from ..errors import InputError, did_you_mean
 from ..io.feed import Feed, image_tensor
-from ..io.resolve import resolve_model
+from ..run.loop import feed_of
+from ..run.options import RunOptions
+from ..run.subject import Subject
 from .cka import MIN_INPUTS
+from .options import CompareOptions
 from .result import Comparison
 from .stream import Streams
 
-__all__ = ["compare"]
+__all__ = ["compare", "DEFAULT_RUN"]
 
-Pairs = Union[Mapping[str, str], Sequence[tuple[str, str]], None]
+DEFAULT_RUN = RunOptions(batch_size=32)  # larger batches than other verbs: each batch is one HSIC estimate
 
 
 def compare(
@@ -39,87 +53,102 @@ def compare(
     layers: LayerSelector = None,
     *,
     inputs_b: Any = None,
-    pairs: Pairs = None,
-    layers_b: LayerSelector = None,
-    match: Union[bool, Sequence[str]] = True,
-    batch_size: int = 32,
-    preprocessing: Any = None,
-    preprocessing_b: Any = None,
-    labels: tuple[str, str] = ("A", "B"),
-    debiased: bool = True,
+    options: Optional[CompareOptions] = None,
+    run: Optional[RunOptions] = None,
+    **fields: Any,
 ) -> Comparison:
-    """Compare the layers of model ``a`` with those of model ``b`` on the same ``inputs``.
+    """Compare the layers of ``a`` with those of ``b`` on the same ``inputs``.
 
-    ``a``, ``b``: ``nn.Module``\\ s, specs (``"builtin:digits"``, ``"torchvision:resnet18"``) or
-    ``LoadedModel``\\ s (e.g. one architecture loaded with two checkpoints). ``b=None`` with
-    ``inputs_b``: model ``a`` on two input sets, paired item by item (input i of ``inputs`` with
-    input i of ``inputs_b``: clean vs corrupted, say). ``inputs``: anything
-    :class:`~layerscope.io.feed.Feed` takes; image files go through each model's own preprocessing
-    (``preprocessing`` / ``preprocessing_b`` replace them). At least 4 inputs (debiased HSIC).
+    ``a``, ``b``: :class:`~layerscope.run.Subject`\\ s, ``nn.Module``\\ s, specs (``"builtin:digits"``,
+    ``"torchvision:resnet18"``) or ``LoadedModel``\\ s (e.g. one architecture loaded with two
+    checkpoints), each resolved once (:meth:`Subject.of <layerscope.run.Subject.of>`); a model's own
+    preprocessing and layer layouts travel in its Subject (``Subject.of(model, preprocessing=...)``).
+    ``b=None`` with ``inputs_b``: ``a`` on two input sets, paired item by item (input i of ``inputs``
+    with input i of ``inputs_b``: clean vs corrupted, say). ``inputs``: anything
+    :class:`~layerscope.io.feed.Feed` takes; image files go through each model's own preprocessing.
+    At least 4 inputs (debiased HSIC).
 
-    Layers: ``layers`` selects the layers of ``a`` (and of ``b`` unless ``layers_b`` is given; default
-    every convolution); layers with the same name are paired. Two different architectures: give
-    ``pairs`` (``{"features.0": "conv1"}`` or ``[("features.0", "conv1")]``), which also defaults the
-    layers to the paired ones. Every selected layer of ``a`` is also compared with every selected
-    layer of ``b`` for the heat map (``result.matrix``).
+    Layers: ``layers`` selects the layers of ``a`` (and of ``b`` unless ``layers_b`` is given; default:
+    a Subject's own layers, else every convolution); layers with the same name are paired. Two different
+    architectures: give ``pairs``, which also defaults the layers to the paired ones. Every selected
+    layer of ``a`` is also compared with every selected layer of ``b`` for the heat map (``result.matrix``).
+
+    ``options``: a :class:`~layerscope.comparison.options.CompareOptions` (``pairs``, ``layers_b``,
+    ``match``, ``labels``, ``debiased``); ``run``: a :class:`~layerscope.run.RunOptions` (default
+    :data:`DEFAULT_RUN`: batches of 32; ``device``, ``strict``, ``recursive``, ``max_pixels``). Any of
+    their fields may also be given as a keyword that replaces it: ``compare(a, b, x, match=False,
+    batch_size=16)``.
 
     Per pair: linear CKA (debiased HSIC summed over batches, one ratio at the end), the cosine
-    similarity and relative L2 distance of the activations (same shapes only), and with ``match``
-    (True: every pair; or a list of A's layer names; False: none) the channels matched by
-    correlation (Hungarian assignment). ``labels`` name the two sides in pictures and text;
-    ``debiased=False`` uses the biased HSIC estimator (for comparison with older papers).
+    similarity and relative L2 distance of the activations (same shapes only), and the channels
+    matched by correlation (Hungarian assignment).
     """
+    options, run = _options(options, run, fields)
     if inputs is None:
         raise InputError("compare needs inputs: a tensor (N, C, H, W) or image files, the same for both models.")
     if b is None and inputs_b is None:
         raise InputError("Nothing to compare: give a second model (b) or a second set of inputs (inputs_b=...).")
-    loaded_a = resolve_model(a, preprocessing=preprocessing)
-    same = b is None and preprocessing_b is None
-    loaded_b = loaded_a if same else resolve_model(b if b is not None else a, preprocessing=preprocessing_b)
-    pairs = _check_pairs(pairs)
-    if pairs and layers is None:
-        layers = list(dict.fromkeys(_module_names(loaded_a.module, [x for x, _ in pairs])))
-    if pairs and layers_b is None:
-        layers_b = list(dict.fromkeys(_module_names(loaded_b.module, [y for _, y in pairs])))
-    names_a = select_layers(loaded_a.module, layers)
-    names_b = select_layers(loaded_b.module, layers if layers_b is None else layers_b)
-    streams = Streams(pairs, match, tuple(labels), debiased)
-    with _recorders(loaded_a.module, loaded_b.module, names_a, names_b) as (rec_a, rec_b):
-        for batch_a, batch_b in _at_least(_batches(inputs, inputs_b, loaded_a, loaded_b, batch_size), MIN_INPUTS):
+    subject_a, subject_b = _subjects(a, b, layers, options, run)
+    streams = Streams(options.pairs, options.match, options.labels, options.debiased,
+                      (subject_a.layouts, subject_b.layouts))
+    with _recorders(subject_a, subject_b) as (rec_a, rec_b):
+        for batch_a, batch_b in _at_least(_batches(inputs, inputs_b, subject_a, subject_b, run), MIN_INPUTS):
             if (batch_size_of(batch_a) or 1) < MIN_INPUTS:  # only when every input together is too few
                 raise InputError(f"compare got {batch_size_of(batch_a) or 1} input(s); CKA needs at least "
                                  f"{MIN_INPUTS} (debiased HSIC divides by n(n-3)). Give more inputs.")
             streams.update(rec_a(batch_a), rec_b(batch_b), image_tensor(batch_a), image_tensor(batch_b))
     notes = ["B is model A on the second input set (inputs_b), paired input by input."] if b is None else []
-    return streams.result(loaded_a.to_dict(), loaded_b.to_dict(), notes)
+    return streams.result(subject_a.loaded.to_dict(), subject_b.loaded.to_dict(), notes)
 
 
-def _check_pairs(pairs: Pairs) -> list[tuple[str, str]]:
-    if pairs is None:
-        return []
-    items = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
-    if not items or not all(isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(n, str) for n in p)
-                            for p in items):
-        raise InputError(f"pairs must map layer names of model a to layer names of model b, e.g. "
-                         f"{{'features.0': 'conv1'}} or [('features.0', 'conv1')]; got {pairs!r}.")
-    return [(str(x), str(y)) for x, y in items]
+def _options(options: Optional[CompareOptions], run: Optional[RunOptions],
+             fields: dict[str, Any]) -> tuple[CompareOptions, RunOptions]:
+    """The two option objects with ``fields`` (keywords naming their fields) replacing theirs."""
+    mine, rest = CompareOptions.split(fields)
+    ran, rest = RunOptions.split(rest)
+    for name in rest:
+        if name in ("preprocessing", "preprocessing_b", "layouts"):
+            raise InputError(f"compare takes no {name}=: a model's preprocessing and layouts travel with it; pass "
+                             f"Subject.of(model, preprocessing=..., layouts=...) as a or b.")
+        known = _names(CompareOptions) + _names(RunOptions)
+        raise InputError(f"compare got an unknown keyword {name!r}.{did_you_mean(name, known)} "
+                         f"Use: {', '.join(known)}.")
+    return CompareOptions.of(options, **mine), RunOptions.of(DEFAULT_RUN if run is None else run, **ran)
+
+
+def _names(kind: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(kind)]
+
+
+def _subjects(a: Any, b: Any, layers: LayerSelector, options: CompareOptions,
+              run: RunOptions) -> tuple[Subject, Subject]:
+    """Each model resolved once, with the layers it is compared on (``b=None``: ``a`` itself)."""
+    subject_a = Subject.of(a, layers, device=run.device)
+    layers_b = layers if options.layers_b is None else options.layers_b
+    subject_b = Subject.of(subject_a if b is None else b, layers_b, device=run.device)
+    if options.pairs:
+        if layers is None:
+            subject_a = Subject.of(subject_a, _module_names(subject_a.module, [x for x, _ in options.pairs]))
+        if options.layers_b is None:
+            subject_b = Subject.of(subject_b, _module_names(subject_b.module, [y for _, y in options.pairs]))
+    return subject_a, subject_b
 
 
 def _module_names(module: torch.nn.Module, keys: Sequence[str]) -> list[str]:
-    """The module names of capture keys (``block:0`` -> ``block``, ``conv#1`` -> ``conv``), checked."""
-    names = [key.split(":", 1)[0].split("#", 1)[0] for key in keys]
+    """The module names of capture keys (``block:0`` -> ``block``, ``conv#1`` -> ``conv``), checked, once each."""
+    names = list(dict.fromkeys(key.split(":", 1)[0].split("#", 1)[0] for key in keys))
     select_layers(module, names)  # a missing name raises LayerNotFoundError with "did you mean"
     return names
 
 
 @contextlib.contextmanager
-def _recorders(module_a, module_b, names_a: list[str], names_b: list[str]) -> Iterator[tuple[Recorder, Recorder]]:
+def _recorders(a: Subject, b: Subject) -> Iterator[tuple[Any, Any]]:
     """One recorder per model; one for both when ``a`` and ``b`` are one module (two input sets)."""
-    if module_a is module_b:
-        with Recorder(module_a, list(dict.fromkeys(names_a + names_b))) as rec:
-            yield _Only(rec, names_a), _Only(rec, names_b)
+    if a.module is b.module:
+        with Recorder(a.module, list(dict.fromkeys(a.layers + b.layers))) as rec:
+            yield _Only(rec, a.layers), _Only(rec, b.layers)
         return
-    with Recorder(module_a, names_a) as rec_a, Recorder(module_b, names_b) as rec_b:
+    with Recorder(a.module, a.layers) as rec_a, Recorder(b.module, b.layers) as rec_b:
         yield rec_a, rec_b
 
 
@@ -135,16 +164,16 @@ class _Only:
         return dataclasses.replace(acts, tensors={k: acts[k] for k in keep}, info={k: acts.info[k] for k in keep})
 
 
-def _batches(inputs: Any, inputs_b: Any, loaded_a, loaded_b, batch_size: int) -> Iterator[tuple[Any, Any]]:
+def _batches(inputs: Any, inputs_b: Any, a: Subject, b: Subject, run: RunOptions) -> Iterator[tuple[Any, Any]]:
     """Pairs of batches (for A, for B) of the same inputs, each preprocessed for its model."""
-    feed_a = Feed.of(inputs, loaded_a.preprocessing, batch_size)
+    feed_a = feed_of(inputs, a, run)
     if inputs_b is not None:
-        feed_b = Feed.of(inputs_b, loaded_b.preprocessing, batch_size)
-    elif not feed_a.from_images or loaded_b.preprocessing == loaded_a.preprocessing:
+        feed_b = feed_of(inputs_b, b, run)
+    elif not feed_a.from_images or b.preprocessing == a.preprocessing:
         yield from ((batch, batch) for batch in feed_a)
         return
     else:
-        feed_b = Feed(feed_a.inputs, loaded_b.preprocessing, feed_a.batch_size, strict=feed_a.strict,
+        feed_b = Feed(feed_a.inputs, b.preprocessing, feed_a.batch_size, strict=feed_a.strict,
                       recursive=feed_a.recursive, max_pixels=feed_a.max_pixels)
     end = object()
     for index, (x, y) in enumerate(itertools.zip_longest(feed_a, feed_b, fillvalue=end)):

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from ..core.jsonio import jsonable
 from ..errors import InputError
 from ..stats import Covariance
+from .grids import side_by_side
 
 __all__ = ["ChannelCorrelation", "ChannelMatch", "match_channels", "common_size"]
 
@@ -118,8 +119,6 @@ class ChannelMatch:
         brighter tile is a larger activation on either side. Returns an
         :class:`~layerscope.render.ImageView` (``.array`` is the RGB image).
         """
-        from .grids import side_by_side
-
         return side_by_side(self, max_channels, order=order, scale=scale, cmap=cmap)
 
     def to_dict(self) -> dict[str, Any]:

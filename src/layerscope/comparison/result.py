@@ -8,22 +8,26 @@
 
 from __future__ import annotations
 
-import html
 import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, ClassVar, Optional, Union
 
 import numpy as np
+from PIL import Image
 
+from .._version import __version__
+from ..capturing.select import _not_found
 from ..core.jsonio import jsonable
+from ..core.outputs import OutputFolder
+from ..core.results import Result
 from ..render.viewables import ImageView
+from .files import INDEX, write_comparison
+from .heatmap import heatmap_figure
 from .match import ChannelMatch
 
 __all__ = ["LayerComparison", "Comparison", "INDEX"]
-
-INDEX = "compare.json"  # the file that marks a folder as written by Comparison.save
 
 
 @dataclass
@@ -60,7 +64,7 @@ class LayerComparison:
 
 
 @dataclass
-class Comparison:
+class Comparison(Result):
     """Layer pairs of two models (or one model on two input sets), compared over the same inputs.
 
     ``pairs`` in model A's layer order; ``matrix`` the CKA of every captured layer of A
@@ -69,6 +73,8 @@ class Comparison:
     most first. Displays as a table with the heat map in Jupyter; :meth:`to_dict` for machines,
     :meth:`heatmap` / :meth:`heatmap_png` for pictures, :meth:`save` writes them all to a folder.
     """
+
+    index_name: ClassVar[str] = INDEX
 
     a: dict
     b: dict
@@ -85,8 +91,6 @@ class Comparison:
         for pair in self.pairs:
             if layer in (pair.layer_a, pair.name):
                 return pair
-        from ..capturing.select import _not_found
-
         raise _not_found(layer, [p.layer_a for p in self.pairs], kind="compared layer") from None
 
     def ranking(self) -> list[LayerComparison]:
@@ -96,8 +100,6 @@ class Comparison:
     # -- pictures ------------------------------------------------------------------------------------
     def heatmap_figure(self, *, title: Optional[str] = None) -> Any:
         """A ``matplotlib.figure.Figure`` of :attr:`matrix`: A's layers down, B's across, CKA in [0, 1]."""
-        from .heatmap import heatmap_figure
-
         return heatmap_figure(self, title=title)
 
     def heatmap_png(self, *, dpi: int = 100) -> bytes:
@@ -107,25 +109,27 @@ class Comparison:
 
     def heatmap(self) -> ImageView:
         """The heat map as an :class:`~layerscope.render.ImageView` (``.array``: RGB uint8)."""
-        from PIL import Image
-
         with Image.open(io.BytesIO(self.heatmap_png())) as image:
             return ImageView(np.asarray(image.convert("RGB")), title=f"linear CKA, {self.labels[0]} vs {self.labels[1]}")
 
+    def write_files(self, folder: OutputFolder) -> None:
+        """``heatmap.png`` and ``matched/<NN>_<layer>.png`` (at most 16 channels per side)."""
+        write_comparison(self, folder)
+
     def save(self, out: Union[str, Path], *, overwrite: bool = False, max_channels: int = 16) -> Path:
-        """Write ``compare.json``, ``heatmap.png`` and ``matched/<NN>_<layer>.png`` under ``out``.
+        """Write ``heatmap.png``, ``matched/<NN>_<layer>.png`` and last ``compare.json`` under ``out``.
 
-        A folder that already holds a ``compare.json`` (an earlier save) is replaced only with
-        ``overwrite=True``; a folder with other files is never written into.
+        The folder follows the one rule of :class:`~layerscope.core.outputs.OutputFolder`: saving
+        again replaces the earlier save's files; a file layerscope did not write is replaced only
+        with ``overwrite=True``, which also first deletes the earlier save's files.
         """
-        from .files import save_comparison
-
-        return save_comparison(self, Path(out), overwrite=overwrite, max_channels=max_channels)
+        folder = OutputFolder(out, self.index_name, overwrite=overwrite)
+        write_comparison(self, folder, max_channels)
+        folder.finish(self.to_dict(), indent=2)
+        return folder.out
 
     # -- words and data --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        from .._version import __version__
-
         return jsonable({
             "layerscope_version": __version__, "a": self.a, "b": self.b, "labels": list(self.labels),
             "inputs": self.inputs, "estimator": "debiased HSIC" if self.debiased else "biased HSIC",
@@ -151,25 +155,6 @@ class Comparison:
 
     def __repr__(self) -> str:
         return self.summary()
-
-    def _repr_html_(self) -> str:
-        import base64
-
-        e = html.escape
-        cells = "".join(
-            f"<tr><td><code>{e(p.name)}</code></td><td>{_num(p.cka)}</td><td>{_num(p.cosine)}</td>"
-            f"<td>{_num(p.rel_l2)}</td><td>{'' if p.match is None else len(p.match.moved)}</td></tr>"
-            for p in self.pairs
-        )
-        image = base64.b64encode(self.heatmap_png(dpi=72)).decode("ascii")
-        notes = "".join(f"<li>{e(n)}</li>" for n in self.notes)
-        return (
-            f"<div class='layerscope-compare'><p><b>{e(self.labels[0])}</b>: {e(str(self.a.get('spec')))} vs "
-            f"<b>{e(self.labels[1])}</b>: {e(str(self.b.get('spec')))}, {self.inputs} inputs</p>"
-            "<table><tr><th>layer</th><th>CKA</th><th>cosine</th><th>rel. L2</th><th>channels moved</th></tr>"
-            f"{cells}</table><img src='data:image/png;base64,{image}' alt='CKA heat map'>"
-            f"{f'<ul>{notes}</ul>' if notes else ''}</div>"
-        )
 
 
 def _num(value: Optional[float]) -> str:

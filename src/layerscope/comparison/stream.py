@@ -15,13 +15,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
-from ..errors import InputError, LayoutError, did_you_mean
-from ..core.layout import to_maps
+from ..errors import InputError, did_you_mean
+from ..run.maps import LayerMaps
 from .cka import HSICSums
 from .match import ChannelCorrelation, match_channels
 from .result import Comparison, LayerComparison
@@ -47,21 +47,25 @@ def _usable(tensor: Any) -> bool:
     return isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and tensor.dim() >= 1
 
 
-def _maps(acts, key: str, image: Optional[torch.Tensor]) -> torch.Tensor:
-    """(N, C, H, W) maps of one capture for the channel match; vectors (N, C) become (N, C, 1, 1)."""
+def _maps(reader: LayerMaps, acts, key: str, image: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """(N, C, H, W) maps of one capture for the channel match (vectors (N, C) become (N, C, 1, 1)); None when
+    the layer cannot be read as maps (its reason in ``reader.skipped``)."""
     tensor = acts[key]
     if tensor.dim() == 2:
         return tensor[:, :, None, None]
     size = tuple(image.shape[-2:]) if image is not None and image.dim() >= 3 else None
-    return to_maps(tensor, input_size=size, module_type=acts.info[key].module_type).maps
+    maps = reader.maps(key, tensor, acts.describe(key), size)
+    return None if maps is None else maps.maps
 
 
 class Streams:
     """Everything a comparison accumulates; the layers and pairs are fixed by the first batch."""
 
     def __init__(self, pairs: Sequence[tuple[str, str]], match: Union[bool, Sequence[str]], labels: tuple[str, str],
-                 debiased: bool) -> None:
+                 debiased: bool, layouts: tuple[Optional[Mapping[str, str]], Optional[Mapping[str, str]]] = (None, None),
+                 ) -> None:
         self.given_pairs, self.match, self.labels, self.debiased = list(pairs), match, labels, debiased
+        self.readers = (LayerMaps(layouts[0]), LayerMaps(layouts[1]))  # how each side's layers read as maps
         self.keys_a: list[str] = []
         self.keys_b: list[str] = []
         self.pairs: list[tuple[str, str]] = []
@@ -108,10 +112,10 @@ class Streams:
         return list(self.given_pairs)
 
     def _start_match(self, a: str, b: str, acts_a, acts_b, image_a, image_b) -> None:
-        try:
-            maps_a, maps_b = _maps(acts_a, a, image_a), _maps(acts_b, b, image_b)
-        except LayoutError as err:
-            self.notes.append(f"{a}: channels not matched ({err})")
+        maps_a, maps_b = _maps(self.readers[0], acts_a, a, image_a), _maps(self.readers[1], acts_b, b, image_b)
+        if maps_a is None or maps_b is None:
+            why = self.readers[0].skipped.get(a) if maps_a is None else self.readers[1].skipped.get(b)
+            self.notes.append(f"{a}: channels not matched ({why})")
             return
         self.correlations[(a, b)] = ChannelCorrelation(maps_a.shape[1], maps_b.shape[1])
         self.probes[(a, b)] = (maps_a[0].detach().cpu().clone(), maps_b[0].detach().cpu().clone())
@@ -131,7 +135,8 @@ class Streams:
             if acts_a[a].shape == acts_b[b].shape:
                 self.sums[(a, b)] = self.sums.get((a, b), 0) + similarity_sums(acts_a[a], acts_b[b])
             if (a, b) in self.correlations:
-                self.correlations[(a, b)].update(_maps(acts_a, a, image_a), _maps(acts_b, b, image_b))
+                self.correlations[(a, b)].update(_maps(self.readers[0], acts_a, a, image_a),
+                                                 _maps(self.readers[1], acts_b, b, image_b))
         self.inputs = self.hsic.inputs
 
     def _pair_result(self, a: str, b: str, matrix: np.ndarray) -> LayerComparison:

@@ -13,10 +13,11 @@ The model's own (native) preprocessing comes from its weights' or spec's metadat
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 __all__ = ["preprocessings", "checkpoint_of", "skipped_note"]
 
+from ..io.checkpoints import checkpoint_of
 from ..io.resolve import ASSUMED
 
 DEFAULTS = "ImageNet defaults"  # the convention a random-init architecture is trained with
@@ -37,15 +38,6 @@ def preprocessings(loaded: Any) -> tuple[Any, Any, bool]:
         return (used if loaded.overrides else None), None, True
     foreign = checkpoint_of(loaded) is not None and getattr(own, "source", "").startswith(DEFAULTS)
     return own, used, not foreign
-
-
-def checkpoint_of(loaded: Any) -> Optional[str]:
-    """The checkpoint path the weights were loaded from, else None."""
-    path = getattr(loaded, "checkpoint", None)
-    if path:
-        return str(path)
-    weights = getattr(loaded, "weights", None) or ""
-    return weights[len("checkpoint "):] if weights.startswith("checkpoint ") else None
 
 
 def skipped_note(skipped: list, loaded_images: int) -> list[str]:

@@ -12,10 +12,15 @@ True
 
 from __future__ import annotations
 
+import base64
+import html
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
+
+import numpy as np
 
 from ..capturing.activations import Activations
+from ..comparison.result import Comparison
 from ..core.display import html_for
 from ..render.viewables import ActivationsView, ImageTable, ImageView
 from ..showing.api import ShowResult
@@ -67,3 +72,27 @@ def _show_pictures(result: ShowResult) -> dict[str, dict[str, Any]]:
                 shown.setdefault(layer, out / picture if out is not None else picture)
         pictures[entry["name"]] = shown
     return pictures
+
+
+@html_for(Comparison)
+def _comparison(self: Comparison) -> str:
+    """A table of the layer pairs (CKA, cosine, relative L2, channels moved), the CKA heat map and the notes."""
+    e = html.escape
+    cells = "".join(
+        f"<tr><td><code>{e(p.name)}</code></td><td>{_num(p.cka)}</td><td>{_num(p.cosine)}</td>"
+        f"<td>{_num(p.rel_l2)}</td><td>{'' if p.match is None else len(p.match.moved)}</td></tr>"
+        for p in self.pairs
+    )
+    image = base64.b64encode(self.heatmap_png(dpi=72)).decode("ascii")
+    notes = "".join(f"<li>{e(n)}</li>" for n in self.notes)
+    return (
+        f"<div class='layerscope-compare'><p><b>{e(self.labels[0])}</b>: {e(str(self.a.get('spec')))} vs "
+        f"<b>{e(self.labels[1])}</b>: {e(str(self.b.get('spec')))}, {self.inputs} inputs</p>"
+        "<table><tr><th>layer</th><th>CKA</th><th>cosine</th><th>rel. L2</th><th>channels moved</th></tr>"
+        f"{cells}</table><img src='data:image/png;base64,{image}' alt='CKA heat map'>"
+        f"{f'<ul>{notes}</ul>' if notes else ''}</div>"
+    )
+
+
+def _num(value: Optional[float]) -> str:
+    return f"{value:6.3f}" if value is not None and np.isfinite(value) else f"{'-':>6}"

@@ -9,6 +9,8 @@
 from .cards import Card, card
 from .attribution import Importance, importance
 from .objectives import OBJECTIVES
+from .options import CardOptions, VisualizeOptions
 from .visualization import Visualization, visualize
 
-__all__ = ["visualize", "Visualization", "importance", "Importance", "card", "Card", "OBJECTIVES"]
+__all__ = ["visualize", "Visualization", "VisualizeOptions", "importance", "Importance", "card", "Card",
+           "CardOptions", "OBJECTIVES"]

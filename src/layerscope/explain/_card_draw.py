@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+from PIL import Image
 
 from ..render._viewkit import text_band
 from ..render.views import captioned
@@ -25,8 +26,6 @@ CROP = 64  # pixels: the longer side of each dataset example
 
 def _resized(pixels: np.ndarray, side: int) -> np.ndarray:
     """``pixels`` scaled (nearest) so that the longer side is ``side``."""
-    from PIL import Image
-
     h, w = pixels.shape[:2]
     scale = side / max(h, w, 1)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))

@@ -24,7 +24,13 @@ from typing import Any, Optional, Sequence, Union
 
 import torch
 
-from ..errors import InputError
+from ..capturing import ModelState, call_model, model_device, select_layers
+from ..capturing.call import move_inputs
+from ..core.layout import to_maps
+from ..errors import InputError, LayerNotFoundError, did_you_mean
+from ..io.feed import Feed
+from ..run.maps import LayerMaps
+from ..run.subject import Subject
 
 __all__ = ["importance", "Importance"]
 
@@ -43,8 +49,6 @@ class Importance:
 
     def __getitem__(self, layer: str) -> torch.Tensor:
         if layer not in self.scores:
-            from ..errors import LayerNotFoundError, did_you_mean
-
             raise LayerNotFoundError(f"No importance for layer {layer!r}.{did_you_mean(layer, self.scores)}")
         return self.scores[layer]
 
@@ -94,16 +98,13 @@ def importance(
 ) -> Importance:
     """Channel importance of ``layers`` (default: every convolution) for ``target`` (default: top class).
 
-    ``model``, ``inputs`` and ``layers`` as in :func:`layerscope.capture`. One forward and one
+    ``model`` (a :class:`~layerscope.run.Subject` too: its layouts are used unless ``layouts`` is given),
+    ``inputs`` and ``layers`` as in :func:`layerscope.capture`. One forward and one
     backward for all layers; the model's parameters get no gradient and it is left as it was.
     """
-    from ..capturing import ModelState, call_model, model_device, select_layers
-    from ..capturing.call import move_inputs
-    from ..io.feed import Feed
-    from ..io.resolve import resolve_model
-
-    loaded = resolve_model(model, preprocessing=preprocessing)
-    module = loaded.module
+    subject = Subject.of(model, preprocessing=preprocessing)
+    loaded, module = subject.loaded, subject.module
+    layouts = subject.layouts if layouts is None else layouts
     batch = move_inputs(Feed(inputs, loaded.preprocessing, strict=True).one(), *model_device(module))
     names = select_layers(module, layers)
     kept: dict[str, torch.Tensor] = {}
@@ -130,26 +131,26 @@ def importance(
             score = output.gather(1, target_index[:, None]).sum()
             grads = torch.autograd.grad(score, [kept[n] for n in names], allow_unused=True)
     types = {name: type(module.get_submodule(name)).__name__ for name in names}
-    return _result(names, kept, grads, target_index, output, layouts or {}, types)
+    return _result(names, kept, grads, target_index, output, LayerMaps(layouts), types)
 
 
-def _as_maps(act: torch.Tensor, grad: torch.Tensor, layout: Optional[str], module_type: str):
+def _as_maps(reader: LayerMaps, name: str, act: torch.Tensor, grad: torch.Tensor, module_type: str):
     """``(activation maps, gradient maps, layout)``, both (N, C, H, W) read the same way."""
-    from ..core.layout import to_maps
-
-    if act.dim() == 2 and layout in (None, "NC"):  # a vector: one "channel" per unit
+    if act.dim() == 2 and reader.layouts.get(name) in (None, "NC"):  # a vector: one "channel" per unit
         return act[:, :, None, None], grad[:, :, None, None], "NC"
-    maps = to_maps(act, layout=layout, module_type=module_type)
+    maps = reader.maps(name, act, {"module_type": module_type}, None)
+    if maps is None:
+        raise InputError(f"No importance for layer {name!r}: {reader.skipped[name]}")
     gmaps = to_maps(grad, layout=maps.layout, extra_tokens=maps.extra_tokens, module_type=module_type)
     return maps.maps, gmaps.maps, maps.layout
 
 
-def _result(names, kept, grads, target, output, layouts, types) -> Importance:
+def _result(names, kept, grads, target, output, reader: LayerMaps, types) -> Importance:
     scores, weights, acts, used = {}, {}, {}, {}
     for name, grad in zip(names, grads):
         act = kept[name].detach()
         grad = torch.zeros_like(act) if grad is None else grad.detach()
-        maps, gmaps, used[name] = _as_maps(act, grad, layouts.get(name), types[name])
+        maps, gmaps, used[name] = _as_maps(reader, name, act, grad, types[name])
         scores[name] = (gmaps * maps).flatten(2).sum(2)
         weights[name] = gmaps.flatten(2).mean(2)
         acts[name] = maps

@@ -22,20 +22,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, ClassVar, Optional, Union
 
 import numpy as np
 
+from ..core.examples import Example
+from ..core.jsonio import jsonable
+from ..core.outputs import OutputFolder
+from ..core.results import Result
+from ..diagnosis import diagnose
 from ..errors import InputError
+from ..io.feed import Feed
+from ..render.png import encode_png, save_png
+from ..run.subject import Subject
+from ..scanning import load_stats
+from ._card_draw import draw_card
+from .attribution import importance
+from .options import CardOptions
+from .ranking import class_index
+from .visualization import visualize
 
-__all__ = ["card", "Card"]
+__all__ = ["card", "Card", "CardOptions"]
+
+PICTURE = "card.png"
 
 
 @dataclass
-class Card:
+class Card(Result):
     """One channel's card: ``visualization`` (H, W, 3) uint8; ``examples`` (crop pixels, top-k entry dict) from a
     scan; ``statistics`` over the scanned data; ``flags`` (diagnosis) and ``importance`` (per image) for the images
-    given. Empty parts were not asked for. :meth:`picture` draws it; :meth:`to_dict` is the same without pixels."""
+    given. Empty parts were not asked for. :meth:`picture` draws it; :meth:`to_dict` is the same without pixels;
+    :meth:`save_png` writes the picture, :meth:`save` a folder with ``card.png`` and ``card.json``."""
+
+    index_name: ClassVar[str] = "card.json"
 
     model: str
     layer: str
@@ -47,36 +66,46 @@ class Card:
     importance: Optional[list[dict]] = None
 
     def to_dict(self) -> dict:
-        from ..core.jsonio import jsonable
-
         return jsonable({"model": self.model, "layer": self.layer, "channel": self.channel,
                          "examples": [entry for _, entry in self.examples], "statistics": self.statistics,
                          "flags": self.flags, "importance": self.importance}, digits=6)
 
     def picture(self) -> np.ndarray:
         """The card as an (H, W, 3) uint8 image."""
-        from ._card_draw import draw_card
-
         return draw_card(self)
 
     def png_bytes(self) -> bytes:
-        from ..render.png import encode_png
-
         return encode_png(self.picture())
 
     _repr_png_ = png_bytes
 
-    def save(self, path: Union[str, Path], *, overwrite: bool = False) -> Path:
-        """Write the card as a PNG (atomically; an existing file only with ``overwrite=True``)."""
-        from ..render.png import save_png
-
+    def save_png(self, path: Union[str, Path], *, overwrite: bool = False) -> Path:
+        """Write the card as one PNG file (atomically; an existing file only with ``overwrite=True``)."""
         return save_png(self.picture(), path, overwrite=overwrite)
+
+    def write_files(self, folder: OutputFolder) -> None:
+        folder.write(self.png_bytes(), PICTURE)
+
+    def save(self, out: Union[str, Path], *, overwrite: bool = False) -> Path:
+        """Write the folder ``out``: ``card.png`` and ``card.json`` (the rule of
+        :class:`~layerscope.core.outputs.OutputFolder`). For one PNG file, :meth:`save_png`."""
+        if Path(out).suffix.lower() == ".png":
+            raise InputError(f"Card.save writes a folder (card.png and card.json), and {str(out)!r} names a PNG "
+                             f"file; write the picture alone with card.save_png({str(out)!r}).")
+        return super().save(out, overwrite=overwrite)
+
+    def summary(self) -> str:
+        parts = [f"{len(self.examples)} top dataset examples" if self.examples else "",
+                 f"statistics over {self.statistics['inputs']} scanned inputs" if self.statistics else "",
+                 f"diagnosis flags {', '.join(self.flags) or 'none'}" if self.flags is not None else "",
+                 f"importance on {len(self.importance)} image(s)" if self.importance else ""]
+        shown = ", ".join(p for p in parts if p)
+        return (f"Channel {self.channel} of {self.layer} ({self.model}): its feature visualization"
+                f"{', ' + shown if shown else ''}.")
 
     def report_examples(self) -> dict:
         """For :func:`layerscope.report` ``examples=`` (one card, or a list of cards): clicking the channel in the
         report shows the card, then its dataset examples."""
-        from ..reporting import Example
-
         found = [Example(self.picture(), f"channel card of {self.layer} channel {self.channel}")]
         found += [Example(pixels, f"#{entry['rank'] + 1} {entry['source']}", entry["score"])
                   for pixels, entry in self.examples]
@@ -88,34 +117,32 @@ class Card:
         return f"Card({self.layer!r} channel {self.channel}: {', '.join(p for p in parts if p) or 'visualization'})"
 
 
-def card(model: Any, layer: str, channel: int, *, stats: Any = None, images: Any = None, target: Any = None,
-         examples: int = 6, steps: Optional[int] = None, seed: int = 0, preprocessing: Any = None) -> Card:
-    """The :class:`Card` of ``channel`` of ``layer``; ``stats`` a scan result or its folder, ``images`` any inputs
-    (as :func:`layerscope.show` takes them), ``target`` the class their importance is for (index or name; None:
-    each image's top prediction), ``examples`` how many top dataset examples, ``steps`` / ``seed`` of the
-    visualization (default: :func:`~layerscope.explain.visualization`'s)."""
-    from ..io.resolve import resolve_model
-    from .visualization import visualize
-
+def card(model: Any, layer: str, channel: int, *, stats: Any = None, images: Any = None,
+         options: Optional[CardOptions] = None, preprocessing: Any = None, **fields: Any) -> Card:
+    """The :class:`Card` of ``channel`` of ``layer``; ``model`` a :class:`~layerscope.run.Subject`, spec, module or
+    ``LoadedModel`` (``preprocessing=`` replaces its preprocessing); ``stats`` a scan result or its folder,
+    ``images`` any inputs (as :func:`layerscope.show` takes them). ``options``: a
+    :class:`~layerscope.explain.options.CardOptions` (``target`` the class the importance is for, ``examples`` how
+    many top dataset examples, ``steps`` / ``seed`` of the visualization), any of whose fields may be given as a
+    keyword: ``card(model, "conv2", 5, images=x, steps=32)``."""
+    options = CardOptions.of(options, **fields)
     if isinstance(channel, bool) or not isinstance(channel, int) or channel < 0:
         raise InputError(f"channel must be one channel index (an int >= 0), got {channel!r}.")
-    loaded = resolve_model(model, preprocessing=preprocessing)
+    loaded = Subject.of(model, preprocessing=preprocessing).loaded
     scan = _scan(stats, layer, channel)
-    seen = visualize(loaded, layer, [channel], steps=steps, seed=seed)
+    seen = visualize(loaded, layer, [channel], options=options.visualization())
     found = Card(loaded.spec, layer, channel, seen.pixels[0])
     if scan is not None:
         found.statistics = {"inputs": scan.inputs, **_statistics(scan[layer], channel)}
-        found.examples = _examples(scan, layer, channel, examples, loaded)
+        found.examples = _examples(scan, layer, channel, options.examples, loaded)
     if images is not None:
-        found.flags, found.importance = _judged(loaded, layer, channel, images, target)
+        found.flags, found.importance = _judged(loaded, layer, channel, images, options.target)
     return found
 
 
 def _scan(stats: Any, layer: str, channel: int) -> Any:
     if stats is None:
         return None
-    from ..scanning import load_stats
-
     scan = stats if hasattr(stats, "top") else load_stats(stats)
     if not 0 <= channel < scan[layer].channels:  # scan[layer] raises with the scanned layers
         raise InputError(f"Layer {layer!r} has channels 0..{scan[layer].channels - 1} in the scan; got {channel}.")
@@ -141,11 +168,6 @@ def _examples(scan: Any, layer: str, channel: int, k: int, loaded: Any) -> list[
 
 def _judged(loaded: Any, layer: str, channel: int, images: Any, target: Any) -> tuple[list[str], list[dict]]:
     """The diagnosis flags naming ``channel`` on ``images``, and its importance for each image."""
-    from ..diagnosis import diagnose
-    from ..io.feed import Feed
-    from .attribution import importance
-    from .ranking import class_index
-
     feed = Feed.of(images, loaded.preprocessing)
     batch = feed.one()
     sources = list(feed.sources) or [f"input {i}" for i in range(len(batch))]

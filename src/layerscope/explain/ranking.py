@@ -22,6 +22,7 @@ from typing import Any, Optional, Sequence, Union
 import torch
 
 from ..errors import InputError, did_you_mean
+from .attribution import importance
 
 __all__ = ["RANKS", "Ranked", "class_index", "rank_batch"]
 
@@ -75,8 +76,6 @@ def class_index(target: Union[None, int, str], classes: Optional[Sequence[str]])
 def rank_batch(model: Any, batch: torch.Tensor, layers: Sequence[str], *, target: Optional[int] = None,
                top_k: Optional[int] = None, layouts: Optional[dict[str, str]] = None) -> Ranked:
     """Importance of ``layers`` for ``target`` (None: each input's top prediction) on one ``batch``, one backward."""
-    from .attribution import importance
-
     result = importance(model, batch, list(layers), target=target, layouts=layouts)
     order = {name: torch.sort(result[name], dim=1, descending=True, stable=True).indices for name in result}
     heat = {name: result.heatmap(name, top_k) for name in result}

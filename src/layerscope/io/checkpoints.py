@@ -33,7 +33,8 @@ import torch.nn as nn
 from ..errors import CheckpointError, UnsafeCheckpointError
 from .keys import apply_state_dict
 
-__all__ = ["CheckpointFormat", "sniff_checkpoint", "read_state_dict", "load_trusted_module", "apply_state_dict"]
+__all__ = ["CheckpointFormat", "sniff_checkpoint", "read_state_dict", "load_trusted_module", "apply_state_dict",
+           "checkpoint_of"]
 
 WRAPPER_KEYS = ("state_dict", "model", "model_ema", "module")
 RUNS_CODE = ("torchscript", "torch-export")
@@ -228,3 +229,17 @@ def read_state_dict(path: "str | os.PathLike[str]", *, trust: bool = False) -> t
             notes.append("loaded as a full pickle (trusted)")
     state, unwrap_notes = _unwrap(obj, path)
     return state, notes + unwrap_notes
+
+
+def checkpoint_of(loaded: Any) -> Optional[str]:
+    """The checkpoint path a :class:`~layerscope.io.LoadedModel`'s weights were loaded from, else None.
+
+    >>> from types import SimpleNamespace
+    >>> checkpoint_of(SimpleNamespace(checkpoint=None, weights="checkpoint run/best.pt")), checkpoint_of(object())
+    ('run/best.pt', None)
+    """
+    path = getattr(loaded, "checkpoint", None)
+    if path:
+        return str(path)
+    weights = getattr(loaded, "weights", None) or ""
+    return weights[len("checkpoint "):] if weights.startswith("checkpoint ") else None

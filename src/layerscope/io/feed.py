@@ -5,13 +5,18 @@
 >>> [tuple(b.shape)[0] for b in feed], feed.count
 ([2, 2, 1], 5)
 
-Every entry point (``capture``, ``show``, ``diagnose``, and the dataset scan) reads its
-inputs through :class:`Feed`, so they all accept the same things:
+Every entry point (``capture``, ``show``, ``diagnose``, ...) reads its inputs through :class:`Feed`,
+which picks its reader with :func:`~layerscope.io.inputs.resolve_source`, the resolver of the dataset
+scan too, so they all accept the same things:
 
 - a tensor or numpy array ``(N, ...)``: split into ``batch_size`` chunks (``one()``: as is);
-- image paths, folders, globs, PIL images, uint8 arrays or :class:`LoadedImage`\\ s (one or a
-  list): loaded (unreadable files skipped and listed unless ``strict``), preprocessed with
-  ``preprocessing`` and stacked, consecutive images of equal shape per batch;
+- image paths, folders (an ImageFolder tree: every class folder), globs, a ``.txt`` list of paths,
+  PIL images, uint8 arrays or :class:`LoadedImage`\\ s (one or a list): loaded (unreadable files
+  skipped and listed unless ``strict``), preprocessed with ``preprocessing`` and stacked,
+  consecutive images of equal shape per batch;
+- a video file: every frame, preprocessed (sources ``PATH#frame=n``);
+- a map-style ``Dataset`` (items: inputs, ``(x, y, ...)`` or dicts): its inputs, preprocessed when
+  images, stacked in batches of ``batch_size`` (read by ``workers`` processes);
 - :class:`~layerscope.Args` (positional and keyword inputs), a tuple (positional) or a dict
   (keywords): the inputs of one forward;
 - any other iterable of batches (a list of tensors, a generator, a ``DataLoader``): each
@@ -25,7 +30,6 @@ and size; the pixels are not kept), ``skipped`` the ``(path, reason)`` of unread
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
@@ -33,21 +37,15 @@ import numpy as np
 import torch
 
 from ..capturing.call import Args, batch_size_of
-from ..errors import InputError
-from .images import DEFAULT_MAX_PIXELS, LoadedImage
+from ..errors import ImageError, InputError
+from .find import load_images, require_loaded
+from .images import DEFAULT_MAX_PIXELS
+from .inputs import Forward, resolve_source
+from .shard import Shard
+from .sources import ImageFiles, ImageItems, Source, TensorRows, image_tensor, is_image_like
+from .streams import IterableBatches
 
 __all__ = ["Feed", "ImageRecord", "is_image_like", "image_tensor"]
-
-_IMAGE_KEYS = ("pixel_values", "image", "images", "input", "x")
-
-
-def is_image_like(value: Any) -> bool:
-    """A path, a PIL image or a :class:`LoadedImage` (what the image loader takes)."""
-    if isinstance(value, (str, os.PathLike, LoadedImage)):
-        return True
-    from PIL import Image
-
-    return isinstance(value, Image.Image)
 
 
 def _all_images(value: Any) -> bool:
@@ -66,18 +64,6 @@ class ImageRecord:
     original_size: tuple[int, int]
 
 
-def image_tensor(batch: Any) -> Optional[torch.Tensor]:
-    """The image-like tensor of a batch: the batch itself, the first tensor of ``Args``/tuple, a dict's image entry."""
-    if isinstance(batch, torch.Tensor):
-        return batch
-    if isinstance(batch, dict):
-        for key in _IMAGE_KEYS:
-            if isinstance(batch.get(key), torch.Tensor):
-                return batch[key]
-    values = batch.values() if isinstance(batch, (Args, dict)) else batch if isinstance(batch, (list, tuple)) else ()
-    return next((v for v in values if isinstance(v, torch.Tensor)), None)
-
-
 class Feed:
     """Iterable of input batches; see the module docstring for what it accepts."""
 
@@ -90,13 +76,16 @@ class Feed:
         strict: bool = False,
         recursive: bool = False,
         max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
+        workers: int = 0,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InputError(f"batch_size={batch_size!r} must be an int of at least 1.")
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+            raise InputError(f"workers={workers!r} must be an int of at least 0.")
         self.inputs = inputs
         self.preprocessing = preprocessing
         self.batch_size = batch_size
-        self.strict, self.recursive, self.max_pixels = strict, recursive, max_pixels
+        self.strict, self.recursive, self.max_pixels, self.workers = strict, recursive, max_pixels, workers
         self.images: list[ImageRecord] = []
         self.skipped: list[tuple[str, str]] = []
         self.sources: list[str] = []
@@ -114,7 +103,13 @@ class Feed:
 
     @property
     def from_images(self) -> bool:
+        """Whether the inputs are images (paths, folders, videos, PIL images) that go through the preprocessing."""
         return _all_images(self.inputs)
+
+    def source(self) -> Source:
+        """The :class:`~layerscope.io.sources.Source` that reads the inputs (the scan's resolver: one protocol)."""
+        return resolve_source(self.inputs, self.preprocessing, recursive=self.recursive, max_pixels=self.max_pixels,
+                              by_index=False)
 
     def check(self) -> "Feed":
         """Raise :class:`~layerscope.errors.ImageError` now when a path, folder or pattern finds no image.
@@ -123,38 +118,57 @@ class Feed:
         reported before any weights are built or downloaded. Returns the feed.
         """
         if self.from_images:
-            from .find import find_images
-
-            items = self.inputs if isinstance(self.inputs, list) else [self.inputs]
-            paths = [item for item in items if isinstance(item, (str, os.PathLike))]
-            if paths:
-                find_images(paths, recursive=self.recursive)
+            self.source()
         return self
 
     # -- one forward ------------------------------------------------------------------------------
     def one(self) -> Any:
-        """All inputs as the inputs of one forward (images stacked into one batch, else as given)."""
-        if not self.from_images:
+        """All inputs as the inputs of one forward: a tensor, ``Args``, a tuple or a dict as given; images stacked
+        into one batch; the batches of a dataset, a loader, an iterable or a video joined into one."""
+        source = self.source()
+        if isinstance(source, (ImageFiles, ImageItems)):
+            return list(self._image_batches(source, whole=True))[0]
+        if isinstance(source, (TensorRows, Forward)):
+            self.images, self.skipped, self.sources, self.count = [], [], [], 0
             self._count(self.inputs)
             return self.inputs
-        return list(self._image_batches(whole=True))[0]
+        batches = list(self)  # datasets, loaders, iterables of batches, videos: their batches joined
+        if not batches:
+            raise InputError("The inputs hold no input: nothing to run the model on.")
+        if len({tuple(b.shape[1:]) for b in batches}) > 1:
+            raise InputError("The inputs have different shapes; they cannot be one forward. Pass them in batches.")
+        return torch.cat(batches)
 
     # -- a stream of batches ---------------------------------------------------------------------
     def __iter__(self) -> Iterator[Any]:
         self.images, self.skipped, self.sources, self.count = [], [], [], 0
-        inputs = self.inputs
-        if isinstance(inputs, (torch.Tensor, np.ndarray)):
-            yield from self._chunks(_as_tensor(inputs, "inputs"))
-        elif self.from_images:
-            yield from self._image_batches()
-        elif isinstance(inputs, (Args, dict, tuple)):
-            self._count(inputs)
-            yield inputs
-        elif hasattr(inputs, "__iter__") and not isinstance(inputs, (str, bytes)):
-            for index, batch in enumerate(inputs):
+        source = self.source()
+        if isinstance(source, TensorRows):
+            yield from self._chunks(_as_tensor(self.inputs, "inputs"))
+        elif isinstance(source, (ImageFiles, ImageItems)):
+            yield from self._image_batches(source)
+        elif isinstance(source, Forward):
+            self._count(self.inputs)
+            yield self.inputs
+        elif isinstance(source, IterableBatches):
+            for index, batch in enumerate(source.iterable):
                 yield from self._item(batch, index)
-        else:
-            raise _unusable(inputs, "inputs")
+        else:  # read by index or in order through the source: a Dataset, a video
+            yield from self._source_batches(source)
+
+    def _source_batches(self, source: Source) -> Iterator[torch.Tensor]:
+        for batch in source.batches(Shard(), 0, self.batch_size, self.workers):
+            for index, reason in batch.skipped:
+                if self.strict:
+                    raise ImageError(f"{source.source_of(index)}: {reason}")
+                self.skipped.append((source.source_of(index), reason))
+            if batch.inputs is None:
+                continue
+            self.sources.extend(source.source_of(int(i)) for i in batch.index)
+            self.count += len(batch.index)
+            yield batch.inputs
+        if not self.count:
+            require_loaded([], self.skipped)
 
     def _item(self, batch: Any, index: int) -> Iterator[Any]:
         where = f"Batch {index} of the inputs"
@@ -182,15 +196,17 @@ class Feed:
             self._count(chunk)
             yield chunk
 
-    def _image_batches(self, whole: bool = False) -> Iterator[torch.Tensor]:
+    def _image_batches(self, source: Source, whole: bool = False) -> Iterator[torch.Tensor]:
         if self.preprocessing is None:
             raise InputError(
                 "Images were given but no preprocessing: pass a model spec ('builtin:digits', "
                 "'torchvision:resnet18'), a LoadedModel, or preprocessing=Preprocessing(...); or pass a tensor."
             )
-        from .find import load_images, require_loaded
-
-        items = self.inputs if isinstance(self.inputs, list) else [self.inputs]
+        self.images, self.skipped, self.sources, self.count = [], [], [], 0
+        if isinstance(source, ImageFiles) and source.listing.kind == "list":
+            items: list = [source.source_of(i) for i in range(source.size)]
+        else:  # the listing's files, as the user spelled them
+            items = list(self.inputs) if isinstance(self.inputs, (list, tuple)) else [self.inputs]
         loaded, self.skipped = load_images(
             items, strict=self.strict, recursive=self.recursive, max_pixels=self.max_pixels
         )

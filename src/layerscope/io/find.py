@@ -1,4 +1,6 @@
-"""Expand image inputs (files, directories, globs) and load many images, skipping or failing on bad ones.
+"""Load many images (files, directories, globs, PIL images), skipping or failing on bad ones.
+
+Paths are expanded by :func:`~layerscope.io.listing.find_images` (re-exported here).
 
 >>> import tempfile, os, PIL.Image
 >>> folder = tempfile.mkdtemp()
@@ -10,60 +12,16 @@
 
 from __future__ import annotations
 
-import glob
 import os
-from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from PIL import Image
 
 from ..errors import ImageError
-from .images import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, WHITE, LoadedImage, as_loaded_image
+from .images import DEFAULT_MAX_PIXELS, WHITE, LoadedImage, as_loaded_image
+from .listing import find_images
 
 __all__ = ["find_images", "load_images", "require_loaded"]
-
-_GLOB_CHARS = set("*?[")
-
-
-def _is_image_name(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
-
-
-def _expand_one(item: str, recursive: bool) -> list[str]:
-    exts = ", ".join(IMAGE_EXTENSIONS)
-    if os.path.isfile(item):
-        return [item]  # named explicitly: load_image will judge its content
-    if os.path.isdir(item):
-        walker = Path(item).rglob("*") if recursive else Path(item).iterdir()
-        found = sorted(str(p) for p in walker if p.is_file() and _is_image_name(p.name))
-        if not found:
-            hint = "" if recursive else " (subfolders are not searched; use recursive=True / --recursive)"
-            raise ImageError(f"Directory {item} holds no image files with extensions {exts}{hint}.")
-        return found
-    if _GLOB_CHARS & set(item):
-        matched = sorted(glob.glob(item, recursive=recursive))
-        found = [p for p in matched if os.path.isfile(p) and _is_image_name(p)]
-        if not found:
-            what = f"{len(matched)} paths, none an image file" if matched else "nothing"
-            raise ImageError(f"Pattern {item!r} matched {what}; check the pattern (image extensions: {exts}).")
-        return found
-    raise ImageError(f"{item}: no such file or directory. Check the path (relative paths are from {os.getcwd()}).")
-
-
-def find_images(inputs: Union[str, "os.PathLike[str]", Sequence[Any]], *, recursive: bool = False) -> list[str]:
-    """Image file paths from files, directories (sorted; subfolders only with ``recursive``) and globs.
-
-    A pattern or directory that yields no image, or a missing path, raises
-    :class:`~layerscope.errors.ImageError`. Duplicates are dropped, order kept.
-    """
-    items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    if not items:
-        raise ImageError("No images given; pass image files, directories or glob patterns.")
-    seen: dict[str, None] = {}
-    for item in items:
-        for path in _expand_one(os.fspath(item), recursive):
-            seen.setdefault(path, None)
-    return list(seen)
 
 
 def require_loaded(loaded: Sequence[Any], skipped: Sequence[tuple[str, str]]) -> None:

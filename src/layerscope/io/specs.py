@@ -18,12 +18,14 @@ import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
+from urllib.parse import urlsplit
 
 import torch
 import torch.nn as nn
 
 from ..errors import ModelSpecError, did_you_mean, require
 from .classes import imagenet_classes
+from .network import TIMEOUT, reachable
 from .preprocess import Preprocessing, from_timm_config, from_torchvision_weights
 
 __all__ = ["Built", "build_from_spec", "SPEC_FORMS", "INIT_SEED"]
@@ -151,11 +153,6 @@ def _build_timm(name: str, options: list[str]) -> Built:
 
 def _offline_check(url: Optional[str], what: str, offline_spec: str) -> None:
     """ModelSpecError within a few seconds when ``url`` is not cached and its server cannot be reached."""
-    import os
-    from urllib.parse import urlsplit
-
-    from .network import TIMEOUT, reachable
-
     if not url:
         return
     cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlsplit(url).path))

@@ -7,25 +7,39 @@
 >>> [f.time for f in video.frames], video.frames[0].image.size, video.source_fps
 ([0.0, 0.5, 1.0], (16, 16), 4.0)
 
+Every verb reads video here: ``show_video`` and the explorer sample frames in time (:func:`read_video`); the
+scan and :class:`~layerscope.io.feed.Feed` take every frame as an input (:func:`frames`; frame n is input n,
+its source ``PATH#frame=n``, decoded again by :func:`frame`). One extension list, :data:`VIDEO_EXTENSIONS`.
+
+>>> is_video_path("clip.WMV"), is_video_path("clip.ogv"), is_video_path("photo.png")
+(True, True, False)
+
 Extra ``layerscope[video]`` (the ``av`` package); without it a :class:`~layerscope.errors.MissingDependencyError`
 names the extra.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Union
+
+import numpy as np
 
 from ..errors import ImageError, InputError, require
 from .images import DEFAULT_MAX_PIXELS
 
-__all__ = ["VideoFrame", "Video", "read_video", "write_video", "is_video_path", "VIDEO_EXTENSIONS", "MAX_FRAMES"]
+__all__ = ["VideoFrame", "Video", "read_video", "write_video", "is_video_path", "VIDEO_EXTENSIONS", "MAX_FRAMES",
+           "frames", "frame", "frame_count", "video_fingerprint"]
 
-VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".y4m")
+# what PyAV (FFmpeg) reads: the one list, for show, the explorer, Feed and the scan
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ogv", ".ogg", ".y4m",
+                    ".wmv", ".asf", ".flv", ".3gp", ".ts", ".m2ts", ".mts", ".vob", ".gifv")
 MAX_FRAMES = 300  # sampled frames kept from one video unless told otherwise
+_SAMPLE = 1 << 20  # bytes hashed from each end of the file by video_fingerprint
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,8 @@ def _open(source: Union[str, os.PathLike, bytes], name: str):
     try:
         return av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source), mode="r")
     except (av.error.FFmpegError, OSError, ValueError) as err:
-        raise ImageError(f"{name}: not a readable video ({err}). Give an MP4, WebM, MOV, MKV or AVI file.") from None
+        raise ImageError(f"{name}: not a readable video ({err}). Give an MP4, WebM, MOV, MKV or AVI file, "
+                         "or convert it (e.g. to MP4).") from None
 
 
 def read_video(
@@ -129,8 +144,6 @@ def _sample(decoded, fps: Optional[float], max_frames: int, notes: list[str]) ->
 
 def write_video(path: Union[str, os.PathLike], frames: Sequence[Any], *, fps: int = 25, codec: str = "mpeg4") -> Path:
     """Encode RGB uint8 arrays (H, W, 3) as a video (e.g. for tests and examples); returns the path."""
-    import numpy as np
-
     av = _av()
     path = Path(path)
     with av.open(str(path), mode="w") as container:
@@ -143,3 +156,48 @@ def write_video(path: Union[str, os.PathLike], frames: Sequence[Any], *, fps: in
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return path
+
+
+# -- every frame, in order: video as a dataset (Feed, scan) ------------------------------------------------
+def _stream(container: Any, name: str) -> Any:
+    if not container.streams.video:
+        raise ImageError(f"{name}: the file has no video stream (audio only?). Give a video file.")
+    return container.streams.video[0]
+
+
+def frame_count(path: Union[str, os.PathLike]) -> int:
+    """The frame count the container declares (0 when it does not say)."""
+    with _open(path, str(path)) as container:
+        return int(_stream(container, str(path)).frames or 0)
+
+
+def frames(path: Union[str, os.PathLike]) -> Iterator[Any]:
+    """Every frame of the first video stream, in order, as RGB PIL images."""
+    av = _av()
+    with _open(path, str(path)) as container:
+        stream = _stream(container, str(path))
+        try:
+            for decoded in container.decode(stream):
+                yield decoded.to_image()
+        except av.error.FFmpegError as err:
+            raise ImageError(f"{path}: the video is corrupt or truncated ({err}).") from None
+
+
+def frame(path: Union[str, os.PathLike], index: int) -> Any:
+    """Frame ``index`` (0-based) of ``path``, decoded from the start (frames are counted, not timed)."""
+    for number, image in enumerate(frames(path)):
+        if number == index:
+            return image
+    raise ImageError(f"{path}: has no frame {index}; was the video changed since it was read?")
+
+
+def video_fingerprint(path: Union[str, os.PathLike]) -> str:
+    """A hash of the file's size and first and last MiB (cheap; a re-encoded video differs)."""
+    size = os.path.getsize(path)
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(_SAMPLE))
+        if size > 2 * _SAMPLE:
+            handle.seek(-_SAMPLE, os.SEEK_END)
+            digest.update(handle.read())
+    return digest.hexdigest()[:32]

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import numpy as np
 import torch
 
 from ..capturing.activations import Activations
+from ..capturing.call import Args
 from ..capturing.recorder import Recorder
 from ..capturing.select import LayerSelector
+from ..io.feed import Feed
+from ..io.resolve import resolve_model
 
 __all__ = ["capture"]
 
@@ -38,15 +42,13 @@ def capture(
     :class:`~layerscope.Args` (both), or image paths / folders / PIL images, which go through
     the model's preprocessing (a bare module's is assumed: see :mod:`layerscope.io.resolve`;
     ``preprocessing=`` sets it). ``layers``: names, globs, ``re:`` regexes and ``type:``
-    selectors (default: the block outputs of token models, else every convolution). The model runs in eval mode under ``no_grad``
+    selectors (default: the block outputs of token models, else every convolution). The model runs
+    in eval mode under ``no_grad``
     (``grad=True`` enables autograd: captures and output stay in the graph); its modes,
     parameters and buffers are left as they were, and no hook outlives the call. See
     :class:`Recorder` for ``offload``, ``dtype`` and ``stop_early`` (and for ``restore_buffers=False``,
     which keeps what the forward wrote into the model's buffers).
     """
-    from ..io.feed import Feed
-    from ..io.resolve import resolve_model
-
     module = model if isinstance(model, torch.nn.Module) and _is_tensor_input(inputs) else None
     if module is None:
         loaded = resolve_model(model, preprocessing=preprocessing)
@@ -56,9 +58,6 @@ def capture(
 
 
 def _is_tensor_input(inputs: Any) -> bool:
-    """Inputs that need no preprocessing (the fast path: no model resolution at all)."""
-    from ..io.feed import is_image_like
-
-    if is_image_like(inputs):
-        return False
-    return not (isinstance(inputs, list) and inputs and all(is_image_like(i) for i in inputs))
+    """Inputs of one forward as they are: tensors, arrays, ``Args``, tuples, dicts (the fast path: no model
+    resolution at all). Everything else (images, datasets, loaders, iterables, videos) goes through the Feed."""
+    return isinstance(inputs, (torch.Tensor, np.ndarray, Args, tuple, dict))

@@ -15,15 +15,21 @@ dataset (:class:`~layerscope.stats.ResponseStats`), checkpointed atomically to
 :class:`ScanStats` (:mod:`.result`): per-layer arrays, each channel's top-k inputs with the
 receptive-field box of their argmax (:mod:`.receptive`), crops rendered on demand and checked
 against the stored value (:mod:`.crops`), and dataset-level findings (:mod:`.findings`).
-Data: :mod:`.sources`, :mod:`.streams`, :mod:`.files`, :mod:`.video`.
+Settings: :class:`ScanOptions` (:mod:`.options`) with the run's :class:`~layerscope.run.RunOptions` and
+:class:`~layerscope.run.OutputOptions`. Data: read through the one input protocol of :mod:`layerscope.io`
+(:func:`~layerscope.io.inputs.resolve_source`, sources with global indices, :class:`Shard`).
 """
 
+from ..io.inputs import resolve_source
+from ..io.shard import Shard
 from .merging import merge_files
+from .options import ScanOptions
 from .result import LayerStats, ScanStats, TopEntry, load_stats
 from .run import scan
-from .shard import Shard
+from .state import state_path
 
-__all__ = ["scan", "load_stats", "merge", "ScanStats", "LayerStats", "TopEntry", "Shard"]
+__all__ = ["scan", "load_stats", "merge", "ScanStats", "LayerStats", "TopEntry", "Shard", "ScanOptions",
+           "resolve_source"]
 
 
 def merge(parts, out, *, overwrite: bool = False) -> ScanStats:
@@ -33,7 +39,5 @@ def merge(parts, out, *, overwrite: bool = False) -> ScanStats:
     rounding; parts of other models, layers, preprocessing or data, and overlapping shards, are
     refused with a message that says which.
     """
-    from .state import state_path
-
     merged = merge_files(list(parts), out, overwrite=overwrite)
     return ScanStats(merged, state_path(out))

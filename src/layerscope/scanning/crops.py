@@ -12,20 +12,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 import torch
 
 from ..capturing import Recorder
-from ..errors import InputError
-from ..io import Preprocessing, load_model
-from ..io.models import LoadedModel
 from ..core.layout import to_maps
+from ..errors import InputError
+from ..io.images import load_image
+from ..io.inputs import resolve_source
+from ..io.models import LoadedModel, load_model
+from ..io.preprocess import Preprocessing
+from ..io.video import frame
+from ..render.png import save_png
 from .meta import weights_fingerprint
-from .result import ScanStats, TopEntry
-from .streams import resolve_source
-from .video import frame
+
+if TYPE_CHECKING:  # result.py imports this module (ScanStats.crop)
+    from .result import ScanStats, TopEntry
 
 __all__ = ["Crop", "render_crop", "render_crops", "TOLERANCE"]
 
@@ -57,8 +61,6 @@ class Crop:
 
     def save(self, path: Union[str, Path]) -> Path:
         """Write the crop as a PNG (atomically)."""
-        from ..render.png import save_png
-
         return save_png(self.image[..., 0] if self.image.shape[-1] == 1 else self.image, path)
 
 
@@ -83,8 +85,6 @@ def _input(stats: ScanStats, entry: TopEntry, preprocessing: Optional[Preprocess
     if data is not None:
         return resolve_source(data, preprocessing).load(entry.index)
     if kind in _FILES:
-        from ..io.images import load_image
-
         return preprocessing(load_image(entry.source).image)
     if kind == "video":
         path, _, number = entry.source.rpartition("#frame=")
@@ -95,7 +95,7 @@ def _input(stats: ScanStats, entry: TopEntry, preprocessing: Optional[Preprocess
 def _pixels(x: torch.Tensor, preprocessing: Optional[Preprocessing], kind: str) -> np.ndarray:
     """(C, H, W) model input as (H, W, C) uint8: images with their normalization undone, tensors min-max scaled."""
     x = x.detach().to(torch.float64).cpu()
-    if preprocessing is not None and kind in (*_FILES, "video") and len(preprocessing.mean) == x.shape[0]:
+    if preprocessing is not None and kind in (*_FILES, "video", "images") and len(preprocessing.mean) == x.shape[0]:
         mean = torch.tensor(preprocessing.mean, dtype=torch.float64)[:, None, None]
         std = torch.tensor(preprocessing.std, dtype=torch.float64)[:, None, None]
         x = x * std + mean

@@ -12,20 +12,22 @@ fails the job, and running the same command again resumes every shard from its f
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
-import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Mapping, Optional
 
 import torch
+import torch.distributed as dist
 
-__all__ = ["World", "detect", "BARRIER_TIMEOUT"]
+__all__ = ["World", "detect", "rank_device", "BARRIER_TIMEOUT"]
 
 # The barrier waits for the slowest rank's whole shard (a resumed rank may have far more left than the
 # others); a rank that dies is caught by torchrun, not by this timeout.
 BARRIER_TIMEOUT = timedelta(hours=24)
+log = logging.getLogger("layerscope.scan")
 
 
 @dataclass
@@ -46,25 +48,31 @@ class World:
         return device
 
     def barrier(self) -> None:
-        import torch.distributed as dist
-
         if self.backend == "nccl":
             dist.barrier(device_ids=[self.local_rank])
         else:
             dist.barrier()
 
     def close(self) -> None:
-        import torch.distributed as dist
-
         if self.owned and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def rank_device(device: Any, environ: Optional[Mapping[str, str]] = None) -> Any:
+    """``device`` for this process: under ``torchrun`` (``LOCAL_RANK`` set) a bare ``cuda`` is ``cuda:LOCAL_RANK``.
+
+    >>> rank_device("cuda", {"LOCAL_RANK": "2", "WORLD_SIZE": "4"}), rank_device("cuda", {}), rank_device(None, {})
+    ('cuda:2', 'cuda', None)
+    """
+    env = os.environ if environ is None else environ
+    if device is not None and str(device) == "cuda" and int(env.get("WORLD_SIZE", "1")) > 1:
+        return f"cuda:{int(env.get('LOCAL_RANK', '0'))}"
+    return device
 
 
 def detect(device: Any, environ: Optional[Mapping[str, str]] = None) -> Optional[World]:
     """The :class:`World` this process runs in: an existing process group, or torchrun's environment
     (then the group is created: NCCL for a CUDA ``device``, gloo otherwise); None for one process."""
-    import torch.distributed as dist
-
     env = os.environ if environ is None else environ
     local = int(env.get("LOCAL_RANK", "0"))
     if dist.is_available() and dist.is_initialized():
@@ -86,8 +94,8 @@ def on_terminate(world: World, kept: str):
     """Install a SIGTERM handler that exits with a clear message; returns the previous handler."""
 
     def handler(signum: int, frame: Any) -> None:
-        print(f"layerscope scan: rank {world.rank} of {world.size} was stopped (SIGTERM; another rank probably "
-              f"failed, see its error above). {kept}", file=sys.stderr, flush=True)
+        log.error("rank %d of %d was stopped (SIGTERM; another rank probably failed, see its error above). %s",
+                  world.rank, world.size, kept)
         raise Stopped(128 + signum)
 
     try:

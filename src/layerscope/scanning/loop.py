@@ -17,8 +17,12 @@ from typing import Any, Optional
 import torch
 
 from ..capturing import Recorder
-from ..errors import ImageError, InputError, LayoutError
 from ..core.layout import to_maps
+from ..errors import ImageError, InputError, LayoutError
+from ..io.shard import Shard
+from ..io.sources import Source
+from ..run.options import RunOptions
+from ..run.subject import Subject
 from ..stats import ResponseStats
 from ..stats._reduce import Scratch
 from .receptive import receptive_fields
@@ -34,7 +38,7 @@ class Progress:
         show = sys.stderr.isatty() if enabled is None else bool(enabled)
         self.bar = None
         if show:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # third-party, loaded when a bar is shown
 
             self.bar = tqdm(total=total, initial=initial, unit="img", desc=label, dynamic_ncols=True, smoothing=0.1)
 
@@ -121,17 +125,20 @@ def _save(state: State, path: Path) -> None:
     write_state(state, path)
 
 
-def scan_shard(model: torch.nn.Module, names: list, source: Any, state: State, path: Path, *, shard: Any,
-               batch_size: int, workers: int, save_every: int, strict: bool, layouts: dict, progress: Progress) -> State:
-    """Scan ``shard`` of ``source`` from ``state`` (fresh or resumed), saving to ``path``; returns the final state."""
+def scan_shard(subject: Subject, source: Source, state: State, path: Path, *, shard: Shard, run: RunOptions,
+               save_every: int, progress: Progress) -> State:
+    """Scan ``shard`` of ``source`` through the subject's model and layers from ``state`` (fresh or resumed),
+    ``run.batch_size`` inputs a batch read by ``run.workers`` processes, saving to ``path`` every
+    ``save_every`` batches; returns the final state."""
     meta = state.meta
     if meta["complete"]:
         return state
-    layers = _Layers(state, layouts, meta["top_k"], meta["edges"], meta["active"])
+    model = subject.module
+    layers = _Layers(state, dict(subject.layouts), meta["top_k"], meta["edges"], meta["active"])
     start = meta["done"]["batches"]
-    with Recorder(model, names) as rec:
-        for batch in source.batches(shard, start, batch_size, workers):
-            if batch.skipped and strict:
+    with Recorder(model, subject.layers) as rec:
+        for batch in source.batches(shard, start, run.batch_size, run.workers):
+            if batch.skipped and run.strict:
                 index, reason = batch.skipped[0]
                 raise ImageError(f"{source.source_of(index)}: {reason} (--strict stops at the first unreadable input)")
             meta["skipped"].extend([index, source.source_of(index), reason] for index, reason in batch.skipped)

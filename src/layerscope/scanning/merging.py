@@ -24,7 +24,7 @@ from typing import Sequence, Union
 
 from ..errors import InputError
 from ..stats import ResponseStats
-from .shard import Shard, covers_all
+from ..io.shard import Shard, covers_all
 from .state import State, differences, prune_sources, read_state, state_path, write_state
 
 __all__ = ["merge_states", "merge_files"]

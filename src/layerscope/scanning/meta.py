@@ -15,6 +15,9 @@ from typing import Any, Optional
 import torch
 
 from .._version import __version__
+from ..io.checkpoints import checkpoint_of
+from ..io.shard import Shard
+from .options import ScanOptions
 
 __all__ = ["weights_fingerprint", "model_meta", "identity"]
 
@@ -33,25 +36,23 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
 
 def model_meta(loaded: Any) -> dict:
     """Spec, module type, weights, checkpoint and weights fingerprint of a :class:`~layerscope.LoadedModel`."""
-    from ..diagnosis.provenance import checkpoint_of
-
     return {
         "spec": loaded.spec, "module": type(loaded.module).__name__, "weights": loaded.weights,
         "checkpoint": checkpoint_of(loaded), "fingerprint": weights_fingerprint(loaded.module),
     }
 
 
-def identity(loaded: Any, source: Any, selected: list, *, k: int, edges: Any, active: float, batch_size: int,
-             shard: Any, preprocessing: Optional[Any]) -> dict:
+def identity(loaded: Any, source: Any, selected: list, options: ScanOptions, batch_size: int, shard: Shard) -> dict:
     """The metadata a fresh state starts with (the layers' shapes are added after the first batch)."""
+    preprocessing: Optional[Any] = loaded.preprocessing
     return {
         "model": model_meta(loaded),
         "selected": list(selected),
         "preprocessing": preprocessing.to_dict() if preprocessing is not None else None,
         "data": source.describe(),
-        "top_k": k,
-        "edges": [float(e) for e in edges],
-        "active": float(active),
+        "top_k": options.k,
+        "edges": [float(e) for e in options.bin_edges],
+        "active": float(options.active),
         "batch_size": batch_size,
         "shards": [[shard.index, shard.count]],
         "layerscope": __version__,

@@ -28,7 +28,9 @@ from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 
+from ..core.examples import Example
 from ..errors import InputError, LayerNotFoundError, did_you_mean
+from .crops import render_crop, render_crops
 from .receptive import Receptive
 from .state import State, read_state, state_path
 
@@ -198,8 +200,6 @@ class ScanStats:
     def crop(self, layer: str, channel: int, rank: int = 0, *, by: str = "max", model: Any = None,
              data: Any = None) -> Any:
         """Render the crop of one top-k entry and check its stored value (:func:`~layerscope.scanning.crops.render_crop`)."""
-        from .crops import render_crop
-
         entries = self.top(layer, channel, by)
         if not 0 <= rank < len(entries):
             raise InputError(f"Channel {channel} of {layer!r} has {len(entries)} top-k entries; rank {rank} is not one.")
@@ -207,13 +207,10 @@ class ScanStats:
 
     def report_examples(self, layers: Optional[list[str]] = None, channels: int = 16, k: int = 6, *,
                         by: str = "max", model: Any = None, data: Any = None) -> dict:
-        """``layer -> channel -> [report.Example]``: the crops of the ``k`` best inputs of the first
+        """``layer -> channel -> [core.examples.Example]``: the crops of the ``k`` best inputs of the first
         ``channels`` channels (0: all) of ``layers`` (default: every scanned layer), for
         :func:`layerscope.report` (``examples=stats`` calls this with the defaults). Each crop is
         checked against its stored value; a mismatch says so in its caption."""
-        from ..reporting.sections import Example
-        from .crops import render_crops
-
         names = [name for name in (self.layers if layers is None else layers) if name in self]
         entries = [entry for name in names
                    for channel in range(self[name].channels if channels <= 0 else min(channels, self[name].channels))

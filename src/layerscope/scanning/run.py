@@ -5,6 +5,11 @@
 >>> stats = scan(model, torch.randn(10, 1, 8, 8), out=tempfile.mkdtemp(), k=3, batch_size=4, progress=False)
 >>> stats.inputs, stats.layers, stats["0"].top.index.shape
 (10, ['0'], (2, 3))
+
+The settings are three frozen option objects: :class:`~layerscope.scanning.options.ScanOptions` (``k``,
+``edges``, ``active``, ``shard``, ``save_every``), :class:`~layerscope.run.RunOptions` (``batch_size``,
+``workers``, ``device``, ``progress``, ``strict``, ``max_pixels``) and :class:`~layerscope.run.OutputOptions`
+(``out``, ``overwrite``); their fields may also be given as keywords, as above.
 """
 
 from __future__ import annotations
@@ -12,34 +17,29 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import signal
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Optional, Union
 
-from ..capturing import select_layers
 from ..capturing.select import LayerSelector
-from ..errors import InputError
-from ..io.images import DEFAULT_MAX_PIXELS
-from ..io.resolve import resolve_model
-from ..stats import PEAK_EDGES
+from ..errors import InputError, did_you_mean
+from ..io.inputs import resolve_source
+from ..io.shard import Shard
+from ..run.options import OutputOptions, RunOptions
+from ..run.subject import Subject
 from .distributed import World, detect, on_terminate
 from .loop import Progress, scan_shard
 from .merging import merge_states
 from .meta import identity
+from .options import SCAN_BATCH_SIZE, ScanOptions
 from .result import ScanStats
-from .shard import Shard
 from .state import STATE_FILE, State, differences, read_state, write_state
-from .streams import resolve_source
 
 __all__ = ["scan"]
 
 SHARDS = "shards"  # the folder of the ranks' shard states under torchrun
+SUBJECT_KEYWORDS = ("preprocessing", "layouts")  # keywords of Subject.of that scan takes too
 log = logging.getLogger("layerscope.scan")
-
-
-def _positive(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"{name}={value!r} must be a positive int.")
-    return value
 
 
 def _open_state(path: Path, fresh: dict, overwrite: bool) -> State:
@@ -79,75 +79,87 @@ def _finish(world: World, out: Path, kept: str) -> State:
     return merged
 
 
+def _options(options: Optional[ScanOptions], run: Optional[RunOptions], output: Union[OutputOptions, str, os.PathLike, None],
+             fields: dict) -> tuple[ScanOptions, RunOptions, OutputOptions, dict]:
+    """The three option objects, with the keywords ``fields`` sorted into them (and the subject's keywords)."""
+    mine, rest = ScanOptions.split(fields)
+    running, rest = RunOptions.split(rest)
+    writing, rest = OutputOptions.split(rest)
+    subject = {name: rest.pop(name) for name in SUBJECT_KEYWORDS if name in rest}
+    if rest:
+        name = next(iter(rest))
+        known = [*_names(ScanOptions), *_names(RunOptions), *_names(OutputOptions), *SUBJECT_KEYWORDS]
+        raise InputError(f"scan() got an unknown keyword {name!r}.{did_you_mean(name, known)} Use: {', '.join(known)}.")
+    if not isinstance(output, (OutputOptions, type(None))):
+        output = OutputOptions(out=output)
+    base_run = run if run is not None else RunOptions(batch_size=SCAN_BATCH_SIZE)
+    return ScanOptions.of(options, **mine), RunOptions.of(base_run, **running), OutputOptions.of(output, **writing), subject
+
+
+def _names(kind: Any) -> list[str]:
+    return list(kind.__dataclass_fields__)
+
+
 def scan(
     model: Any,
     data: Any,
     layers: LayerSelector = None,
+    options: Optional[ScanOptions] = None,
     *,
-    out: Union[str, os.PathLike],
-    k: int = 9,
-    batch_size: int = 32,
-    workers: Optional[int] = None,
-    device: Any = None,
-    preprocessing: Any = None,
-    edges: Any = None,
-    active: float = 0.0,
-    shard: Any = None,
-    save_every: int = 50,
-    strict: bool = False,
-    progress: Optional[bool] = None,
-    overwrite: bool = False,
-    max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
-    layouts: Optional[Mapping[str, str]] = None,
+    run: Optional[RunOptions] = None,
+    output: Union[OutputOptions, str, os.PathLike, None] = None,
+    **fields: Any,
 ) -> ScanStats:
     """Scan ``data`` through ``model``; the statistics of every channel of ``layers`` go to ``out``.
 
-    ``model``: a spec, a ``LoadedModel`` or an ``nn.Module`` (moved to ``device`` when given).
-    ``data``: an image folder (the ImageFolder class layout is recognised), a ``.txt`` list of
-    image paths, a video file, image files and globs, a tensor, a ``Dataset``, a ``DataLoader`` or
-    an iterable of batches (see :mod:`layerscope.scanning.sources`). ``layers``: as
-    :func:`~layerscope.capturing.select_layers` (default every convolution). ``k``: the inputs kept
-    per channel in each top-k list; ``edges``: the bin edges of the histogram of each input's peak
-    (default :data:`~layerscope.stats.PEAK_EDGES`); ``active``: the activity threshold.
+    ``model``: a spec, a ``LoadedModel``, an ``nn.Module`` or a :class:`~layerscope.run.Subject` (resolved
+    once; a module you pass is never moved: see the device rule of :class:`~layerscope.run.Subject`).
+    ``data``: whatever :func:`~layerscope.io.inputs.resolve_source` reads (the inputs every verb takes):
+    an image folder (the ImageFolder class layout is recognised), a ``.txt`` list of image paths, a video
+    file, image files and globs, PIL images, a tensor or numpy array, a ``Dataset``, a ``DataLoader`` or an
+    iterable of batches. ``layers``: as :func:`~layerscope.capturing.select_layers` (default: the
+    subject's, every convolution for a CNN). ``options``: :class:`~layerscope.scanning.options.ScanOptions`;
+    ``run``: :class:`~layerscope.run.RunOptions` (default batch size 32; ``workers`` 0 takes a
+    ``DataLoader``'s own); ``output``: :class:`~layerscope.run.OutputOptions` or the folder. ``fields``:
+    fields of any of the three (``k=``, ``batch_size=``, ``out=``, ``overwrite=``...) and the subject's
+    ``preprocessing=`` and ``layouts=``.
 
     The state is saved atomically to ``out/stats.safetensors`` every ``save_every`` batches; the
     same call after a crash or kill continues from there (and a finished scan just loads). Under
     ``torchrun`` every rank scans its shard and rank 0 merges; ``shard="i/N"`` scans one shard
-    (merge the folders with :func:`layerscope.scanning.merging`). Unreadable images are skipped and
+    (merge the folders with :func:`layerscope.scanning.merge`). Unreadable images are skipped and
     listed (``strict=True``: the first one raises). ``progress``: a tqdm bar (default: when
     stderr is a terminal). Returns the :class:`ScanStats` (the merged result on rank 0).
     """
-    _positive(k, "k"), _positive(batch_size, "batch_size"), _positive(save_every, "save_every")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
-        raise InputError(f"workers={workers!r} must be 0 (load in this process) or a positive int.")
-    out = Path(out)
+    settings, running, writing, keywords = _options(options, run, output, fields)
+    if writing.path is None:
+        raise InputError("scan needs a folder for its result: pass out=DIR (--out DIR).")
+    out = writing.path
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder for the scan's results.")
-    world = detect(device)
+    world = detect(running.device)
     try:
-        return _scan(world, model, data, layers, out=out, k=k, batch_size=batch_size, workers=workers,
-                     device=world.device(device) if world else device, preprocessing=preprocessing,
-                     edges=PEAK_EDGES if edges is None else edges, active=active, shard=shard, save_every=save_every,
-                     strict=strict, progress=progress, overwrite=overwrite, max_pixels=max_pixels, layouts=layouts)
+        if world is not None and running.device is not None:
+            running = running.replace(device=str(world.device(running.device)))
+        subject = Subject.of(model, layers, device=running.device, **keywords)
+        return _scan(world, subject, data, settings, running, writing)
     finally:
         if world is not None:
             world.close()
 
 
-def _scan(world: Optional[World], model: Any, data: Any, layers: LayerSelector, *, out: Path, **options: Any) -> ScanStats:
-    if world is not None and options["shard"] is not None:
+def _scan(world: Optional[World], subject: Subject, data: Any, settings: ScanOptions, running: RunOptions,
+          writing: OutputOptions) -> ScanStats:
+    if world is not None and settings.shard is not None:
         raise InputError("Under torchrun every rank scans its own shard; drop --shard (or run without torchrun).")
-    shard = Shard(world.rank, world.size) if world is not None else Shard.parse(options["shard"])
-    loaded = resolve_model(model, preprocessing=options["preprocessing"])
-    if options["device"] is not None:
-        loaded.module.to(options["device"])
-    source = resolve_source(data, loaded.preprocessing, max_pixels=options["max_pixels"])
-    workers = options["workers"] if options["workers"] is not None else int(getattr(data, "num_workers", 0) or 0)
-    names = select_layers(loaded.module, layers)
-    fresh = identity(loaded, source, names, k=options["k"], edges=options["edges"], active=options["active"],
-                     batch_size=options["batch_size"], shard=shard, preprocessing=loaded.preprocessing)
+    shard = Shard(world.rank, world.size) if world is not None else Shard.parse(settings.shard)
+    out = Path(writing.out)
+    source = resolve_source(data, subject.preprocessing, max_pixels=running.max_pixels)
+    if running.workers == 0:
+        running = running.replace(workers=int(getattr(data, "num_workers", 0) or 0))
+    fresh = identity(subject.loaded, source, subject.layers, settings, running.batch_size, shard)
     path = _shard_path(out, world)
-    state = _open_state(path, fresh, options["overwrite"])
+    state = _open_state(path, fresh, writing.overwrite)
     who = f"rank {world.rank}: " if world is not None else ""
     if state.meta["complete"]:
         log.info("%sshard %s is already complete in %s", who, shard, path)
@@ -157,27 +169,22 @@ def _scan(world: Optional[World], model: Any, data: Any, layers: LayerSelector, 
                  done["positions"], path)
     kept = f"The shard states written so far are kept in {path.parent}; run the same command again to resume."
     previous = on_terminate(world, kept) if world is not None else None
-    shown = options["progress"] if world is None or world.rank == 0 else False
+    shown = running.progress if world is None or world.rank == 0 else False
     label = f"scan {shard}" if shard.count > 1 else "scan"
     bar = Progress(source.shard_size(shard), state.meta["done"]["positions"], shown, label)
     try:
-        state = scan_shard(loaded.module, names, source, state, path, shard=shard, batch_size=options["batch_size"],
-                           workers=workers, save_every=options["save_every"], strict=options["strict"],
-                           layouts=dict(options["layouts"] or {}), progress=bar)
+        state = scan_shard(subject, source, state, path, shard=shard, run=running, save_every=settings.save_every,
+                           progress=bar)
         if world is not None:
             world.barrier()
             if world.rank == 0:
                 state, path = _finish(world, out, kept), out / STATE_FILE
     except Exception as err:
         if world is not None:
-            import sys
-
-            print(f"layerscope scan: rank {world.rank} of {world.size} failed: {err}. {kept}", file=sys.stderr, flush=True)
+            log.error("rank %d of %d failed: %s. %s", world.rank, world.size, err, kept)
         raise
     finally:
         bar.close()
         if previous is not None:
-            import signal
-
             signal.signal(signal.SIGTERM, previous)
     return ScanStats(state, path)

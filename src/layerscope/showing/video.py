@@ -25,15 +25,42 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
+from PIL import Image
 
 from ..core.files import write_atomic
+from ..core.options import Options, positive_int
 from ..errors import InputError, did_you_mean
+from ..io.images import LoadedImage
+from ..io.resolve import resolve_model
 from ..io.video import MAX_FRAMES, read_video
+from ..render._viewkit import text_band
+from ..render.png import encode_png
+from .api import show
 
-__all__ = ["show_video", "VideoResult", "filmstrip", "animation_bytes", "ANIMATION_FORMATS"]
+__all__ = ["show_video", "VideoOptions", "VideoResult", "filmstrip", "animation_bytes", "ANIMATION_FORMATS"]
 
 ANIMATION_FORMATS = ("webp", "gif")
 STRIP_HEIGHT = 160  # pixels of each picture in the filmstrip
+
+
+@dataclass(frozen=True)
+class VideoOptions(Options):
+    """How a video is sampled and animated: ``fps`` sampled frames per second, at most ``max_frames``;
+    ``animate`` the layer of the filmstrip and animation (None: the first layer drawn); ``animation`` its
+    format (webp or gif)."""
+
+    fps: float = 1.0
+    animate: Optional[str] = None
+    animation: str = "webp"
+    max_frames: int = MAX_FRAMES
+
+    def __post_init__(self) -> None:
+        if isinstance(self.fps, bool) or not isinstance(self.fps, (int, float)) or not self.fps > 0:
+            raise InputError(f"fps must be a positive number of frames per second, got {self.fps!r}; e.g. --fps 2.")
+        if self.animation not in ANIMATION_FORMATS:
+            raise InputError(f"Unknown animation format {self.animation!r}."
+                             f"{did_you_mean(self.animation, ANIMATION_FORMATS)} Use webp or gif.")
+        positive_int(self, "max_frames")
 
 
 @dataclass
@@ -53,8 +80,6 @@ class VideoResult:
 
 
 def _fit(image: np.ndarray, height: int) -> np.ndarray:
-    from PIL import Image
-
     picture = Image.fromarray(image)
     width = max(1, round(picture.width * height / picture.height))
     resample = Image.Resampling.NEAREST if picture.height < height else Image.Resampling.BOX
@@ -64,8 +89,6 @@ def _fit(image: np.ndarray, height: int) -> np.ndarray:
 def filmstrip(frames: Sequence[np.ndarray], grids: Sequence[np.ndarray], labels: Sequence[str],
               height: int = STRIP_HEIGHT, gap: int = 4) -> np.ndarray:
     """Frames (top row) over grids (bottom row), each column labelled, as one RGB image."""
-    from ..render._viewkit import text_band
-
     columns = []
     for frame, grid, label in zip(frames, grids, labels):
         top, bottom = _fit(frame, height), _fit(grid, height)
@@ -80,8 +103,6 @@ def filmstrip(frames: Sequence[np.ndarray], grids: Sequence[np.ndarray], labels:
 
 def animation_bytes(pictures: Sequence[np.ndarray], fps: float, fmt: str = "webp") -> bytes:
     """An endlessly looping animation of RGB pictures (padded to one size), ``1 / fps`` seconds each."""
-    from PIL import Image
-
     if fmt not in ANIMATION_FORMATS:
         raise InputError(f"Unknown animation format {fmt!r}.{did_you_mean(fmt, ANIMATION_FORMATS)} Use webp or gif.")
     height, width = max(p.shape[0] for p in pictures), max(p.shape[1] for p in pictures)
@@ -102,47 +123,37 @@ def show_video(
     video: Union[str, Path],
     layers: Any = None,
     out: Union[str, Path] = "video-maps",
+    video_options: Optional[VideoOptions] = None,
     *,
-    fps: float = 1.0,
-    animate: Optional[str] = None,
-    animation: str = "webp",
-    max_frames: int = MAX_FRAMES,
     overwrite: bool = False,
-    preprocessing: Any = None,
-    **show_options: Any,
+    **fields: Any,
 ) -> VideoResult:
     """Sample ``video`` at ``fps`` frames per second and :func:`~layerscope.show` ``layers`` of ``model`` on
     every frame into ``out``; ``animate`` names the layer of the filmstrip and animation (default: the
-    first layer shown). Other keywords go to :func:`~layerscope.show` (render options, layouts...)."""
-    from ..io.images import LoadedImage
-    from ..io.resolve import resolve_model
-    from .api import show
-
-    if animation not in ANIMATION_FORMATS:
-        raise InputError(f"Unknown animation format {animation!r}.{did_you_mean(animation, ANIMATION_FORMATS)} Use webp or gif.")
-    clip = read_video(video, fps=fps, max_frames=max_frames)
+    first layer shown). ``video_options``: :class:`VideoOptions`, whose fields (``fps``, ``animate``, ``animation``,
+    ``max_frames``) may be keywords too; ``preprocessing=`` sets the model's; other keywords go to
+    :func:`~layerscope.show` (render options, layouts...)."""
+    mine, show_options = VideoOptions.split(fields)
+    settings = VideoOptions.of(video_options, **mine)
+    preprocessing = show_options.pop("preprocessing", None)
+    clip = read_video(video, fps=settings.fps, max_frames=settings.max_frames)
     loaded = resolve_model(model, preprocessing=preprocessing)
     frames = [LoadedImage(f.image, f.name, [f"{Path(str(video)).name} at {f.time:.2f} s"]) for f in clip.frames]
     result = show(loaded, frames, layers, out, overwrite=overwrite, **show_options)
     names = [row["name"] for row in result.layers]
     if not names:
         raise InputError(f"No layer could be drawn for {video}; see the skipped layers: {result.skipped_layers}.")
-    layer = animate if animate is not None else names[0]
+    layer = settings.animate if settings.animate is not None else names[0]
     if layer not in names:
         raise InputError(f"--animate {layer!r} is not a layer that was drawn.{did_you_mean(layer, names)} Drawn: {', '.join(names)}.")
-    return _write_extras(result, clip, loaded, layer, fps, animation, overwrite)
+    return _write_extras(result, clip, loaded, layer, settings, overwrite)
 
 
-def _write_extras(result, clip, loaded, layer: str, fps: float, fmt: str, overwrite: bool) -> VideoResult:
-    from PIL import Image
-
-    from ..reporting.images import seen_image
-
+def _write_extras(result, clip, loaded, layer: str, settings: VideoOptions, overwrite: bool) -> VideoResult:
     out = Path(result.out)
+    fps, fmt = settings.fps, settings.animation
     grids = [np.asarray(Image.open(out / entry["files"][layer]).convert("RGB")) for entry in result.inputs]
-    seen = [seen_image(loaded.preprocessing(f.image), loaded.preprocessing) for f in clip.frames]  # what the model saw
-    from ..render.png import encode_png
-
+    seen = [np.asarray(loaded.preprocessing.seen_image(f.image).convert("RGB")) for f in clip.frames]  # what the model saw
     strip = write_atomic(encode_png(filmstrip(seen, grids, [f"{f.time:.2f} s" for f in clip.frames])),
                          out / "filmstrip.png", overwrite=overwrite)
     moving = write_atomic(animation_bytes(grids, fps, fmt), out / f"animation.{fmt}", overwrite=overwrite)

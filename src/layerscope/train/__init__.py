@@ -16,6 +16,7 @@
 
 from .entry import LayerLog, LogEntry
 from .monitor import Monitor
+from .options import MonitorOptions
 from .sinks import FolderSink, Sink, TensorBoardSink
 
-__all__ = ["Monitor", "FolderSink", "TensorBoardSink", "Sink", "LogEntry", "LayerLog"]
+__all__ = ["Monitor", "MonitorOptions", "FolderSink", "TensorBoardSink", "Sink", "LogEntry", "LayerLog"]

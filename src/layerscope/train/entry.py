@@ -19,6 +19,7 @@ import numpy as np
 
 from ..core.jsonio import jsonable
 from ..render import ChannelGrid
+from ..render.colormap import BACKGROUND
 from ..stats import HistogramResult
 
 __all__ = ["LayerLog", "LogEntry", "NUMBERS"]
@@ -64,8 +65,6 @@ class LogEntry:
 
     def stacked(self, name: str) -> np.ndarray:
         """The grids of layer ``name`` for every probe input, one under the other (palette indices)."""
-        from ..render.colormap import BACKGROUND
-
         grids = [g.indices for g in self.layers[name].grids]
         width = max(g.shape[1] for g in grids)
         rows = []

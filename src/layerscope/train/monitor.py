@@ -14,24 +14,28 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Optional, Union
 
 import torch
 from torch import nn
 
 from ..capturing import Recorder, select_layers
 from ..capturing.select import LayerSelector
-from ..errors import InputError, LayoutError
-from ..core.layout import to_maps
+from ..diagnosis import diagnose
+from ..errors import InputError
+from ..io.feed import Feed
+from ..io.models import LoadedModel
+from ..io.resolve import resolve_model
 from ..render import RenderOptions, render_grids
+from ..run.maps import LayerMaps
 from ..stats import Histogram
 from .entry import NUMBERS, LayerLog, LogEntry
+from .options import BINS, DEFAULT_RENDER, MonitorOptions
 from .sinks import Sink, as_sinks
 
-__all__ = ["Monitor", "DEFAULT_OPTIONS"]
+__all__ = ["Monitor", "MonitorOptions", "DEFAULT_OPTIONS", "BINS"]
 
-DEFAULT_OPTIONS = RenderOptions(max_channels=16, normalize="layer", scale=2, labels=True)
-BINS = 64
+DEFAULT_OPTIONS = DEFAULT_RENDER  # how grids are drawn unless MonitorOptions.render says otherwise
 
 
 class Monitor:
@@ -54,6 +58,11 @@ class Monitor:
     numbers of every log). ``inputs``: a tensor batch, or image files / PIL images, preprocessed with
     ``preprocessing`` (a ``LoadedModel`` as ``model`` brings its own; a bare module's is assumed,
     see :mod:`layerscope.io.resolve`).
+
+    ``options``: a :class:`~layerscope.train.options.MonitorOptions` (``every``, ``bins``,
+    ``thresholds``, ``render``), any of whose fields may be given as a keyword that replaces it:
+    ``Monitor(model, every=10, inputs=x, sink=FolderSink("runs/a"))``. A
+    :class:`~layerscope.render.RenderOptions` given as ``options`` is taken as ``render``.
     """
 
     def __init__(
@@ -61,33 +70,46 @@ class Monitor:
         model: Any,
         layers: LayerSelector = None,
         *,
-        every: int = 100,
         inputs: Any,
         sink: Any = None,
-        options: Optional[RenderOptions] = None,
-        bins: int = BINS,
-        thresholds: Union[Mapping[str, float], Any, None] = None,
+        options: Union[MonitorOptions, RenderOptions, None] = None,
         preprocessing: Any = None,
+        **fields: Any,
     ) -> None:
-        from ..io import LoadedModel
-
+        if isinstance(options, RenderOptions):
+            options = MonitorOptions(render=options)
+        self.options = MonitorOptions.of(options, **fields)
         if isinstance(model, LoadedModel):
             model, preprocessing = model.module, preprocessing or model.preprocessing
         if not isinstance(model, nn.Module):
             raise InputError(f"Monitor watches the nn.Module being trained (or its LoadedModel), got "
                              f"{type(model).__name__}.")
-        for name, value, low in (("every", every, 1), ("bins", bins, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InputError(f"{name} must be an int >= {low}, got {value!r}.")
-        self.model, self.every, self.bins, self.thresholds = model, every, bins, thresholds
+        self.model = model
         self.names = select_layers(model, layers)
         self.probe = _probe(model, inputs, preprocessing)
-        self.options = RenderOptions.of(DEFAULT_OPTIONS if options is None else options)
+        self.reader = LayerMaps()  # each layer read as maps once; a layer that cannot be is noted, not drawn
         self.sinks: list[Sink] = as_sinks(sink)
         self.history: list[dict] = []
         self._next = 0
         for s in self.sinks:
             s.open(self)
+
+    @property
+    def every(self) -> int:
+        return self.options.every
+
+    @property
+    def bins(self) -> int:
+        return self.options.bins
+
+    @property
+    def thresholds(self) -> Any:
+        return self.options.thresholds
+
+    @property
+    def render(self) -> RenderOptions:
+        """How the grids are drawn."""
+        return self.options.render
 
     def __repr__(self) -> str:
         return f"Monitor({len(self.names)} layers, every={self.every}, {len(self.history)} logs)"
@@ -122,8 +144,6 @@ class Monitor:
             s.close()
 
     def _measure(self, step: int) -> LogEntry:
-        from ..diagnosis import diagnose
-
         with Recorder(self.model, self.names) as rec:
             acts = rec(self.probe)
         diagnosis = diagnose(self.model, self.probe, self.names, thresholds=self.thresholds, channel_order=False,
@@ -131,31 +151,32 @@ class Monitor:
         judged = {layer.name: layer for layer in diagnosis.layers}
         layers, notes = {}, list(diagnosis.notes)
         for name, tensor in acts.items():
-            try:
-                grids = self._grids(name, tensor, acts.info[name].module_type)
-            except LayoutError as err:
-                notes.append(f"{name}: no grid ({err})")
-                grids = []
+            grids, why = self._grids(name, tensor, acts.info[name].module_type)
+            if why is not None:
+                notes.append(f"{name}: no grid ({why})")
             layers[name] = LayerLog(name, grids, _histogram(tensor, self.bins), _numbers(judged.get(name)),
                                     judged[name].verdict if name in judged else "")
         t = diagnosis.tendency
         return LogEntry(step, layers, t.label, t.score, notes)
 
-    def _grids(self, name: str, tensor: torch.Tensor, module_type: str) -> list:
+    def _grids(self, name: str, tensor: torch.Tensor, module_type: str) -> tuple[list, Optional[str]]:
+        """The layer's grids, one per probe input, or ``([], why not)``."""
         if not tensor.is_floating_point():
-            raise LayoutError(f"a {tensor.dtype} tensor")
-        maps = tensor[:, :, None, None] if tensor.dim() == 2 else to_maps(
-            tensor, input_size=tuple(self.probe.shape[-2:]), module_type=module_type).maps
+            return [], f"a {tensor.dtype} tensor"
+        if tensor.dim() == 2:
+            maps = tensor[:, :, None, None]
+        else:
+            read = self.reader.maps(name, tensor, {"module_type": module_type}, tuple(self.probe.shape[-2:]))
+            if read is None:
+                return [], self.reader.skipped[name]
+            maps = read.maps
         if maps.shape[-2] == 1:  # vectors and 1-D strips: a few pixels high, to be visible
             maps = maps.expand(-1, -1, 8, -1)
-        return render_grids(maps, self.options, layer=name)
+        return render_grids(maps, self.render, layer=name), None
 
 
 def _probe(model: nn.Module, inputs: Any, preprocessing: Any) -> torch.Tensor:
     """The probe batch as one tensor (N, ...): a tensor as given, images through the model's preprocessing."""
-    from ..io.feed import Feed
-    from ..io.resolve import resolve_model
-
     if isinstance(inputs, torch.Tensor):
         probe = inputs
     else:

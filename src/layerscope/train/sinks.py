@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
+from .._version import __version__
 from ..core.files import write_atomic
+from ..core.names import safe_name
 from ..errors import InputError, require
 from ..render.colormap import palette
 from ..render.png import save_png
@@ -47,10 +48,6 @@ class Sink:
         self.flush()
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "layer"
-
-
 class FolderSink(Sink):
     """``path/metrics.jsonl`` (one JSON line per log: step, tendency, per-layer numbers and histogram),
     ``path/images/<layer>/step-<NNNNNNNN>.png`` (the probe inputs' grids, one under the other) and
@@ -71,13 +68,11 @@ class FolderSink(Sink):
 
     def open(self, monitor: "Monitor") -> None:
         self._claim()
-        from .._version import __version__
-
         meta = {"layerscope_version": __version__, "model": type(monitor.model).__name__, "layers": monitor.names,
-                "every": monitor.every, "probe_shape": list(monitor.probe.shape), "render": monitor.options.to_dict(),
+                "every": monitor.every, "probe_shape": list(monitor.probe.shape), "render": monitor.render.to_dict(),
                 "bins": monitor.bins, "numbers": list(NUMBERS), "files": {"metrics": METRICS, "images": IMAGES}}
         write_atomic((json.dumps(meta, indent=2) + "\n").encode(), self.path / META)
-        self._palette = palette(monitor.options.cmap)
+        self._palette = palette(monitor.render.cmap)
 
     def _claim(self) -> None:
         if not self.path.exists():
@@ -105,7 +100,7 @@ class FolderSink(Sink):
     def write(self, entry: LogEntry) -> None:
         for name, layer in entry.layers.items():
             if layer.grids:
-                save_png(entry.stacked(name), self.path / IMAGES / _safe(name) / f"step-{entry.step:08d}.png",
+                save_png(entry.stacked(name), self.path / IMAGES / safe_name(name, "layer") / f"step-{entry.step:08d}.png",
                          palette=self._palette)
         line = (json.dumps(entry.to_dict(), allow_nan=False) + "\n").encode("utf-8")
         fd = os.open(self.metrics, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)

@@ -1,20 +1,22 @@
-"""What a scan reads: any dataset as inputs with global indices, batched by shard position.
+"""Inputs as sources: any dataset as inputs with global indices, batched by shard position.
 
 >>> import torch
 >>> source = TensorRows(torch.arange(10.0).reshape(5, 2))
 >>> [b.index.tolist() for b in source.batches(Shard(1, 2), start=0, batch_size=2)]
 [[1, 3]]
 
+Every verb reads its inputs through a :class:`Source` that
+:func:`~layerscope.io.inputs.resolve_source` picks (:class:`~layerscope.io.feed.Feed` and the scan alike).
 The global index of an input is its place in the dataset: the sorted file listing (see
-:mod:`.files`), a video's frame number, a ``Dataset``'s index, a tensor's row, the running count
+:mod:`.listing`), a video's frame number, a ``Dataset``'s index, a tensor's row, the running count
 of an iterable. Shard ``i/N`` takes the indices ``i, i+N, ...``; its batch ``b`` is its positions
 ``b*B .. b*B+B-1``, whatever failed to load, so batches never depend on what was read before.
 
 Indexed data (files, a map-style ``Dataset``, a ``DataLoader`` over one with the default collate,
 a tensor) is read by index through a ``DataLoader`` with ``workers`` processes. Streams (a video,
 any other iterable of batches) are read in order; a shard reads them whole and keeps its inputs.
-Unreadable images are skipped and reported with their index and reason. Streams and
-:func:`~layerscope.scanning.streams.resolve_source`, which picks the reader, are in :mod:`.streams`.
+Unreadable images are skipped and reported with their index and reason. Streams are in
+:mod:`.streams`; :func:`~layerscope.io.inputs.resolve_source`, which picks the reader, in :mod:`.inputs`.
 """
 
 from __future__ import annotations
@@ -29,13 +31,40 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from ..capturing.call import Args
 from ..errors import ImageError, InputError
-from ..io.feed import image_tensor
-from ..io.images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
-from .files import FileListing
+from .images import DEFAULT_MAX_PIXELS, LoadedImage, as_loaded_image, load_image
+from .listing import FileListing
 from .shard import Shard
 
-__all__ = ["Batch", "Source", "IndexedSource", "ImageFiles", "DatasetItems", "TensorRows"]
+__all__ = ["Batch", "Source", "IndexedSource", "ImageFiles", "ImageItems", "DatasetItems", "TensorRows",
+           "image_tensor", "is_image_like"]
+
+_IMAGE_KEYS = ("pixel_values", "image", "images", "input", "x")
+
+
+def is_image_like(value: Any) -> bool:
+    """A path, a PIL image or a :class:`LoadedImage` (what the image loader takes)."""
+    return isinstance(value, (str, os.PathLike, LoadedImage, Image.Image))
+
+
+def image_tensor(batch: Any) -> Optional[torch.Tensor]:
+    """The image-like tensor of a batch: the batch itself, the first tensor of ``Args``/tuple, a dict's image entry."""
+    if isinstance(batch, torch.Tensor):
+        return batch
+    if isinstance(batch, dict):
+        for key in _IMAGE_KEYS:
+            if isinstance(batch.get(key), torch.Tensor):
+                return batch[key]
+    values = batch.values() if isinstance(batch, (Args, dict)) else batch if isinstance(batch, (list, tuple)) else ()
+    return next((v for v in values if isinstance(v, torch.Tensor)), None)
+
+
+def _preprocessed(image: Any, preprocessing: Any, what: str) -> torch.Tensor:
+    if preprocessing is None:
+        raise InputError(f"{what} need the model's preprocessing: pass a model spec ('builtin:digits', "
+                         "'torchvision:resnet18'), a LoadedModel, or preprocessing=Preprocessing(...); or pass a tensor.")
+    return preprocessing(image)
 
 
 @dataclass
@@ -57,9 +86,7 @@ def _as_input(value: Any, preprocessing: Any) -> torch.Tensor:
     if isinstance(value, LoadedImage):
         value = value.image
     if isinstance(value, Image.Image):
-        if preprocessing is None:
-            raise InputError("The dataset gives images but the model has no preprocessing; pass preprocessing=.")
-        return preprocessing(value)
+        return _preprocessed(value, preprocessing, "The dataset's images")
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(value)
     if not isinstance(value, torch.Tensor):
@@ -172,20 +199,18 @@ class IndexedSource(Source):
 
 
 class ImageFiles(IndexedSource):
-    """Image files listed by :func:`~layerscope.scanning.files.list_files`, loaded and preprocessed one by one."""
+    """Image files listed by :func:`~layerscope.io.listing.list_files`, loaded and preprocessed one by one."""
 
     def __init__(self, listing: FileListing, preprocessing: Any, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS):
         self.listing, self.preprocessing, self.max_pixels = listing, preprocessing, max_pixels
         self.kind, self.root, self.size, self.classes = listing.kind, listing.root, len(listing.paths), listing.classes
-        if preprocessing is None:
-            raise InputError("Image files need the model's preprocessing; pass a model spec or preprocessing=.")
 
     @property
     def fingerprint(self) -> str:
         return self.listing.fingerprint
 
     def source_of(self, index: int) -> str:
-        return os.path.join(self.root, self.listing.paths[index])
+        return self.listing.path(index)
 
     def item(self, index: int) -> tuple:
         label = self.listing.labels[index] if self.listing.labels else None
@@ -193,7 +218,43 @@ class ImageFiles(IndexedSource):
             image = load_image(self.source_of(index), max_pixels=self.max_pixels)
         except ImageError as err:
             return None, getattr(err, "reason", str(err)), label
-        return self.preprocessing(image.image), None, label
+        return _preprocessed(image.image, self.preprocessing, "Image files"), None, label
+
+
+class ImageItems(IndexedSource):
+    """Images given in Python (PIL images, :class:`LoadedImage` s, image paths among them), one by one."""
+
+    kind = "images"
+
+    def __init__(self, items: list, preprocessing: Any, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> None:
+        self.items, self.preprocessing, self.max_pixels = list(items), preprocessing, max_pixels
+        self.size = len(self.items)
+
+    @property
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for item in self.items:
+            digest.update(self._name(item).encode("utf-8", "surrogateescape") + b"\n")
+        return digest.hexdigest()[:32]
+
+    @staticmethod
+    def _name(item: Any) -> str:
+        if isinstance(item, (str, os.PathLike)):
+            return os.fspath(item)
+        if isinstance(item, LoadedImage):
+            return item.path
+        return f"{type(item).__name__}{getattr(item, 'size', '')}"
+
+    def source_of(self, index: int) -> str:
+        item = self.items[index]
+        return self._name(item) if isinstance(item, (str, os.PathLike, LoadedImage)) else f"images[{index}]"
+
+    def item(self, index: int) -> tuple:
+        try:
+            image = as_loaded_image(self.items[index], max_pixels=self.max_pixels)
+        except ImageError as err:
+            return None, getattr(err, "reason", str(err)), None
+        return _preprocessed(image.image, self.preprocessing, "Images"), None, None
 
 
 class DatasetItems(IndexedSource):

@@ -1,7 +1,7 @@
-"""Data read in order: a video's frames, any iterable of batches; and ``resolve_source``, which picks the reader.
+"""Data read in order: a video's frames, any iterable of batches.
 
 >>> import torch
->>> source = resolve_source([torch.zeros(3, 2), (torch.ones(2, 2), torch.tensor([7, 8]))], None)
+>>> source = IterableBatches([torch.zeros(3, 2), (torch.ones(2, 2), torch.tensor([7, 8]))], None)
 >>> [(b.index.tolist(), b.labels) for b in source.batches(Shard(0, 1), start=0, batch_size=4)]
 [([0, 1, 2, 3], [None, None, None, 7]), ([4], [8])]
 >>> source.kind, source.size
@@ -16,19 +16,14 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, IterableDataset
-from torch.utils.data._utils.collate import default_collate
 
 from ..capturing.call import Args
 from ..errors import ImageError, InputError
-from ..io.feed import image_tensor
-from ..io.images import DEFAULT_MAX_PIXELS
-from .files import list_files
 from .shard import Shard
-from .sources import Batch, DatasetItems, ImageFiles, Source, TensorRows, _as_input, _collate, _label
-from .video import frame, frame_count, frames, is_video, video_fingerprint
+from .sources import Batch, Source, _as_input, _collate, _label, _preprocessed, image_tensor
+from .video import frame, frame_count, frames, video_fingerprint
 
-__all__ = ["StreamSource", "VideoFrames", "IterableBatches", "resolve_source"]
+__all__ = ["StreamSource", "VideoFrames", "IterableBatches"]
 
 Item = tuple  # (global index, tensor or None, reason or None, label or None)
 
@@ -73,8 +68,6 @@ class VideoFrames(StreamSource):
     kind = "video"
 
     def __init__(self, path: str, preprocessing: Any) -> None:
-        if preprocessing is None:
-            raise InputError("Video frames need the model's preprocessing; pass a model spec or preprocessing=.")
         self.path, self.preprocessing = os.path.abspath(path), preprocessing
         self.root = os.path.dirname(self.path)
         self.declared = frame_count(self.path)
@@ -95,11 +88,11 @@ class VideoFrames(StreamSource):
         count = 0
         for count, image in enumerate(frames(self.path), start=1):
             if want(count - 1):
-                yield count - 1, self.preprocessing(image), None, None
+                yield count - 1, _preprocessed(image, self.preprocessing, "Video frames"), None, None
         self.size = count
 
     def load(self, index: int) -> torch.Tensor:
-        return self.preprocessing(frame(self.path, index))
+        return _preprocessed(frame(self.path, index), self.preprocessing, "Video frames")
 
 
 def _rows(batch: Any, preprocessing: Any, where: str) -> tuple[torch.Tensor, list]:
@@ -147,41 +140,3 @@ class IterableBatches(StreamSource):
                     yield count, row, None, label
                 count += 1
         self.size = count
-
-
-def _default_collate(loader: DataLoader) -> bool:
-    return getattr(loader, "collate_fn", None) in (default_collate, None) or getattr(
-        loader.collate_fn, "__name__", "") == "default_collate"
-
-
-def resolve_source(data: Any, preprocessing: Any, *, max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> Source:
-    """The :class:`Source` for ``data``: a folder, a list file, a video, image paths and globs, a tensor,
-    a ``Dataset`` or ``DataLoader``, or any iterable of batches (see :mod:`.sources`)."""
-    if isinstance(data, Source):
-        return data
-    if isinstance(data, (str, os.PathLike)) or (isinstance(data, (list, tuple)) and data
-                                                and all(isinstance(d, (str, os.PathLike)) for d in data)):
-        items = [os.fspath(data)] if isinstance(data, (str, os.PathLike)) else [os.fspath(d) for d in data]
-        if len(items) == 1 and is_video(items[0]):
-            if not os.path.isfile(items[0]):
-                raise ImageError(f"{items[0]}: no such video file. Check the path (relative paths are from {os.getcwd()}).")
-            return VideoFrames(items[0], preprocessing)
-        return ImageFiles(list_files(items), preprocessing, max_pixels)
-    if isinstance(data, (torch.Tensor, np.ndarray)):
-        return TensorRows(data)
-    if isinstance(data, DataLoader):
-        dataset = data.dataset
-        if not isinstance(dataset, IterableDataset) and _default_collate(data):
-            return DatasetItems(dataset, preprocessing)
-        return IterableBatches(data, preprocessing)
-    if isinstance(data, Dataset) and not isinstance(data, IterableDataset) and hasattr(data, "__len__"):
-        return DatasetItems(data, preprocessing)
-    if isinstance(data, IterableDataset):
-        return IterableBatches(DataLoader(data, batch_size=32), preprocessing)
-    if hasattr(data, "__iter__") and not isinstance(data, (str, bytes, dict)):
-        return IterableBatches(data, preprocessing)
-    raise InputError(
-        f"Cannot scan a {type(data).__name__}: give an image folder (ImageFolder layout recognised), a .txt list of "
-        "image paths, a video file, image files or globs, a tensor (N, C, H, W), a Dataset, a DataLoader, or an "
-        "iterable of batches."
-    )

@@ -9,7 +9,7 @@ import torchvision
 from PIL import Image
 
 from layerscope.errors import ImageError, InputError
-from layerscope.scanning.files import list_files
+from layerscope.io.listing import list_files
 
 
 def write(path: Path) -> Path:

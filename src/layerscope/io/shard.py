@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -65,6 +66,4 @@ def covers_all(shards: Iterable[Shard]) -> bool:
     >>> covers_all([Shard(0, 2), Shard(1, 4), Shard(3, 4)]), covers_all([Shard(0, 2)])
     (True, False)
     """
-    from fractions import Fraction
-
     return sum((Fraction(1, s.count) for s in shards), Fraction(0)) == 1
