@@ -115,8 +115,6 @@ def test_show_result_html_is_registered_a_table_of_thumbnails(tmp_path):
     assert len(thumbs) == 4 and all(t.shape[0] <= 96 and t.shape[1] <= 160 for t in thumbs)  # 2 inputs x 2 layers
 
 
-@pytest.mark.xfail(strict=True, reason="until ShowResult inherits Displayable (core.results.Result) and drops its "
-                   "own _repr_html_ (showing/api.py); then remove this mark")
 def test_show_result_repr_html_goes_through_the_registry(tmp_path):
     assert "_repr_html_" not in vars(ShowResult)
     result = show_result(tmp_path)

@@ -12,41 +12,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..errors import InputError
-from ..explain.ranking import RANKS
-from ..render.channels import ORDERS
-from ..render.normalize import MODES
+from ..io.video import is_video_path
 from ..render.options import RenderOptions
-from ..render.views import VIEWS, check_views
+from ..render.options import _pair  # noqa: F401  (cli/report.py imports it from here until it generates its flags)
+from ..run.options import OutputOptions, RunOptions
+from ..showing.api import DEFAULT_OPTIONS, show
+from ..showing.options import ShowOptions
+from ..showing.video import show_video
 from ._common import add_image_arguments, add_layer_arguments, add_model_arguments, layers_from_args, model_from_args
+from ._common import add_option_flags, add_output_arguments, add_render_arguments, add_run_arguments
 from ._common import feed_from_args, print_preprocessing, print_skipped_summary
-
-
-def _pair(flag: str, example: str):
-    """An argparse type: 'LO,HI' -> (LO, HI); anything else is a usage error naming ``flag``."""
-
-    def parse(text: str) -> tuple[float, float]:
-        try:
-            low, high = (float(part) for part in text.split(","))
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{flag} {text!r} must be two comma-separated numbers, e.g. {flag} {example}"
-            ) from None
-        return low, high
-
-    return parse
-
-
-def _pairs(items: list[str], flag: str, example: str) -> dict[str, str]:
-    """``["blocks.0=NHWC", "a=b,c=d"]`` -> ``{"blocks.0": "NHWC", "a": "b", "c": "d"}``; else InputError naming ``flag``."""
-    pairs = {}
-    for item in (part for value in items for part in value.split(",") if part.strip()):
-        layer, sep, value = item.strip().rpartition("=")
-        if not sep or not layer or not value:
-            raise InputError(f"{flag} {item!r} must be LAYER=VALUE, e.g. {flag} {example}")
-        pairs[layer] = value
-    return pairs
 
 
 def register(subparsers) -> None:
@@ -60,24 +38,13 @@ def register(subparsers) -> None:
     add_model_arguments(parser)
     add_image_arguments(parser)
     add_layer_arguments(parser)
-    group = parser.add_argument_group("rendering")
+    group = parser.add_argument_group("what to draw (ShowOptions)")
     group.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
-    group.add_argument("--view", default="grid", metavar="VIEWS",
-                       help=f"what to draw, comma separated: {', '.join(VIEWS)} (default grid); overlay draws the "
-                       "mean map over the image the model saw, progression one strip of every layer per image")
-    group.add_argument("--names", action="append", default=[], metavar="LAYER=NAME,...",
-                       help="display names for captions, e.g. --names features.0=conv1_1,features.2=conv1_2")
+    add_option_flags(group, ShowOptions)
     _add_render_arguments(parser.add_argument_group("how grids are drawn (RenderOptions)"))
-    group.add_argument("--rank", choices=RANKS, help="order each grid by the channels' importance for --target, "
-                       "most important first (gradient x activation; one extra forward and backward)")
-    group.add_argument("--target", metavar="CLASS", help="the class --rank importance and --view importance explain: "
-                       "an index, or a class name where the model's classes are known (default: the top prediction)")
-    group.add_argument("--layout", action="append", default=[], metavar="LAYER=LAYOUT",
-                       help="how to read a layer's output when it cannot be inferred: NCHW, NHWC, tokens, NCL, "
-                       "NLC, NCDHW or NC (repeatable)")
-    group.add_argument("--overwrite", action="store_true", help="replace files of an earlier run in --out")
-    group.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per forward pass (default 8)")
-    group.add_argument("--threads", type=int, metavar="N", help="PNG encoding threads (default: one per core)")
+    running = parser.add_argument_group("the run (RunOptions, OutputOptions)")
+    add_run_arguments(running, "batch_size", "workers", "progress")  # --device, --strict ... are model/image flags
+    add_output_arguments(running)
     _add_video_arguments(parser.add_argument_group("video inputs (.mp4, .webm, .mov ...; needs layerscope[video])"))
     parser.set_defaults(run=run)
 
@@ -88,12 +55,8 @@ def _add_video_arguments(group) -> None:
     group.add_argument("--animation", choices=("webp", "gif"), default="webp", help="animation format (default webp)")
 
 
-def _run_videos(args, options) -> int:
+def _run_videos(args, options: RenderOptions, shown: ShowOptions, run_options: RunOptions) -> int:
     """Videos among IMAGES: each is sampled at --fps and shown frame by frame (see layerscope.video)."""
-    from pathlib import Path
-
-    from ..io.video import is_video_path
-    from ..showing.video import show_video
 
     videos = [item for item in args.images if is_video_path(item)]
     if len(videos) != len(args.images):
@@ -103,60 +66,33 @@ def _run_videos(args, options) -> int:
     for video in videos:
         out = Path(args.out) if len(videos) == 1 else Path(args.out) / Path(video).stem
         result = show_video(loaded, video, layers_from_args(args), out, fps=args.fps, animate=args.animate,
-                            animation=args.animation, options=options, layouts=_pairs(args.layout, "--layout", "encoder.layers.0=tokens"),
-                            overwrite=args.overwrite, threads=args.threads)
+                            animation=args.animation, options=options, show=shown, run=run_options,
+                            overwrite=getattr(args, "overwrite", False))
         print(f"{video}: {len(result.frames)} frames at {args.fps:g} fps -> {out}/ (per-frame grids, "
               f"{result.filmstrip.name}, {result.animation.name} of {result.layer}, {result.info.name})")
     return 0
 
 
 def _add_render_arguments(group) -> None:
-    """The flags of :class:`~layerscope.render.RenderOptions`; each flag's destination is a field name and
-    an absent flag keeps the field of show's defaults (``argparse.SUPPRESS``)."""
-    from ..showing.api import DEFAULT_OPTIONS
-
-    absent = argparse.SUPPRESS
-    group.add_argument("--normalize", choices=MODES, default=absent,
-                       help="display range: per channel min-max (default), per layer, global (shared across "
-                       "images, or --range), robust percentiles (--percentiles), signed (zero-centred)")
-    group.add_argument("--percentiles", type=_pair("--percentiles", "1,99"), default=absent, metavar="LO,HI",
-                       help="percentiles for --normalize robust* (default 1,99)")
-    group.add_argument("--range", dest="value_range", type=_pair("--range", "-1,1"), default=absent, metavar="LO,HI",
-                       help="fixed value range for --normalize global")
-    group.add_argument("--cmap", default=absent, metavar="NAME",
-                       help="any matplotlib colormap (default viridis; RdBu_r for signed)")
-    group.add_argument("--max-channels", type=int, default=absent, metavar="N",
-                       help=f"channels per grid (default {DEFAULT_OPTIONS.max_channels}; 0 = every channel)")
-    group.add_argument("--atlas", dest="max_channels", action="store_const", const=0, default=absent,
-                       help="every channel of every selected layer (same as --max-channels 0)")
-    group.add_argument("--order", choices=ORDERS, default=absent,
-                       help="channel order: index, or the top channels by mean / max / std / fraction active")
-    group.add_argument("--labels", action="store_true", default=absent, help="write each channel's index above its tile")
-    group.add_argument("--no-caption", dest="caption", action="store_false", default=absent,
-                       help="leave out the caption (layer, normalization, value range, cmap) above each grid")
-    group.add_argument("--colorbar", action="store_true", default=absent, help="add a colorbar strip with the value range")
-    group.add_argument("--scale", type=int, default=absent, metavar="N", help="enlarge every map N times (nearest)")
-    group.add_argument("--padding", type=int, default=absent, metavar="PX", help="pixels between tiles (default 1)")
-    group.add_argument("--columns", type=int, default=absent, metavar="N", help="tiles per row (default: about square)")
-    group.add_argument("--min-tile", dest="min_tile", type=int, default=absent, metavar="PX",
-                       help=f"smallest tile size; smaller maps are enlarged (default {DEFAULT_OPTIONS.min_tile}; 0 = off)")
+    """The flags of :class:`~layerscope.render.RenderOptions` (a flag left out keeps the field of show's
+    :data:`~layerscope.showing.api.DEFAULT_OPTIONS`), and --atlas, the CLI's name for ``--max-channels 0``."""
+    add_render_arguments(group)
+    group.add_argument("--atlas", dest="max_channels", action="store_const", const=0, default=argparse.SUPPRESS,
+                       help=f"every channel of every selected layer (same as --max-channels 0; default "
+                       f"{DEFAULT_OPTIONS.max_channels} channels)")
 
 
 def run(args) -> int:
-    from ..showing.api import DEFAULT_OPTIONS, show
-
-    options = RenderOptions.from_flags(args, base=DEFAULT_OPTIONS)  # bad options fail before the model loads
-    from ..io.video import is_video_path
-
+    # bad options fail before the model loads
+    options = RenderOptions.from_flags(args, base=DEFAULT_OPTIONS)
+    shown, run_options, output = ShowOptions.from_flags(args), RunOptions.from_flags(args), OutputOptions.from_flags(args)
     if any(is_video_path(item) for item in args.images):
-        return _run_videos(args, options)
-    views, names = check_views(args.view), _pairs(args.names, "--names", "features.0=conv1_1")
-    layouts = _pairs(args.layout, "--layout", "encoder.layers.0=tokens")
-    feed = feed_from_args(args).check()  # missing files fail before a model is built or downloaded
+        return _run_videos(args, options, shown, run_options)
+    feed_from_args(args).check()  # missing files fail before a model is built or downloaded
     loaded = model_from_args(args)
     print_preprocessing(loaded)
-    result = show(loaded, feed, layers_from_args(args), args.out, views=views, names=names, options=options,
-                  layouts=layouts, overwrite=args.overwrite, threads=args.threads, rank=args.rank, target=args.target)
+    result = show(loaded, list(args.images), layers_from_args(args), output, options=options,
+                  run=run_options, show=shown)
     for entry in result.inputs:
         for note in entry["notes"]:
             print(f"  {entry['source']}: {note}", file=sys.stderr)
@@ -168,10 +104,10 @@ def run(args) -> int:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     layers = [row["name"] for row in result.layers]
-    shown = ", ".join(layers) if len(layers) <= 12 else f"{', '.join(layers[:6])} ... {layers[-1]} ({len(layers)})"
-    print(f"normalization: {result.options.normalize}; layers: {shown or 'none'}")
-    pictures, layers, inputs = len(result.written) - 1, len(result.layers), len(result.inputs)
-    print(f"wrote {pictures} PNG files ({', '.join(result.views)}; {layers} layer{'s' * (layers != 1)} x {inputs} "
+    named = ", ".join(layers) if len(layers) <= 12 else f"{', '.join(layers[:6])} ... {layers[-1]} ({len(layers)})"
+    print(f"normalization: {result.options.normalize}; layers: {named or 'none'}")
+    pictures, count, inputs = len(result.written) - 1, len(result.layers), len(result.inputs)
+    print(f"wrote {pictures} PNG files ({', '.join(result.views)}; {count} layer{'s' * (count != 1)} x {inputs} "
           f"input{'s' * (inputs != 1)}) and {result.index}")
     for entry in result.inputs:
         guess = f"; predicted: {entry['prediction']}" if entry.get("prediction") else ""

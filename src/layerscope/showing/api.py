@@ -1,4 +1,4 @@
-"""``layerscope.show``: channel grids of chosen layers for a set of images, as PNG files + an index.
+"""``layerscope.show``: channel grids and views of chosen layers for a set of inputs, as PNG files + an index.
 
 >>> import torch, torch.nn as nn, tempfile
 >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3))
@@ -7,44 +7,62 @@
 ['input-001/00_0.png', 'input-001/01_2.png']
 >>> result.index.name
 'index.json'
+
+A consumer of the spine: the model is resolved once as a :class:`~layerscope.run.Subject`,
+the inputs go through one :class:`~layerscope.run.Run`, each step's layers become maps through
+:class:`~layerscope.run.LayerMaps`, the views come from :data:`~layerscope.render.views.VIEWS`,
+and every file goes through one :class:`~layerscope.core.outputs.OutputFolder`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import torch
 
+from .._version import __version__
+from ..capturing.select import default_layers
 from ..core.outputs import OutputFolder
-from ..run.maps import LayerMaps
+from ..core.results import Result
 from ..errors import InputError
-from ..io.resolve import resolve_model
-from ..core.layout import canonical_layout
+from ..explain.ranking import class_index, rank_batch
+from ..io.feed import Feed
+from ..io.predictions import describe_predictions
 from ..render.grid import ChannelGrid
+from ..render.normalize import shared_range
 from ..render.options import RenderOptions
-from ..render.views import check_views
+from ..render.png import encode_png
+from ..render.views import VIEWS
+from ..run.loop import Run, Step
+from ..run.options import OutputOptions, RunOptions
+from ..run.subject import Subject
+from ..core.names import safe_name
+from .batch import STRIP_HEIGHT, Rendering, ShownLayers, render_step
+from .options import ShowOptions
 
-__all__ = ["show", "ShowResult"]
+__all__ = ["show", "ShowResult", "ShowOptions", "DEFAULT_OPTIONS", "STRIP_HEIGHT", "MANY_LAYERS"]
 
-STRIP_HEIGHT = 8  # pixels a 1-pixel-high map (a Conv1d channel, a vector) is stretched to
 DEFAULT_OPTIONS = RenderOptions(max_channels=64, caption=True, min_tile=32)  # the first 64 channels, captioned
 MANY_LAYERS = 50  # a selection of more layers than this gets a note with a tighter pattern
+TENSOR_NOTE = "tensor given: used as is, not preprocessed"
 
 
 @dataclass
-class ShowResult:
+class ShowResult(Result):
     """What :func:`show` rendered: files per input and layer, layer metadata, skipped inputs.
 
     ``files[input][layer]`` is the PNG path (when ``out`` was given); ``grids[input][layer]``
-    the :class:`~layerscope.render.ChannelGrid` (when ``out`` was None). ``options`` are the
-    :class:`~layerscope.render.RenderOptions` used (with the shared ranges of ``normalize="global"``);
-    :meth:`to_dict` is the content of ``index.json``. In Jupyter the result shows a table of thumbnails.
+    the :class:`~layerscope.render.ChannelGrid` (when ``out`` was None; :meth:`save` writes them
+    later). ``options`` are the :class:`~layerscope.render.RenderOptions` used (with the shared
+    ranges of ``normalize="global"``); :meth:`to_dict` is the content of ``index.json``. In Jupyter
+    the result shows a table of thumbnails (registered by :mod:`layerscope.display`).
     """
+
+    index_name = "index.json"
 
     out: Optional[Path]
     index: Optional[Path]
@@ -60,24 +78,28 @@ class ShowResult:
     skipped_layers: list[tuple[str, str]] = field(default_factory=list)
     views: tuple[str, ...] = ("grid",)
     notes: list[str] = field(default_factory=list)
+    view_files: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # input -> view -> file(s)
+    listed: Optional[list[str]] = field(default=None, repr=False)  # what the index lists, once written
 
     @property
     def count(self) -> int:
         """Grids rendered (files written or grids returned), not counting the other views."""
         return sum(len(v) for v in (self.files or self.grids).values())
 
+    def _names(self) -> list[str]:
+        """Every file of the result, relative to ``out`` (POSIX): grids, then the other views."""
+        names = [path for entry in self.inputs for path in entry["files"].values()]
+        return names + [path for entry in self.inputs for per_view in self.view_files.get(entry["name"], {}).values()
+                        for path in (per_view.values() if isinstance(per_view, dict) else [per_view])]
+
     @property
     def written(self) -> list[str]:
-        """Every file written, relative to ``out`` (POSIX), the index last."""
-        names = [path for entry in self.inputs for path in entry["files"].values()]
-        names += [path for entry in self.inputs for per_view in entry.get("views", {}).values()
-                  for path in (per_view.values() if isinstance(per_view, dict) else [per_view])]
-        return names + (["index.json"] if self.out is not None else [])
+        """Every file written, relative to ``out`` (POSIX), the index last (empty when nothing was written)."""
+        return self._names() + ["index.json"] if self.out is not None else []
 
     def to_dict(self) -> dict:
         """The content of ``index.json``: version, model, preprocessing, render options, layers, inputs, skips."""
-        from .._version import __version__
-
+        inputs = [{**entry, "views": self.view_files.get(entry["name"], {})} for entry in self.inputs]
         return {
             "layerscope_version": __version__,
             "views": list(self.views),
@@ -86,31 +108,43 @@ class ShowResult:
             "input_shape": list(self.input_shape),
             "render": self.options.to_dict(),
             "layers": self.layers,
-            "inputs": self.inputs,
+            "inputs": inputs,
             "skipped_inputs": [{"path": p, "reason": r} for p, r in self.skipped],
             "skipped_layers": [{"layer": n, "reason": r} for n, r in self.skipped_layers],
             "notes": self.notes,
-            "files": self.written[:-1] if self.out is not None else [],
+            "files": list(self.listed) if self.listed is not None else self._names() if self.out is not None else [],
         }
 
-    def _repr_html_(self) -> str:
-        from ..render.repr import image_table
+    def summary(self) -> str:
+        """One short paragraph: what was drawn, where, and what was skipped."""
+        layers, inputs = len(self.layers), len(self.inputs)
+        text = (f"{self.count} grids of {layers} layer{'s' * (layers != 1)} x {inputs} input{'s' * (inputs != 1)} "
+                f"({', '.join(self.views)}) {f'in {self.out}' if self.out is not None else 'in memory'}.")
+        if self.skipped:
+            text += f" {len(self.skipped)} input{'s' * (len(self.skipped) != 1)} skipped (unreadable)."
+        if self.skipped_layers:
+            text += f" Layers skipped: {', '.join(name for name, _ in self.skipped_layers)}."
+        guesses = [f"{entry['name']}: {entry['prediction']}" for entry in self.inputs if entry.get("prediction")]
+        if guesses:
+            text += f" Predicted {'; '.join(guesses[:3])}{' ...' if len(guesses) > 3 else ''}."
+        return text
 
-        notes = [f"skipped {p}: {r}" for p, r in self.skipped] + [f"skipped layer {n}: {r}" for n, r in self.skipped_layers]
-        rows = [(entry["name"], entry["source"]) for entry in self.inputs]
-        columns = [row["name"] for row in self.layers]
-        return image_table(self._pictures(), rows, columns, title=repr(self), notes=notes)
-
-    def _pictures(self) -> dict[str, dict[str, Any]]:
-        """Per input and layer, the picture a table shows: the grid, else the first other view drawn."""
-        pictures: dict[str, dict[str, Any]] = {}
+    def write_files(self, folder: OutputFolder) -> None:
+        """Write the grids and views (from memory, or copied from ``out``) into ``folder``."""
+        folder.claim([entry["name"] for entry in self.inputs])
+        for entry in self.inputs:  # in the order of the index: the grids, then the other views
+            for layer, path in entry["files"].items():
+                grid = self.grids.get(entry["name"], {}).get(layer)
+                folder.write(grid.png_bytes() if grid is not None else (self.out / path).read_bytes(), path)
         for entry in self.inputs:
-            shown = dict((self.files or self.grids).get(entry["name"], {}))
-            for view in ("overlay", "mean", "pca"):
-                for layer, picture in entry.get("views", {}).get(view, {}).items():
-                    shown.setdefault(layer, self.out / picture if self.out is not None else picture)
-            pictures[entry["name"]] = shown
-        return pictures
+            name = entry["name"]
+            for view, per_view in self.view_files.get(name, {}).items():
+                pictures = entry["views"][view]
+                pairs = per_view.items() if isinstance(per_view, dict) else [(None, per_view)]
+                for layer, path in pairs:
+                    picture = pictures[layer] if layer is not None else pictures
+                    data = (self.out / path).read_bytes() if isinstance(picture, str) else encode_png(picture)
+                    folder.write(data, path)
 
     def __repr__(self) -> str:
         where = f" in {self.out}" if self.out else ""
@@ -118,201 +152,195 @@ class ShowResult:
         return f"ShowResult({self.count} grids of {len(self.layers)} layers x {len(self.inputs)} inputs{where}{skipped})"
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "output"
-
-
-def _input_names(labels: Sequence[str]) -> list[str]:
-    names, seen = [], set()
-    for i, label in enumerate(labels):
-        base = _safe(Path(label).stem) if not label.startswith("<") else f"input-{i:03d}"
-        name, k = base, 2
-        while name in seen:
-            name, k = f"{base}-{k}", k + 1
-        seen.add(name)
-        names.append(name)
-    return names
-
-
-def _feed(images: Any, loaded, batch_size: int) -> tuple[list[torch.Tensor], list[str], list[list[str]], Any]:
-    """Every input through the one way in: ``(batches, source per input, notes per input, feed)``."""
-    from ..io.feed import Feed
-
-    if isinstance(images, torch.Tensor) and images.dim() == 3:
-        images = images.unsqueeze(0)  # one image (C, H, W)
-    feed = Feed.of(images, loaded.preprocessing, max(1, int(batch_size)))
-    batches = list(feed)
-    for batch in batches:
-        if not isinstance(batch, torch.Tensor) or batch.dim() != 4:
-            what = tuple(batch.shape) if isinstance(batch, torch.Tensor) else type(batch).__name__
-            raise InputError(f"show renders images: inputs must be (N, C, H, W) or (C, H, W) tensors or image "
-                             f"files, got {what}. For other inputs use layerscope.capture and layerscope.render.")
-    tensor_note = ["tensor given: used as is, not preprocessed"]
-    notes = [list(r.notes) for r in feed.images] if feed.images else [tensor_note] * feed.count
-    return batches, feed.sources, notes, feed
-
-
-def _checked(images: Any) -> None:
-    from ..io.feed import Feed
-
-    Feed.of(images).check()
-
-
-def _global_ranges(rec, batches) -> dict[str, tuple[float, float]]:
-    """Min-max of every captured layer over all inputs (a first pass for ``normalize='global'``)."""
-    from ..render.normalize import shared_range
-
-    ranges: dict[str, tuple[float, float]] = {}
-    for batch in batches:
-        for name, tensor in rec(batch).items():
-            lo, hi = shared_range([tensor], "layer")
-            old = ranges.get(name, (lo, hi))
-            ranges[name] = (min(lo, old[0]), max(hi, old[1]))
-    return ranges
-
-
-class _Layers(LayerMaps):
-    """The layers met so far, each with its grid's file name; 1-D strips stretched to a visible height."""
-
-    def __init__(self, layouts: Optional[Mapping[str, str]]) -> None:
-        super().__init__(layouts)
-        self.digits = 2  # of the layer number in file names; widened for models with > 100 layers
-
-    def added(self, name: str, row: dict) -> None:
-        row["file"] = f"{len(self.rows) - 1:0{self.digits}d}_{_safe(name)}.png"
-
-    def maps(self, name: str, tensor: torch.Tensor, record: Mapping[str, Any], input_size: Any):  # type: ignore[override]
-        maps = super().maps(name, tensor, record, input_size)
-        if maps is None:
-            return None
-        if maps.maps.shape[-2] == 1:  # 1-D strips (Conv1d, vectors): stretch to a visible height, a view
-            return maps.maps.expand(-1, -1, STRIP_HEIGHT, -1)
-        return maps.maps
-
-
 def show(
     model: Any,
     images: Any,
     layers: Any = None,
-    out: Union[str, Path, None] = None,
+    out: Union[str, Path, OutputOptions, None] = None,
     *,
-    views: Union[str, Sequence[str]] = ("grid",),
-    names: Optional[Mapping[str, str]] = None,
     options: Optional[RenderOptions] = None,
-    layouts: Optional[Mapping[str, str]] = None,
-    overwrite: bool = False,
-    batch_size: int = 8,
-    threads: Optional[int] = None,
-    preprocessing: Any = None,
-    rank: Optional[str] = None,
-    target: Union[None, int, str] = None,
-    **option_fields: Any,
+    run: Optional[RunOptions] = None,
+    show: Optional[ShowOptions] = None,
+    **fields: Any,
 ) -> ShowResult:
-    """Capture ``layers`` of ``model`` on ``images`` and render the chosen ``views`` of each (layer, input).
+    """Capture ``layers`` of ``model`` on ``images`` and render the chosen views of each (layer, input).
 
-    ``model``: a spec (``"torchvision:resnet18"``, ``"builtin:digits"``), an ``nn.Module`` or a
-    ``LoadedModel`` (``preprocessing=`` replaces its preprocessing; a bare module's is assumed, see
-    :mod:`layerscope.io.resolve`); ``images``: files / directories / globs / PIL images (unreadable
-    files are skipped and listed; for ``strict``, ``recursive`` or ``max_pixels`` pass a
-    :class:`~layerscope.io.feed.Feed` made with them), or a tensor, used as is. ``layers``: as
-    :func:`~layerscope.capturing.select_layers` (default: every convolution; for token models such as
-    ViT, the block outputs).
+    ``model``: a spec (``"torchvision:resnet18"``, ``"builtin:digits"``), an ``nn.Module``, a
+    ``LoadedModel`` or a :class:`~layerscope.run.Subject` (for other preprocessing:
+    ``Subject.of(model, preprocessing=...)``; a bare module's is assumed, see
+    :mod:`layerscope.io.resolve`). ``images``: anything :class:`~layerscope.io.feed.Feed` takes:
+    files / directories / globs / PIL images (unreadable files are skipped and listed), or a tensor,
+    used as is. ``layers``: as :func:`~layerscope.capturing.select_layers` (default: every
+    convolution; for token models such as ViT, the block outputs).
 
-    ``views`` (:data:`~layerscope.render.views.VIEWS`): ``grid`` (channel grids,
-    ``out/<input>/<NN>_<layer>.png``), ``mean``, ``overlay`` (the mean map over the image the model
-    saw, after its resize and crop), ``pca``, ``figure`` (``<NN>_<layer>.<view>.png``) and
-    ``progression`` (``out/<input>/progression.png``). ``names`` maps layer names to display names
-    for captions (``{"features.0": "conv1_1"}``); captions say "random init" when the weights are.
-    ``out/index.json`` lists every file; a later run may replace the files an earlier run listed
-    there, never other files unless ``overwrite=True``. Without ``out`` the pictures are returned
-    (``result.grids``; the other views in ``result.inputs[i]["views"]``).
+    Three option objects, each of whose fields may also be given as a keyword that replaces it:
 
-    How grids are drawn: ``options`` (a :class:`~layerscope.render.RenderOptions`; None:
-    :data:`DEFAULT_OPTIONS`: at most 64 channels, captioned, tiles at least 32 pixels), any of whose
-    fields may be given as a keyword that replaces it: ``show(model, img, out="maps", max_channels=12)``.
-    ``normalize="global"`` without ``value_range`` shares one min-max per layer across all inputs
-    (a second forward pass); ``value_range`` may also map layer names to ranges.
-    ``max_channels=0`` renders every channel (the atlas). ``layouts`` maps layer names to
-    :func:`~layerscope.core.layout.to_maps` layouts (how to read a layer's tensor).
+    - ``options`` (:class:`~layerscope.render.RenderOptions`, how grids are drawn; None:
+      :data:`DEFAULT_OPTIONS`: at most 64 channels, captioned, tiles at least 32 pixels):
+      ``show(model, img, out="maps", max_channels=12)``. ``normalize="global"`` without
+      ``value_range`` shares one min-max per layer across all inputs (a second forward pass);
+      ``max_channels=0`` renders every channel (the atlas).
+    - ``show`` (:class:`~layerscope.showing.options.ShowOptions`): ``views`` (``grid``: channel grids
+      ``out/<input>/<NN>_<layer>.png``; ``mean``, ``overlay``, ``pca``, ``figure``, ``importance``:
+      ``<NN>_<layer>.<view>.png``; ``progression``: ``out/<input>/progression.png``; see
+      :data:`~layerscope.render.views.VIEWS`), ``names`` (display names for captions; captions say
+      "random init" when the weights are), ``layouts``, ``rank="importance"`` with ``target`` (each
+      grid ordered by the channels' importance, most important first, one extra forward and backward
+      per batch; the view ``importance`` draws the Grad-CAM style heat map of the top channels) and
+      ``threads``.
+    - ``run`` (:class:`~layerscope.run.RunOptions`): ``batch_size``, ``device``, ``strict`` ...
 
-    ``rank="importance"`` orders each grid by the channels' importance for ``target`` (a class
-    index, or a class name where the model's classes are known; None: each input's top prediction),
-    most important first (:func:`layerscope.explain.attribution`, one extra forward and backward per
-    batch); the view ``importance`` draws the Grad-CAM style heat map of the grid's top
-    ``max_channels`` channels over the image the model saw (:mod:`layerscope.explain.ranking`).
+    ``out`` (or an :class:`~layerscope.run.OutputOptions`; keyword ``overwrite=True``):
+    ``out/index.json`` lists every file; a later run replaces the files an earlier run listed there,
+    never other files unless ``overwrite`` (see :mod:`layerscope.core.outputs`). Without ``out`` the
+    pictures are returned (``result.grids``; the other views in ``result.inputs[i]["views"]``) and
+    ``result.save(out)`` writes them.
     """
-    from .batch import Rendering, render_batch
-    from ..capturing.select import default_layers
-    from ..capturing import Recorder, select_layers
-
-    options = RenderOptions.of(DEFAULT_OPTIONS if options is None else options, **option_fields)
-    views = check_views(views)
-    rank = _check_rank(rank, options)
-    layouts = {name: canonical_layout(layout) for name, layout in (layouts or {}).items()}
-    _checked(images)  # a missing file fails before any model is built or downloaded
-    loaded = resolve_model(model, preprocessing=preprocessing)
-    chosen = select_layers(loaded.module, layers if layers is not None else default_layers(loaded.module))
-    batches, sources, notes, feed = _feed(images, loaded, batch_size)
-    inputs = _input_names(sources)
-    out_dir = Path(out) if out is not None else None
-    folder = OutputFolder(out_dir, "index.json", overwrite=overwrite) if out_dir is not None else None
+    render, run_options, chosen, output = _options(options, run, show, out, fields)
+    _check_rank(chosen.rank, render)
+    if isinstance(images, torch.Tensor) and images.dim() == 3:
+        images = images.unsqueeze(0)  # one image (C, H, W)
+    _checked(images, run_options)  # a missing file fails before any model is built or downloaded
+    subject = Subject.of(model, layers, layouts=chosen.layouts or None, device=run_options.device)
+    folder = OutputFolder(output.path, ShowResult.index_name, overwrite=output.overwrite) if output.path else None
+    target = class_index(chosen.target, subject.classes) if chosen.importance else None
+    seen = _Seen(ShownLayers(subject.layouts))
+    with ThreadPoolExecutor(chosen.threads or min(8, os.cpu_count() or 1)) as pool:
+        steps, record = _steps(subject, images, run_options, render)
+        if render.normalize == "global" and render.value_range is None:
+            render = render.replace(value_range=record.ranges)
+        pre = subject.preprocessing
+        r = Rendering(render, chosen.views, chosen.names, subject.random_init, folder, pool, pre,
+                      subject.spec + (" (random init)" if subject.random_init else ""), chosen.rank, subject.classes)
+        for step in steps:
+            items = seen.inputs(_image_batch(step), record.feed, step.start)
+            if folder is not None:
+                folder.claim(items)
+            seen.predictions += step.predictions()
+            ranked = None
+            if chosen.importance:
+                ranked = rank_batch(subject.loaded, step.batch, subject.layers, target=target,
+                                    top_k=render.max_channels or None, layouts=subject.layouts)
+                seen.targets += ranked.target
+            for item, name, meta, grid_or_file, pictures in render_step(step, items, seen.known, r, ranked):
+                seen.add(item, name, meta, grid_or_file, pictures)
+    result = seen.result(folder, render, chosen.views, subject, record.feed)
+    if len(subject.layers) > MANY_LAYERS:
+        result.notes.append(many_layers_note(subject.module, len(subject.layers)))
     if folder is not None:
-        folder.claim(inputs)
-    run = _Run(inputs, _Layers(layouts))
-    pre = loaded.preprocessing
-    ranked = _ranked(loaded, batches, chosen, target, options, layouts) if rank or "importance" in views else None
-    with Recorder(loaded.module, chosen) as rec, ThreadPoolExecutor(threads or min(8, os.cpu_count() or 1)) as pool:
-        if options.normalize == "global" and options.value_range is None:
-            options = options.replace(value_range=_global_ranges(rec, batches))
-        r = Rendering(options, views, dict(names or {}), loaded.weights is None, out_dir, overwrite, pool, pre.mean,
-                      pre.std, loaded.spec + (" (random init)" if loaded.weights is None else ""), rank, loaded.classes)
-        start = 0
-        for number, batch in enumerate(batches):
-            items, start = inputs[start : start + len(batch)], start + len(batch)
-            acts = rec(batch)
-            run.predictions += loaded.predictions(acts.output) or [None] * len(items)
-            scores = ranked[number] if ranked else None
-            run.targets += scores.target if scores else []
-            for item, name, meta, grid_or_file, files in render_batch(acts, batch, items, run.known, r, scores):
-                run.add(item, name, meta, grid_or_file, files)
-    result = run.result(out_dir, options, views, loaded, batches, feed, sources, notes)
-    if len(chosen) > MANY_LAYERS:
-        result.notes.append(many_layers_note(loaded.module, len(chosen)))
-    if folder is not None:
-        folder.written += result.written[:-1]
-        folder.finish(result.to_dict())  # compact: the C encoder (indent= is pure Python)
+        order = {name: i for i, name in enumerate(result.written)}  # threads finish in any order; the index does not
+        folder.written.sort(key=lambda name: order.get(name, len(order)))
+        result.listed = folder.finish(result.to_dict())["files"]  # compact: the C encoder (indent= is pure Python)
         result.index = folder.out / folder.index
     return result
 
 
-class _Run:
-    """What one show run collects: per input the grid metadata, grids or files, views and predictions."""
+def _options(options: Optional[RenderOptions], run: Optional[RunOptions], show: Optional[ShowOptions],
+             out: Union[str, Path, OutputOptions, None], fields: dict[str, Any]):
+    """The four option objects, each with the keywords that name its fields; the rest are render options."""
+    shown, rest = ShowOptions.split(fields)
+    running, rest = RunOptions.split(rest)
+    written, rest = OutputOptions.split(rest)
+    if "out" in written:
+        raise InputError("Give out as the fourth argument (or an OutputOptions), not as a keyword of the options.")
+    render = RenderOptions.of(DEFAULT_OPTIONS if options is None else options, **rest)
+    output = out if isinstance(out, OutputOptions) else OutputOptions(out=out)
+    return render, RunOptions.of(run, **running), ShowOptions.of(show, **shown), output.replace(**written)
 
-    def __init__(self, inputs: list[str], known: _Layers) -> None:
-        self.inputs, self.known = inputs, known
-        self.metas: dict[str, dict] = {n: {} for n in inputs}
+
+def _checked(images: Any, run: RunOptions) -> None:
+    if isinstance(images, Feed):
+        images.check()
+    else:
+        Feed(images, recursive=run.recursive).check()
+
+
+@dataclass
+class _Record:
+    """The feed of record (sources, notes, skipped inputs) and the global ranges of a first pass."""
+
+    feed: Feed
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def _steps(subject: Subject, images: Any, options: RunOptions, render: RenderOptions) -> tuple[Any, _Record]:
+    """The run to render, and its record. ``normalize="global"`` without a range needs every layer's min-max over
+    all inputs first: a first run keeps the batches and takes the ranges, the second runs on the kept batches."""
+    if render.normalize != "global" or render.value_range is not None:
+        steps = Run(subject, images, options, desc="show")
+        return steps, _Record(steps.feed)
+    first = Run(subject, images, options, desc="show (ranges)")
+    kept: list[Any] = []
+    ranges: dict[str, tuple[float, float]] = {}
+    for step in first:
+        kept.append(step.batch)
+        for name, tensor in step.acts.items():
+            lo, hi = shared_range([tensor], "layer")
+            old = ranges.get(name, (lo, hi))
+            ranges[name] = (min(lo, old[0]), max(hi, old[1]))
+    return Run(subject, kept, options.replace(batch_size=max([len(b) for b in kept] or [1])), desc="show"), \
+        _Record(first.feed, ranges)
+
+
+def _image_batch(step: Step) -> Step:
+    batch = step.batch
+    if not isinstance(batch, torch.Tensor) or batch.dim() != 4:
+        what = tuple(batch.shape) if isinstance(batch, torch.Tensor) else type(batch).__name__
+        raise InputError(f"show renders images: inputs must be (N, C, H, W) or (C, H, W) tensors or image "
+                         f"files, got {what}. For other inputs use layerscope.capture and layerscope.render.")
+    return step
+
+
+class _Seen:
+    """What one show run collects: per input its name, grid metadata, grids or files, views and predictions."""
+
+    def __init__(self, known: ShownLayers) -> None:
+        self.known = known
+        self.names: list[str] = []
+        self.taken: set[str] = set()
+        self.metas: dict[str, dict] = {}
         self.made: dict[str, dict[str, Any]] = {}  # input -> layer -> grid, or the file it was written to
-        self.views: dict[str, dict[str, Any]] = {n: {} for n in inputs}  # input -> view -> {layer: file} (or file)
+        self.views: dict[str, dict[str, Any]] = {}  # input -> view -> {layer: picture} (or picture)
+        self.paths: dict[str, dict[str, Any]] = {}  # input -> view -> {layer: file} (or file), also in memory
         self.predictions: list = []
         self.targets: list[int] = []  # the class each input's importance was taken for (rank / importance view)
+        self.input_shape: tuple[int, ...] = ()  # of one input, as the model took it
 
-    def add(self, item: str, layer: Optional[str], meta, grid_or_file, files: dict) -> None:
-        if layer is None:  # the progression strip of the input
-            self.views[item].update(files)
+    def inputs(self, step: Step, feed: Feed, start: int) -> list[str]:
+        """The names of the step's inputs (its folder under ``out``): the file's stem, made unique, or input-NNN."""
+        items = []
+        self.input_shape = self.input_shape or tuple(step.batch.shape[1:])
+        for i, label in enumerate(feed.sources[start : start + len(step)], start):
+            base = safe_name(Path(label).stem) if not label.startswith("<") else f"input-{i:03d}"
+            name, k = base, 2
+            while name in self.taken:
+                name, k = f"{base}-{k}", k + 1
+            self.taken.add(name)
+            items.append(name)
+            self.metas[name], self.views[name], self.paths[name] = {}, {}, {}
+        self.names += items
+        return items
+
+    def add(self, item: str, layer: Optional[str], meta, grid_or_file, pictures: dict) -> None:
+        if layer is None:  # the per-input views (progression)
+            self.views[item].update(pictures)
+            self.paths[item].update({view: f"{item}/{VIEWS[view].file_name('')}" for view in pictures})
             return
-        for view, value in files.items():
+        stem = self.known.rows[layer]["file"][: -len(".png")]
+        for view, value in pictures.items():
             self.views[item].setdefault(view, {})[layer] = value
+            self.paths[item].setdefault(view, {})[layer] = f"{item}/{VIEWS[view].file_name(stem)}"
         if meta is not None:
             self.metas[item][layer] = meta
             self.made.setdefault(item, {})[layer] = grid_or_file
 
-    def result(self, out_dir, options, views, loaded, batches, feed, sources, notes) -> ShowResult:
-        from ..io.predictions import describe_predictions
-
-        entries = []
-        for n, src, note, top in zip(self.inputs, sources, notes, self.predictions):
-            entry = {"name": n, "source": src, "notes": note, "grids": self.metas[n],
-                     "files": {k: f"{n}/{p.name}" for k, p in self.made.get(n, {}).items()} if out_dir else {},
+    def result(self, folder: Optional[OutputFolder], options: RenderOptions, views: tuple[str, ...],
+               subject: Subject, feed: Feed) -> ShowResult:
+        notes = [list(r.notes) for r in feed.images] if feed.images else [[TENSOR_NOTE]] * len(self.names)
+        entries: list[dict[str, Any]] = []
+        for n, src, note, top in zip(self.names, feed.sources, notes, self.predictions):
+            entry: dict[str, Any] = {"name": n, "source": src, "notes": note, "grids": self.metas[n],
+                     "files": {layer: f"{n}/{self.known.rows[layer]['file']}" for layer in self.made.get(n, {})},
                      "views": self.views[n]}
             if self.targets:
                 entry["importance_target"] = self.targets[len(entries)]
@@ -320,37 +348,26 @@ class _Run:
                 entry["predictions"] = [{"class": c, "probability": p} for c, p in top]
                 entry["prediction"] = describe_predictions(top)
             entries.append(entry)
+        out = folder.out if folder is not None else None
+        files = {n: {layer: out / path for layer, path in self.made[n].items()} for n in self.made} if out else {}
         return ShowResult(
-            out_dir, None, options, loaded.to_dict(), loaded.preprocessing.to_dict(), tuple(batches[0].shape[1:]),
-            files=self.made if out_dir else {}, grids={} if out_dir else self.made,
-            layers=list(self.known.rows.values()), inputs=entries, skipped=list(feed.skipped),
-            skipped_layers=list(self.known.skipped.items()), views=views,
+            out, None, options, subject.loaded.to_dict(), subject.preprocessing.to_dict(), self.input_shape,
+            files=files, grids={} if out else self.made, layers=list(self.known.rows.values()), inputs=entries,
+            skipped=list(feed.skipped), skipped_layers=list(self.known.skipped.items()), views=views,
+            view_files=self.paths,
         )
 
 
 def _check_rank(rank: Optional[str], options: RenderOptions) -> Optional[str]:
-    from ..explain.ranking import check_rank
-
-    if check_rank(rank) and (options.channels is not None or options.order != "index"):
+    if rank is not None and (options.channels is not None or options.order != "index"):
         given = f"channels={list(options.channels)}" if options.channels is not None else f"order={options.order!r}"
         raise InputError(f"rank={rank!r} orders the channels itself; {given} would order them too. Leave out one "
                          "of them (CLI: --rank, --order).")
     return rank
 
 
-def _ranked(loaded, batches, layers, target, options: RenderOptions, layouts) -> list:
-    """Per batch, the channels' importance order and heat maps (:func:`~layerscope.explain.ranking.rank_batch`)."""
-    from ..explain.ranking import class_index, rank_batch
-
-    index = class_index(target, loaded.classes)
-    return [rank_batch(loaded, batch, layers, target=index, top_k=options.max_channels or None, layouts=layouts)
-            for batch in batches]
-
-
-def many_layers_note(module, count: int) -> str:
+def many_layers_note(module: torch.nn.Module, count: int) -> str:
     """A note for a selection of more than :data:`MANY_LAYERS` layers, with a tighter pattern to try."""
-    from ..capturing.select import default_layers
-
     blocks = default_layers(module)
     if blocks:
         hint = f"the block outputs ({blocks[0]} ... {blocks[-1]}, the default)"

@@ -1,7 +1,8 @@
-"""How :func:`layerscope.show` renders one batch: every layer's grid and views in a thread pool, then the strips.
+"""How :func:`layerscope.show` renders one step of its run: every layer's grid and views in a thread pool.
 
-The pieces that are not about folders and the index: captions (display names, "random init"),
-the default layers of token models, attention internals refused with advice.
+The views come from the registry :data:`~layerscope.render.views.VIEWS`: a per-layer view draws
+each (layer, input), a per-input view (``progression``) each input over all layers; a view that
+needs the seen image is left out where there is none, one that needs importance gets the heat map.
 
 >>> _caption_title("features.0", {"features.0": "conv1_1"}, random_init=True)
 'conv1_1 (random init)'
@@ -11,17 +12,23 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
+import numpy as np
 import torch
 
-from ..render.grid import render_grids
+from ..core.outputs import OutputFolder
 from ..render.options import RenderOptions
-from ..render.png import save_png, write_atomic
-from ..render.views import LAYER_VIEWS, captioned, figure_png, layer_view, seen_images
+from ..core.names import safe_name
+from ..io.preprocess import Preprocessing
+from ..render.views import VIEWS, View
+from ..render.views.grid import GridView
+from ..run.loop import Step
+from ..run.maps import LayerMaps
 
-__all__ = ["Rendering", "render_batch"]
+__all__ = ["Rendering", "ShownLayers", "render_step", "STRIP_HEIGHT"]
+
+STRIP_HEIGHT = 8  # pixels a 1-pixel-high map (a Conv1d channel, a vector) is stretched to
 
 
 def _caption_title(layer: str, names: Mapping[str, str], random_init: bool) -> str:
@@ -31,17 +38,15 @@ def _caption_title(layer: str, names: Mapping[str, str], random_init: bool) -> s
 
 @dataclass
 class Rendering:
-    """What stays fixed over a show run: options, views, titles, where files go."""
+    """What stays fixed over a show run: options, views, titles, where files go (``folder``; None: in memory)."""
 
     options: RenderOptions
     views: tuple[str, ...]
     names: Mapping[str, str]
     random_init: bool
-    out: Optional[Path]
-    overwrite: bool
+    folder: Optional[OutputFolder]
     pool: ThreadPoolExecutor
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
+    preprocessing: Preprocessing  # undoes the inputs' normalization: the image the model saw
     model_title: str
     rank: Optional[str] = None  # "importance": grids in importance order (see layerscope.explain.ranking)
     classes: Optional[Sequence[str]] = None
@@ -52,89 +57,103 @@ class Rendering:
     def target_name(self, index: int) -> str:
         return f"class {index} ({self.classes[index]})" if self.classes and index < len(self.classes) else f"class {index}"
 
+    def per(self, kind: str) -> list[View]:
+        """The chosen views drawn per ``kind`` (layer or input), the grid apart."""
+        return [VIEWS[name] for name in self.views if name != "grid" and VIEWS[name].per == kind]
 
-def render_batch(acts, batch: torch.Tensor, items: list[str], known, r: Rendering, ranked: Any = None):
-    """Render every layer of one batch; yields ``(input, layer, grid metadata, grid or file, {view: file})``.
+    def put(self, view: View, maps: Any, relpath: str, **kwargs: Any) -> Any:
+        """The picture of ``view``: written to ``relpath`` (returned) when there is a folder, else the array."""
+        if self.folder is None:
+            return view.draw(maps, **kwargs)
+        self.folder.write(view.png(maps, **kwargs), relpath)
+        return relpath
 
-    Waits for the whole batch (bounds memory) and raises the first error. The progression strip of
-    each input (view ``progression``) is written last, under the key ``None``. ``ranked`` (a
+
+def _stretched(maps: torch.Tensor) -> torch.Tensor:
+    """1-D strips (Conv1d, vectors) stretched to a visible height (a view, no copy)."""
+    return maps.expand(-1, -1, STRIP_HEIGHT, -1) if maps.shape[-2] == 1 else maps
+
+
+class ShownLayers(LayerMaps):
+    """The layers met so far, each with its grid's file name ``<NN>_<layer>.png`` (``row["file"]``)."""
+
+    def __init__(self, layouts: Optional[Mapping[str, str]] = None) -> None:
+        super().__init__(layouts)
+        self.digits = 2  # of the layer number in file names; widened for models with > 100 layers
+
+    def added(self, name: str, row: dict) -> None:
+        row["file"] = f"{len(self.rows) - 1:0{self.digits}d}_{safe_name(name)}.png"
+
+
+def render_step(step: Step, items: list[str], known: ShownLayers, r: Rendering, ranked: Any = None) -> Iterator[tuple]:
+    """Render every layer of one step; yields ``(input, layer, grid metadata, grid or file, {view: picture})``.
+
+    ``known`` reads each layer's maps and names its grid file as layers are met. Waits for
+    the whole batch (bounds memory) and raises the first error. The per-input views (``progression``)
+    of each input come last, under the layer ``None``. ``ranked`` (a
     :class:`~layerscope.explain.ranking.Ranked`) gives the importance order and heat maps of the batch.
     """
+    acts, batch = step.acts, step.batch
     known.digits = max(known.digits, len(str(len(acts) - 1)))
-    seen = seen_images(batch, r.mean, r.std) if batch.dim() == 4 and batch.shape[1] in (1, 3) else None
-    jobs, shown = [], []
+    pixels = r.preprocessing.pixels(batch) if batch.dim() == 4 else None
+    seen = list(pixels) if pixels is not None else None
+    jobs, laid = [], {}
     for name, tensor in acts.items():
         maps = known.maps(name, tensor, acts.describe(name), tuple(batch.shape[-2:]))
         if maps is not None:
-            shown.append(name)
-            jobs.append((name, r.pool.submit(_render_layer, maps, name, known.rows[name]["file"], items, seen, r,
-                                             ranked)))
+            laid[name] = maps.maps
+            file = known.rows[name]["file"]
+            jobs.append((name, r.pool.submit(_render_layer, _stretched(maps.maps), name, file, items, seen, r, ranked)))
     for name, job in jobs:
         for item, result in zip(items, job.result()):
             yield (item, name, *result)
-    if "progression" in r.views and shown:
+    inputs = r.per("input")
+    if inputs and laid:
         for index, item in enumerate(items):
-            yield item, None, None, None, {"progression": _progression(acts, shown, index, item, r)}
+            one = {name: maps[index] for name, maps in laid.items()}
+            pictures = {view.name: r.put(view, one, f"{item}/{view.file_name('')}", caption=view.caption(r.model_title),
+                                         seen=seen[index] if seen else None, options=r.options) for view in inputs}
+            yield item, None, None, None, pictures
 
 
 def _grids(maps: torch.Tensor, layer: str, title: str, r: Rendering, ranked) -> list:
     """The grids of one layer for the batch: in channel order, or each input's importance order."""
     if "grid" not in r.views:
         return [None] * len(maps)
+    grid = VIEWS["grid"] if isinstance(VIEWS["grid"], GridView) else GridView()  # show also writes grid metadata
     if r.rank is None or ranked is None or layer not in ranked.order:
-        return render_grids(maps, r.options, layer=layer, title=title)
+        return grid.grids(maps, r.options, layer=layer, title=title)
     k = r.options.max_channels or maps.shape[1]
-    return [render_grids(maps[i : i + 1], r.options.replace(channels=tuple(ranked.order[layer][i, :k].tolist())),
-                         layer=layer, title=f"{title} | by importance for {r.target_name(ranked.target[i])}")[0]
+    return [grid.grids(maps[i : i + 1], r.options.replace(channels=tuple(ranked.order[layer][i, :k].tolist())),
+                       layer=layer, title=f"{title} | by importance for {r.target_name(ranked.target[i])}")[0]
             for i in range(len(maps))]
 
 
-def _render_layer(maps: torch.Tensor, layer: str, file: str, items: list[str], seen, r: Rendering, ranked=None) -> list:
-    """One layer's grids and views for every input of the batch, written when ``r.out`` is set (a worker thread)."""
+def _render_layer(maps: torch.Tensor, layer: str, file: str, items: list[str], seen: Optional[list[np.ndarray]],
+                  r: Rendering, ranked=None) -> list:
+    """One layer's grids and views for every input of the batch, written when there is a folder (a worker thread)."""
     title = r.title(layer)
     grids = _grids(maps, layer, title, r, ranked)
+    stem = file[: -len(".png")]
     results = []
     for index, (item, grid) in enumerate(zip(items, grids)):
         meta = grid.meta.to_dict() if grid is not None else None
-        target = grid
-        if grid is not None and r.out is not None:
-            target = grid.save(r.out / item / file, overwrite=True)
+        made = grid
+        if grid is not None and r.folder is not None:
+            made = r.folder.write(grid.png_bytes(), f"{item}/{file}")
+        image = seen[index] if seen else None
         views = {}
-        for view in r.views:
-            if view in LAYER_VIEWS and (view != "overlay" or seen is not None):
-                views[view] = _layer_view(view, maps[index], title, seen[index] if seen else None, r, item, file)
-            elif view == "importance" and ranked is not None and layer in ranked.heat:
-                heat_title = f"{title} | importance for {r.target_name(ranked.target[index])}"
-                views[view] = _layer_view(view, ranked.heat[layer][index][None], heat_title,
-                                          seen[index] if seen else None, r, item, file)
-        results.append((meta, target, views))
+        for view in r.per("layer"):
+            if view.needs_seen and image is None:
+                continue
+            if view.needs_importance:
+                if ranked is None or layer not in ranked.heat:
+                    continue
+                values = ranked.heat[layer][index][None]
+                caption = view.caption(f"{title} | importance for {r.target_name(ranked.target[index])}")
+            else:
+                values, caption = maps[index], view.caption(title)
+            views[view.name] = r.put(view, values, f"{item}/{view.file_name(stem)}", caption=caption, seen=image,
+                                     options=r.options)
+        results.append((meta, made, views))
     return results
-
-
-def _layer_view(view: str, maps: torch.Tensor, title: str, seen, r: Rendering, item: str, file: str):
-    stem = file[: -len(".png")]
-    if view == "figure":
-        data = figure_png(maps, title=f"{title}  ({'x'.join(str(d) for d in maps.shape)})")
-        if r.out is None:
-            return data
-        write_atomic(data, r.out / item / f"{stem}.figure.png", overwrite=True)
-        return f"{item}/{stem}.figure.png"
-    if view == "importance":  # the heat map over the image the model saw: an overlay of its one channel
-        picture = layer_view("overlay" if seen is not None else "mean", maps, title=title, seen=seen)
-    else:
-        picture = layer_view(view, maps, title=f"{title} | {view}", seen=seen)
-    if r.out is None:
-        return picture
-    save_png(picture, r.out / item / f"{stem}.{view}.png", overwrite=True)
-    return f"{item}/{stem}.{view}.png"
-
-
-def _progression(acts, names: list[str], index: int, item: str, r: Rendering):
-    from ..render.summary import progression_strip
-
-    strip = progression_strip(acts, index=index, layers=names, height=96)
-    picture = captioned(strip, f"{r.model_title}: mean map of each layer, shallow to deep")
-    if r.out is None:
-        return picture
-    save_png(picture, r.out / item / "progression.png", overwrite=True)
-    return f"{item}/progression.png"
