@@ -17,6 +17,7 @@ from typing import Any, Iterator, Optional
 import torch
 
 from ..core.display import Displayable
+from .select import _not_found
 
 __all__ = ["LayerInfo", "Activations"]
 
@@ -66,8 +67,6 @@ class Activations(Displayable, Mapping):
         try:
             return self.tensors[name]
         except KeyError:
-            from .select import _not_found
-
             raise _not_found(name, self.tensors, kind="captured layer") from None
 
     def __iter__(self) -> Iterator[str]:

@@ -28,6 +28,7 @@ from .colormap import BACKGROUND, TEXT, palette
 from .font import GLYPH_HEIGHT, number_masks
 from .normalize import Normalization, mode_info, quantize, shared_range, value_ranges
 from .options import RenderOptions
+from .png import encode_png, save_png
 from .strips import add_strips
 
 __all__ = ["ChannelGrid", "GridMeta", "render_grid", "render_grids", "channel_grid"]
@@ -94,8 +95,6 @@ class ChannelGrid:
         return image
 
     def png_bytes(self) -> bytes:
-        from .png import encode_png
-
         return encode_png(self.indices, palette=self.palette)
 
     def _repr_png_(self) -> bytes:
@@ -103,8 +102,6 @@ class ChannelGrid:
 
     def save(self, path: Union[str, Path], *, overwrite: bool = True) -> Path:
         """Write a palette PNG atomically; ``overwrite=False`` refuses an existing file."""
-        from .png import save_png
-
         return save_png(self.indices, path, palette=self.palette, overwrite=overwrite)
 
     def __repr__(self) -> str:
