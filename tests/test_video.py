@@ -44,6 +44,19 @@ def test_writes_frames_filmstrip_animation_and_times(clip, model, tmp_path):
     assert strip.shape[0] > 2 * 160 and strip.shape[1] > 4 * 160
 
 
+def test_a_rerun_replaces_its_own_files_and_never_a_users(clip, model, tmp_path):
+    """The one rule of output folders: the filmstrip and animation are the run's own, listed in video.json."""
+    before = show_video(model, clip, out=tmp_path / "maps", fps=1).filmstrip.read_bytes()
+    again = show_video(model, clip, out=tmp_path / "maps", fps=1, cmap="gray")  # refused before: files existed
+    assert again.filmstrip.read_bytes() != before  # redrawn in gray
+    assert json.loads(again.info.read_text())["files"] == ["filmstrip.png", "animation.webp"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "filmstrip.png").write_bytes(b"a user's picture")
+    with pytest.raises(InputError, match=r"already holds filmstrip\.png, which layerscope did not write"):
+        show_video(model, clip, out=tmp_path / "mine", fps=1)
+    assert (tmp_path / "mine" / "filmstrip.png").read_bytes() == b"a user's picture"
+
+
 def test_gif_and_errors(clip, model, tmp_path):
     result = show_video(model, clip, out=tmp_path / "gif", fps=1, animation="gif")
     with Image.open(result.animation) as moving:

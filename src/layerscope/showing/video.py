@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -27,7 +26,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 from PIL import Image
 
-from ..core.files import write_atomic
+from ..core.outputs import OutputFolder
 from ..core.options import Options, positive_int
 from ..errors import InputError, did_you_mean
 from ..io.images import LoadedImage
@@ -151,16 +150,16 @@ def show_video(
 
 def _write_extras(result, clip, loaded, layer: str, settings: VideoOptions, overwrite: bool) -> VideoResult:
     out = Path(result.out)
+    folder = OutputFolder(out, "video.json", overwrite=overwrite)  # the one rule: a rerun replaces its own files
     fps, fmt = settings.fps, settings.animation
     grids = [np.asarray(Image.open(out / entry["files"][layer]).convert("RGB")) for entry in result.inputs]
     seen = [np.asarray(loaded.preprocessing.seen_image(f.image).convert("RGB")) for f in clip.frames]  # what the model saw
-    strip = write_atomic(encode_png(filmstrip(seen, grids, [f"{f.time:.2f} s" for f in clip.frames])),
-                         out / "filmstrip.png", overwrite=overwrite)
-    moving = write_atomic(animation_bytes(grids, fps, fmt), out / f"animation.{fmt}", overwrite=overwrite)
+    strip = folder.write(encode_png(filmstrip(seen, grids, [f"{f.time:.2f} s" for f in clip.frames])), "filmstrip.png")
+    moving = folder.write(animation_bytes(grids, fps, fmt), f"animation.{fmt}")
     frames = [{"name": entry["name"], "time": f.time, "frame_number": f.index}
               for entry, f in zip(result.inputs, clip.frames)]
     info = {"source": clip.source, "source_fps": clip.source_fps, "duration": clip.duration, "size": list(clip.size),
             "sampled_fps": fps, "layer": layer, "filmstrip": strip.name, "animation": moving.name,
             "frames": frames, "notes": clip.notes}
-    path = write_atomic(json.dumps(info, indent=1).encode("utf-8"), out / "video.json", overwrite=overwrite)
-    return VideoResult(result, layer, frames, strip, moving, path)
+    folder.finish(info, indent=1)
+    return VideoResult(result, layer, frames, strip, moving, out / "video.json")
