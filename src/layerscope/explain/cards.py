@@ -26,6 +26,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from ..core.examples import Example
 from ..errors import InputError
 
 __all__ = ["card", "Card"]
@@ -75,8 +76,6 @@ class Card:
     def report_examples(self) -> dict:
         """For :func:`layerscope.report` ``examples=`` (one card, or a list of cards): clicking the channel in the
         report shows the card, then its dataset examples."""
-        from ..reporting import Example
-
         found = [Example(self.picture(), f"channel card of {self.layer} channel {self.channel}")]
         found += [Example(pixels, f"#{entry['rank'] + 1} {entry['source']}", entry["score"])
                   for pixels, entry in self.examples]

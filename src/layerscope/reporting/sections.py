@@ -23,10 +23,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence, Union
 
+from ..core.examples import Example
 from ..errors import InputError
 from .images import data_uri
 
-__all__ = ["Section", "Table", "Figure", "Text", "Example", "as_sections", "as_examples", "examples_section", "SECTION_KINDS"]
+__all__ = ["Section", "Table", "Figure", "Text", "Example", "as_sections", "as_examples", "examples_section", "example_dict",
+           "SECTION_KINDS"]
 
 SECTION_KINDS = ("dataset", "comparison", "extra")  # where a section goes: after the layers, in this order
 
@@ -87,22 +89,6 @@ class Section:
                 raise InputError(f"Section {self.id!r}: a block must be a Text, Table or Figure, got {type(block).__name__}.")
 
 
-@dataclass(frozen=True)
-class Example:
-    """One dataset example of a channel: a picture (a crop), a caption (which image, where), its score and,
-    optionally, a box ``(left, top, right, bottom)`` in the picture's pixels to outline."""
-
-    image: Any
-    caption: str = ""
-    score: Optional[float] = None
-    box: Optional[tuple[int, int, int, int]] = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"src": data_uri(self.image), "caption": str(self.caption),
-                "score": None if self.score is None else float(self.score),
-                "box": None if self.box is None else [int(v) for v in self.box]}
-
-
 def as_sections(items: Any) -> list[Section]:
     """Sections from ``Section`` objects and results with ``report_section()``, in kind order."""
     out: list[Section] = []
@@ -142,8 +128,15 @@ def as_examples(examples: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
         for channel, items in channels.items():
             if not all(isinstance(e, Example) for e in items):
                 raise InputError(f"examples[{layer!r}][{channel!r}] must be a list of layerscope.reporting.Example.")
-            out.setdefault(str(layer), {})[str(int(channel))] = [e.to_dict() for e in items]
+            out.setdefault(str(layer), {})[str(int(channel))] = [example_dict(e) for e in items]
     return out
+
+
+def example_dict(example: Example) -> dict[str, Any]:
+    """What the page script reads of an :class:`~layerscope.core.examples.Example`: its picture as a data URI."""
+    return {"src": data_uri(example.image), "caption": str(example.caption),
+            "score": None if example.score is None else float(example.score),
+            "box": None if example.box is None else [int(v) for v in example.box]}
 
 
 def examples_section(examples: Mapping[str, Mapping[str, list]]) -> Optional[Section]:

@@ -28,6 +28,7 @@ from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 
+from ..core.examples import Example
 from ..errors import InputError, LayerNotFoundError, did_you_mean
 from .receptive import Receptive
 from .state import State, read_state, state_path
@@ -194,11 +195,10 @@ class ScanStats:
 
     def report_examples(self, layers: Optional[list[str]] = None, channels: int = 16, k: int = 6, *,
                         by: str = "max", model: Any = None, data: Any = None) -> dict:
-        """``layer -> channel -> [report.Example]``: the crops of the ``k`` best inputs of the first
+        """``layer -> channel -> [core.examples.Example]``: the crops of the ``k`` best inputs of the first
         ``channels`` channels (0: all) of ``layers`` (default: every scanned layer), for
         :func:`layerscope.report` (``examples=stats`` calls this with the defaults). Each crop is
         checked against its stored value; a mismatch says so in its caption."""
-        from ..reporting.sections import Example
         from .crops import render_crops
 
         names = [name for name in (self.layers if layers is None else layers) if name in self]
