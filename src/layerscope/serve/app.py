@@ -30,7 +30,7 @@ def explorer_page(explorer: Explorer) -> str:
     """The explorer's HTML (same shell, style and components as the report; connections to itself only)."""
     data = {"mode": "explorer", "layers": [], "inputs": [], "palettes": palettes_hex(), "examples": {}}
     return render_page("explorer.html", title=f"layerscope explorer: {explorer.loaded.spec}", data=data,
-                       nav=[("model", "Model"), ("explore", "Explore")], mode="explorer", connect="'self'",
+                       nav=[("model", "Model"), ("explore", "Explore")], connect="'self'",
                        media="'self' blob: mediastream:", scripts=EXPLORER_SCRIPTS, page=explorer.page_context())
 
 
