@@ -39,7 +39,7 @@ def register(subparsers) -> None:
     ReportOptions.add_flags(group)  # --views, --title: declared beside their fields
     group.add_argument("--stats", metavar="DIR", help="a `layerscope scan` result of the same model: each shown "
                        "channel's top dataset examples (receptive-field crops, checked against the scan) open with it")
-    group.add_argument("--examples", type=int, default=6, metavar="K",
+    group.add_argument("--examples", type=int, default=6, metavar="K", dest="examples_per_channel",
                        help="dataset examples per channel with --stats (default 6)")
     group.add_argument("--overwrite", action="store_true",
                        help="replace FILE.html even if it is not an earlier layerscope report")
@@ -66,7 +66,7 @@ def run(args) -> int:
     subject = Subject.of(loaded, layers_from_args(args))
     if args.stats:
         options = options.replace(examples=load_stats(args.stats).report_examples(
-            channels=render.max_channels or 0, k=args.examples, model=loaded))
+            channels=render.max_channels or 0, k=args.examples_per_channel, model=loaded))
     result = report(subject, feed, out=args.out, options=options, render=render, overwrite=args.overwrite)
     for path, reason in feed.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
