@@ -38,7 +38,7 @@ def test_someone_elses_file_is_not_replaced(digits, tmp_path, capsys):
     mine = tmp_path / "mine.html"
     mine.write_text("<p>notes</p>")
     assert main(["report", "builtin:digits", digits[0], "-o", str(mine)]) == 2
-    assert "already exists; pass overwrite=True (CLI: --overwrite)" in capsys.readouterr().err
+    assert "which layerscope did not write there" in capsys.readouterr().err
     assert mine.read_text() == "<p>notes</p>"
 
 

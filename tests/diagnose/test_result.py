@@ -123,3 +123,28 @@ def test_html_colours_the_verdict_cell_not_a_layer_named_like_a_verdict():
     assert [row[0] for row in rows] == ["good", "bad"]  # the name cells are plain text
     badges = [re.fullmatch(r'<span class="ls-verdict ls-v-(\w+)" title="[^"]*">(\w+)</span>', row[3]) for row in rows]
     assert [m.groups() for m in badges] == [("good", "good"), ("suspicious", "suspicious")]
+
+
+def test_save_writes_diagnosis_json_under_the_output_folder_rule(result, tmp_path):
+    out = result.save(tmp_path / "d")
+    saved = json.loads((out / "diagnosis.json").read_text())
+    assert saved["layers"][0]["flagged"]["dead"] == [1] and saved["files"] == [] and "layerscope_version" in saved
+    assert result.save(out) == out  # a rerun replaces its own index
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "diagnosis.json").write_text("{}")
+    with pytest.raises(InputError, match="which layerscope did not write there"):
+        result.save(foreign)
+    assert (foreign / "diagnosis.json").read_text() == "{}"
+
+
+def test_options_and_run_settings_are_keywords_or_objects():
+    from layerscope.diagnosis import DiagnoseOptions
+    from layerscope.run import RunOptions
+
+    model, x = nn.Conv2d(3, 4, 3), torch.rand(3, 3, 8, 8)
+    by_objects = diagnose(model, x, options=DiagnoseOptions(channel_order=False), run=RunOptions(batch_size=2))
+    by_keywords = diagnose(model, x, channel_order=False, batch_size=2)
+    assert by_objects.to_dict() == by_keywords.to_dict()
+    with pytest.raises(InputError, match="Did you mean 'batch_size'"):
+        diagnose(model, x, batch_sise=2)

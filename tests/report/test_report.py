@@ -102,7 +102,7 @@ def test_files_are_replaced_only_when_they_are_reports(model, tmp_path):
     ls.report(model, x, out=own, diagnosis=False)  # an earlier report: replaced
     other = tmp_path / "notes.html"
     other.write_text("<p>mine</p>")
-    with pytest.raises(InputError, match="already exists; pass overwrite=True"):
+    with pytest.raises(InputError, match="which layerscope did not write there.*pass overwrite=True"):
         ls.report(model, x, out=other, diagnosis=False)
     assert other.read_text() == "<p>mine</p>"
     with pytest.raises(InputError, match=r"name it with \.html"):
@@ -110,7 +110,7 @@ def test_files_are_replaced_only_when_they_are_reports(model, tmp_path):
 
 
 def test_too_many_inputs_are_refused(model):
-    with pytest.raises(InputError, match="17 inputs are more than 16"):
+    with pytest.raises(InputError, match="more than 16 inputs"):
         ls.report(model, torch.rand(17, 3, 12, 12))
 
 

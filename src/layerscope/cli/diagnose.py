@@ -26,14 +26,16 @@ from ._common import (
     print_preprocessing,
     print_skipped_summary,
 )
+from ..diagnosis import diagnose
+from ..diagnosis.expr import FIELDS, parse_gate
+from ..diagnosis.options import DIAGNOSE_RUN, DiagnoseOptions
+from ..run import Subject
 from ._stats import add_stats_arguments, stats_findings, with_findings
 
 GATE_FAILED = 3
 
 
 def register(subparsers) -> None:
-    from ..diagnosis.expr import FIELDS
-
     parser = subparsers.add_parser(
         "diagnose",
         help="judge each layer's feature maps (dead / uniform / noisy / saturated channels) and check the inputs",
@@ -55,31 +57,26 @@ def register(subparsers) -> None:
         help=f"exit with code {GATE_FAILED} when EXPR holds for any layer, e.g. \"dead>0.2\", \"noisy>0.5 or "
         f"verdict==bad\", \"uniform>=30%%, inputs>0\"; fields: {', '.join(FIELDS)}",
     )
-    group.add_argument(
-        "--threshold", metavar="NAME=VALUE", action="append", default=[],
-        help="override a threshold (repeatable), e.g. --threshold dead_bad=0.4; see docs/diagnose.md",
-    )
-    group.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per forward pass (default 32)")
+    DiagnoseOptions.add_flags(group)  # --threshold, --no-channel-order: declared beside their fields
+    group.add_argument("--batch-size", type=int, default=DIAGNOSE_RUN.batch_size, metavar="N",
+                       help=f"images per forward pass (default {DIAGNOSE_RUN.batch_size})")
     add_stats_arguments(group)
-    group.add_argument("--no-channel-order", action="store_true",
-                       help="skip the BGR/RGB check (one extra forward pass on up to 64 images; it only works "
-                       "for a trained classifier)")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from ..diagnosis import Thresholds, diagnose, parse_gate
     dataset = stats_findings(args)
     if dataset is not None and not args.model:
         print(dataset.to_json() if args.json else dataset.summary())
         return 0
     gate = parse_gate(args.fail_on) if args.fail_on is not None else None
-    thresholds = Thresholds().with_overrides(args.threshold)
-    feed = feed_from_args(args).check()  # missing files fail before a model is built or downloaded
+    options = DiagnoseOptions.from_flags(args)  # a bad --threshold fails before the model loads
+    feed = feed_from_args(args, batch_size=args.batch_size).check()  # missing files fail before a model is built
     loaded = model_from_args(args)
     info = sys.stderr if args.json else sys.stdout
     print_preprocessing(loaded, info)
-    result = diagnose(loaded, feed, layers_from_args(args), thresholds=thresholds, channel_order=not args.no_channel_order)
+    subject = Subject.of(loaded, layers_from_args(args))
+    result = diagnose(subject, feed, options=options)
     print_image_notes(feed.images, feed.skipped)
     print_skipped_summary(result.inputs + len(result.skipped), result.skipped, sys.stderr)
     if args.json:

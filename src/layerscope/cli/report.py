@@ -11,16 +11,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..render.channels import ORDERS
+from ..render.normalize import MODES
+from ..render.options import RenderOptions
+from ..reporting import REPORT_OPTIONS, ReportOptions, report
+from ..run import Subject
+from ..scanning import load_stats
 from ._common import add_image_arguments, add_layer_arguments, add_model_arguments, feed_from_args, layers_from_args
 from ._common import model_from_args, print_preprocessing, print_skipped_summary
+from .show import _pair
 
 
 def register(subparsers) -> None:
-    from ..render.channels import ORDERS
-    from ..render.normalize import MODES
-    from ..reporting.page import VIEWS
-    from .show import _pair
-
     parser = subparsers.add_parser(
         "report",
         help="write one self-contained HTML report of a model's layers on a few inputs",
@@ -34,11 +36,10 @@ def register(subparsers) -> None:
     add_layer_arguments(parser)
     group = parser.add_argument_group("report")
     group.add_argument("-o", "--out", required=True, metavar="FILE.html", help="the HTML file to write")
-    group.add_argument("--views", metavar="LIST", help=f"parts to include, comma separated (default all): {','.join(VIEWS)}")
-    group.add_argument("--title", help="the page title (default: 'layerscope report: MODEL')")
+    ReportOptions.add_flags(group)  # --views, --title: declared beside their fields
     group.add_argument("--stats", metavar="DIR", help="a `layerscope scan` result of the same model: each shown "
                        "channel's top dataset examples (receptive-field crops, checked against the scan) open with it")
-    group.add_argument("--examples", type=int, default=6, metavar="K",
+    group.add_argument("--examples", type=int, default=6, metavar="K", dest="examples_per_channel",
                        help="dataset examples per channel with --stats (default 6)")
     group.add_argument("--overwrite", action="store_true",
                        help="replace FILE.html even if it is not an earlier layerscope report")
@@ -57,21 +58,16 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..render.options import RenderOptions
-    from ..reporting import REPORT_OPTIONS, report
-
-    options = RenderOptions.from_flags(args, base=REPORT_OPTIONS)  # bad options fail before the model loads
+    render = RenderOptions.from_flags(args, base=REPORT_OPTIONS)  # bad options fail before the model loads
+    options = ReportOptions.from_flags(args)
     loaded = model_from_args(args)
     print_preprocessing(loaded)
     feed = feed_from_args(args)
-    examples = None
+    subject = Subject.of(loaded, layers_from_args(args))
     if args.stats:
-        from ..scanning import load_stats
-
-        examples = load_stats(args.stats).report_examples(channels=options.max_channels or 0,
-                                                          k=args.examples, model=loaded)
-    result = report(loaded, feed, layers_from_args(args), args.out, options=options, views=args.views,
-                    title=args.title, overwrite=args.overwrite, examples=examples)
+        options = options.replace(examples=load_stats(args.stats).report_examples(
+            channels=render.max_channels or 0, k=args.examples_per_channel, model=loaded))
+    result = report(subject, feed, out=args.out, options=options, render=render, overwrite=args.overwrite)
     for path, reason in feed.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     print_skipped_summary(feed.count + len(feed.skipped), feed.skipped, sys.stderr)

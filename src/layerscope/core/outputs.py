@@ -105,6 +105,7 @@ class OutputFolder:
             self.owned = set()
         self.written: list[str] = []
         self._lock = threading.Lock()
+        self.claim([index])  # an index file layerscope did not write is never replaced either
 
     def claim(self, names: Iterable[str]) -> None:
         """Raise InputError when one of ``names`` (files, or folders whose files would be replaced) exists

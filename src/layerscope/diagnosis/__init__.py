@@ -10,11 +10,13 @@ from .api import diagnose
 from .expr import FIELDS, Gate, parse_gate
 from .inputs import InputStats, check_inputs, swap_confidence
 from .metrics import activation_bounds
+from .options import DiagnoseOptions
 from .result import CAVEAT, Diagnosis, Finding, LayerDiagnosis, Tendency
 from .thresholds import Thresholds
 
 __all__ = [
     "diagnose",
+    "DiagnoseOptions",
     "Diagnosis",
     "LayerDiagnosis",
     "Finding",

@@ -7,28 +7,34 @@
 >>> result = diagnose(model, torch.randn(8, 1, 16, 16))
 >>> result["0"].flagged["dead"]
 [2]
+
+A consumer of the spine: the model is a :class:`~layerscope.run.Subject`, the inputs go through one
+:class:`~layerscope.run.Run`, each layer's tensor becomes maps through
+:class:`~layerscope.run.LayerMaps`, and the predictions are the subject's
+(:meth:`~layerscope.run.Subject.predictions`, the one rule).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import torch
-from torch import nn
 
-from ..capturing import ModelState, Recorder, model_device, select_layers
+from ..capturing import ModelState, model_device
 from ..capturing.select import LayerSelector
+from ..core.layout import Maps
+from ..errors import InputError
 from ..io.feed import Feed, image_tensor
-from ..io.resolve import resolve_model
-from ..errors import InputError, LayoutError
+from ..run import LayerMaps, Run, RunOptions, Step, Subject
 from ..stats import ChannelStats, ChannelSummary, noise_score
 from .checks import channel_order_note
 from .inputs import InputStats, check_inputs, swap_confidence
 from .metrics import activation_bounds, rectified
-from .outputs import ClassifierOutputs
 from .model import first_nonfinite, tendency
+from .options import DiagnoseOptions, diagnose_options
+from .outputs import ClassifierOutputs
 from .provenance import checkpoint_of, preprocessings, skipped_note
 from .result import Diagnosis, LayerDiagnosis
 from .thresholds import Thresholds
@@ -37,26 +43,35 @@ from .verdict import judge
 __all__ = ["diagnose"]
 
 
-def _maps(tensor: torch.Tensor, module_type: str, input_size, layout: Optional[str]) -> tuple[torch.Tensor, str, list[str]]:
-    """(N, C, H, W) maps, layout name, notes. Vectors (N, C) become (N, C, 1, 1)."""
-    if tensor.dim() == 2 and layout in (None, "NC", "nc"):
-        return tensor[:, :, None, None], "NC", []
-    from ..core.layout import to_maps
+class _Maps(LayerMaps):
+    """The spine's layer-to-maps adapter, with diagnose's two rules: a vector ``(N, C)`` is ``C`` channels of
+    one value each (their scale, dead share and rank are judged; no spatial check applies), and a tensor that
+    is not floating point, or has no channel dimension, is not diagnosed."""
 
-    maps = to_maps(tensor, layout=layout, input_size=input_size, module_type=module_type)
-    return maps.maps, maps.layout, list(maps.notes)
+    def maps(self, name: str, tensor: torch.Tensor, record: Mapping[str, Any], input_size: Any) -> Optional[Maps]:
+        if name in self.skipped:
+            return None
+        if not tensor.is_floating_point() or tensor.dim() < 2:
+            self.skipped[name] = f"a {tensor.dtype} tensor of shape {tuple(tensor.shape)} has no channels to judge"
+            return None
+        if tensor.dim() == 2 and self.layouts.get(name, "NC") == "NC":
+            if name not in self.rows:
+                self.rows[name] = {**record, "shape": list(tensor.shape[1:]), "channels": int(tensor.shape[1]),
+                                   "layout": "NC", "notes": []}
+            return Maps(tensor[:, :, None, None], "NC", tuple(tensor.shape))
+        return super().maps(name, tensor, record, input_size)
 
 
 class _Layer:
-    """Per-layer state while streaming: the accumulator and what the first batch said."""
+    """Per-layer state while streaming: the accumulator and what the first batch said (``row``: the layer's
+    :class:`~layerscope.run.LayerMaps` row)."""
 
-    def __init__(self, info: Any, shape: tuple, module: nn.Module, maps: torch.Tensor, layout: str, notes: list[str],
-                 t: Thresholds, rectified: Optional[bool], stride: Optional[float]):
-        self.info, self.shape, self.layout, self.notes = info, shape, layout, notes
-        self.rectified, self.stride = rectified, stride
+    def __init__(self, row: dict[str, Any], module: Any, t: Thresholds, rectified: Optional[bool],
+                 stride: Optional[float]) -> None:
+        self.row, self.rectified, self.stride = row, rectified, stride
         self.bounds = activation_bounds(module)
         self.stats = ChannelStats(
-            maps.shape[1], bounds=self.bounds, active=t.active, saturation_tol=t.saturation_tol,
+            row["channels"], bounds=self.bounds, active=t.active, saturation_tol=t.saturation_tol,
             min_noise_size=t.min_noise_size,
         )
         self.input_noise = [0.0, 0]  # sum and count of the input's noise score at this layer's resolution
@@ -100,10 +115,11 @@ def _finish(layer: _Layer, t: Thresholds) -> LayerDiagnosis:
     weight = finite.sum()
     scale = float(np.sqrt(np.nansum(finite * s.rms**2) / weight)) if weight else math.nan
     inactive = float(np.nansum(finite * s.inactive) / weight) if weight else math.nan
+    row = layer.row
     return LayerDiagnosis(
-        name=layer.info.name, module_type=layer.info.module_type, shape=layer.shape, layout=layer.layout,
+        name=row["name"], module_type=row["module_type"], shape=tuple(row["shape"]), layout=row["layout"],
         judgement=v, scale=scale, effective_rank=s.effective_rank, noise=_layer_noise(s, v.flagged),
-        inactive=inactive, channels_summary=s, notes=layer.notes, bounds=layer.bounds,
+        inactive=inactive, channels_summary=s, notes=list(row["notes"]), bounds=layer.bounds,
         input_noise=layer.input_noise[0] / layer.input_noise[1] if layer.input_noise[1] else None,
         rectified=rectified, stride=layer.stride,
     )
@@ -114,87 +130,105 @@ def diagnose(
     inputs: Any,
     layers: LayerSelector = None,
     *,
-    thresholds: Union[Thresholds, Mapping[str, float], None] = None,
     preprocessing: Any = None,
-    batch_size: int = 32,
     layouts: Optional[Mapping[str, str]] = None,
-    channel_order: bool = True,
+    options: Optional[DiagnoseOptions] = None,
+    run: Optional[RunOptions] = None,
+    **fields: Any,
 ) -> Diagnosis:
     """Judge every selected layer of ``model`` on ``inputs`` and check the inputs themselves.
 
-    ``model``: an ``nn.Module``, a spec (``"builtin:digits"``, ``"torchvision:resnet18"``) or a
-    ``LoadedModel``; its own (native) preprocessing gives the expected input range and size, and
-    an overridden one (``with_preprocessing``, or ``preprocessing=``, which image inputs then go
-    through) is compared with it (for a bare module, whose preprocessing is only assumed,
-    ``preprocessing=`` is the expected one). ``inputs``: anything :class:`~layerscope.io.feed.Feed`
-    takes: a tensor (N, C, H, W), image paths / folders / PIL images, :class:`~layerscope.Args`, or
-    an iterable of batches (a whole dataset is streamed batch by batch; statistics are merged
-    exactly), or a ``Feed`` made with loading options (``strict``, ``recursive``, ``max_pixels``).
-    ``layers``: as :func:`~layerscope.capturing.select_layers` (default: every convolution).
-    ``thresholds``: a :class:`Thresholds` or a mapping of overrides. ``layouts`` maps a layer name to
-    a layout (``"NHWC"``, ``"tokens"`` ...) when it cannot be inferred. ``channel_order=False`` skips
-    the extra forward pass of the BGR/RGB check (which needs a trained classifier).
+    ``model``: an ``nn.Module``, a spec (``"builtin:digits"``, ``"torchvision:resnet18"``), a
+    ``LoadedModel`` or a :class:`~layerscope.run.Subject`; its own (native) preprocessing gives the
+    expected input range and size, and an overridden one (``with_preprocessing``, or ``preprocessing=``,
+    which image inputs then go through) is compared with it (for a bare module, whose preprocessing is
+    only assumed, ``preprocessing=`` is the expected one). ``inputs``: anything
+    :class:`~layerscope.io.feed.Feed` takes: a tensor (N, C, H, W), image paths / folders / PIL images,
+    :class:`~layerscope.Args`, or an iterable of batches (a whole dataset is streamed batch by batch;
+    statistics are merged exactly), or a ``Feed`` made with loading options. ``layers``: as
+    :func:`~layerscope.capturing.select_layers` (default: the subject's, every convolution of a CNN).
+    ``layouts`` maps a layer name to a layout (``"NHWC"``, ``"tokens"`` ...) when it cannot be inferred.
+
+    ``options``: a :class:`~layerscope.diagnosis.options.DiagnoseOptions` (``thresholds``,
+    ``channel_order``); ``run``: a :class:`~layerscope.run.RunOptions` (default batch size 32, device,
+    loading); ``fields``: keywords naming fields of either (``thresholds={"dead_bad": 0.4}``,
+    ``channel_order=False``, ``batch_size=64``).
     """
-    Feed.of(inputs).check()  # a missing file fails before any model is built or downloaded
-    loaded = resolve_model(model, preprocessing=preprocessing)
-    t = thresholds if isinstance(thresholds, Thresholds) else Thresholds().with_overrides(thresholds)
+    opts, running = diagnose_options(options, run, fields)
+    (inputs if isinstance(inputs, Feed) else Feed(inputs, recursive=running.recursive)).check()  # before any model
+    subject = Subject.of(model, layers, preprocessing=preprocessing, layouts=layouts, device=running.device)
+    return _diagnose(subject, Run(subject, inputs, running, desc="diagnose"), opts)
+
+
+def _diagnose(subject: Subject, run: Run, opts: DiagnoseOptions) -> Diagnosis:
+    loaded, t = subject.loaded, opts.thresholds
     own, used, certain = preprocessings(loaded)
     expected = own if certain or used is None else used
-    feed = Feed.of(inputs, loaded.preprocessing, batch_size)
     floor = t.constant_std / min(expected.std) if expected is not None else t.constant_std
-    run = _Stream(loaded.module, layers, layouts or {}, t, InputStats(t.grayscale_corr, floor, t.input_noise),
-                  ClassifierOutputs(loaded.classes))
-    run.consume(feed)
-    layer_results = [_finish(layer, t) for layer in run.state.values() if layer is not None]
-    notes = run.notes
-    confidence = _channel_order(loaded, run.kept, t) if channel_order else None
+    stream = _Stream(subject, t, InputStats(t.grayscale_corr, floor, t.input_noise), ClassifierOutputs(opts.predictions))
+    feed = stream.consume(run)
+    layer_results = [_finish(layer, t) for layer in stream.state.values()]
+    notes = [f"{name}: not diagnosed: {why}" for name, why in stream.maps.skipped.items()]
+    confidence = _channel_order(loaded, stream.kept, t) if opts.channel_order else None
     notes += [note for note in [channel_order_note(confidence, t)] if note]
     raw = [(r.path, r.original_mode, r.original_size) for r in feed.images]
-    findings = check_inputs(run.input_stats, own, t, used=used, certain=certain, raw_images=raw or None,
+    findings = check_inputs(stream.input_stats, own, t, used=used, certain=certain, raw_images=raw or None,
                             confidence=confidence)
     notes += skipped_note(feed.skipped, len(raw) or feed.count) + first_nonfinite(layer_results)
-    judged = tendency(layer_results, t, run.input_stats, run.outputs)
+    judged = tendency(layer_results, t, stream.input_stats, stream.outputs)
     return Diagnosis(loaded.spec, feed.count, findings, layer_results, judged, t,
                      notes, preprocessing=loaded.preprocessing.to_dict(),
                      native_preprocessing=loaded.native_preprocessing.to_dict(), weights=loaded.weights,
                      checkpoint=checkpoint_of(loaded), skipped=list(feed.skipped),
-                     predictions=run.outputs.predictions)
+                     predictions=stream.outputs.predictions)
 
 
 class _Stream:
-    """Runs the batches through the model once, feeding each layer's accumulator and the input checks."""
+    """Consumes a run once, feeding each layer's accumulator, the input checks and the output's confidence."""
 
-    def __init__(self, module: nn.Module, layers: LayerSelector, layouts, t: Thresholds, input_stats: InputStats,
-                 outputs: ClassifierOutputs):
-        self.module, self.layouts, self.t, self.input_stats, self.outputs = module, layouts, t, input_stats, outputs
-        self.names = select_layers(module, layers)
-        self.modules = dict(module.named_modules())
-        self.state: dict[str, Optional[_Layer]] = {}
-        self.notes: list[str] = []
+    def __init__(self, subject: Subject, t: Thresholds, input_stats: InputStats, outputs: ClassifierOutputs) -> None:
+        self.subject, self.t, self.input_stats, self.outputs = subject, t, input_stats, outputs
+        self.maps = _Maps(subject.layouts)
+        self.modules = dict(subject.module.named_modules())
+        self.state: dict[str, _Layer] = {}
         self.kept: list[torch.Tensor] = []
-        self.feed: Optional[Feed] = None
 
-    def consume(self, feed: Feed) -> None:
-        self.feed = feed
-        with Recorder(self.module, self.names) as rec:
-            for batch in feed:
-                self.batch(rec, batch)
-        if feed.count == 0:
+    def consume(self, run: Run) -> Feed:
+        for step in run:
+            self.step(step)
+        if run.feed.count == 0:
             raise InputError("No inputs were given to diagnose (an empty tensor or an empty iterable).")
+        return run.feed
 
-    def batch(self, rec: Recorder, batch: Any) -> None:
-        image = image_tensor(batch)
+    def step(self, step: Step) -> None:
+        image = image_tensor(step.batch)
         images = image is not None and image.dim() == 4 and image.is_floating_point()
         if images:
             self.input_stats.update(image)
             if sum(len(b) for b in self.kept) < self.t.channel_order_inputs:
                 self.kept.append(image)
-        acts = rec(batch)
-        self.outputs.update(acts.output, self.feed.sources[self.outputs.count:])
+        acts = step.acts
+        self.outputs.update(acts.output, step.sources, step.predictions() if self.outputs.room else None)
         scored = ~self.input_stats.constant_inputs(image) if images else None
         size = tuple(image.shape[-2:]) if image is not None and image.dim() >= 3 else None
         for name, tensor in acts.items():
-            _update(self, name, tensor, acts.info[name], image, size, scored)
+            maps = self.maps.maps(name, tensor, acts.describe(name), size)
+            if maps is None:
+                continue
+            values = maps.maps
+            layer = self.state.get(name) or self._new(name, values, size)
+            same = scored is not None and values.shape[0] == scored.shape[0]
+            layer.stats.update(values, scored.to(values.device) if same else None)
+            if image is not None and image.dim() == 4:
+                layer.add_input_noise(image, values, self.t.min_noise_size)
+
+    def _new(self, name: str, maps: torch.Tensor, size: Optional[tuple]) -> _Layer:
+        row = self.maps.rows[name]
+        stride = size[0] / maps.shape[-2] if size and maps.shape[-2] > 1 else None
+        layer = _Layer(row, self.modules.get(row["module"]), self.t, rectified(self.subject.module, row["module"]),
+                       stride)
+        self.state[name] = layer
+        return layer
 
 
 def _channel_order(loaded, kept: list[torch.Tensor], t: Thresholds) -> Optional[tuple[float, float, int]]:
@@ -214,32 +248,3 @@ def first_inputs(batches: list[torch.Tensor], limit: int) -> Optional[torch.Tens
         return None
     shape = batches[0].shape[1:]
     return torch.cat([b for b in batches if b.shape[1:] == shape])[:limit]
-
-
-def _as_dict(preprocessing: Any) -> Optional[dict]:
-    return preprocessing.to_dict() if hasattr(preprocessing, "to_dict") else None
-
-
-def _update(run: _Stream, name: str, tensor: torch.Tensor, info, image, size, scored) -> None:
-    state, notes = run.state, run.notes
-    if name in state and state[name] is None:
-        return
-    if not tensor.is_floating_point() or tensor.dim() < 2:
-        if name not in state:
-            notes.append(f"{name}: not diagnosed (a {tensor.dtype} tensor of shape {tuple(tensor.shape)}).")
-            state[name] = None
-        return
-    try:
-        maps, layout, layout_notes = _maps(tensor, info.module_type, size, run.layouts.get(name))
-    except LayoutError as err:
-        notes.append(f"{name}: not diagnosed: {err}")
-        state[name] = None
-        return
-    if name not in state:
-        stride = size[0] / maps.shape[-2] if size and maps.shape[-2] > 1 else None
-        state[name] = _Layer(info, tuple(tensor.shape[1:]), run.modules.get(info.module), maps, layout, layout_notes,
-                             run.t, rectified(run.module, info.module), stride)
-    same = scored is not None and maps.shape[0] == scored.shape[0]
-    state[name].stats.update(maps, scored.to(maps.device) if same else None)
-    if image is not None and image.dim() == 4:
-        state[name].add_input_noise(image, maps, run.t.min_noise_size)

@@ -20,6 +20,8 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..capturing import call_model
+from ..io.predictions import class_scores, probabilities
 from ..stats import ChannelStats, noise_score
 from . import checks
 from .result import Finding
@@ -122,18 +124,12 @@ def swap_confidence(model: nn.Module, x: torch.Tensor, mean=None, std=None) -> O
     The swap happens in pixel space (undo the normalization, swap, redo it) when ``mean``/``std``
     are given. None when the output is not ``(N, classes)`` logits or probabilities.
     """
-    from ..capturing import call_model
-
     def confidence(batch: torch.Tensor) -> Optional[tuple[float, int]]:
-        out = call_model(model, batch)
-        out = getattr(out, "logits", out)
-        if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] < 2 or not out.is_floating_point():
+        scores = class_scores(call_model(model, batch))
+        if scores is None:
             return None
-        out = out.to(torch.float64)
-        rows = out.sum(1)
-        is_prob = bool((out >= 0).all() and torch.allclose(rows, torch.ones_like(rows), atol=1e-3))
-        prob = out if is_prob else out.softmax(1)
-        return float(prob.max(1).values.mean()), int(out.shape[1])
+        prob, _ = probabilities(scores)  # the one rule: probabilities are not softmaxed again
+        return float(prob.max(1).values.mean()), int(prob.shape[1])
 
     if mean is not None and std is not None and len(mean) == 3:
         m = torch.tensor(mean, dtype=x.dtype, device=x.device)[:, None, None]

@@ -1,8 +1,9 @@
 """What the model's own output says: a classifier's confidence (trained or not?) and its top predictions.
 
 >>> import torch
->>> seen = ClassifierOutputs(classes=("cat", "dog"), keep=1)
->>> seen.update(torch.tensor([[0.0, 2.0], [3.0, 0.0]]), ["a.jpg", "b.jpg"])
+>>> from layerscope.io.predictions import top_predictions
+>>> seen, output = ClassifierOutputs(keep=1), torch.tensor([[0.0, 2.0], [3.0, 0.0]])
+>>> seen.update(output, ["a.jpg", "b.jpg"], top_predictions(output, ("cat", "dog")))
 >>> round(seen.confidence, 3), seen.classes_count, seen.predictions
 (0.917, 2, [('a.jpg', [('dog', 0.881), ('cat', 0.119)])])
 >>> round(seen.position, 2)  # the most confident input (0.953): 0 at chance (1/2), 1 at certainty
@@ -14,8 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional, Sequence
 
-
-from ..io.predictions import class_scores, probabilities, top_predictions
+from ..io.predictions import Predictions, class_scores, probabilities
 
 __all__ = ["ClassifierOutputs"]
 
@@ -25,15 +25,22 @@ class ClassifierOutputs:
 
     Outputs that are not ``(N, classes)`` scores are ignored (``confidence`` stays NaN). Rows that
     are probabilities already (non-negative, summing to 1) are used as they are, others go through
-    a softmax.
+    a softmax (:func:`~layerscope.io.predictions.probabilities`, the one rule). The named predictions
+    come from the caller (:meth:`~layerscope.run.Subject.predictions`), so they are every verb's.
     """
 
-    def __init__(self, classes: Optional[Sequence[str]] = None, keep: int = 8) -> None:
-        self.classes, self.keep = tuple(classes) if classes else None, keep
+    def __init__(self, keep: int = 8) -> None:
+        self.keep = keep
         self.total, self.best, self.count, self.classes_count = 0.0, 0.0, 0, 0
         self.predictions: list[tuple[str, list[tuple[str, float]]]] = []
 
-    def update(self, output: Any, sources: Sequence[str]) -> None:
+    @property
+    def room(self) -> bool:
+        """Whether more predictions are kept (the caller may skip naming them otherwise)."""
+        return len(self.predictions) < self.keep
+
+    def update(self, output: Any, sources: Sequence[str], named: Optional[list[Optional[Predictions]]] = None) -> None:
+        """Add one batch's ``output``; ``named``: its inputs' top classes (None: none kept)."""
         scores = class_scores(output)
         if scores is None:
             return
@@ -44,9 +51,8 @@ class ClassifierOutputs:
         self.count += int(probs.shape[0])
         self.classes_count = int(probs.shape[1])
         room = self.keep - len(self.predictions)
-        named = top_predictions(probs, self.classes) if room > 0 else None
-        if named:
-            self.predictions += list(zip(sources, named))[:room]
+        if named and room > 0:
+            self.predictions += [(source, top) for source, top in zip(sources, named) if top is not None][:room]
 
     @property
     def confidence(self) -> float:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 import numpy as np
 
 from ..core.jsonio import jsonable as _jsonable
+from ..core.results import Result
+from ..errors import LayerNotFoundError, did_you_mean
 from ..stats import ChannelSummary
+from .expr import parse_gate
+from .text import summary_text
 from .thresholds import Thresholds
 
 if TYPE_CHECKING:  # verdict.py imports Finding from here
@@ -143,7 +147,7 @@ class Tendency:
 
 
 @dataclass
-class Diagnosis:
+class Diagnosis(Result):
     """Everything :func:`layerscope.diagnose` found: input findings first, then layers, then the tendency.
 
     ``verdict`` is the headline: the worst of the layer verdicts, the input findings (an error is
@@ -152,11 +156,14 @@ class Diagnosis:
     is the worst layer verdict alone. ``predictions`` are the top classes of the first inputs
     (``(source, [(class, probability), ...])``) for a classifier whose class names are known.
     ``result["conv1"]`` gives one layer. Displays as an
-    HTML table in Jupyter; ``to_dict()`` / ``to_json()`` for machines; ``summary()`` for people.
+    HTML table in Jupyter (drawn by :mod:`layerscope.display.diagnosis`); ``to_dict()`` / ``to_json()`` for
+    machines; ``summary()`` for people; ``save(out)`` writes ``diagnosis.json`` into the folder ``out``.
     Provenance: ``preprocessing`` (the one the inputs went through, as a dict) and
     ``native_preprocessing`` (the model's own), ``weights`` (None: random init or unknown) and
     ``checkpoint`` (its path), ``skipped`` images as ``(path, reason)``.
     """
+
+    index_name: ClassVar[str] = "diagnosis.json"
 
     model: str
     inputs: int
@@ -212,14 +219,12 @@ class Diagnosis:
         for layer in self.layers:
             if layer.name == name:
                 return layer
-        from ..capturing.select import _not_found
-
-        raise _not_found(name, [layer.name for layer in self.layers], kind="diagnosed layer") from None
+        names = [layer.name for layer in self.layers]
+        raise LayerNotFoundError(f"No diagnosed layer matches {name!r}.{did_you_mean(name, names)} The diagnosed "
+                                 f"layers: {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}.")
 
     def failed(self, expression: str) -> bool:
         """Whether a ``--fail-on`` expression (``"dead>0.2 or verdict==bad"``) holds; see :mod:`.expr`."""
-        from .expr import parse_gate
-
         return parse_gate(expression)(self)
 
     def to_dict(self, per_channel: bool = True) -> dict[str, Any]:
@@ -247,14 +252,8 @@ class Diagnosis:
         return json.dumps(self.to_dict(per_channel), indent=indent, allow_nan=False)
 
     def summary(self) -> str:
-        from .text import summary_text
-
+        """Input findings, the layer table, the reasons, the predictions and the model tendency, as text."""
         return summary_text(self)
 
     def __repr__(self) -> str:
         return self.summary()
-
-    def _repr_html_(self) -> str:
-        from .text import summary_html
-
-        return summary_html(self)

@@ -1,4 +1,4 @@
-"""The diagnosis as text for people (CLI, ``summary()``) and as escaped HTML for Jupyter (via the report's components).
+"""The diagnosis as text for people (CLI, ``summary()``); its HTML is the presentation tier's (:mod:`layerscope.display.diagnosis`).
 
 >>> _share(0.25), _share(None), _indices(list(range(12)))
 ('25%', '-', '0, 1, 2, 3, 4, 5, 6, 7, ... (12)')
@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from ..io.predictions import describe_predictions
 
-__all__ = ["summary_text", "summary_html", "layer_rows", "COLUMNS"]
+__all__ = ["summary_text", "layer_rows", "COLUMNS"]
 
 COLUMNS = ("layer", "type", "shape", "verdict", "dead", "uniform", "noisy", "saturated", "scale", "eff. rank", "noise")
 
@@ -73,11 +73,3 @@ def summary_text(diagnosis: Any) -> str:
         out += ["", "Notes:"] + [f"  {note}" for note in d.notes]
     out += ["", "Model:", f"  {d.tendency.message}", f"  Caveat: {d.tendency.caveat}"]
     return "\n".join(out)
-
-
-def summary_html(diagnosis: Any) -> str:
-    """The same content as :func:`summary_text` as an HTML fragment, drawn by the report's ``diagnosis``
-    component (the one HTML renderer); every string is escaped."""
-    from ..reporting.components import diagnosis_context, fragment
-
-    return fragment("diagnosis", diagnosis_context(diagnosis))

@@ -2,7 +2,7 @@
 the HTML tables (:mod:`~layerscope.display.tables`) and the HTML of each result kind
 (:mod:`~layerscope.display.kinds`, registered when this package is imported)."""
 
-from . import kinds  # noqa: F401  (registers the notebook HTML of each result kind)
+from . import diagnosis, kinds  # noqa: F401  (register the notebook HTML of each result kind)
 from .browser import browse
 from .tables import activations_html, image_table
 

@@ -5,14 +5,17 @@
 >>> page.html.count('class="ls-grid"'), "script-src &#39;sha256-" in page.html
 (1, True)
 
-``layerscope.report`` is a package you can call: ``layerscope.report(model, images, out="r.html")``
-runs :func:`~layerscope.reporting.api.report`. Results of other tools plug in as :class:`Section`\\ s
+``layerscope.report(model, images, out="r.html")`` is :func:`~layerscope.reporting.api.report`. Results of other tools plug in as :class:`Section`\\ s
 (tables, figures, text) and per-channel dataset :class:`Example`\\ s.
 """
 
 from .api import Report, report
 from .layer import REPORT_OPTIONS
+from .options import ReportOptions
 from .page import VIEWS
 from .sections import Example, Figure, Section, Table, Text
 
-__all__ = ["report", "Report", "Section", "Table", "Figure", "Text", "Example", "REPORT_OPTIONS", "VIEWS"]
+__all__ = ["report", "Report", "ReportOptions", "Section", "Table", "Figure", "Text", "Example", "REPORT_OPTIONS",
+           "VIEWS"]
+
+# instead (``from . import diagnosis``), then remove this line.

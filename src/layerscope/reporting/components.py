@@ -19,6 +19,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
+from markupsafe import Markup
+
+from .._version import __version__
+from ..diagnosis.text import COLUMNS, layer_rows
+from ..render.colormap import palette
+
 __all__ = ["fragment", "render_page", "PageAssets", "csp", "palettes_hex", "diagnosis_context", "STATIC"]
 
 HERE = Path(__file__).resolve().parent
@@ -79,8 +85,6 @@ def csp(style: str, script: str, *, connect: str = "'none'", media: Optional[str
 @lru_cache(maxsize=None)
 def palettes_hex(extra: tuple[str, ...] = ()) -> dict[str, str]:
     """The 256-entry palettes the viewer can switch between, as hex strings."""
-    from ..render.colormap import palette
-
     return {name: palette(name).tobytes().hex() for name in dict.fromkeys((*VIEWER_CMAPS, *extra))}
 
 
@@ -107,24 +111,20 @@ class PageAssets:
         return cls(css, js, csp(css, js, connect=connect, media=media))
 
 
-def render_page(template: str, *, title: str, data: dict, nav=(), mode: str = "report",
-                assets: Optional[PageAssets] = None, **context: Any) -> str:
+def render_page(template: str, *, title: str, data: dict, nav=(), assets: Optional[PageAssets] = None,
+                **context: Any) -> str:
     """A whole document: ``template`` (extending ``page.html``) with the style, script, data and CSP
-    (``assets``; default: the report's, :meth:`PageAssets.of`)."""
-    from .._version import __version__
-    from markupsafe import Markup  # the package's own style and script, checked by static_text: no escaping
-
+    (``assets``; default: the report's, :meth:`PageAssets.of`); the page's ``mode`` is ``data["mode"]``
+    (default ``report``). Markup: the package's own style and script, checked by static_text: no escaping."""
     assets = assets if assets is not None else PageAssets.of()
     return environment().get_template(template).render(
-        title=title, data=data, nav=list(nav), mode=mode, version=__version__, css=Markup(assets.css),
+        title=title, data=data, nav=list(nav), mode=data.get("mode", "report"), version=__version__, css=Markup(assets.css),
         js=Markup(assets.js), csp=assets.csp, **context,
     )
 
 
 def diagnosis_context(diagnosis: Any, anchors: Optional[dict[str, int]] = None) -> dict[str, Any]:
     """What the ``diagnosis`` component shows of a :class:`~layerscope.diagnosis.Diagnosis`."""
-    from ..diagnosis.text import COLUMNS, layer_rows
-
     d, anchors = diagnosis, anchors or {}
     rows = [{"cells": row, "reason": layer.reason, "anchor": anchors.get(layer.name)}
             for layer, row in zip(d.layers, layer_rows(d))]

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch
 
-from ..errors import InputError, LayoutError
-from ..core.layout import to_maps
+from ..core.layout import Maps
+from ..errors import InputError
 from ..render.channels import pick_channels
 from ..render.colormap import LEVELS, resolve_cmap
 from ..render.grid import render_grids
@@ -30,6 +30,7 @@ from ..render.normalize import mode_info, value_ranges
 from ..render.options import RenderOptions
 from ..render._viewkit import colored_map
 from ..render.png import encode_png
+from ..run.maps import LayerMaps
 
 __all__ = ["LayerView", "layer_view", "REPORT_OPTIONS", "FLAG_KINDS"]
 
@@ -94,7 +95,7 @@ def _finite(value: float) -> Optional[float]:
 
 def layer_view(
     name: str,
-    tensor: torch.Tensor,
+    tensor: Union[torch.Tensor, Maps],
     *,
     module_type: str = "",
     input_size: Any = None,
@@ -103,7 +104,10 @@ def layer_view(
     diagnosis: Any = None,
     **fields: Any,
 ) -> LayerView:
-    """Render ``tensor`` (the layer's output for N inputs) the way the report and the explorer show it.
+    """Render ``tensor`` (the layer's output for N inputs, or its :class:`~layerscope.core.layout.Maps` made by a
+    run's :class:`~layerscope.run.LayerMaps`) the way the report and the explorer show it. A tensor is read
+    with ``layout`` (or its inferred one) by a :class:`~layerscope.run.LayerMaps`: one that is not maps
+    (an attention internal, an unknown layout) gives a view whose ``error`` says why.
 
     ``options`` (:data:`REPORT_OPTIONS` when None; keywords replace fields): ``normalize`` is
     applied over all inputs at once (``channel``: a range per channel shared by the inputs;
@@ -113,12 +117,15 @@ def layer_view(
     :class:`~layerscope.diagnosis.LayerDiagnosis` (its verdict and flagged channels are shown).
     """
     options = RenderOptions.of(REPORT_OPTIONS if options is None else options, **fields)
-    base = {"name": name, "module_type": module_type, "shape": tuple(tensor.shape[1:])}
+    shape = tensor.source_shape if isinstance(tensor, Maps) else tuple(tensor.shape)
+    base = {"name": name, "module_type": module_type, "shape": tuple(shape[1:])}
     verdict = _verdict(diagnosis)
-    try:
-        maps = to_maps(tensor.detach(), layout=layout, input_size=input_size, module_type=module_type or None)
-    except LayoutError as err:
-        return LayerView(**base, **verdict, error=str(err))
+    maps = tensor if isinstance(tensor, Maps) else None
+    if maps is None:
+        reader = LayerMaps({name: layout} if layout else None)
+        maps = reader.maps(name, tensor.detach(), {"module_type": module_type}, input_size)
+        if maps is None:
+            return LayerView(**base, **verdict, error=reader.skipped[name])
     values = maps.maps.float()
     if values.shape[-2] == 1:
         values = values.expand(-1, -1, STRIP_HEIGHT, -1)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .components import diagnosis_context, palettes_hex, render_page
+from .images import data_uri
 from .layer import LayerView
 from .sections import Section
 
@@ -115,8 +116,4 @@ class Page:
 
 
 def _uri(data: Optional[bytes]) -> Optional[str]:
-    if data is None:
-        return None
-    from .images import data_uri
-
-    return data_uri(data)
+    return None if data is None else data_uri(data)

@@ -36,7 +36,7 @@ def explorer_page(explorer: Explorer, assets: PageAssets) -> str:
     ``assets``' style, script and Content-Security-Policy (the server sends the same policy as a header)."""
     data = {"mode": "explorer", "layers": [], "inputs": [], "palettes": palettes_hex(), "examples": {}}
     return render_page("explorer.html", title=f"layerscope explorer: {explorer.loaded.spec}", data=data,
-                       nav=[("model", "Model"), ("explore", "Explore")], mode="explorer", assets=assets,
+                       nav=[("model", "Model"), ("explore", "Explore")], assets=assets,
                        page=explorer.page_context())
 
 
