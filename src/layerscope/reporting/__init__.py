@@ -17,5 +17,3 @@ from .sections import Example, Figure, Section, Table, Text
 
 __all__ = ["report", "Report", "ReportOptions", "Section", "Table", "Figure", "Text", "Example", "REPORT_OPTIONS",
            "VIEWS"]
-
-# instead (``from . import diagnosis``), then remove this line.
