@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from PIL import Image
 
 import layerscope as ls
 from layerscope.io import LoadedModel, Preprocessing
@@ -36,3 +38,18 @@ def test_predictions_agree_across_verbs(softmax):
     diagnosed = _pairs(ls.diagnose(model, x, ["0"], channel_order=False).predictions[0][1])[:3]
     reported = _pairs(ls.report(model, x, ["0"], diagnosis=False).page.inputs[0].predictions)[:3]
     assert shown == diagnosed == reported == EXPECTED
+
+
+@pytest.mark.parametrize("softmax", [True, False], ids=["softmax-output", "logits-output"])
+def test_the_same_photo_gets_the_same_predictions_in_show_diagnose_report_and_the_explorer(softmax, tmp_path):
+    """A real image file through each verb's own way in (the explorer: an upload), one prediction rule."""
+    Explorer = pytest.importorskip("layerscope.serve").Explorer
+    model, photo = _classifier(softmax), tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(photo)
+    shown = _pairs(ls.show(model, str(photo), ["0"], tmp_path / "maps").inputs[0]["predictions"])[:3]
+    diagnosed = _pairs(ls.diagnose(model, str(photo), ["0"]).predictions[0][1])[:3]
+    reported = _pairs(ls.report(model, str(photo), ["0"], diagnosis=False).page.inputs[0].predictions)[:3]
+    explorer = Explorer(model, samples=False)
+    uploaded = explorer.add_upload(photo.read_bytes(), "photo.png", "image/png")[0]
+    explored = _pairs(explorer._analysis(uploaded).predictions[0])[:3]
+    assert shown == diagnosed == reported == explored == EXPECTED

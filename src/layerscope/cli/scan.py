@@ -11,9 +11,11 @@ Run the same command again after a crash or a kill: it continues from the last c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from typing import Iterator
 
 from ..run.options import OutputOptions, RunOptions
 from ..run.subject import Subject
@@ -58,7 +60,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    _log_to_stderr()
+    with _log_to_stderr():
+        return _run(args)
+
+
+def _run(args) -> int:
     args.device = rank_device(args.device)  # under torchrun, a bare cuda is this rank's GPU
     subject = Subject.of(model_from_args(args), layers_from_args(args))
     lead = os.environ.get("RANK", "0") == "0"
@@ -78,11 +84,30 @@ def run(args) -> int:
     return 0
 
 
-def _log_to_stderr() -> None:
-    """The scan's messages (resuming, already complete, a rank that failed) on stderr, once."""
+class _Stderr(logging.StreamHandler):
+    """A handler that writes to ``sys.stderr`` as it is when a message comes (a notebook or a test harness may have
+    replaced the one there was when the handler was made)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D401
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _log_to_stderr() -> Iterator[None]:
+    """The scan's messages (resuming, already complete, a rank that failed) on stderr while the command runs; the
+    library logger is left as it was (a program that calls the CLI in-process gets no handler it did not ask for)."""
     logger = logging.getLogger("layerscope.scan")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("layerscope scan: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    handler, level = _Stderr(), logger.level
+    handler.setFormatter(logging.Formatter("layerscope scan: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
