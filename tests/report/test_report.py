@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 
 import numpy as np
@@ -154,3 +156,27 @@ def test_jupyter_reprs_use_the_same_components(model):
     assert '<div class="ls-images">' in fragments[2]
     frame = ls.report(model, x, diagnosis=False)._repr_html_()
     assert frame.startswith('<iframe sandbox="allow-scripts" srcdoc="&lt;!DOCTYPE html&gt;')
+
+
+def test_the_views_registry_draws_the_same_pictures_in_the_report_as_in_show(tmp_path):
+    """One view registry (layerscope.render.views): a report asked for ``overlay`` and ``pca`` embeds, under each
+    layer's grids, the very pictures ``show`` writes for the same model, input and layer."""
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (48, 40, 3), dtype=np.uint8)).save(photo)
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    model = ls.LoadedModel(module, "tests:conv", ls.Preprocessing(resize=None, crop=(32, 32)), weights="hand-set")
+    shown = ls.show(model, str(photo), ["0"], tmp_path / "maps", views="grid,overlay,pca")
+    ls.report(model, str(photo), ["0"], out=tmp_path / "r.html", views="grid,overlay,pca", diagnosis=False)
+    html = (tmp_path / "r.html").read_text()
+    embedded = dict(re.findall(r'data-view="(\w+)" src="data:image/png;base64,([^"]+)"', html))
+    assert sorted(embedded) == ["overlay", "pca"]
+    for view in ("overlay", "pca"):
+        written = np.asarray(Image.open(shown.out / shown.inputs[0]["views"][view]["0"]))
+        drawn = np.asarray(Image.open(io.BytesIO(base64.b64decode(embedded[view]))))
+        np.testing.assert_array_equal(drawn, written)
+
+
+def test_report_views_name_the_registry_views_with_did_you_mean():
+    with pytest.raises(ls.InputError, match=r"Unknown report view 'overlai'. Did you mean 'overlay'\?.*pictures under"):
+        ls.reporting.ReportOptions(views="grid,overlai")

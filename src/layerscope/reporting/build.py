@@ -8,6 +8,7 @@ are the subject's (the one rule); :func:`layerscope.diagnose` judges the same la
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import PurePath
 from typing import Any, Optional, Sequence
 
@@ -17,11 +18,12 @@ from ..diagnosis import diagnose
 from ..errors import InputError
 from ..io.predictions import top_predictions
 from ..render.options import RenderOptions
+from ..render.views import VIEWS as RENDER_VIEWS
 from ..run import LayerMaps, Run, RunOptions, Subject
 from .images import data_uri, seen_image
 from .layer import LayerView, layer_view
 from .options import ReportOptions, check_views
-from .page import InputCard, Page, model_card
+from .page import VIEWS, InputCard, Page, model_card
 from .sections import examples_section
 
 __all__ = ["page_from_model", "page_from_activations", "page_from_diagnosis", "check_views"]
@@ -77,7 +79,8 @@ def page_from_model(subject: Subject, inputs: Any, options: ReportOptions, rende
     size = tuple(batch.shape[-2:])
     return Page(
         title=options.title or f"layerscope report: {subject.spec}", model=model_card(subject.loaded), inputs=cards,
-        layers=_views(reader, seen.tensors.items(), seen.records, size, render, judged), diagnosis=judged,
+        layers=_pictured(_views(reader, seen.tensors.items(), seen.records, size, render, judged), options.views,
+                         [seen_image(x, subject.preprocessing) for x in batch]), diagnosis=judged,
         views=options.views, sections=_sections(options), examples=options.examples or {},
     )
 
@@ -97,8 +100,11 @@ def page_from_activations(acts: Any, inputs: Optional[torch.Tensor], options: Re
     judged = options.diagnosis if not isinstance(options.diagnosis, bool) else None
     records = {name: acts.describe(name) if hasattr(acts, "info") else {"module_type": ""} for name in names}
     size = tuple(batch.shape[-2:]) if batch is not None else None
+    reader = LayerMaps(layouts)
     return Page(title=options.title or "layerscope report: captured activations", inputs=cards,
-                layers=_views(LayerMaps(layouts), acts.items(), records, size, render, judged), diagnosis=judged,
+                layers=_pictured(_views(reader, acts.items(), records, size, render, judged), options.views,
+                                 [seen_image(x, preprocessing) for x in batch] if batch is not None else None),
+                diagnosis=judged,
                 views=options.views, sections=_sections(options), examples=options.examples or {})
 
 
@@ -122,6 +128,26 @@ def _diagnosis(options: ReportOptions, subject: Subject, batch: torch.Tensor) ->
     return diagnose(subject, batch, run=RunOptions(batch_size=options.max_inputs, progress=False))
 
 
+def _pictured(views: list[tuple[LayerView, Any]], asked: Sequence[str], seen: Optional[list]) -> list[LayerView]:
+    """The layer views with the registry's picture views that ``asked`` names drawn per input (a view that needs
+    the image the model saw is left out where there is none): the same views :func:`layerscope.show` draws."""
+    names = [name for name in asked if name in RENDER_VIEWS and name not in VIEWS]
+    drawn = []
+    for view, maps in views:
+        if maps is None or not names:
+            drawn.append(view)
+            continue
+        pictures = []
+        for name in names:
+            kind = RENDER_VIEWS[name]
+            pictures.append((name, tuple(
+                None if kind.needs_seen and (seen is None or seen[i] is None)
+                else kind.png(maps[i], caption=kind.caption(view.name), seen=seen[i] if seen is not None else None)
+                for i in range(len(maps)))))
+        drawn.append(dataclasses.replace(view, pictures=tuple(pictures)))
+    return drawn
+
+
 def _cards(names, sources, notes, batch, preprocessing, predictions) -> list[InputCard]:
     cards = []
     for i, name in enumerate(names):
@@ -132,18 +158,19 @@ def _cards(names, sources, notes, batch, preprocessing, predictions) -> list[Inp
 
 
 def _views(reader: LayerMaps, tensors: Any, records: dict, size: Any, render: RenderOptions, judged: Any
-           ) -> list[LayerView]:
-    """One view per layer: its maps read by the run's ``reader`` (a layer it skips shows the reason)."""
+           ) -> list[tuple[LayerView, Any]]:
+    """One view per layer, with the maps it was drawn from: read by the run's ``reader`` (a layer it skips shows
+    the reason, and has no maps)."""
     found = {layer.name: layer for layer in judged.layers} if judged is not None else {}
     views = []
     for name, tensor in tensors:
         record = records[name]
         maps = reader.maps(name, tensor.detach(), record, size)
         if maps is None:
-            views.append(LayerView(name, record["module_type"], tuple(tensor.shape[1:]), error=reader.skipped[name],
-                                   **({"verdict": found[name].verdict, "reason": found[name].reason}
-                                      if name in found else {})))
+            views.append((LayerView(name, record["module_type"], tuple(tensor.shape[1:]), error=reader.skipped[name],
+                                    **({"verdict": found[name].verdict, "reason": found[name].reason}
+                                       if name in found else {})), None))
             continue
-        views.append(layer_view(name, maps, module_type=record["module_type"], options=render,
-                                diagnosis=found.get(name)))
+        views.append((layer_view(name, maps, module_type=record["module_type"], options=render,
+                                 diagnosis=found.get(name)), maps.maps))
     return views

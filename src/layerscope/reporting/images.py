@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..io.preprocess import Preprocessing
 from ..render.png import encode_png
 
 __all__ = ["data_uri", "png_bytes", "seen_image", "thumbnail"]
@@ -53,22 +54,18 @@ def data_uri(image: Any) -> str:
 
 
 def seen_image(tensor: torch.Tensor, preprocessing: Any) -> Optional[np.ndarray]:
-    """The (H, W, 3) uint8 picture a (C, H, W) model input shows: its normalization undone, clipped to 0..1.
+    """The (H, W, 3) uint8 picture a (C, H, W) model input shows: :meth:`Preprocessing.pixels
+    <layerscope.io.preprocess.Preprocessing.pixels>` (the one inverse of the preprocessing), or the values
+    clipped to 0..1 when the preprocessing is unknown or made for another number of channels.
 
     None when the input is not an image (not 1 or 3 channels, or not floating point).
     """
     if tensor.dim() != 3 or tensor.shape[0] not in (1, 3) or not tensor.is_floating_point():
         return None
-    x = tensor.detach().to("cpu", torch.float32)
-    mean, std = getattr(preprocessing, "mean", None), getattr(preprocessing, "std", None)
-    if mean is not None and std is not None:
-        count = x.shape[0]
-        m = torch.tensor(list(mean) * (count if len(mean) == 1 else 1), dtype=torch.float32)[:count]
-        s = torch.tensor(list(std) * (count if len(std) == 1 else 1), dtype=torch.float32)[:count]
-        x = x * s[:, None, None] + m[:, None, None]
-    x = torch.nan_to_num(x, nan=0.0).clamp(0.0, 1.0)
-    rgb = (x * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    return np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else np.ascontiguousarray(rgb)
+    count = int(tensor.shape[0])
+    if not isinstance(preprocessing, Preprocessing) or preprocessing.channels != count:
+        preprocessing = Preprocessing(resize=None, crop=None, mean=(0.0,) * count, std=(1.0,) * count, channels=count)
+    return preprocessing.pixels(tensor)
 
 
 def thumbnail(image: Any, size: tuple[int, int]) -> np.ndarray:

@@ -68,6 +68,7 @@ class LayerView:
     reason: str = ""
     hidden_flags: int = 0  # flagged channels that are not among the shown ones
     error: Optional[str] = None
+    pictures: tuple = ()  # (view name, PNG bytes or None per input): the registry's picture views asked for
 
     @property
     def shape_text(self) -> str:

@@ -6,7 +6,7 @@
 >>> ReportOptions(views="grids")
 Traceback (most recent call last):
 ...
-layerscope.errors.InputError: Unknown report view 'grids'. Did you mean 'grid'? Use any of: grid, mean, diagnostics, predictions.
+layerscope.errors.InputError: Unknown report view 'grids'. Did you mean 'grid'? Choose from: grid, mean, diagnostics, predictions, ...
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..core.options import Options, positive_int
-from ..errors import InputError, did_you_mean
+from ..core.names import choose
+from ..errors import InputError
+from ..render.views import VIEWS as RENDER_VIEWS
 from .page import VIEWS
 from .sections import as_examples, as_sections
 
@@ -24,29 +26,46 @@ __all__ = ["ReportOptions", "check_views", "MAX_INPUTS"]
 MAX_INPUTS = 16  # inputs side by side in one report
 
 
+def picture_views() -> tuple[str, ...]:
+    """The views of the registry (:data:`layerscope.render.views.VIEWS`) a report can add under each layer's grids:
+    one picture per (layer, input), drawn from the layer's maps (``overlay``, ``pca``, ``figure`` and any view
+    registered later)."""
+    return tuple(name for name, view in RENDER_VIEWS.items()
+                 if view.per == "layer" and not view.needs_importance and name not in VIEWS)
+
+
 def check_views(views: Any) -> tuple[str, ...]:
-    """``views`` (None: all, a comma-separated string or a list) checked against :data:`~.page.VIEWS`."""
+    """``views`` (None: the report's parts, :data:`~.page.VIEWS`; a comma-separated string or a list) checked
+    against the parts and :func:`picture_views`, with did-you-mean; parts first, then pictures, as given.
+
+    >>> check_views("grid,overlay")
+    ('grid', 'overlay')
+    """
     if views is None:
         return VIEWS
     items = [v.strip() for v in views.split(",")] if isinstance(views, str) else [str(v) for v in views]
+    items = [item for item in items if item]
+    known = (*VIEWS, *picture_views())
     for item in items:
-        if item not in VIEWS:
-            raise InputError(f"Unknown report view {item!r}.{did_you_mean(item, VIEWS)} Use any of: {', '.join(VIEWS)}.")
+        choose(item, known, "report view", hint="Parts: grid, mean, diagnostics, predictions; pictures under each "
+                                                "layer: " + ", ".join(picture_views()) + ".")
     if not items:
-        raise InputError(f"views is empty; give any of: {', '.join(VIEWS)}.")
-    return tuple(v for v in VIEWS if v in items)
+        raise InputError(f"views is empty; give any of: {', '.join(known)}.")
+    return tuple(v for v in VIEWS if v in items) + tuple(dict.fromkeys(v for v in items if v not in VIEWS))
 
 
 @dataclass(frozen=True)
 class ReportOptions(Options):
     """What a report holds. ``views``: the parts shown (``grid``, ``mean``, ``diagnostics``, ``predictions``;
-    a list or a comma-separated string; default all). ``title`` (default ``layerscope report: MODEL``).
+    a list or a comma-separated string; default all of them), plus any picture view of the registry
+    (:func:`picture_views`: ``overlay``, ``pca``, ``figure`` ...) drawn under each layer's grids. ``title`` (default ``layerscope report: MODEL``).
     ``diagnosis``: True runs :func:`layerscope.diagnose` on the same inputs, False shows none, or give a
     :class:`~layerscope.diagnosis.Diagnosis`. ``sections`` and ``examples`` plug in results of other tools
     (see :mod:`layerscope.reporting.sections`). ``max_inputs``: inputs side by side, at most."""
 
     views: Any = field(default=VIEWS, metadata={
-        "help": f"parts to include, comma separated (default all): {','.join(VIEWS)}", "metavar": "LIST"})
+        "help": f"parts to include, comma separated (default: {','.join(VIEWS)}); add pictures of the views "
+                "registry under each layer's grids: overlay, pca, figure", "metavar": "LIST"})
     title: Optional[str] = field(default=None, metadata={"help": "the page title (default: 'layerscope report: MODEL')"})
     diagnosis: Any = True
     sections: Any = ()
