@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import io
+import re
+
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -60,3 +65,22 @@ def test_a_layer_that_is_not_a_map_is_refused_with_the_reason_once():
             explorer.live_frame(png(stripes(True)), layer=1)
     assert list(explorer.layer_maps.skipped) == ["3"]
     assert explorer.live_frame(png(stripes(True)), layer=0)["layer"] == "0"
+
+
+def test_the_views_registry_draws_the_same_pictures_in_the_explorer_as_in_show(tmp_path):
+    """One view registry: the explorer asked for ``overlay`` shows under the analysed layer the picture ``show``
+    writes for the same model, upload and layer."""
+    module = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    model = ls.LoadedModel(module, "tests:conv", PRE, weights="hand-set")
+    explorer = Explorer(model, samples=False, views=("overlay",))
+    picture = stripes(True)
+    item = explorer.add_array(picture, "stripes")
+    html = explorer.analyze(item.id, layer=0)["html"]
+    embedded = dict(re.findall(r'data-view="(\w+)" src="data:image/png;base64,([^"]+)"', html))
+    Image.fromarray(picture).save(tmp_path / "stripes.png")
+    shown = ls.show(model, str(tmp_path / "stripes.png"), ["0"], tmp_path / "maps", views="grid,overlay")
+    written = np.asarray(Image.open(shown.out / shown.inputs[0]["views"]["overlay"]["0"]))
+    drawn = np.asarray(Image.open(io.BytesIO(base64.b64decode(embedded["overlay"]))))
+    np.testing.assert_array_equal(drawn, written)
+    with pytest.raises(InputError, match="Unknown view 'overlai'. Did you mean 'overlay'"):
+        Explorer(model, samples=False, views=("overlai",))

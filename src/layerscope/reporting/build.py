@@ -8,7 +8,6 @@ are the subject's (the one rule); :func:`layerscope.diagnose` judges the same la
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import PurePath
 from typing import Any, Optional, Sequence
 
@@ -18,12 +17,11 @@ from ..diagnosis import diagnose
 from ..errors import InputError
 from ..io.predictions import top_predictions
 from ..render.options import RenderOptions
-from ..render.views import VIEWS as RENDER_VIEWS
 from ..run import LayerMaps, Run, RunOptions, Subject
 from .images import data_uri, seen_image
-from .layer import LayerView, layer_view
+from .layer import LayerView, layer_view, with_pictures
 from .options import ReportOptions, check_views
-from .page import VIEWS, InputCard, Page, model_card
+from .page import InputCard, Page, model_card
 from .sections import examples_section
 
 __all__ = ["page_from_model", "page_from_activations", "page_from_diagnosis", "check_views"]
@@ -129,23 +127,8 @@ def _diagnosis(options: ReportOptions, subject: Subject, batch: torch.Tensor) ->
 
 
 def _pictured(views: list[tuple[LayerView, Any]], asked: Sequence[str], seen: Optional[list]) -> list[LayerView]:
-    """The layer views with the registry's picture views that ``asked`` names drawn per input (a view that needs
-    the image the model saw is left out where there is none): the same views :func:`layerscope.show` draws."""
-    names = [name for name in asked if name in RENDER_VIEWS and name not in VIEWS]
-    drawn = []
-    for view, maps in views:
-        if maps is None or not names:
-            drawn.append(view)
-            continue
-        pictures = []
-        for name in names:
-            kind = RENDER_VIEWS[name]
-            pictures.append((name, tuple(
-                None if kind.needs_seen and (seen is None or seen[i] is None)
-                else kind.png(maps[i], caption=kind.caption(view.name), seen=seen[i] if seen is not None else None)
-                for i in range(len(maps)))))
-        drawn.append(dataclasses.replace(view, pictures=tuple(pictures)))
-    return drawn
+    """The layer views with the registry's picture views that ``asked`` names (:func:`with_pictures`)."""
+    return [with_pictures(view, maps, asked, seen) for view, maps in views]
 
 
 def _cards(names, sources, notes, batch, preprocessing, predictions) -> list[InputCard]:

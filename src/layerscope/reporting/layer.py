@@ -15,10 +15,12 @@ side by side are comparable.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence, Union
 
+import numpy as np
 import torch
 
 from ..core.layout import Maps
@@ -30,9 +32,12 @@ from ..render.normalize import mode_info, value_ranges
 from ..render.options import RenderOptions
 from ..render._viewkit import colored_map
 from ..render.png import encode_png
+from ..render.views import VIEWS as RENDER_VIEWS
 from ..run.maps import LayerMaps
 
-__all__ = ["LayerView", "layer_view", "REPORT_OPTIONS", "FLAG_KINDS"]
+__all__ = ["LayerView", "layer_view", "with_pictures", "REPORT_OPTIONS", "FLAG_KINDS", "OWN_VIEWS"]
+
+OWN_VIEWS = ("grid", "mean")  # the pictures the report and the explorer draw their own way (interactive grids, shared-scale means)
 
 REPORT_OPTIONS = RenderOptions(max_channels=64, padding=1)  # the report's: the first 64 channels per layer
 FLAG_KINDS = ("dead", "uniform", "noisy", "saturated", "nonfinite")  # drawn on the grids, in this order
@@ -146,6 +151,25 @@ def layer_view(
         grids=tuple(g.png_bytes() for g in grids), means=means, mean_range=mean_range,
         geometry=_geometry(grids[0], len(channels), options.padding), flagged=flagged, hidden_flags=hidden,
     )
+
+
+def with_pictures(view: LayerView, maps: Optional[torch.Tensor], names: Sequence[str],
+                  seen: Optional[Sequence[Optional[np.ndarray]]]) -> LayerView:
+    """``view`` with the pictures of the registry's views ``names`` (:data:`layerscope.render.views.VIEWS`; the
+    report's own parts are left out) drawn from ``maps`` (N, C, H, W) for each input: the pictures
+    :func:`layerscope.show` draws. ``seen``: the image each input shows (a view that needs it is left out where
+    there is none). The report and the explorer both call this."""
+    names = [name for name in names if name in RENDER_VIEWS and name not in OWN_VIEWS]
+    if maps is None or view.error is not None or not names:
+        return view
+    pictures = []
+    for name in names:
+        kind = RENDER_VIEWS[name]
+        shown = [seen[i] if seen is not None and i < len(seen) else None for i in range(len(maps))]
+        pictures.append((name, tuple(None if kind.needs_seen and shown[i] is None
+                                     else kind.png(maps[i], caption=kind.caption(view.name), seen=shown[i])
+                                     for i in range(len(maps)))))
+    return dataclasses.replace(view, pictures=tuple(pictures))
 
 
 def _verdict(diagnosis: Any) -> dict[str, Any]:

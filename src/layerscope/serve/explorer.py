@@ -37,9 +37,10 @@ from ..io.models import LoadedModel
 from ..io.video import read_video
 from ..render.grid import render_grids
 from ..render.options import RenderOptions
+from ..render.views import check_views
 from ..reporting.components import diagnosis_context, environment
 from ..reporting.images import data_uri, seen_image, thumbnail
-from ..reporting.layer import REPORT_OPTIONS, layer_view
+from ..reporting.layer import REPORT_OPTIONS, layer_view, with_pictures
 from ..reporting.page import InputCard, model_card
 from ..run.loop import Run, Step
 from ..run.maps import LayerMaps
@@ -92,8 +93,9 @@ class Explorer:
     """
 
     def __init__(self, model: Any, *, layers: Any = None, images: Sequence[Any] = (), preprocessing: Any = None,
-                 limits: Limits = DEFAULT_LIMITS, samples: bool = True) -> None:
+                 limits: Limits = DEFAULT_LIMITS, samples: bool = True, views: Sequence[str] = ()) -> None:
         self.subject = Subject.of(model, layers, preprocessing=preprocessing)
+        self.views = check_views(views) if views else ()  # the registry's pictures under an analysed layer
         self.limits = limits
         self.lock = threading.RLock()  # one forward (and one change of the stores) at a time
         self.items: OrderedDict[str, Item] = OrderedDict()
@@ -232,6 +234,10 @@ class Explorer:
                           input_size=tuple(analysis.tensor.shape[-2:]), options=REPORT_OPTIONS.replace(max_channels=k),
                           diagnosis=layer_diag)
         seen = seen_image(analysis.tensor[0], self.subject.preprocessing)
+        if self.views:  # the registry's picture views, the same pictures show and the report draw
+            maps = self.layer_maps.maps(name, analysis.acts[name], {"module_type": self.types[name]},
+                                        tuple(analysis.tensor.shape[-2:]))
+            view = with_pictures(view, maps.maps if maps is not None else None, self.views, [seen])
         card = InputCard(item.name, "", analysis.notes, data_uri(seen) if seen is not None else None,
                          analysis.predictions[0] if analysis.predictions else None)
         html = environment().get_template("explorer_result.html").render(

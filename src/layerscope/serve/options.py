@@ -17,11 +17,16 @@ from dataclasses import dataclass, field
 
 from ..core.options import Options
 from ..errors import InputError
+from ..render.views import check_views
 from .uploads import DEFAULT_LIMITS, Limits
 
 __all__ = ["ServeOptions", "LOG_LEVELS"]
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def _views(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,9 @@ class ServeOptions(Options):
         "help": "do not offer the sample photos", "flag": "--no-samples", "action": "store_false"})
     limits: Limits = DEFAULT_LIMITS
     log_level: str = "warning"
+    views: tuple[str, ...] = field(default=(), metadata={
+        "help": "pictures of the views registry under an analysed layer, comma separated (e.g. overlay,pca); "
+                "the same pictures show and the report draw", "flag": "--view", "type": _views, "metavar": "LIST"})
 
     def __post_init__(self) -> None:
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
@@ -45,5 +53,6 @@ class ServeOptions(Options):
             raise InputError(f"host must be an address such as 127.0.0.1, got {self.host!r}.")
         if not isinstance(self.limits, Limits):
             raise InputError(f"limits must be a layerscope.serve.Limits, got {type(self.limits).__name__}.")
+        object.__setattr__(self, "views", check_views(self.views) if self.views else ())
         if self.log_level not in LOG_LEVELS:
             raise InputError(f"log_level={self.log_level!r} is not one of {', '.join(LOG_LEVELS)}.")

@@ -56,7 +56,7 @@ def explorer_of(model: Any, images: Sequence[Any], options: ServeOptions, *, lay
                 preprocessing: Any = None) -> Explorer:
     """The :class:`~layerscope.serve.explorer.Explorer` that ``serve`` and ``self_test`` start."""
     return Explorer(model, layers=layers, images=images, preprocessing=preprocessing, limits=options.limits,
-                    samples=options.samples)
+                    samples=options.samples, views=options.views)
 
 
 def serve(model: Any, images: Sequence[Any] = (), options: Optional[ServeOptions] = None, *, layers: Any = None,
