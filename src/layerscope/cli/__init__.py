@@ -14,6 +14,9 @@ import sys
 import traceback
 from typing import Optional, Sequence
 
+from .._version import __version__
+from ..errors import LayerscopeError
+
 __all__ = ["main", "COMMANDS"]
 
 COMMANDS = ("layers", "show", "diagnose", "report", "serve", "compare", "visualize", "card", "demo", "samples", "scan",
@@ -21,8 +24,6 @@ COMMANDS = ("layers", "show", "diagnose", "report", "serve", "compare", "visuali
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .._version import __version__
-
     parser = argparse.ArgumentParser(
         prog="layerscope",
         description="A feature-map microscope for PyTorch: see what each layer of a network sees.",
@@ -37,8 +38,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the CLI; returns the exit code (the console script passes it to ``sys.exit``)."""
-    from ..errors import LayerscopeError
-
     parser = _parser()
     try:
         args = parser.parse_args(argv)

@@ -15,14 +15,13 @@ import json
 from typing import Any, Optional
 
 from ..errors import InputError
+from ..scanning.findings import RARE, dataset_findings
 
 __all__ = ["add_stats_arguments", "stats_findings", "with_findings"]
 
 
 def add_stats_arguments(group: Any) -> None:
     """--stats DIR and --rare SHARE."""
-    from ..scanning.findings import RARE
-
     group.add_argument("--stats", metavar="DIR", help="also report the dataset-level dead and rarely active channels "
                        "of a `layerscope scan` result (alone: without MODEL and IMAGES)")
     group.add_argument("--rare", metavar="SHARE", type=float, default=RARE,
@@ -41,8 +40,6 @@ def stats_findings(args: Any) -> Optional[Any]:
         raise InputError("Give MODEL and IMAGES together (or neither, with --stats DIR alone).")
     if not has_model and getattr(args, "fail_on", None):
         raise InputError("--fail-on judges the layers of MODEL on IMAGES; give them too, or drop --fail-on.")
-    from ..scanning.findings import dataset_findings
-
     return dataset_findings(args.stats, rare=args.rare)
 
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..explain import CardOptions, card
-from ._common import add_image_arguments, add_model_arguments, feed_from_args, model_from_args, print_preprocessing
+from ._common import (
+    add_image_arguments,
+    add_model_arguments,
+    add_output_arguments,
+    feed_from_args,
+    model_from_args,
+    print_preprocessing,
+)
 
 
 def register(subparsers) -> None:
@@ -32,7 +39,7 @@ def register(subparsers) -> None:
     CardOptions.add_flags(group)  # --examples --target --steps --seed
     group.add_argument("--out", required=True, metavar="FILE", help="the PNG to write (FILE.png), or a folder for "
                        "card.png and card.json")
-    group.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    add_output_arguments(group)
     parser.set_defaults(run=run)
 
 

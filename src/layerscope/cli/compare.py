@@ -25,6 +25,7 @@ from ._common import (
     add_image_arguments,
     add_layer_arguments,
     add_model_pair_arguments,
+    add_output_arguments,
     feed_from_args,
     layers_from_args,
     models_from_args,
@@ -57,8 +58,7 @@ def register(subparsers) -> None:
     group.add_argument("--json", action="store_true", help="print JSON (per layer pair: cka, cosine, rel_l2, match)")
     group.add_argument("--out", metavar="DIR", help="also write DIR/compare.json, DIR/heatmap.png and "
                        "DIR/matched/<NN>_<layer>.png (matched channels side by side)")
-    group.add_argument("--overwrite", action="store_true", help="replace files in --out that layerscope did not write, "
-                       "and the earlier output (a rerun replaces its own files without it)")
+    add_output_arguments(group)
     group.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per forward pass (default 32)")
     parser.set_defaults(run=run)
 

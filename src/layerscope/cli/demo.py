@@ -7,6 +7,9 @@ Example::
 
 from __future__ import annotations
 
+from ..demo.run import run_demo
+from ._common import add_output_arguments
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -18,12 +21,10 @@ def register(subparsers) -> None:
         "run replaces the demo's own earlier output (listed in demo.json), never other files.",
     )
     parser.add_argument("--out", default="layerscope-demo", help="output directory (default: %(default)s)")
-    parser.add_argument("--overwrite", action="store_true", help="also replace files in --out that the demo did not write")
+    add_output_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from ..demo.run import run_demo
-
     run_demo(args.out, overwrite=args.overwrite)
     return 0

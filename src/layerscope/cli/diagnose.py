@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import sys
 
+from ..diagnosis import diagnose
+from ..diagnosis.expr import FIELDS, parse_gate
+from ..diagnosis.options import DIAGNOSE_RUN, DiagnoseOptions
+from ..run import Subject
 from ._common import (
     add_image_arguments,
     add_layer_arguments,
@@ -26,10 +30,6 @@ from ._common import (
     print_preprocessing,
     print_skipped_summary,
 )
-from ..diagnosis import diagnose
-from ..diagnosis.expr import FIELDS, parse_gate
-from ..diagnosis.options import DIAGNOSE_RUN, DiagnoseOptions
-from ..run import Subject
 from ._stats import add_stats_arguments, stats_findings, with_findings
 
 GATE_FAILED = 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
+from ..capturing import list_layers
 from ._common import add_model_arguments, model_from_args, print_preprocessing
 
 _DEPTH = 16  # frames of the zero clip fed to a model whose first convolution is 3-D
@@ -48,8 +49,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..capturing import list_layers
-
     loaded = model_from_args(args)
     example = None if args.no_run else example_input(loaded.module, loaded.preprocessing)
     table = list_layers(loaded.module, example, leaves_only=args.leaves)

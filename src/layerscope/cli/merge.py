@@ -13,6 +13,7 @@ rounding. Parts of other models, layers, preprocessing or data, or overlapping s
 from __future__ import annotations
 
 from ..scanning import merge
+from ._common import add_output_arguments
 
 
 def register(subparsers) -> None:
@@ -25,7 +26,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("parts", metavar="DIR", nargs="+", help="result folders (or their stats.safetensors)")
     parser.add_argument("--out", metavar="DIR", required=True, help="folder for the merged result")
-    parser.add_argument("--overwrite", action="store_true", help="replace a file in --out that is not a scan result")
+    add_output_arguments(parser)
     parser.set_defaults(run=run)
 
 

@@ -8,18 +8,24 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from ..render.channels import ORDERS
-from ..render.normalize import MODES
 from ..render.options import RenderOptions
 from ..reporting import REPORT_OPTIONS, ReportOptions, report
 from ..run import Subject
 from ..scanning import load_stats
-from ._common import add_image_arguments, add_layer_arguments, add_model_arguments, feed_from_args, layers_from_args
-from ._common import model_from_args, print_preprocessing, print_skipped_summary
-from .show import _pair
+from ._common import (
+    add_image_arguments,
+    add_layer_arguments,
+    add_model_arguments,
+    add_output_arguments,
+    add_render_arguments,
+    feed_from_args,
+    layers_from_args,
+    model_from_args,
+    print_preprocessing,
+    print_skipped_summary,
+)
 
 
 def register(subparsers) -> None:
@@ -41,19 +47,9 @@ def register(subparsers) -> None:
                        "channel's top dataset examples (receptive-field crops, checked against the scan) open with it")
     group.add_argument("--examples", type=int, default=6, metavar="K", dest="examples_per_channel",
                        help="dataset examples per channel with --stats (default 6)")
-    group.add_argument("--overwrite", action="store_true",
-                       help="replace FILE.html even if it is not an earlier layerscope report")
-    absent = argparse.SUPPRESS
-    draw = parser.add_argument_group("how grids are drawn")
-    draw.add_argument("--normalize", choices=MODES, default=absent,
-                      help="display range, computed over all inputs together (default: per channel)")
-    draw.add_argument("--percentiles", type=_pair("--percentiles", "1,99"), default=absent, metavar="LO,HI",
-                      help="percentiles for --normalize robust* (default 1,99)")
-    draw.add_argument("--cmap", default=absent, metavar="NAME", help="any matplotlib colormap (default viridis)")
-    draw.add_argument("--max-channels", type=int, default=absent, metavar="N",
-                      help="channels per layer (default 64; 0 = every channel: large files)")
-    draw.add_argument("--order", choices=ORDERS, default=absent,
-                      help="which channels to show: index order, or the top ones by mean / max / std / active")
+    add_output_arguments(group)
+    draw = parser.add_argument_group("how grids are drawn (declared beside RenderOptions' fields)")
+    add_render_arguments(draw, ["normalize", "percentiles", "cmap", "max_channels", "order"])
     parser.set_defaults(run=run)
 
 

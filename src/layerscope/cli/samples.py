@@ -8,12 +8,11 @@ Example::
 
 from __future__ import annotations
 
+from ..zoo import PHOTOS, write_sample_images
 from ._common import add_output_arguments
 
 
 def register(subparsers) -> None:
-    from ..zoo import PHOTOS
-
     parser = subparsers.add_parser(
         "samples",
         help="write sample inputs: held-out handwritten digits and public-domain photos (offline)",
@@ -31,8 +30,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..zoo import write_sample_images
-
     photos = tuple(name.strip() for name in args.photos.split(",") if name.strip())
     paths = write_sample_images(args.out, count=args.count, photos=photos, overwrite=args.overwrite)
     print(f"{len(paths)} sample inputs in {args.out}: {', '.join(p.name for p in paths[:3])}"

@@ -14,7 +14,13 @@ from __future__ import annotations
 import json
 import sys
 
-from ._common import add_layer_arguments, add_model_arguments, layers_from_args, model_from_args, print_preprocessing
+from ._common import (
+    add_layer_arguments,
+    add_model_arguments,
+    layers_from_args,
+    model_from_args,
+    print_preprocessing,
+)
 
 
 def register(subparsers) -> None:

@@ -16,15 +16,28 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.video import is_video_path
-from ..render.options import RenderOptions
-from ..render.options import _pair  # noqa: F401  (cli/report.py imports it from here until it generates its flags)
+from ..render.options import (
+    RenderOptions,
+    _pair,  # noqa: F401  (cli/report.py imports it from here until it generates its flags)
+)
 from ..run.options import OutputOptions, RunOptions
 from ..showing.api import DEFAULT_OPTIONS, show
 from ..showing.options import ShowOptions
 from ..showing.video import show_video
-from ._common import add_image_arguments, add_layer_arguments, add_model_arguments, layers_from_args, model_from_args
-from ._common import add_option_flags, add_output_arguments, add_render_arguments, add_run_arguments
-from ._common import feed_from_args, print_preprocessing, print_skipped_summary
+from ._common import (
+    add_image_arguments,
+    add_layer_arguments,
+    add_model_arguments,
+    add_option_flags,
+    add_output_arguments,
+    add_render_arguments,
+    add_run_arguments,
+    feed_from_args,
+    layers_from_args,
+    model_from_args,
+    print_preprocessing,
+    print_skipped_summary,
+)
 
 
 def register(subparsers) -> None:

@@ -12,7 +12,12 @@ import sys
 
 from ..errors import InputError
 from ..explain import VisualizeOptions, visualize
-from ._common import add_model_arguments, model_from_args, print_preprocessing
+from ._common import (
+    add_model_arguments,
+    add_output_arguments,
+    model_from_args,
+    print_preprocessing,
+)
 
 
 def parse_channels(text: str) -> list[int]:
@@ -49,7 +54,7 @@ def register(subparsers) -> None:
     group.add_argument("--channels", default="0-7", metavar="LIST", help="channels, e.g. 0-15 or 3,9 (default 0-7)")
     VisualizeOptions.add_flags(group)  # --objective --negative --diversity --steps --resolution --seed
     group.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    group.add_argument("--overwrite", action="store_true", help="replace files of an earlier run in --out")
+    add_output_arguments(group)
     parser.set_defaults(run=run)
 
 
