@@ -17,6 +17,7 @@ terminal and in a notebook). A verb iterates it and turns each :class:`Step` int
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
@@ -95,12 +96,15 @@ def feed_of(inputs: Any, subject: Subject, options: RunOptions) -> Feed:
     if isinstance(inputs, Feed):
         return Feed.of(inputs, subject.preprocessing, options.batch_size)
     return Feed(inputs, subject.preprocessing, options.batch_size, strict=options.strict,
-                recursive=options.recursive, max_pixels=options.max_pixels)
+                recursive=options.recursive, max_pixels=options.max_pixels, workers=options.workers)
 
 
 def _batches_known(feed: Feed) -> Optional[int]:
-    """The number of batches when it is known before reading (a tensor, a list, a sized dataset), else None."""
+    """The number of batches when it is known before reading (a tensor, a list, a sized dataset), else None
+    (a path, a folder or a video: their count is known once listed)."""
     inputs = feed.inputs
+    if isinstance(inputs, (str, bytes, os.PathLike)):
+        return None
     try:
         count = len(inputs) if not hasattr(inputs, "shape") else int(inputs.shape[0])
     except TypeError:
