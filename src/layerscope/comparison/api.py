@@ -31,7 +31,8 @@ import torch
 from ..capturing import Recorder, select_layers
 from ..capturing.call import batch_size_of
 from ..capturing.select import LayerSelector
-from ..errors import InputError, did_you_mean
+from ..core.options import share_out
+from ..errors import InputError
 from ..io.feed import Feed, image_tensor
 from ..run.loop import feed_of
 from ..run.options import RunOptions
@@ -104,20 +105,12 @@ def compare(
 def _options(options: Optional[CompareOptions], run: Optional[RunOptions],
              fields: dict[str, Any]) -> tuple[CompareOptions, RunOptions]:
     """The two option objects with ``fields`` (keywords naming their fields) replacing theirs."""
-    mine, rest = CompareOptions.split(fields)
-    ran, rest = RunOptions.split(rest)
-    for name in rest:
-        if name in ("preprocessing", "preprocessing_b", "layouts"):
+    for name in ("preprocessing", "preprocessing_b", "layouts"):
+        if name in fields:
             raise InputError(f"compare takes no {name}=: a model's preprocessing and layouts travel with it; pass "
                              f"Subject.of(model, preprocessing=..., layouts=...) as a or b.")
-        known = _names(CompareOptions) + _names(RunOptions)
-        raise InputError(f"compare got an unknown keyword {name!r}.{did_you_mean(name, known)} "
-                         f"Use: {', '.join(known)}.")
+    mine, ran, _ = share_out("compare", fields, CompareOptions, RunOptions)
     return CompareOptions.of(options, **mine), RunOptions.of(DEFAULT_RUN if run is None else run, **ran)
-
-
-def _names(kind: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(kind)]
 
 
 def _subjects(a: Any, b: Any, layers: LayerSelector, options: CompareOptions,

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..core.outputs import OutputFolder
 from ..core.names import safe_name
+from ..core.outputs import OutputFolder
 from ..render.png import encode_png
 
 if TYPE_CHECKING:

@@ -29,8 +29,8 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from .tensors import as_tensor
 from ..errors import InputError, LayerNotFoundError, LayoutError
+from .tensors import as_tensor
 
 __all__ = ["Maps", "LAYOUTS", "canonical_layout", "to_maps", "layer_maps", "token_grid"]
 

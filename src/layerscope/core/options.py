@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any, Mapping, Optional, TypeVar
+from typing import Any, Mapping, Optional, Sequence, TypeVar
 
 from ..errors import InputError, did_you_mean
 
-__all__ = ["Options", "positive_int"]
+__all__ = ["Options", "positive_int", "share_out"]
 
 T = TypeVar("T", bound="Options")
 
@@ -87,6 +87,37 @@ class Options:
         """The fields as JSON-able values (paths and devices as strings)."""
         return {f.name: (v if isinstance(v, (bool, int, float, type(None), list, dict)) else str(v))
                 for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}  # type: ignore[arg-type]
+
+
+def share_out(verb: str, fields: Mapping[str, Any], *kinds: type, extra: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """``fields`` (a verb's keywords) shared out among the option classes ``kinds``: one dict each, in order (a
+    name goes to the first class that has it), then one dict of the names in ``extra`` (keywords the verb takes
+    itself). Any other name is an InputError naming it, the close names and every accepted one: the one rule of
+    every verb that takes option objects and their fields as keywords.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Speed(Options):
+    ...     batch_size: int = 8
+    >>> share_out("run", {"batch_size": 4, "layouts": {}}, Speed, extra=("layouts",))
+    [{'batch_size': 4}, {'layouts': {}}]
+    >>> share_out("run", {"batchsize": 4}, Speed)
+    Traceback (most recent call last):
+    ...
+    layerscope.errors.InputError: run() got an unknown keyword 'batchsize'. Did you mean 'batch_size'? Use any of: batch_size.
+    """
+    out, rest = [], dict(fields)
+    for kind in kinds:
+        names = {f.name for f in dataclasses.fields(kind) if f.init}
+        out.append({k: v for k, v in rest.items() if k in names})
+        rest = {k: v for k, v in rest.items() if k not in names}
+    out.append({k: rest.pop(k) for k in list(rest) if k in extra})
+    if rest:
+        name = next(iter(rest))
+        known = [f.name for kind in kinds for f in dataclasses.fields(kind) if f.init] + list(extra)
+        raise InputError(f"{verb}() got an unknown keyword {name!r}.{did_you_mean(name, known)} Use any of: "
+                         f"{', '.join(known)}.")
+    return out
 
 
 def positive_int(options: Any, name: str, *, allow_none: bool = False) -> None:

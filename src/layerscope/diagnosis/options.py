@@ -12,16 +12,15 @@ layerscope.errors.InputError: Unknown threshold 'dead_bda'. Did you mean 'dead_b
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from ..core.options import Options
-from ..errors import InputError, did_you_mean
+from ..core.options import Options, share_out
+from ..errors import InputError
 from ..run.options import RunOptions
 from .thresholds import Thresholds
 
-__all__ = ["DiagnoseOptions", "DIAGNOSE_RUN", "diagnose_options", "split_fields"]
+__all__ = ["DiagnoseOptions", "DIAGNOSE_RUN", "diagnose_options"]
 
 DIAGNOSE_RUN = RunOptions(batch_size=32)  # diagnose streams datasets: bigger batches than the other verbs
 
@@ -49,28 +48,8 @@ class DiagnoseOptions(Options):
             raise InputError(f"predictions={self.predictions!r} must be an int of at least 0.")
 
 
-def split_fields(verb: str, fields: Mapping[str, Any], *kinds: type) -> list[dict[str, Any]]:
-    """``fields`` (keywords) shared out among the option classes ``kinds`` (one dict each, in order: a name
-    goes to the first class that has it); an unknown name is an InputError naming every accepted one.
-
-    >>> split_fields("diagnose", {"batch_size": 4, "channel_order": False}, DiagnoseOptions, RunOptions)
-    [{'channel_order': False}, {'batch_size': 4}]
-    """
-    out, rest = [], dict(fields)
-    for kind in kinds:
-        names = {f.name for f in dataclasses.fields(kind) if f.init}
-        out.append({k: v for k, v in rest.items() if k in names})
-        rest = {k: v for k, v in rest.items() if k not in names}
-    if rest:
-        name = next(iter(rest))
-        known = [f.name for kind in kinds for f in dataclasses.fields(kind) if f.init]
-        raise InputError(f"{verb}() got an unknown option {name!r}.{did_you_mean(name, known)} Use any of: "
-                         f"{', '.join(known)}.")
-    return out
-
-
 def diagnose_options(options: Optional[DiagnoseOptions], run: Optional[RunOptions],
                      fields: Mapping[str, Any]) -> tuple[DiagnoseOptions, RunOptions]:
     """The options of a diagnosis from the objects given and keywords naming fields of either."""
-    mine, running = split_fields("diagnose", fields, DiagnoseOptions, RunOptions)
+    mine, running, _ = share_out("diagnose", fields, DiagnoseOptions, RunOptions)
     return DiagnoseOptions.of(options, **mine), RunOptions.of(DIAGNOSE_RUN if run is None else run, **running)

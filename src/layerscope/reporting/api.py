@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Optional, Union
 
 from ..capturing.activations import Activations
+from ..core.options import share_out
 from ..core.outputs import OutputFolder
 from ..core.results import Result
-from ..diagnosis.options import split_fields
 from ..diagnosis.result import Diagnosis
 from ..errors import InputError
 from ..render.options import RenderOptions
@@ -150,9 +150,8 @@ def report(
     layerscope wrote it or ``overwrite=True``. The file needs nothing else: pictures are inlined and a
     Content-Security-Policy forbids every request.
     """
-    subject_fields = {name: fields.pop(name) for name in SUBJECT_FIELDS if name in fields}
-    mine, drawing, running, output = split_fields("report", fields, ReportOptions, RenderOptions, RunOptions,
-                                                  OutputOptions)
+    mine, drawing, running, output, subject_fields = share_out("report", fields, ReportOptions, RenderOptions,
+                                                               RunOptions, OutputOptions, extra=SUBJECT_FIELDS)
     opts = ReportOptions.of(options, **mine)
     render = RenderOptions.of(REPORT_OPTIONS if render is None else render, **drawing)
     running_opts = RunOptions.of(run, **running)

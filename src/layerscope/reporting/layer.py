@@ -25,12 +25,12 @@ import torch
 
 from ..core.layout import Maps
 from ..errors import InputError
+from ..render._viewkit import colored_map
 from ..render.channels import pick_channels
 from ..render.colormap import LEVELS, resolve_cmap
 from ..render.grid import render_grids
 from ..render.normalize import mode_info, value_ranges
 from ..render.options import RenderOptions
-from ..render._viewkit import colored_map
 from ..render.png import encode_png
 from ..render.views import VIEWS as RENDER_VIEWS
 from ..run.maps import LayerMaps

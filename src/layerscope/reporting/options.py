@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ..core.options import Options, positive_int
 from ..core.names import choose
+from ..core.options import Options, positive_int
 from ..errors import InputError
 from ..render.views import VIEWS as RENDER_VIEWS
 from .page import VIEWS

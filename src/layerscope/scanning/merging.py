@@ -23,9 +23,16 @@ from pathlib import Path
 from typing import Sequence, Union
 
 from ..errors import InputError
-from ..stats import ResponseStats
 from ..io.shard import Shard, covers_all
-from .state import State, differences, prune_sources, read_state, state_path, write_state
+from ..stats import ResponseStats
+from .state import (
+    State,
+    differences,
+    prune_sources,
+    read_state,
+    state_path,
+    write_state,
+)
 
 __all__ = ["merge_states", "merge_files"]
 

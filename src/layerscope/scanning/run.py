@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..capturing.select import LayerSelector
-from ..errors import InputError, did_you_mean
+from ..core.options import share_out
+from ..errors import InputError
 from ..io.inputs import resolve_source
 from ..io.shard import Shard
 from ..run.options import OutputOptions, RunOptions
@@ -82,22 +83,12 @@ def _finish(world: World, out: Path, kept: str) -> State:
 def _options(options: Optional[ScanOptions], run: Optional[RunOptions], output: Union[OutputOptions, str, os.PathLike, None],
              fields: dict) -> tuple[ScanOptions, RunOptions, OutputOptions, dict]:
     """The three option objects, with the keywords ``fields`` sorted into them (and the subject's keywords)."""
-    mine, rest = ScanOptions.split(fields)
-    running, rest = RunOptions.split(rest)
-    writing, rest = OutputOptions.split(rest)
-    subject = {name: rest.pop(name) for name in SUBJECT_KEYWORDS if name in rest}
-    if rest:
-        name = next(iter(rest))
-        known = [*_names(ScanOptions), *_names(RunOptions), *_names(OutputOptions), *SUBJECT_KEYWORDS]
-        raise InputError(f"scan() got an unknown keyword {name!r}.{did_you_mean(name, known)} Use: {', '.join(known)}.")
+    mine, running, writing, subject = share_out("scan", fields, ScanOptions, RunOptions, OutputOptions,
+                                                extra=SUBJECT_KEYWORDS)
     if not isinstance(output, (OutputOptions, type(None))):
         output = OutputOptions(out=output)
     base_run = run if run is not None else RunOptions(batch_size=SCAN_BATCH_SIZE)
     return ScanOptions.of(options, **mine), RunOptions.of(base_run, **running), OutputOptions.of(output, **writing), subject
-
-
-def _names(kind: Any) -> list[str]:
-    return list(kind.__dataclass_fields__)
 
 
 def scan(

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Union
 
 import torch
-from safetensors.torch import load as load_tensors, save as save_tensors
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
 
 from ..core.files import write_atomic
 from ..core.jsonio import jsonable
