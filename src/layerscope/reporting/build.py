@@ -17,9 +17,10 @@ from ..diagnosis import diagnose
 from ..errors import InputError
 from ..io.predictions import top_predictions
 from ..render.options import RenderOptions
+from ..render.views import VIEWS as RENDER_VIEWS
 from ..run import LayerMaps, Run, RunOptions, Subject
 from .images import data_uri, seen_image
-from .layer import LayerView, layer_view, with_pictures
+from .layer import OWN_VIEWS, LayerView, layer_view, with_pictures
 from .options import ReportOptions, check_views
 from .page import InputCard, Page, model_card
 from .sections import examples_section
@@ -78,7 +79,7 @@ def page_from_model(subject: Subject, inputs: Any, options: ReportOptions, rende
     return Page(
         title=options.title or f"layerscope report: {subject.spec}", model=model_card(subject.loaded), inputs=cards,
         layers=_pictured(_views(reader, seen.tensors.items(), seen.records, size, render, judged), options.views,
-                         [seen_image(x, subject.preprocessing) for x in batch]), diagnosis=judged,
+                         lambda: [seen_image(x, subject.preprocessing) for x in batch]), diagnosis=judged,
         views=options.views, sections=_sections(options), examples=options.examples or {},
     )
 
@@ -101,7 +102,7 @@ def page_from_activations(acts: Any, inputs: Optional[torch.Tensor], options: Re
     reader = LayerMaps(layouts)
     return Page(title=options.title or "layerscope report: captured activations", inputs=cards,
                 layers=_pictured(_views(reader, acts.items(), records, size, render, judged), options.views,
-                                 [seen_image(x, preprocessing) for x in batch] if batch is not None else None),
+                                 lambda: [seen_image(x, preprocessing) for x in batch] if batch is not None else None),
                 diagnosis=judged,
                 views=options.views, sections=_sections(options), examples=options.examples or {})
 
@@ -126,9 +127,13 @@ def _diagnosis(options: ReportOptions, subject: Subject, batch: torch.Tensor) ->
     return diagnose(subject, batch, run=RunOptions(batch_size=options.max_inputs, progress=False))
 
 
-def _pictured(views: list[tuple[LayerView, Any]], asked: Sequence[str], seen: Optional[list]) -> list[LayerView]:
-    """The layer views with the registry's picture views that ``asked`` names (:func:`with_pictures`)."""
-    return [with_pictures(view, maps, asked, seen) for view, maps in views]
+def _pictured(views: list[tuple[LayerView, Any]], asked: Sequence[str], seen: Any) -> list[LayerView]:
+    """The layer views with the registry's picture views that ``asked`` names (:func:`with_pictures`); ``seen``
+    makes the images the inputs show, called only when a picture view is asked for."""
+    if not any(name in RENDER_VIEWS and name not in OWN_VIEWS for name in asked):
+        return [view for view, _ in views]
+    shown = seen()
+    return [with_pictures(view, maps, asked, shown) for view, maps in views]
 
 
 def _cards(names, sources, notes, batch, preprocessing, predictions) -> list[InputCard]:

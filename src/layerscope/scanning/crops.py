@@ -93,15 +93,16 @@ def _input(stats: ScanStats, entry: TopEntry, preprocessing: Optional[Preprocess
 
 
 def _pixels(x: torch.Tensor, preprocessing: Optional[Preprocessing], kind: str) -> np.ndarray:
-    """(C, H, W) model input as (H, W, C) uint8: images with their normalization undone, tensors min-max scaled."""
+    """(C, H, W) model input as (H, W, C) uint8 (one channel stays one: small gray crops): images with their
+    normalization undone (:meth:`Preprocessing.pixels <layerscope.io.preprocess.Preprocessing.pixels>`), tensors
+    min-max scaled."""
+    if preprocessing is not None and kind in (*_FILES, "video", "images"):
+        pixels = preprocessing.pixels(x)
+        if pixels is not None:
+            return pixels[..., : x.shape[0]]
     x = x.detach().to(torch.float64).cpu()
-    if preprocessing is not None and kind in (*_FILES, "video", "images") and len(preprocessing.mean) == x.shape[0]:
-        mean = torch.tensor(preprocessing.mean, dtype=torch.float64)[:, None, None]
-        std = torch.tensor(preprocessing.std, dtype=torch.float64)[:, None, None]
-        x = x * std + mean
-    else:
-        low, high = float(x.min()), float(x.max())
-        x = (x - low) / (high - low if high > low else 1.0)
+    low, high = float(x.min()), float(x.max())
+    x = (x - low) / (high - low if high > low else 1.0)
     return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
