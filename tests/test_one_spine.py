@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -53,3 +55,27 @@ def test_the_same_photo_gets_the_same_predictions_in_show_diagnose_report_and_th
     uploaded = explorer.add_upload(photo.read_bytes(), "photo.png", "image/png")[0]
     explored = _pairs(explorer._analysis(uploaded).predictions[0])[:3]
     assert shown == diagnosed == reported == explored == EXPECTED
+
+
+def test_every_result_saves_under_the_one_output_rule(tmp_path):
+    """capture's Activations and the scan's ScanStats are Results too: to_dict, summary, save(out, overwrite=)."""
+    from safetensors.torch import load_file
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 3))
+    x = torch.rand(2, 3, 9, 9)
+    acts = ls.capture(model, x)
+    out = acts.save(tmp_path / "acts")
+    saved = load_file(out / "activations.safetensors")
+    assert sorted(saved) == ["0", "2"]
+    assert all(torch.equal(saved[name], acts[name]) for name in acts)
+    index = json.loads((out / "activations.json").read_text())
+    assert index["files"] == ["activations.safetensors"] and index["layers"]["0"]["shape"] == [2, 4, 7, 7]
+    assert acts.save(tmp_path / "acts") == out  # a rerun replaces its own files
+    stats = ls.scan(model, x, out=tmp_path / "scan", k=2, progress=False)
+    copy = stats.save(tmp_path / "copy")
+    again = ls.load_stats(copy)
+    assert again.layers == stats.layers and again.inputs == 2 and "2 inputs" in stats.summary()
+    np.testing.assert_array_equal(again["0"].top.index, stats["0"].top.index)
+    with pytest.raises(ls.InputError, match="already holds stats.safetensors, which layerscope did not write"):
+        stats.save(tmp_path / "scan")  # the scan's own folder: its state is no file of a save's index

@@ -16,7 +16,10 @@ from typing import Any, Iterator, Optional
 
 import torch
 
-from ..core.display import Displayable
+from safetensors.torch import save as save_tensors
+
+from ..core.outputs import OutputFolder
+from ..core.results import Result
 from .select import _not_found
 
 __all__ = ["LayerInfo", "Activations"]
@@ -45,7 +48,7 @@ class LayerInfo:
 
 
 @dataclass
-class Activations(Displayable, Mapping):
+class Activations(Result, Mapping):
     """Layer name -> tensor, in the order the layers finished executing.
 
     In Jupyter it shows a table with a thumbnail per layer (registered by :mod:`layerscope.display`).
@@ -96,6 +99,20 @@ class Activations(Displayable, Mapping):
             "device": str(tensor.device),
             "protected": name in self.protected,
         }
+
+    index_name = "activations.json"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able metadata: every captured layer's :meth:`describe`, the model output's shape, what was skipped."""
+        output = self.output
+        return {"layers": {name: self.describe(name) for name in self.tensors},
+                "output_shape": list(output.shape) if isinstance(output, torch.Tensor) else None,
+                "skipped": {name: list(kinds) for name, kinds in self.skipped.items()}}
+
+    def write_files(self, folder: OutputFolder) -> None:
+        """The tensors as one safetensors file (``activations.safetensors``, keys are the layer names)."""
+        tensors = {name: t.detach().to("cpu").contiguous() for name, t in self.tensors.items()}
+        folder.write(save_tensors(tensors), "activations.safetensors")
 
     @property
     def nbytes(self) -> int:

@@ -29,10 +29,12 @@ from typing import Any, Iterator, Optional, Union
 import numpy as np
 
 from ..core.examples import Example
+from ..core.outputs import OutputFolder
+from ..core.results import Result
 from ..errors import InputError, LayerNotFoundError, did_you_mean
 from .crops import render_crop, render_crops
 from .receptive import Receptive
-from .state import State, read_state, state_path
+from .state import STATE_FILE, State, read_state, state_path, write_state
 
 __all__ = ["ScanStats", "LayerStats", "TopEntry", "load_stats"]
 
@@ -106,7 +108,7 @@ class LayerStats:
         return found
 
 
-class ScanStats:
+class ScanStats(Result):
     """A scan result: ``stats[layer]`` -> :class:`LayerStats`, plus the metadata."""
 
     def __init__(self, state: State, path: Optional[Union[str, Path]] = None) -> None:
@@ -223,6 +225,12 @@ class ScanStats:
             image = crop.image[..., 0] if crop.image.shape[-1] == 1 else crop.image
             out.setdefault(e.layer, {}).setdefault(e.channel, []).append(Example(image, caption, score=e.score))
         return out
+
+    index_name = "scan.json"
+
+    def write_files(self, folder: OutputFolder) -> None:
+        """The state file (``stats.safetensors``): :func:`load_stats` reads the saved folder like the scan's own."""
+        write_state(self.state, folder.path(STATE_FILE))
 
     def to_dict(self) -> dict:
         """The metadata (JSON-able), with the layers' names."""
