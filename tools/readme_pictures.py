@@ -21,7 +21,7 @@ SHOWN = "01_blocks.3"  # the layer whose views the README shows
 
 def main(argv=None) -> int:
     import layerscope as ls
-    from layerscope.demo.run.run import run_demo
+    from layerscope.demo.run import run_demo
     from layerscope.zoo import write_sample_images
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
