@@ -1,4 +1,5 @@
-"""``layerscope.show`` (and :func:`~layerscope.showing.video.show_video` for videos): channel grids and views of chosen layers, as PNG files + an index.
+"""``layerscope.show`` (and :func:`~layerscope.showing.video.show_video` for videos): channel grids and views of
+chosen layers, as PNG files + an index.
 
 :mod:`.api` runs it over the spine (:func:`~layerscope.showing.api.show`: a
 :class:`~layerscope.run.Subject`, one :class:`~layerscope.run.Run`, one
