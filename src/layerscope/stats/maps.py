@@ -108,17 +108,22 @@ def peak_positions(maps: torch.Tensor) -> torch.Tensor:
 
 
 def effective_rank(covariance: torch.Tensor) -> float:
-    """exp(entropy of the normalized eigenvalues) of a covariance matrix (Roy & Vetterli 2007).
+    """The participation ratio of a covariance matrix: ``trace(S)**2 / trace(S @ S)`` = (sum of the
+    eigenvalues)² / (sum of their squares), in O(C²) with no eigendecomposition.
 
-    Between 1 (one direction carries everything) and the number of channels (all equal).
+    Between 1 (one direction carries everything) and the number of channels (all equal): how many
+    directions the layer's channels really use. (Roy & Vetterli's entropy rank needs every eigenvalue,
+    O(C³): 11 of 18 s of a one-photo diagnosis of EfficientNet-Lite0; this one is exact for the
+    same two extremes and costs a matrix norm.)
 
     >>> effective_rank(torch.eye(4, dtype=torch.float64))
     4.0
+    >>> effective_rank(torch.diag(torch.tensor([3.0, 1.0], dtype=torch.float64)))  # (3 + 1)² / (9 + 1)
+    1.6
     """
-    eigen = torch.linalg.eigvalsh(covariance.to(torch.float64).cpu()).clamp_min(0)
-    total = float(eigen.sum())
-    if not math.isfinite(total) or total <= 0:
+    matrix = covariance.to(torch.float64)
+    total = float(torch.diagonal(matrix).sum())
+    squares = float((matrix * matrix).sum())  # trace(S S) for a symmetric S: its Frobenius norm squared
+    if not math.isfinite(total) or not math.isfinite(squares) or total <= 0 or squares <= 0:
         return math.nan
-    p = eigen / total
-    p = p[p > 0]
-    return round(float(torch.exp(-(p * p.log()).sum())), 6)
+    return round(total * total / squares, 6)
