@@ -31,7 +31,7 @@ from ..run import LayerMaps, Run, RunOptions, Step, Subject
 from ..stats import ChannelStats, ChannelSummary, noise_score
 from .checks import channel_order_note
 from .inputs import InputStats, check_inputs, swap_confidence
-from .metrics import activation_bounds, rectified
+from .metrics import activation_bounds, expected_firing, rectified
 from .model import first_nonfinite, tendency
 from .options import DiagnoseOptions, diagnose_options
 from .outputs import ClassifierOutputs
@@ -67,8 +67,8 @@ class _Layer:
     :class:`~layerscope.run.LayerMaps` row)."""
 
     def __init__(self, row: dict[str, Any], module: Any, t: Thresholds, rectified: Optional[bool],
-                 stride: Optional[float]) -> None:
-        self.row, self.rectified, self.stride = row, rectified, stride
+                 stride: Optional[float], firing: Optional[np.ndarray] = None) -> None:
+        self.row, self.rectified, self.stride, self.firing = row, rectified, stride, firing
         self.bounds = activation_bounds(module)
         self.stats = ChannelStats(
             row["channels"], bounds=self.bounds, active=t.active, saturation_tol=t.saturation_tol,
@@ -110,7 +110,8 @@ def _finish(layer: _Layer, t: Thresholds) -> LayerDiagnosis:
     noise_judged = layer.stride is None or layer.stride >= t.noisy_min_stride
     seen = np.isfinite(s.min)
     rectified = layer.rectified if layer.rectified is not None else bool(seen.any() and (s.min[seen] >= 0).all())
-    v = judge(s, t, layer.bounds, dead=rectified, noisy=noise_judged)
+    firing = layer.firing if layer.firing is not None and len(layer.firing) == s.channels else None
+    v = judge(s, t, layer.bounds, dead=rectified, noisy=noise_judged, firing=firing)
     finite = s.values - s.nan - s.inf
     weight = finite.sum()
     scale = float(np.sqrt(np.nansum(finite * s.rms**2) / weight)) if weight else math.nan
@@ -226,7 +227,7 @@ class _Stream:
         row = self.maps.rows[name]
         stride = size[0] / maps.shape[-2] if size and maps.shape[-2] > 1 else None
         layer = _Layer(row, self.modules.get(row["module"]), self.t, rectified(self.subject.module, row["module"]),
-                       stride)
+                       stride, expected_firing(self.subject.module, row["module"]))
         self.state[name] = layer
         return layer
 

@@ -119,7 +119,7 @@ class LayerDiagnosis:
         data = {
             "name": self.name, "module_type": self.module_type, "shape": list(self.shape),
             "layout": self.layout, "channels": self.channels, "verdict": self.verdict, "reason": self.reason,
-            "flagged": self.flagged, "shares": self.shares, "scale": self.scale,
+            "flagged": self.flagged, "silent": self.judgement.silent, "shares": self.shares, "scale": self.scale,
             "effective_rank": self.effective_rank, "noise": self.noise, "inactive": self.inactive,
             "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
             "bounds": self.bounds, "spatial": self.spatial, "input_noise": self.input_noise,

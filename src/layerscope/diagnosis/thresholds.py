@@ -31,7 +31,10 @@ class Thresholds:
     non-finite, exploding, dead, saturated, uniform, noisy):
 
     - ``active``: a value counts as active when it is above this (0: what a ReLU lets through).
-    - dead: no value of the channel is active, over every input and position.
+    - dead: no value of the channel is active, over every input and position, and (where a trained
+      BatchNorm feeds the rectifier, see :func:`~layerscope.diagnosis.metrics.expected_firing`) its
+      BatchNorm says it fired on at most ``dead_firing`` of the positions in training too. Silent channels
+      whose BatchNorm expects more are *selective* (the inputs lack what they detect), not dead.
     - ``uniform_rel``: uniform when the channel's spatial std is at most this fraction of the
       layer's typical (median) spatial std.
     - ``noisy``: noisy when the channel's noise score (0 smooth ... 1 white noise, see
@@ -70,6 +73,7 @@ class Thresholds:
     """
 
     active: float = 0.0
+    dead_firing: float = _share(1e-3)
     uniform_rel: float = _share(0.01)
     noisy: float = 0.8
     noisy_min_stride: float = 32.0

@@ -36,6 +36,7 @@ class LayerVerdict:
     verdict: str
     reason: str
     findings: list[Finding] = field(default_factory=list)
+    silent: list[int] = field(default_factory=list)  # never active here, but expected to fire (not dead)
 
 
 def _median(values: np.ndarray) -> float:
@@ -44,11 +45,14 @@ def _median(values: np.ndarray) -> float:
 
 
 def classify(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None, *, dead: bool = True,
-             noisy: bool = True) -> dict[str, list[int]]:
+             noisy: bool = True, firing: Optional[np.ndarray] = None) -> dict[str, list[int]]:
     """Give each channel at most one flag, in the precedence order of :data:`FLAGS`.
 
     ``dead=False`` (outputs that no rectifier sees, see :func:`~layerscope.diagnosis.metrics.rectified`)
     and ``noisy=False`` (maps too fine to judge, see ``Thresholds.noisy_min_stride``) leave those flags out.
+    ``firing``: per channel, the share of training positions where it fires according to its BatchNorm
+    (:func:`~layerscope.diagnosis.metrics.expected_firing`): a silent channel is dead only when that share
+    is at most ``dead_firing``.
     """
     free = np.ones(s.channels, dtype=bool)
     flagged: dict[str, list[int]] = {}
@@ -62,7 +66,8 @@ def classify(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None, *
     typical = _median(np.where(s.rms > 0, s.rms, np.nan))
     take("exploding", (s.channels >= 4) & (typical > 0) & (s.rms >= t.exploding * typical))
     has_values = np.isfinite(s.max)
-    take("dead", has_values & (s.max <= t.active) & dead)
+    expected_silent = np.ones(s.channels, dtype=bool) if firing is None else np.asarray(firing) <= t.dead_firing
+    take("dead", has_values & (s.max <= t.active) & dead & expected_silent)
     take("saturated", (bounds is not None) & (np.nan_to_num(s.at_bound) >= t.saturated))
     spatial = np.isfinite(s.spatial_std)
     reference = _median(np.where(free & spatial & (s.spatial_std > 0), s.spatial_std, np.nan))
@@ -133,9 +138,16 @@ def _sentences(kind: str, k: int, c: int, s: ChannelSummary, t: Thresholds, boun
 
 
 def judge(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None, *, dead: bool = True,
-          noisy: bool = True) -> LayerVerdict:
-    """Flags, shares and verdict of one layer, with one finding per kind of flagged channel (see :func:`classify`)."""
-    flagged = classify(s, t, bounds, dead=dead, noisy=noisy)
+          noisy: bool = True, firing: Optional[np.ndarray] = None) -> LayerVerdict:
+    """Flags, shares and verdict of one layer, with one finding per kind of flagged channel (see :func:`classify`).
+
+    ``silent``: the channels never active on these inputs that ``firing`` says are selective, not dead.
+    """
+    flagged = classify(s, t, bounds, dead=dead, noisy=noisy, firing=firing)
+    silent: list[int] = []
+    if dead and firing is not None:
+        quiet = np.isfinite(s.max) & (s.max <= t.active) & (np.asarray(firing) > t.dead_firing)
+        silent = np.flatnonzero(quiet).tolist()
     c = max(s.channels, 1)
     shares = {kind: len(idx) / c for kind, idx in flagged.items()}
     shares["inert"] = shares["dead"] + shares["uniform"] + shares["saturated"]
@@ -170,7 +182,7 @@ def judge(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None, *, d
     findings.sort(key=lambda f: ("error", "warning", "info").index(f.severity))
     verdict = VERDICTS[level]
     reason = _reason(verdict, findings, s)
-    return LayerVerdict(flagged, shares, verdict, reason, findings)
+    return LayerVerdict(flagged, shares, verdict, reason, findings, silent)
 
 
 def _reason(verdict: str, findings: list[Finding], s: ChannelSummary) -> str:
@@ -178,7 +190,8 @@ def _reason(verdict: str, findings: list[Finding], s: ChannelSummary) -> str:
         noise = _median(s.noise)
         score = f" (median noise score {noise:.2f}: 0 smooth, 1 pixel noise)" if not math.isnan(noise) else ""
         active = 1 - float(np.nanmean(s.inactive)) if s.channels else math.nan
-        extra = f" Minor: {findings[0].message}" if findings else ""
+        minor = "; ".join(_minor(f) for f in findings)
+        extra = f" Minor, below the cut points: {minor}." if minor else ""
         return (
             f"good: no channel problem above the cut points; the channels vary with the input{score}; "
             f"{_pct(active)} of values are active." + extra
@@ -186,3 +199,12 @@ def _reason(verdict: str, findings: list[Finding], s: ChannelSummary) -> str:
     first = findings[0]
     more = f" Also: {' '.join(f.message for f in findings[1:])}" if len(findings) > 1 else ""
     return f"{verdict}: {first.message} {first.fix}{more}"
+
+
+def _minor(finding: Finding) -> str:
+    """A below-the-cut-point finding in a few words: ``3 of 96 channels dead``."""
+    values = finding.values
+    kind = finding.code.rpartition(".")[2]
+    if "channels" in values and "of" in values:
+        return f"{len(values['channels'])} of {values['of']} channels {kind}"
+    return kind
