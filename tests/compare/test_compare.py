@@ -121,15 +121,21 @@ def test_one_model_on_two_input_sets(resnets):
         ls.compare(resnets[0], inputs=x, inputs_b=x[:6], layers="conv1", batch_size=4)
 
 
-def test_short_batches_are_joined_so_every_batch_has_four_inputs():
+def test_the_cka_takes_blocks_of_inputs_whatever_the_batches():
     torch.manual_seed(0)
     a, b = nn.Sequential(nn.Conv2d(3, 4, 3)), nn.Sequential(nn.Conv2d(3, 4, 3))
     x = _images(13, size=8)
-    result = ls.compare(a, b, x, batch_size=5)  # batches 5, 5, 3: the tail joins the second
     with torch.no_grad():
         fa, fb = a(x), b(x)
-    expected = HSICSums(1, 1).update([fa[:5]], [fb[:5]]).update([fa[5:]], [fb[5:]]).result()[0, 0]
-    assert result.inputs == 13 and result["0"].cka == pytest.approx(expected, rel=1e-9)
+    by_5, by_13 = ls.compare(a, b, x, batch_size=5), ls.compare(a, b, x, batch_size=13)  # batches 5, 5, 3 and 13
+    assert by_5.inputs == by_13.inputs == 13
+    assert by_5["0"].cka == pytest.approx(by_13["0"].cka, abs=1e-12)
+    assert by_5["0"].cka == pytest.approx(HSICSums(1, 1).update([fa], [fb]).result()[0, 0], rel=1e-9)
+    blocks = ls.compare(a, b, x, batch_size=3, block=4)  # blocks 4, 4 and 5: a short tail joins the block before
+    with torch.no_grad():  # the features as computed in batches of 3 (float32 convolutions round by batch size)
+        fa, fb = torch.cat([a(part) for part in x.split(3)]), torch.cat([b(part) for part in x.split(3)])
+    expected = HSICSums(1, 1).update([fa[:4]], [fb[:4]]).update([fa[4:8]], [fb[4:8]]).update([fa[8:]], [fb[8:]])
+    assert blocks["0"].cka == pytest.approx(expected.result()[0, 0], rel=1e-9)
 
 
 def test_image_files_go_through_each_models_preprocessing(tmp_path):

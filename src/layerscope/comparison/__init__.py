@@ -8,9 +8,10 @@
 >>> [p.layer_a for p in result.ranking()], result["conv2"].match.a.shape
 (['fc3', 'conv2', 'conv1'], (32,))
 
-Per layer pair: linear CKA from debiased HSIC accumulated over minibatches (:mod:`.cka`), the
-cosine similarity and relative L2 distance of the activations, and the channels matched by
-correlation (:mod:`.match`), drawn side by side on one scale (:meth:`ChannelMatch.grids`).
+Per layer pair: linear CKA from debiased HSIC of centred features, summed over blocks of inputs
+whatever the batches (:mod:`.cka`), the cosine similarity and relative L2 distance of the
+activations, and the channels matched by correlation (:mod:`.match`), drawn side by side on one
+scale (:meth:`ChannelMatch.grids`).
 Every layer of one model is also compared with every layer of the other: the heat map
 (:meth:`Comparison.heatmap`). How: :class:`CompareOptions`; the models: each a :class:`~layerscope.run.Subject` (or anything it resolves).
 """

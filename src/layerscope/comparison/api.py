@@ -15,8 +15,9 @@ they can be read only once or come in another order the second time (a generator
 ``DataLoader``). The inputs are read with :func:`~layerscope.run.loop.feed_of` (each subject's
 preprocessing, the :class:`~layerscope.run.RunOptions` loading settings): a tensor, or images that
 both models preprocess alike, is fed to both models as the same batch; images that two models
-preprocess differently are read twice, once per preprocessing, and checked batch by batch. Batches
-of fewer than 4 inputs are joined to the batch before (the debiased HSIC needs 4 per batch).
+preprocess differently are read twice, once per preprocessing, and checked batch by batch. The
+batches may have any sizes: the CKA takes the inputs in blocks of ``block`` (32) whatever the batches
+(:class:`~.cka.Blocks`), so ``batch_size`` changes the memory and the speed, never the result.
 """
 
 from __future__ import annotations
@@ -37,14 +38,13 @@ from ..io.feed import Feed, image_tensor
 from ..run.loop import feed_of
 from ..run.options import RunOptions
 from ..run.subject import Subject
-from .cka import MIN_INPUTS
 from .options import CompareOptions
 from .result import Comparison
 from .stream import Streams
 
 __all__ = ["compare", "DEFAULT_RUN"]
 
-DEFAULT_RUN = RunOptions(batch_size=32)  # larger batches than other verbs: each batch is one HSIC estimate
+DEFAULT_RUN = RunOptions(batch_size=32)  # one HSIC block (CompareOptions.block) per forward pass
 
 
 def compare(
@@ -67,7 +67,7 @@ def compare(
     ``b=None`` with ``inputs_b``: ``a`` on two input sets, paired item by item (input i of ``inputs``
     with input i of ``inputs_b``: clean vs corrupted, say). ``inputs``: anything
     :class:`~layerscope.io.feed.Feed` takes; image files go through each model's own preprocessing.
-    At least 4 inputs (debiased HSIC).
+    At least 4 inputs (debiased HSIC), in batches of any sizes.
 
     Layers: ``layers`` selects the layers of ``a`` (and of ``b`` unless ``layers_b`` is given; default:
     a Subject's own layers, else every convolution); layers with the same name are paired. Two different
@@ -75,14 +75,15 @@ def compare(
     layer of ``a`` is also compared with every selected layer of ``b`` for the heat map (``result.matrix``).
 
     ``options``: a :class:`~layerscope.comparison.options.CompareOptions` (``pairs``, ``layers_b``,
-    ``match``, ``labels``, ``debiased``); ``run``: a :class:`~layerscope.run.RunOptions` (default
+    ``match``, ``labels``, ``debiased``, ``block``); ``run``: a :class:`~layerscope.run.RunOptions` (default
     :data:`DEFAULT_RUN`: batches of 32; ``device``, ``strict``, ``recursive``, ``max_pixels``). Any of
     their fields may also be given as a keyword that replaces it: ``compare(a, b, x, match=False,
     batch_size=16)``.
 
-    Per pair: linear CKA (debiased HSIC summed over batches, one ratio at the end), the cosine
-    similarity and relative L2 distance of the activations (same shapes only), and the channels
-    matched by correlation (Hungarian assignment).
+    Per pair: linear CKA (debiased HSIC of centred features, summed over blocks of 32 inputs, one
+    ratio at the end; a shifted copy of a layer scores 1), the cosine similarity and relative L2
+    distance of the activations (same shapes only, uncentred), and the channels matched by
+    correlation (Hungarian assignment).
     """
     options, run = _options(options, run, fields)
     if inputs is None:
@@ -91,12 +92,9 @@ def compare(
         raise InputError("Nothing to compare: give a second model (b) or a second set of inputs (inputs_b=...).")
     subject_a, subject_b = _subjects(a, b, layers, options, run)
     streams = Streams(options.pairs, options.match, options.labels, options.debiased,
-                      (subject_a.layouts, subject_b.layouts))
+                      (subject_a.layouts, subject_b.layouts), options.block)
     with _recorders(subject_a, subject_b) as (rec_a, rec_b):
-        for batch_a, batch_b in _at_least(_batches(inputs, inputs_b, subject_a, subject_b, run), MIN_INPUTS):
-            if (batch_size_of(batch_a) or 1) < MIN_INPUTS:  # only when every input together is too few
-                raise InputError(f"compare got {batch_size_of(batch_a) or 1} input(s); CKA needs at least "
-                                 f"{MIN_INPUTS} (debiased HSIC divides by n(n-3)). Give more inputs.")
+        for batch_a, batch_b in _batches(inputs, inputs_b, subject_a, subject_b, run):
             streams.update(rec_a(batch_a), rec_b(batch_b), image_tensor(batch_a), image_tensor(batch_b))
     notes = ["B is model A on the second input set (inputs_b), paired input by input."] if b is None else []
     return streams.result(subject_a.loaded.to_dict(), subject_b.loaded.to_dict(), notes)
@@ -174,29 +172,3 @@ def _batches(inputs: Any, inputs_b: Any, a: Subject, b: Subject, run: RunOptions
             raise InputError(f"The two input sets differ in size (at batch {index}); CKA pairs input i of one set "
                              "with input i of the other, so give both the same number of inputs in the same batches.")
         yield x, y
-
-
-def _at_least(pairs: Iterator[tuple[Any, Any]], minimum: int) -> Iterator[tuple[Any, Any]]:
-    """The batch pairs regrouped so that each has at least ``minimum`` inputs (a short tail joins the last)."""
-    held: Optional[tuple[Any, Any]] = None
-    pending: list[tuple[Any, Any]] = []
-    for pair in pairs:
-        pending.append(pair)
-        if sum(batch_size_of(p[0]) or 1 for p in pending) >= minimum:
-            if held is not None:
-                yield held
-            held, pending = _join(pending), []
-    if pending:
-        held = _join(([held] if held is not None else []) + pending)
-    if held is not None:
-        yield held
-
-
-def _join(pairs: list[tuple[Any, Any]]) -> tuple[Any, Any]:
-    if len(pairs) == 1:
-        return pairs[0]
-    sides = list(zip(*pairs))
-    if not all(isinstance(batch, torch.Tensor) for side in sides for batch in side):
-        raise InputError(f"compare needs batches of at least {MIN_INPUTS} inputs (debiased HSIC); batches that are "
-                         "not plain tensors cannot be joined, so give larger batches.")
-    return torch.cat(sides[0]), torch.cat(sides[1])

@@ -9,9 +9,10 @@
 
 Each position of each input is one sample of the two layers' channel vectors; the C_a x C_b
 Pearson correlations come from a streamed covariance of both layers' channels together
-(:class:`layerscope.stats.Covariance`, exact under any split into batches). The assignment
-maximises the summed correlation with :func:`scipy.optimize.linear_sum_assignment`; with
-different channel counts it is rectangular (every channel of the smaller side is matched).
+(:class:`layerscope.stats.Covariance`: centred, in float64, exact under any split into batches,
+so an offset shared by every input leaves them alone). The assignment maximises the summed
+correlation with :func:`scipy.optimize.linear_sum_assignment`; with different channel counts it
+is rectangular (every channel of the smaller side is matched).
 A constant channel has no correlation (NaN), which counts as 0 for the assignment.
 """
 
@@ -40,7 +41,8 @@ def common_size(a: torch.Tensor, b: torch.Tensor) -> tuple[int, int]:
 
 
 def _pooled(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    return maps if tuple(maps.shape[-2:]) == size else F.adaptive_avg_pool2d(maps.float(), size)
+    maps = maps.to(torch.float64)
+    return maps if tuple(maps.shape[-2:]) == size else F.adaptive_avg_pool2d(maps, size)
 
 
 class ChannelCorrelation:
@@ -64,10 +66,11 @@ class ChannelCorrelation:
             )
         size = common_size(maps_a, maps_b)
         self.pooled = self.pooled or tuple(maps_a.shape[-2:]) != tuple(maps_b.shape[-2:])
-        both = torch.cat([_pooled(maps_a, size).float(), _pooled(maps_b.to(maps_a.device), size).float()], dim=1)
-        per_input = both[0].numel()
-        for part in both.split(max(1, _VALUES_PER_PART // per_input)):
-            self.covariance.update(part)
+        maps_b = maps_b.to(maps_a.device)
+        step = max(1, _VALUES_PER_PART // ((self.channels_a + self.channels_b) * size[0] * size[1]))
+        for start in range(0, maps_a.shape[0], step):  # float64 before pooling: an offset of 1e4 keeps its digits
+            part = slice(start, start + step)
+            self.covariance.update(torch.cat([_pooled(maps_a[part], size), _pooled(maps_b[part], size)], dim=1))
         return self
 
     def result(self) -> np.ndarray:

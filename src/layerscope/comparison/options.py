@@ -18,6 +18,7 @@ from typing import Any, Union
 
 from ..core.options import Options
 from ..errors import InputError
+from .cka import MIN_INPUTS
 
 __all__ = ["CompareOptions"]
 
@@ -31,7 +32,9 @@ class CompareOptions(Options):
     layers to the paired ones. ``layers_b``: the layers of B when they differ from ``layers`` (for
     the heat map). ``match``: match channels by correlation on every pair (True), none (False) or
     on the pairs of these layers of A. ``labels``: the names of the two sides in pictures and text.
-    ``debiased``: the unbiased HSIC estimator (False: the biased one of older papers).
+    ``debiased``: the unbiased HSIC estimator (False: the biased one of older papers). ``block``:
+    inputs per HSIC estimate (:class:`~.cka.Blocks`; the estimates are summed, whatever the batches):
+    larger blocks estimate CKA over all inputs more closely and hold more features in memory.
     """
 
     pairs: Any = ()
@@ -39,6 +42,7 @@ class CompareOptions(Options):
     match: Union[bool, tuple[str, ...]] = True
     labels: tuple[str, str] = ("A", "B")
     debiased: bool = True
+    block: int = 32
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pairs", _pairs(self.pairs))
@@ -54,6 +58,9 @@ class CompareOptions(Options):
         object.__setattr__(self, "labels", labels)
         if not isinstance(self.debiased, bool):
             raise InputError(f"debiased={self.debiased!r} must be True or False.")
+        if isinstance(self.block, bool) or not isinstance(self.block, int) or self.block < MIN_INPUTS:
+            raise InputError(f"block={self.block!r} must be a whole number of inputs, at least {MIN_INPUTS} "
+                             "(one HSIC estimate per block; the default is 32).")
 
 
 def _pairs(pairs: Any) -> tuple[tuple[str, str], ...]:

@@ -22,7 +22,7 @@ import torch
 
 from ..errors import InputError, did_you_mean
 from ..run.maps import LayerMaps
-from .cka import HSICSums
+from .cka import MIN_INPUTS, Blocks, HSICSums
 from .match import ChannelCorrelation, match_channels
 from .result import Comparison, LayerComparison
 
@@ -32,14 +32,15 @@ _CHUNK = 1 << 20  # values per float64 slice of the similarity sums
 
 
 def similarity_sums(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``[sum a*b, sum a*a, sum b*b, sum (b-a)^2]``, each slice's sums added in float64.
+    """``[sum a*b, sum a*a, sum b*b, sum (b-a)^2]`` in float64, a slice of ``_CHUNK`` values at a time.
 
     >>> similarity_sums(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 0.0])).tolist()
     [1.0, 5.0, 1.0, 4.0]
     """
     total = torch.zeros(4, dtype=torch.float64, device=a.device)
     for x, y in zip(a.reshape(-1).split(_CHUNK), b.to(a.device).reshape(-1).split(_CHUNK)):
-        total += torch.stack([(x * y).sum(), (x * x).sum(), (y * y).sum(), (y - x).square().sum()]).to(torch.float64)
+        x, y = x.to(torch.float64), y.to(torch.float64)
+        total += torch.stack([(x * y).sum(), (x * x).sum(), (y * y).sum(), (y - x).square().sum()])
     return total
 
 
@@ -59,12 +60,17 @@ def _maps(reader: LayerMaps, acts, key: str, image: Optional[torch.Tensor]) -> O
 
 
 class Streams:
-    """Everything a comparison accumulates; the layers and pairs are fixed by the first batch."""
+    """Everything a comparison accumulates; the layers and pairs are fixed by the first batch.
+
+    Batches of any sizes: the HSIC sums take the inputs in blocks of ``block`` (:class:`~.cka.Blocks`),
+    so the CKA does not depend on the batches; the other sums are exact under any split.
+    """
 
     def __init__(self, pairs: Sequence[tuple[str, str]], match: Union[bool, Sequence[str]], labels: tuple[str, str],
                  debiased: bool, layouts: tuple[Optional[Mapping[str, str]], Optional[Mapping[str, str]]] = (None, None),
-                 ) -> None:
+                 block: int = 32) -> None:
         self.given_pairs, self.match, self.labels, self.debiased = list(pairs), match, labels, debiased
+        self.blocks = Blocks(block)
         self.readers = (LayerMaps(layouts[0]), LayerMaps(layouts[1]))  # how each side's layers read as maps
         self.keys_a: list[str] = []
         self.keys_b: list[str] = []
@@ -128,7 +134,15 @@ class Streams:
         if missing:
             raise InputError(f"Layer {missing[0]!r} did not run on every batch; compare needs every selected layer "
                              "on every input (select layers that always run).")
-        self.hsic.update([acts_a[k] for k in self.keys_a], [acts_b[k] for k in self.keys_b])
+        n = len(acts_a[self.keys_a[0]])
+        rows = [(k, len(acts_a[k])) for k in self.keys_a] + [(k, len(acts_b[k])) for k in self.keys_b]
+        odd = [(k, m) for k, m in rows if m != n]
+        if odd:
+            raise InputError(f"Layer {odd[0][0]!r} gave {odd[0][1]} rows for a batch of {n} inputs; CKA pairs input "
+                             "i of one model with input i of the other, so compare layers whose outputs have the "
+                             "inputs on dim 0.")
+        for features in self.blocks.add([acts_a[k] for k in self.keys_a] + [acts_b[k] for k in self.keys_b]):
+            self._hsic(features)
         for a, b in self.pairs:
             self.shapes.setdefault("a:" + a, tuple(acts_a[a].shape[1:]))
             self.shapes.setdefault("b:" + b, tuple(acts_b[b].shape[1:]))
@@ -137,7 +151,11 @@ class Streams:
             if (a, b) in self.correlations:
                 self.correlations[(a, b)].update(_maps(self.readers[0], acts_a, a, image_a),
                                                  _maps(self.readers[1], acts_b, b, image_b))
-        self.inputs = self.hsic.inputs
+        self.inputs += n
+
+    def _hsic(self, features: list[torch.Tensor]) -> None:
+        split = len(self.keys_a)
+        self.hsic.update(features[:split], features[split:])
 
     def _pair_result(self, a: str, b: str, matrix: np.ndarray) -> LayerComparison:
         cosine = rel_l2 = None
@@ -158,6 +176,12 @@ class Streams:
     def result(self, a: dict, b: dict, notes: list[str]) -> Comparison:
         if self.hsic is None:
             raise InputError("No inputs were compared (an empty tensor or an empty iterable).")
+        last = self.blocks.finish()
+        if last is not None:
+            if len(last[0]) < MIN_INPUTS:  # only when every input together is too few
+                raise InputError(f"compare got {len(last[0])} input(s); CKA needs at least {MIN_INPUTS} (debiased "
+                                 "HSIC divides by n(n-3)). Give more inputs.")
+            self._hsic(last)
         matrix = self.hsic.result()
         pairs = [self._pair_result(x, y, matrix) for x, y in self.pairs]
         if any(not np.isfinite(p.cka) for p in pairs):
