@@ -222,8 +222,8 @@ def test_print_preprocessing_shows_the_models_own_when_overridden(pictures):
 
 # Flags declared once, beside the option fields, and generated here (add_option_flags).
 
-RENDER_FLAGS = {"--normalize", "--percentiles", "--range", "--cmap", "--max-channels", "--order", "--labels",
-                "--no-caption", "--colorbar", "--scale", "--min-tile", "--padding", "--columns"}
+RENDER_FLAGS = {"--normalize", "--percentiles", "--range", "--cmap", "--max-channels", "--order", "--labels", "--no-labels",
+                "--no-caption", "--colorbar", "--no-colorbar", "--scale", "--min-tile", "--padding", "--columns"}
 
 
 def _flags(parser: argparse.ArgumentParser) -> set[str]:

@@ -83,8 +83,8 @@ def test_labels_draw_the_channel_index_above_each_tile():
 
 
 def test_scale_repeats_pixels():
-    small = render_grid(_ramp_channels(1, 2, 2), padding=0)
-    big = render_grid(_ramp_channels(1, 2, 2), padding=0, scale=3)
+    small = render_grid(_ramp_channels(1, 2, 2), padding=0, labels=False)
+    big = render_grid(_ramp_channels(1, 2, 2), padding=0, scale=3, labels=False)
     np.testing.assert_array_equal(big.indices, np.kron(small.indices, np.ones((3, 3), np.uint8)))
 
 
@@ -99,7 +99,7 @@ def test_caption_and_colorbar_add_strips():
 def test_nan_is_painted_magenta_in_the_image():
     maps = conv_maps().clone()
     maps[1, 3, 3] = float("nan")
-    grid = render_grid(maps, padding=0, columns=4)
+    grid = render_grid(maps, padding=0, columns=4, labels=False, colorbar=False)
     assert grid.indices[3, 8 + 3] == NONFINITE
     assert grid.rgb[3, 8 + 3].tolist() == list(MARKER_RGB)
     assert grid.meta.normalization.nonfinite == 1

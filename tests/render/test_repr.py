@@ -62,7 +62,7 @@ def test_activations_view_png_is_the_progression_strip_of_drawable_layers(acts):
 def test_activations_html_table_has_every_layer_and_explains_the_undrawable(acts):
     page = activations_html(acts, thumb_height=8)
     cell = r"<td>([^<]*)</td>"
-    rows = re.findall(r"<tr><td>(\d+)</td><td><code>([^<]*)</code></td>" + cell * 3, page)
+    rows = re.findall(r"<tr><td>(\d+)</td><td><code><bdi>([^<]*)</bdi></code></td>" + cell * 3, page)
     assert rows == [
         ("0", "0", "Conv2d", "4x14x14", "NCHW"),
         ("1", "2", "Conv2d", "6x6x6", "NCHW"),

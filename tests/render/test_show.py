@@ -154,7 +154,7 @@ def test_builtin_digits_from_a_spec_string(tmp_path):
 
 
 def test_one_pixel_strips_are_stretched_to_be_visible(resnet, images, tmp_path):
-    result = show(resnet, [str(images / "noise.png")], ["fc"], tmp_path / "o", caption=False)
+    result = show(resnet, [str(images / "noise.png")], ["fc"], tmp_path / "o", caption=False, colorbar=False, labels=False)
     from layerscope.showing.api import STRIP_HEIGHT
 
     assert _pixels(result.files["noise"]["fc"]).shape[0] == STRIP_HEIGHT + 2  # 1 px padding above and below

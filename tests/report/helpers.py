@@ -50,3 +50,16 @@ def hostile_model() -> nn.Module:
     model.add_module("conv", nn.Conv2d(3, 4, 3))
     model.add_module(HOSTILE, nn.Conv2d(4, 3, 3))
     return model
+
+
+def report_of_noise(model, folder, file_name: str, **options):
+    """``ls.report`` of ``model`` on one 24x24 noise image saved as ``folder/file_name`` (seeded: same bytes, same
+    weights), e.g. to put a hostile name in front of the page."""
+    import torch
+
+    import layerscope as ls
+
+    image = folder / file_name
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(image)
+    torch.manual_seed(0)
+    return ls.report(model, [str(image)], out=folder / "report.html", **options)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import layerscope as ls
 
 from ..browser import Watch, launch, playwright, screenshot, tile_center  # noqa: F401 - the fixture
-from .helpers import HOSTILE, hostile_model
+from .helpers import HOSTILE, hostile_model, report_of_noise
 
 FILE_NAME = "<img src=x onerror=alert(2)>'\"&amp;.png"
 PRE = ls.Preprocessing(None, None, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 3)
@@ -37,11 +35,8 @@ def digits(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     """A report whose layer name and file name are markup, on a model with hand-picked preprocessing."""
-    folder = tmp_path_factory.mktemp("hostile")
-    image = folder / FILE_NAME
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(image)
     torch.manual_seed(0)
-    return ls.report(hostile_model(), [str(image)], out=folder / "report.html", preprocessing=PRE)
+    return report_of_noise(hostile_model(), tmp_path_factory.mktemp("hostile"), FILE_NAME, preprocessing=PRE)
 
 
 def test_report_opens_offline_and_a_channel_shows_the_value_under_the_cursor(browser, digits, tmp_path):

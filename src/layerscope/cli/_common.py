@@ -120,7 +120,7 @@ def add_render_arguments(group: Any, names: Optional[Sequence[str]] = None) -> N
 
     >>> parser = argparse.ArgumentParser(); add_render_arguments(parser)
     >>> RenderOptions.from_flags(parser.parse_args(["--range", "0,2", "--normalize", "global", "--no-caption"]))
-    RenderOptions(normalize='global', percentiles=None, value_range=(0.0, 2.0), cmap='viridis', max_channels=None, order='index', labels=False, caption=False, colorbar=False, scale=1, min_tile=0, padding=1, columns=None, channels=None)
+    RenderOptions(normalize='global', percentiles=None, value_range=(0.0, 2.0), cmap='viridis', max_channels=None, order='index', labels=None, caption=False, colorbar=None, scale=1, min_tile=0, padding=1, columns=None, channels=None)
     """
     add_option_flags(group, RenderOptions, names)
 

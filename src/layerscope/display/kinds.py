@@ -79,15 +79,15 @@ def _comparison(self: Comparison) -> str:
     """A table of the layer pairs (CKA, cosine, relative L2, channels moved), the CKA heat map and the notes."""
     e = html.escape
     cells = "".join(
-        f"<tr><td><code>{e(p.name)}</code></td><td>{_num(p.cka)}</td><td>{_num(p.cosine)}</td>"
+        f"<tr><td><code><bdi>{e(p.name)}</bdi></code></td><td>{_num(p.cka)}</td><td>{_num(p.cosine)}</td>"
         f"<td>{_num(p.rel_l2)}</td><td>{'' if p.match is None else len(p.match.moved)}</td></tr>"
         for p in self.pairs
     )
     image = base64.b64encode(self.heatmap_png(dpi=72)).decode("ascii")
     notes = "".join(f"<li>{e(n)}</li>" for n in self.notes)
     return (
-        f"<div class='layerscope-compare'><p><b>{e(self.labels[0])}</b>: {e(str(self.a.get('spec')))} vs "
-        f"<b>{e(self.labels[1])}</b>: {e(str(self.b.get('spec')))}, {self.inputs} inputs</p>"
+        f"<div class='layerscope-compare'><p><b><bdi>{e(self.labels[0])}</bdi></b>: <bdi>{e(str(self.a.get('spec')))}</bdi> vs "
+        f"<b><bdi>{e(self.labels[1])}</bdi></b>: <bdi>{e(str(self.b.get('spec')))}</bdi>, {self.inputs} inputs</p>"
         "<table><tr><th>layer</th><th>CKA</th><th>cosine</th><th>rel. L2</th><th>channels moved</th></tr>"
         f"{cells}</table><img src='data:image/png;base64,{image}' alt='CKA heat map'>"
         f"{f'<ul>{notes}</ul>' if notes else ''}</div>"

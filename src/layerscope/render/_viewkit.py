@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ..core.tensors import as_tensor
 from ..errors import InputError
 from .colormap import palette, resolve_cmap
-from .font import GLYPH_WIDTH, TEXT_HEIGHT, text_mask
+from .font import GLYPH_WIDTH, TEXT_HEIGHT, plain_text, text_mask
 from .normalize import mode_info, quantize, value_ranges
 
 __all__ = ["as_tensor", "colored_map", "resize_map", "fit_text", "text_band"]
@@ -60,7 +60,7 @@ def resize_map(values: torch.Tensor, size: tuple[int, int], mode: str = "nearest
 
 def fit_text(text: str, width: int) -> str:
     """``text`` cut from the left with '..' so that it fits ``width`` pixels of the bitmap font."""
-    chars = max(width // GLYPH_WIDTH, 1)
+    chars, text = max(width // GLYPH_WIDTH, 1), plain_text(text)
     if len(text) <= chars:
         return text
     return ".." + text[len(text) - chars + 2 :] if chars > 2 else text[-chars:]

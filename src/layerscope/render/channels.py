@@ -16,9 +16,30 @@ import torch
 
 from ..errors import InputError
 
-__all__ = ["ORDERS", "channel_scores", "pick_channels", "check_max_channels", "check_channels"]
+__all__ = ["ORDERS", "ORDER_NAMES", "channel_scores", "pick_channels", "check_max_channels", "check_channels",
+           "selection_text"]
 
 ORDERS = ("index", "mean", "max", "std", "active")
+ORDER_NAMES = {  # what each order ranks by, as captions say it
+    "index": "index order", "mean": "mean activation", "max": "max activation", "std": "spatial std",
+    "active": "fraction active (> 0)",
+}
+
+
+def selection_text(shown: int, total: int, order: str, explicit: bool = False) -> str:
+    """Which channels a grid shows and why, for captions.
+
+    >>> selection_text(64, 240, "mean"), selection_text(64, 240, "index"), selection_text(8, 8, "index")
+    ('64 of 240 channels, ranked by mean activation', 'channels 0-63 of 240 (index order)', 'all 8 channels')
+    >>> selection_text(2, 240, "std", explicit=True)
+    '2 of 240 channels, as chosen'
+    """
+    if explicit:
+        return f"{shown} of {total} channels, as chosen"
+    if order == "index":
+        return f"all {total} channels" if shown >= total else f"channels 0-{shown - 1} of {total} (index order)"
+    head = f"all {total} channels" if shown >= total else f"{shown} of {total} channels"
+    return f"{head}, ranked by {ORDER_NAMES[order]}"
 
 
 def channel_scores(maps: torch.Tensor, order: str) -> torch.Tensor:

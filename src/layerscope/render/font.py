@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["GLYPH_HEIGHT", "GLYPH_WIDTH", "TEXT_HEIGHT", "digit_glyphs", "number_masks", "text_mask"]
+__all__ = ["GLYPH_HEIGHT", "GLYPH_WIDTH", "TEXT_HEIGHT", "digit_glyphs", "number_masks", "text_mask", "plain_text"]
 
 GLYPH_WIDTH = 6  # Pillow's default bitmap font is monospaced: 6 x 11 px per character
 TEXT_HEIGHT = 11
@@ -31,11 +31,25 @@ def _font():
     return loader() if loader is not None else ImageFont.load_default()
 
 
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def plain_text(text: str) -> str:
+    """``text`` without bidirectional control characters (LRM/RLM, embeddings, overrides, isolates), which a
+    drawn caption has no way to honour and which would otherwise come out as ``?``.
+
+    >>> plain_text("conv\u202e1 | layer")
+    'conv1 | layer'
+    """
+    return text.translate(BIDI_CONTROLS)
+
+
 def text_mask(text: str) -> np.ndarray:
-    """Boolean ``(11, 6 * len)`` mask of ``text`` (characters outside Latin-1 become ``?``)."""
+    """Boolean ``(11, 6 * len)`` mask of ``text`` (bidi controls dropped; other characters outside Latin-1 become
+    ``?``)."""
     from PIL import Image, ImageDraw
 
-    text = text.encode("latin-1", errors="replace").decode("latin-1")
+    text = plain_text(text).encode("latin-1", errors="replace").decode("latin-1")
     width = max(GLYPH_WIDTH * len(text), 1)
     image = Image.new("L", (width, TEXT_HEIGHT), 0)
     ImageDraw.Draw(image).text((0, 0), text, fill=255, font=_font())

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .channels import pick_channels
+from .channels import pick_channels, selection_text
 from .colormap import BACKGROUND, TEXT, palette
-from .font import GLYPH_HEIGHT, number_masks
-from .normalize import Normalization, mode_info, quantize, shared_range, value_ranges
+from .font import GLYPH_HEIGHT, GLYPH_WIDTH, number_masks
+from .normalize import Normalization, display_ranges, quantize, shared_range
 from .options import RenderOptions
 from .png import encode_png, save_png
 from .strips import add_strips
@@ -48,6 +48,8 @@ class GridMeta:
     layout: tuple[int, int]  # (rows, columns) of tiles
     layer: Optional[str] = None
     title: Optional[str] = None  # what the caption calls the layer (a display name, "random init"); None: layer
+    selection: str = ""  # which channels are shown and why ("64 of 240 channels, ranked by mean activation")
+    labels: bool = False  # channel numbers drawn above the tiles (a band of GLYPH_HEIGHT + 1 rows per cell)
 
     def to_dict(self) -> dict:
         return {
@@ -61,6 +63,8 @@ class GridMeta:
             "scale": self.scale,
             "layout": list(self.layout),
             "title": self.title,
+            "selection": self.selection,
+            "labels": self.labels,
         }
 
 
@@ -167,13 +171,14 @@ def _upscale(levels: np.ndarray, scale: int) -> np.ndarray:
 
 def render_grids(
     maps: torch.Tensor, options: Optional[RenderOptions] = None, *, layer: Optional[str] = None,
-    title: Optional[str] = None, **fields: Any
+    title: Optional[str] = None, numbers: Optional[Any] = None, **fields: Any
 ) -> list[ChannelGrid]:
     """One :class:`ChannelGrid` per item of ``maps`` ``(N, C, H, W)``, all in one batched pass.
 
     ``options`` and keywords as for :func:`render_grid`; ``title`` is what the caption calls the
     layer (default: ``layer``). With ``normalize="global"`` and no value range (for ``layer``), the
-    batch shares one min-max.
+    batch shares one min-max. ``numbers``: what the labels say of each shown channel (default: its
+    index in ``maps``; e.g. the layer's channel numbers when ``maps`` holds some of them).
     """
     if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or maps.numel() == 0:
         shape = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
@@ -186,25 +191,26 @@ def render_grids(
     maps = maps.detach()
     n, c, h, w = maps.shape
     index = pick_channels(maps, options.order, options.max_channels, options.channels)
-    lo = hi = None
-    if not mode_info(mode).per_channel:  # ranges over every channel, before picking some
-        lo, hi = value_ranges(maps, mode, percentiles=q, value_range=value_range)
-        lo, hi = lo[..., : index.shape[-1]], hi[..., : index.shape[-1]]
+    ranges = display_ranges(maps, mode, percentiles=q, value_range=value_range, index=index)  # over every channel
     if options.order != "index" or options.channels is not None:
         maps = maps[torch.arange(n, device=maps.device)[:, None], index]
     elif index.shape[-1] < c:
         maps = maps[:, : index.shape[-1]]  # a view, no copy
-    levels, norms = quantize(maps, mode, percentiles=q, value_range=value_range,
-                             ranges=None if lo is None else (lo, hi))
+    levels, norms = quantize(maps, mode, percentiles=q, value_range=value_range, ranges=ranges)
     index = index.cpu().numpy()
     scale = options.scale_for((h, w))
-    image, layout = _tile(_upscale(levels.cpu().numpy(), scale), index, labels=options.labels,
+    shown = index if numbers is None else np.broadcast_to(np.asarray(numbers, dtype=np.int64), index.shape)
+    labels = options.labels
+    if labels is None:  # where there is room: the widest number fits on its tile
+        labels = w * scale >= len(str(int(shown.max()))) * GLYPH_WIDTH
+    image, layout = _tile(_upscale(levels.cpu().numpy(), scale), shown, labels=labels,
                           padding=options.padding, columns=options.columns)
     table = palette(options.cmap)
+    selection = selection_text(index.shape[-1], c, options.order, explicit=options.channels is not None)
     grids = []
     for item in range(n):
         meta = GridMeta(norms[item], options.cmap, tuple(index[item].tolist()), c, options.order, (h, w), scale,
-                        layout, layer, title)
+                        layout, layer, title, selection, bool(labels))
         pixels = add_strips(image[item], meta, caption=options.caption, colorbar=options.colorbar)
         grids.append(ChannelGrid(pixels, table, meta))
     return grids

@@ -102,8 +102,9 @@ class RenderOptions(Options):
     layer names to pairs, only for ``"global"``; ``cmap``: any matplotlib colormap (None: ``viridis``,
     ``RdBu_r`` for the signed modes); ``max_channels`` (None or 0: all); ``order``: ``index``, or rank
     by ``mean``, ``max``, ``std``, ``active``; ``channels``: the channel indices to show, in display
-    order (then ``order`` and ``max_channels`` do not apply); ``labels``: channel index above each tile;
-    ``caption``: True (layer, mode and range) or your own text; ``colorbar``; ``scale``: nearest
+    order (then ``order`` and ``max_channels`` do not apply); ``labels``: channel index above each tile (None: where it fits on the tile);
+    ``caption``: True (layer, the channels shown and why, mode and range) or your own text; ``colorbar`` (None:
+    where the grid is wide enough); ``scale``: nearest
     upscale of each map; ``min_tile``: the smallest tile size in pixels (small maps, e.g. a deep
     7x7 layer, are upscaled nearest until their longer side reaches it; 0: off); ``padding``: pixels between tiles;
     ``columns`` (None: about square).
@@ -124,11 +125,15 @@ class RenderOptions(Options):
         "channels per grid (0 = every channel; default: the command's)", type=int, metavar="N"))
     order: str = field(default="index", metadata=_flag(
         "channel order: index, or the top channels by mean / max / std / fraction active", choices=ORDERS))
-    labels: bool = field(default=False, metadata=_flag("write each channel's index above its tile", action="store_true"))
+    labels: Optional[bool] = field(default=None, metadata=_flag(
+        "write each channel's index above its tile (default: where the number fits on the tile)",
+        action=argparse.BooleanOptionalAction))
     caption: Union[bool, str] = field(default=False, metadata=_flag(
         "leave out the caption (layer, normalization, value range, cmap) above each grid", flag="--no-caption",
         action="store_false"))
-    colorbar: bool = field(default=False, metadata=_flag("add a colorbar strip with the value range", action="store_true"))
+    colorbar: Optional[bool] = field(default=None, metadata=_flag(
+        "add a colorbar strip with the value range (default: where the grid is wide enough)",
+        action=argparse.BooleanOptionalAction))
     scale: int = field(default=1, metadata=_flag("enlarge every map N times (nearest)", metavar="N"))
     min_tile: int = field(default=0, metadata=_flag(
         "smallest tile size in pixels; smaller maps are enlarged (0 = off; default: the command's)", metavar="PX"))

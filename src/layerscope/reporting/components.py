@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .._version import __version__
 from ..diagnosis.text import COLUMNS, layer_rows
@@ -45,7 +45,18 @@ def environment():
         lstrip_blocks=True,
     )
     env.filters["png_uri"] = lambda data: "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    env.filters["bdi"] = bdi
     return env
+
+
+def bdi(text: object) -> Markup:
+    """``text`` escaped inside ``<bdi>``: a name in its own direction, so that a right-to-left override in a
+    layer or file name cannot reverse the text after it.
+
+    >>> str(bdi("conv\u202e<1>"))
+    '<bdi>conv\u202e&lt;1&gt;</bdi>'
+    """
+    return Markup("<bdi>") + escape(text) + Markup("</bdi>")
 
 
 @lru_cache(maxsize=None)

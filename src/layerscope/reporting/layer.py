@@ -26,10 +26,12 @@ import torch
 from ..core.layout import Maps
 from ..errors import InputError
 from ..render._viewkit import colored_map
-from ..render.channels import pick_channels
-from ..render.colormap import LEVELS, resolve_cmap
+from ..render.channels import pick_channels, selection_text
+from ..render.colormap import LEVELS, palette, resolve_cmap
+from ..render.font import GLYPH_HEIGHT, GLYPH_WIDTH
 from ..render.grid import render_grids
-from ..render.normalize import mode_info, value_ranges
+from ..render.normalize import Normalization, display_ranges, mode_info
+from ..render.strips import colorbar_strip
 from ..render.options import RenderOptions
 from ..render.png import encode_png
 from ..render.views import VIEWS as RENDER_VIEWS
@@ -74,6 +76,9 @@ class LayerView:
     hidden_flags: int = 0  # flagged channels that are not among the shown ones
     error: Optional[str] = None
     pictures: tuple = ()  # (view name, PNG bytes or None per input): the registry's picture views asked for
+    scale: bytes = b""  # the colour scale (a colorbar PNG with the value range or what the ends mean)
+    flat: dict = field(default_factory=dict)  # shown position -> value: a round-off range, drawn flat on the layer scale
+    selection: str = ""  # which channels are shown and why ("64 of 240 channels, ranked by mean activation")
 
     @property
     def shape_text(self) -> str:
@@ -92,6 +97,7 @@ class LayerView:
             "lo": [_finite(v) for v in self.lo], "hi": [_finite(v) for v in self.hi], "mode": self.mode,
             "cmap": self.cmap, "geometry": self.geometry, "levels": LEVELS,
             "flagged": {kind: list(pos) for kind, pos in self.flagged.items()},
+            "flat": {str(pos): _finite(v) for pos, v in self.flat.items()}, "selection": self.selection,
         }
 
 
@@ -137,19 +143,20 @@ def layer_view(
         values = values.expand(-1, -1, STRIP_HEIGHT, -1)
     index = pick_channels(values.mean(0), options.order, options.max_channels or None).cpu()
     shown = values[:, index]
-    lo, hi, mode = _ranges(shown, options)
+    lo, hi, mode, flat = _ranges(values, index, options)
     cmap = resolve_cmap(options.cmap, signed=mode_info(mode).signed)
     grids = render_grids(_unit(shown, lo, hi), options.replace(
         normalize="global", value_range=(0.0, 1.0), percentiles=None, max_channels=0, order="index",
-        caption=False, colorbar=False, labels=False, cmap=cmap), layer=name)
+        caption=False, colorbar=False, cmap=cmap), layer=name, numbers=index.tolist())
     means, mean_range = _means(values)
     channels = tuple(int(i) for i in index)
     flagged, hidden = _flags(diagnosis, channels)
     return LayerView(
-        **base, **verdict, layout=maps.layout, notes=tuple(maps.notes), channels=channels,
+        **base, **verdict, layout=maps.layout, notes=tuple(maps.notes), channels=channels, flat=flat,
+        selection=selection_text(len(channels), int(values.shape[1]), options.order),
         total_channels=int(values.shape[1]), lo=tuple(lo.tolist()), hi=tuple(hi.tolist()), mode=mode, cmap=cmap,
-        grids=tuple(g.png_bytes() for g in grids), means=means, mean_range=mean_range,
-        geometry=_geometry(grids[0], len(channels), options.padding), flagged=flagged, hidden_flags=hidden,
+        grids=tuple(g.png_bytes() for g in grids), scale=_scale(lo, hi, mode, cmap, options.percentiles), means=means, mean_range=mean_range,
+        geometry=_geometry(grids[0], channels, options.padding), flagged=flagged, hidden_flags=hidden,
     )
 
 
@@ -178,8 +185,11 @@ def _verdict(diagnosis: Any) -> dict[str, Any]:
     return {"verdict": diagnosis.verdict, "reason": diagnosis.reason}
 
 
-def _ranges(maps: torch.Tensor, options: RenderOptions) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """Per shown channel ``(lo, hi)`` over every input (float64), and the mode they follow."""
+def _ranges(maps: torch.Tensor, index: torch.Tensor, options: RenderOptions
+            ) -> tuple[torch.Tensor, torch.Tensor, str, dict[int, float]]:
+    """Per shown channel (``index`` of ``maps``) ``(lo, hi)`` over every input (float64), the mode they follow, and
+    the shown positions drawn flat (round-off range, :func:`~layerscope.render.normalize.display_ranges`) with their
+    values."""
     mode = options.normalize
     if mode == "global":
         if options.value_range is None:
@@ -188,12 +198,15 @@ def _ranges(maps: torch.Tensor, options: RenderOptions) -> tuple[torch.Tensor, t
             pair = options.range_for(None) if not isinstance(options.value_range, Mapping) else None
             if pair is None:
                 raise InputError("the report takes one value_range (low, high) for normalize='global', not per layer.")
-            count = maps.shape[1]
+            count = len(index)
             return (torch.full((count,), pair[0], dtype=torch.float64),
-                    torch.full((count,), pair[1], dtype=torch.float64), "global")
+                    torch.full((count,), pair[1], dtype=torch.float64), "global", {})
     pooled = maps.transpose(0, 1).reshape(1, maps.shape[1], -1, maps.shape[-1])  # (1, C, N*H, W): inputs pooled
-    lo, hi = value_ranges(pooled, mode, percentiles=options.percentiles)
-    return lo[0].double().cpu(), hi[0].double().cpu(), mode
+    ranges = display_ranges(pooled, mode, percentiles=options.percentiles, index=index.to(pooled.device)[None])
+    flat = {}
+    if ranges.flat is not None:
+        flat = {int(k): float(ranges.values[0, k]) for k in torch.nonzero(ranges.flat[0]).flatten().tolist()}
+    return ranges.lo[0].double().cpu(), ranges.hi[0].double().cpu(), mode, flat
 
 
 def _unit(maps: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
@@ -202,6 +215,12 @@ def _unit(maps: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tenso
     span = (hi - lo).to(maps.device, torch.float32)[None, :, None, None]
     unit = (maps - lo_) / torch.where(span > 0, span, torch.ones_like(span))
     return torch.where(span > 0, unit, torch.zeros_like(unit).masked_fill(~torch.isfinite(maps), float("nan")))
+
+
+def _scale(lo: torch.Tensor, hi: torch.Tensor, mode: str, cmap: str, percentiles: Any) -> bytes:
+    """The colorbar of the grids: the shared range's values, or what its ends mean per channel."""
+    norm = Normalization(mode, tuple(lo.tolist()), tuple(hi.tolist()), percentiles=percentiles)
+    return encode_png(palette(cmap)[colorbar_strip(norm, 160)])
 
 
 def _means(values: torch.Tensor) -> tuple[tuple[bytes, ...], tuple[float, float]]:
@@ -231,14 +250,16 @@ def _flags(diagnosis: Any, channels: Sequence[int]) -> tuple[dict[str, list[int]
     return flagged, len(hidden)
 
 
-def _geometry(grid: Any, count: int, padding: int) -> dict[str, int]:
-    """Where tile ``k`` sits in a grid image (no labels): column ``k % cols``, row ``k // cols``, cells of
+def _geometry(grid: Any, channels: Sequence[int], padding: int) -> dict[str, int]:
+    """Where tile ``k`` sits in a grid image: column ``k % cols``, row ``k // cols``, cells of
     ``cell_w x cell_h`` pixels, the (scaled) map of ``map_w x map_h`` at ``(left, top)`` inside its cell."""
     rows, cols = grid.meta.layout
     map_h, map_w = (s * grid.meta.scale for s in grid.meta.map_size)
-    cell_w, cell_h = padding + map_w, padding + map_h
+    band = GLYPH_HEIGHT + 1 if grid.meta.labels else 0  # the channel numbers above each map
+    label_w = len(str(max(channels, default=0))) * GLYPH_WIDTH if grid.meta.labels else 0
+    cell_w, cell_h = padding + max(map_w, label_w), padding + band + map_h
     height, width = grid.indices.shape
     if (width, height) != (cols * cell_w + padding, rows * cell_h + padding):  # pragma: no cover - a render change
         raise RuntimeError(f"unexpected grid geometry {width}x{height} for {rows}x{cols} tiles of {map_w}x{map_h}")
-    return {"width": width, "height": height, "rows": rows, "cols": cols, "count": count, "cell_w": cell_w,
-            "cell_h": cell_h, "left": padding, "top": padding, "map_w": map_w, "map_h": map_h, "scale": grid.meta.scale}
+    return {"width": width, "height": height, "rows": rows, "cols": cols, "count": len(channels), "cell_w": cell_w,
+            "cell_h": cell_h, "left": padding, "top": padding + band, "map_w": map_w, "map_h": map_h, "scale": grid.meta.scale}

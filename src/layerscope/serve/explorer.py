@@ -278,6 +278,7 @@ class Explorer:
         top = means.topk(min(5, means.numel()))
         predictions = step.predictions(3)
         return {"layer": name, "grid": data_uri(grid.png_bytes()), "channels": list(grid.meta.channels),
+                "selection": grid.meta.selection,
                 "top": [[int(c), round(float(v), 4)] for v, c in zip(top.values.tolist(), top.indices.tolist())],
                 "predictions": predictions[0] or [], "ms": round(1000 * (time.perf_counter() - start), 1)}
 

@@ -61,7 +61,8 @@ function listFrames(items) {
   for (const item of items) {
     const button = document.createElement("button"), img = document.createElement("img"), label = document.createElement("span");
     button.type = "button"; button.className = "ls-frame"; button.dataset.item = item.id;
-    img.src = item.thumb; img.alt = item.name; label.textContent = item.time == null ? item.name : `${item.time.toFixed(1)} s`;
+    img.src = item.thumb; img.alt = item.name;
+    label.replaceChildren(item.time == null ? isolated(item.name) : `${item.time.toFixed(1)} s`);
     button.append(img, label);
     strip.append(button);
   }
@@ -120,10 +121,14 @@ function onLive(event) {
   else {
     $("ls-live-grid").src = result.grid;
     ui.distinct.add(fingerprint(result.grid));
-    $("ls-live-caption").textContent = `${result.layer} · top channels by mean: ${result.channels.slice(0, 8).join(", ")}`;
+    $("ls-live-caption").replaceChildren(isolated(result.layer), ` · ${result.selection ?? "top channels by mean activation"}: ${result.channels.slice(0, 8).join(", ")}`);
     const top = $("ls-live-top"), preds = $("ls-live-preds");
     top.replaceChildren(...result.top.map(([c, v]) => Object.assign(document.createElement("li"), { textContent: `channel ${c}: ${fmt(v)}` })));
-    preds.replaceChildren(...result.predictions.map(([label, p]) => Object.assign(document.createElement("li"), { textContent: `${label} ${(100 * p).toFixed(1)}%` })));
+    preds.replaceChildren(...result.predictions.map(([label, p]) => {
+      const li = Object.assign(document.createElement("li"), { textContent: ` ${(100 * p).toFixed(1)}%` });
+      li.prepend(isolated(label));
+      return li;
+    }));
     ui.frames += 1;
   }
   const seconds = (performance.now() - ui.since) / 1000, stats = $("ls-live-stats");

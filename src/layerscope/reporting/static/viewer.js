@@ -131,6 +131,8 @@ function colorize(values, w, h, range, palette) {
   return image;
 }
 
+// a name (layer, file) in its own direction: a right-to-left override inside cannot reverse the text after it
+const isolated = (text) => Object.assign(document.createElement("bdi"), { textContent: text });
 const fmt = (v) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toPrecision(4));
 const state = { layer: 0, input: 0, pos: 0, current: null, range: [0, 0] };
 
@@ -166,10 +168,12 @@ async function drawViewer() {
   canvas.style.width = `${Math.round(canvas.width * scale)}px`; canvas.style.height = `${Math.round(canvas.height * scale)}px`;
   canvas.style.imageRendering = overlay ? "auto" : "pixelated";
   drawColorbar(palette);
-  $("ls-v-title").textContent = `${layer.name} · channel ${channel}`;
+  $("ls-v-title").replaceChildren(isolated(layer.name), ` · channel ${channel}`);
   $("ls-v-sub").textContent = ` ${state.pos + 1} of ${layer.channels.length} shown (${layer.total} in the layer) · ${data.w}x${data.h}`;
   const flags = Object.entries(layer.flagged || {}).filter(([, list]) => list.includes(state.pos)).map(([kind]) => kind);
-  $("ls-v-flags").textContent = flags.length ? `flagged by the diagnosis: ${flags.join(", ")}` : "";
+  const flat = (layer.flat || {})[state.pos] ?? undefined;
+  $("ls-v-flags").textContent = (flags.length ? `flagged by the diagnosis: ${flags.join(", ")}` : "") +
+    (flat != null ? `${flags.length ? " · " : ""}drawn flat: its range is round-off, value ${fmt(flat)}` : "");
   $("ls-v-value").textContent = "move over the map";
   $("ls-v-value").dataset.channel = String(channel);
   drawExamples(layer.name, channel);
