@@ -108,7 +108,9 @@ def test_raw_pixels_headline_the_input_error_first(digits):
     pixels = torch.stack([torch.from_numpy(np.asarray(Image.open(p), dtype=np.float32))[None] for p in digits])
     result = diagnose(loaded, pixels)  # 0-255, never scaled nor normalized
     assert result.verdict == "bad"
-    assert result.headline.startswith("bad: the inputs look wrong (input.range; see Inputs, fix them first)")
+    assert result.headline.startswith("bad: the inputs look wrong: Input values reach 255")
+    why, _, step = result.headline.partition(" — next: ")
+    assert "(input.range)" in why and step.startswith("Divide the pixels by 255")  # the evidence, then the fix
     assert result.to_dict()["headline"] == result.headline
 
 

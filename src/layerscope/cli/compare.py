@@ -39,8 +39,8 @@ def register(subparsers) -> None:
         "compare",
         help="compare two models or checkpoints layer by layer (CKA, cosine, relative L2, matched channels)",
         description="Run MODEL_A and MODEL_B on the same IMAGES and compare each pair of layers: linear CKA "
-        "(debiased HSIC, summed over batches), cosine similarity and relative L2 distance of the maps (A is the "
-        "reference), and the channels matched across the two by correlation. Layers with the same name are "
+        "(debiased HSIC of centred features, summed over blocks of 32 inputs whatever the batch size), cosine "
+        "similarity and relative L2 distance of the maps (A is the reference), and the channels matched across the two by correlation. Layers with the same name are "
         "paired; --pairs pairs layers of two different architectures. At least 4 images.",
     )
     add_model_pair_arguments(parser)

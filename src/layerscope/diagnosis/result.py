@@ -130,6 +130,39 @@ class LayerDiagnosis:
         return jsonable(data)
 
 
+def _first_sentence(text: str, limit: int = 120) -> str:
+    """The first sentence of a message without its final full stop; a long one up to its first ``;`` or
+    ``:`` outside brackets.
+
+    >>> _first_sentence("Values reach 255; almost every model expects [0, 1]. Divide by 255.")
+    'Values reach 255'
+    """
+    head, dot, _ = text.partition(". ")
+    head = (head if dot else text).rstrip(".")
+    depth = 0
+    for i, char in enumerate(head):
+        depth += (char in "([") - (char in ")]")
+        if depth == 0 and char in ";:" and (len(head) > limit or char == ";"):
+            return head[:i]
+    return head
+
+
+_KIND_WORDS = {
+    "dead": "with dead channels", "uniform": "with uniform (constant) maps", "noisy": "with speckled maps",
+    "saturated": "with saturated channels", "nonfinite": "with NaN/Inf", "exploding": "with an exploding channel",
+    "inert": "mostly switched off",
+}
+_KIND_STEPS = {
+    "dead": "lower the learning rate or re-initialise the dead filters (see Details)",
+    "uniform": "check the input and the learning rate (see Details)",
+    "noisy": "check the input's preprocessing, then the training (see Details)",
+    "saturated": "check the input scale, or normalize before the activation (see Details)",
+    "nonfinite": "fix the first layer with NaN/Inf (see Notes)",
+    "exploding": "lower the learning rate, clip gradients or add normalization (see Details)",
+    "inert": "check the learning rate, initialisation and input scale (see Details)",
+}
+
+
 @dataclass
 class Tendency:
     """Model level: does the network look trained? ``label`` is ``trained`` / ``untrained`` /
@@ -140,6 +173,13 @@ class Tendency:
     layers: list[str]
     message: str
     caveat: str = CAVEAT
+
+    @property
+    def evidence_words(self) -> str:
+        """The evidence behind the label in a few words: the message without its ``Tendency: ...:`` lead."""
+        text = self.message.removeprefix("Tendency: ")
+        lead, sep, rest = text.partition(": ")
+        return _first_sentence(rest if sep and len(lead) < 60 else text)
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({"label": self.label, "score": self.score, "layers": self.layers,
@@ -184,36 +224,62 @@ class Diagnosis(Result):
         """The worst per-layer verdict (``good`` without layers)."""
         return max((layer.verdict for layer in self.layers), key=VERDICTS.index, default="good")
 
-    def _reasons(self) -> list[tuple[str, str]]:
-        """``(verdict, why)`` from the inputs, the tendency and the layers, in that order, worst first within each."""
-        reasons = []
+    def _reasons(self) -> list[tuple[str, str, str]]:
+        """``(verdict, why, next step)`` from the inputs, the tendency and the layers, in that order.
+
+        They never contradict each other: layer problems seen on wrong inputs are said to be possibly the
+        inputs' doing, and the layers are grouped by their worst flag ("12 layers: dead channels").
+        """
+        reasons: list[tuple[str, str, str]] = []
         wrong = [f for f in self.input_findings if f.severity in ("error", "warning")]
         if wrong:
             worst = min(wrong, key=lambda f: f.severity != "error")  # the first error, else the first warning
             level = "bad" if worst.severity == "error" else "suspicious"
-            reasons.append((level, f"the inputs look wrong ({worst.code}; see Inputs, fix them first)"))
+            reasons.append((level, f"the inputs look wrong: {_first_sentence(worst.message)} ({worst.code})",
+                            worst.fix or "fix the inputs first (see Inputs)"))
         if self.tendency.label == "untrained":
-            reasons.append(("bad", "the model looks untrained (see Model)"))
+            reasons.append(("bad", f"the model looks untrained: {self.tendency.evidence_words}",
+                            "load its trained weights (check the checkpoint or --weights), or train it"))
         layer_level = self.layers_verdict
         if layer_level != "good":
-            worse = [layer.name for layer in self.layers if layer.verdict == layer_level]
-            names = ", ".join(worse[:3]) + (f" and {len(worse) - 3} more" if len(worse) > 3 else "")
-            reasons.append((layer_level, f"{len(worse)} layer{'s are' if len(worse) > 1 else ' is'} {layer_level} "
-                                         f"({names}; see Details)"))
+            groups: dict[str, list[LayerDiagnosis]] = {}
+            for layer in self.layers:
+                if layer.verdict == layer_level:
+                    groups.setdefault(layer.findings[0].code.rpartition(".")[2], []).append(layer)
+            words = []
+            for kind, members in sorted(groups.items(), key=lambda item: -len(item[1])):
+                worst = max(members, key=lambda layer: layer.shares.get(kind, layer.shares.get("inert", 0.0)))
+                share = worst.shares.get(kind, worst.shares.get("inert", 0.0))
+                count = f"{len(members)} layer{'s' if len(members) > 1 else ''}"
+                words.append(f"{count} {_KIND_WORDS.get(kind, kind)} (worst {worst.name}: {share:.0%} of its channels)")
+            why = f"{layer_level} layers: " + "; ".join(words)
+            if wrong:
+                why += ", possibly because of the inputs"
+            reasons.append((layer_level, why, self._layer_step(next(iter(sorted(groups, key=lambda k: -len(groups[k])))))))
         return reasons
+
+    def _layer_step(self, kind: str) -> str:
+        if self.inputs < 8 and kind in ("noisy", "dead", "uniform"):
+            return "give 8 or more inputs of the kind the model was trained on, then look again (see Details)"
+        return _KIND_STEPS.get(kind, "see Details")
 
     @property
     def verdict(self) -> str:
-        return max((level for level, _ in self._reasons()), key=VERDICTS.index, default="good")
+        return max((level for level, _, _ in self._reasons()), key=VERDICTS.index, default="good")
 
     @property
     def headline(self) -> str:
-        """``verdict: why`` in one line, e.g. ``bad: the model looks untrained (see Model)``."""
+        """``verdict: why; why — next: one step`` in one line, e.g. ``bad: the model looks untrained:
+        49 of 49 BatchNorm layers still hold their initial statistics — next: load its trained weights ...``.
+
+        Every reason names its evidence; the step is the inputs' fix when they look wrong (fix them before
+        judging the model or the layers), else the worst reason's."""
         reasons = self._reasons()
         if not reasons:
             trained = "; the model looks trained" if self.tendency.label == "trained" else ""
             return f"good: no problem found with the inputs or the layers{trained}"
-        return f"{self.verdict}: " + "; ".join(why for _, why in reasons)
+        worst = reasons[0] if reasons[0][1].startswith("the inputs") else max(reasons, key=lambda r: VERDICTS.index(r[0]))
+        return f"{self.verdict}: " + "; ".join(why for _, why, _ in reasons) + f" — next: {worst[2]}"
 
     def __getitem__(self, name: str) -> LayerDiagnosis:
         for layer in self.layers:

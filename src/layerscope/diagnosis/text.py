@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from ..io.predictions import describe_predictions
 
-__all__ = ["summary_text", "layer_rows", "COLUMNS"]
+__all__ = ["summary_text", "layer_rows", "minor_groups", "COLUMNS"]
 
 COLUMNS = ("layer", "type", "shape", "verdict", "dead", "uniform", "noisy", "saturated", "scale", "eff. rank", "noise")
 
@@ -46,6 +46,32 @@ def layer_rows(diagnosis: Any) -> list[tuple[str, ...]]:
     return rows
 
 
+def minor_groups(layers: Any) -> list[str]:
+    """The good layers' below-cut-point findings, one line per kind: ``dead: 12 layers (a, b, ...),
+    at most 9% of a layer's channels`` instead of one paragraph per layer.
+
+    >>> from types import SimpleNamespace as NS
+    >>> f = NS(code="layer.dead", severity="info", values={"share": 0.05})
+    >>> minor_groups([NS(name=n, verdict="good", findings=[f]) for n in ("a", "b")])
+    ["dead: 2 layers (a, b), at most 5% of a layer's channels"]
+    """
+    groups: dict[str, list[tuple[str, float]]] = {}
+    for layer in layers:
+        if layer.verdict != "good":
+            continue
+        for finding in layer.findings:
+            kind = finding.code.rpartition(".")[2]
+            groups.setdefault(kind, []).append((layer.name, float(finding.values.get("share", 0.0))))
+    lines = []
+    for kind, members in groups.items():
+        names = [name for name, _ in members]
+        shown = ", ".join(names[:6]) + (f", ... ({len(names)})" if len(names) > 6 else "")
+        worst = max(share for _, share in members)
+        lines.append(f"{kind}: {len(names)} layer{'s' if len(names) > 1 else ''} ({shown}), "
+                     f"at most {_share(worst)} of a layer's channels")
+    return lines
+
+
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
     fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
@@ -59,7 +85,7 @@ def summary_text(diagnosis: Any) -> str:
            f"verdict: {d.headline}", "", "Inputs:"]
     out += [f"  {f}" for f in d.input_findings] or ["  ok: no problem found with the inputs"]
     out += ["", "Layers:"] + [f"  {line}" for line in _table(layer_rows(d))]
-    details = [layer for layer in d.layers if layer.verdict != "good" or layer.findings]
+    details = [layer for layer in d.layers if layer.verdict != "good"]
     if details:
         out += ["", "Details:"]
         for layer in details:
@@ -67,6 +93,9 @@ def summary_text(diagnosis: Any) -> str:
             for kind, idx in layer.flagged.items():
                 if idx:
                     out.append(f"    {kind} channels: {_indices(idx)}")
+    minor = minor_groups(d.layers)
+    if minor:
+        out += ["", "Minor, below the cut points (grouped):"] + [f"  {line}" for line in minor]
     if d.predictions:
         out += ["", "Predictions (top 3):"] + [f"  {source}: {describe_predictions(top)}" for source, top in d.predictions]
     if d.notes:
