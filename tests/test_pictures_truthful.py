@@ -187,3 +187,15 @@ def test_a_right_to_left_override_in_a_name_does_not_reverse_the_heading(browser
     pos = page.evaluate(_ORDER)
     assert pos["type"] > pos["shape"] or pos["first"] > pos["last"], pos
     page.close()
+
+
+def test_matplotlib_figure_draws_a_round_off_channel_flat():
+    from layerscope.render.figure import channel_figure
+
+    x = torch.randn(4, 8, 8, generator=torch.Generator().manual_seed(0))
+    x[2] = 0.5 + 1e-8 * torch.randn(8, 8, generator=torch.Generator().manual_seed(1))
+    fig = channel_figure(x)
+    panels = [ax for ax in fig.axes if ax.images]
+    low, high = panels[2].images[0].get_clim()
+    assert (low, high) == pytest.approx((float(x.min()), float(x.max())))  # the layer's range, not its own
+    assert panels[2].get_title().startswith("ch 2 flat 0.5") and panels[0].get_title() == "ch 0"

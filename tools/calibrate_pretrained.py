@@ -12,8 +12,10 @@ that scikit-image ships go through the model's own preprocessing. Printed:
 2. The classifier evidence: each network's top-class probability, placed between chance (0) and
    certainty (1), on each photo alone; also builtin:digits trained / untrained on its 30 held-out digits.
 3. False alarms with the default thresholds: on single photos and random sets of 4 and 8 photos,
-   how often the trained network's headline is not "good", how many of its layers are called
-   suspicious or bad, and how often the untrained network's headline is "good" (a miss).
+   how often the trained network's headline is not "good" (or "bad", or has an input warning), how
+   many of its layers are called suspicious or bad, and how often the untrained network's headline is
+   "good" (a miss). ``--models`` names the networks (the hold-outs ``builtin:efficientnet_lite1``,
+   ``builtin:efficientnet_lite2`` were not used to choose any cut point).
 """
 
 from __future__ import annotations
@@ -107,27 +109,35 @@ def confidence_table(photos: list[str]) -> dict:
     return table
 
 
-def false_alarms(photos: list[str], sets: int, seed: int = 0) -> list[dict]:
+def false_alarms(photos: list[str], sets: int, seed: int = 0, families: tuple[str, ...] = (MODELS[0],)) -> list[dict]:
+    """Part 3 for each trained network in ``families`` and its untrained copy (``SPEC:untrained``)."""
     from layerscope import diagnose
     from layerscope.io import load_model
 
-    rng = random.Random(seed)
     rows = []
-    loaded = {spec: load_model(spec) for spec in MODELS}
-    for size in (1, 4, 8):
-        groups = [[p] for p in photos] if size == 1 else [rng.sample(photos, size) for _ in range(sets)]
-        counts = {"size": size, "sets": len(groups), "trained_not_good": 0, "trained_layers_flagged": [],
-                  "untrained_good": 0, "untrained_tendency": defaultdict(int), "trained_tendency": defaultdict(int)}
-        for group in groups:
-            trained = diagnose(loaded[MODELS[0]], group, channel_order=False)
-            untrained = diagnose(loaded[MODELS[1]], group, channel_order=False)
-            counts["trained_not_good"] += trained.verdict != "good"
-            counts["trained_layers_flagged"].append(sum(layer.verdict != "good" for layer in trained.layers))
-            counts["untrained_good"] += untrained.verdict == "good"
-            counts["trained_tendency"][trained.tendency.label] += 1
-            counts["untrained_tendency"][untrained.tendency.label] += 1
-        counts["layers"] = len(trained.layers)
-        rows.append(counts)
+    for family in families:
+        rng = random.Random(seed)
+        loaded = {kind: load_model(spec) for kind, spec in (("trained", family), ("untrained", f"{family}:untrained"))}
+        for size in (1, 4, 8):
+            groups = [[p] for p in photos] if size == 1 else [rng.sample(photos, size) for _ in range(sets)]
+            counts = {"model": family, "size": size, "sets": len(groups), "trained_not_good": 0,
+                      "trained_bad": 0, "trained_layers_flagged": [], "untrained_good": 0,
+                      "untrained_tendency": defaultdict(int), "trained_tendency": defaultdict(int),
+                      "trained_input_warnings": 0, "trained_headlines": defaultdict(int)}
+            for group in groups:
+                trained = diagnose(loaded["trained"], group)
+                untrained = diagnose(loaded["untrained"], group)
+                counts["trained_not_good"] += trained.verdict != "good"
+                counts["trained_bad"] += trained.verdict == "bad"
+                counts["trained_layers_flagged"].append(sum(layer.verdict != "good" for layer in trained.layers))
+                counts["trained_input_warnings"] += any(f.severity != "info" for f in trained.input_findings)
+                counts["trained_headlines"][trained.headline.split(" — ")[0][:90]] += 1
+                counts["untrained_good"] += untrained.verdict == "good"
+                counts["trained_tendency"][trained.tendency.label] += 1
+                counts["untrained_tendency"][untrained.tendency.label] += 1
+                print(f"  {family} {size} {group[0].rsplit('/', 1)[-1]}: {trained.headline[:150]}", flush=True)
+            counts["layers"] = len(trained.layers)
+            rows.append(counts)
     return rows
 
 
@@ -136,6 +146,10 @@ def main(argv=None) -> int:
     parser.add_argument("--sets", type=int, default=10, help="random sets of 4 and of 8 photos (default 10)")
     parser.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 3 (default 1,2,3)")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--models", default=MODELS[0],
+                        help="part 3's trained networks, comma-separated, each checked with its :untrained copy "
+                             "(default builtin:efficientnet_lite0; the hold-outs: builtin:efficientnet_lite1,"
+                             "builtin:efficientnet_lite2)")
     args = parser.parse_args(argv)
     parts = {part.strip() for part in args.parts.split(",")}
     depth, confidence, alarms = [], {}, []
@@ -154,11 +168,12 @@ def main(argv=None) -> int:
         for spec, values in confidence.items():
             print(f"{spec:<38} min {min(values):.3f} median {float(np.median(values)):.3f} max {max(values):.3f}")
         if "3" in parts:
-            alarms = false_alarms(photos, args.sets)
+            alarms = false_alarms(photos, args.sets, families=tuple(m.strip() for m in args.models.split(",")))
             print("\n3. default thresholds: trained headline not good / layers flagged; untrained headline good (miss)")
         for r in alarms:
             flagged = r["trained_layers_flagged"]
-            print(f"sets of {r['size']} ({r['sets']}): trained not good {r['trained_not_good']}/{r['sets']}, layers "
+            print(f"{r['model']} sets of {r['size']} ({r['sets']}): trained not good {r['trained_not_good']}/{r['sets']} "
+                  f"(bad {r['trained_bad']}, input warnings {r['trained_input_warnings']}), layers "
                   f"flagged per run max {max(flagged)} of {r['layers']} (mean {np.mean(flagged):.2f}); tendency trained "
                   f"{dict(r['trained_tendency'])}; untrained good {r['untrained_good']}/{r['sets']}, tendency "
                   f"{dict(r['untrained_tendency'])}")

@@ -22,6 +22,7 @@ from ..errors import InputError
 from ..core.options import Options
 from ._viewkit import as_tensor
 from .colormap import resolve_cmap
+from .normalize import format_value, negligible
 
 __all__ = ["FIGURE_NORMALIZE", "FIGURE_FORMATS", "channel_figure", "save_figure"]
 
@@ -94,6 +95,7 @@ def channel_figure(maps: Any, *, layer: Optional[str] = None, options: Optional[
 
         finite = data[np.isfinite(data)]
         vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    flat = _flat_channels(x, chosen) if not shared else {}
     ncols = cols or min(len(chosen), max(1, math.ceil(math.sqrt(len(chosen)))))
     nrows = math.ceil(len(chosen) / ncols)
     fig = Figure(figsize=(ncols * panel_inches + (0.8 if shared and colorbar else 0), nrows * panel_inches + 0.5),
@@ -108,8 +110,11 @@ def channel_figure(maps: Any, *, layer: Optional[str] = None, options: Optional[
             ax.set_axis_off()
             continue
         limits = {"vmin": vmin, "vmax": vmax} if shared else {}
+        if slot in flat:  # a round-off range: drawn flat on the layer's range, never stretched
+            limits = {"vmin": flat[slot][1], "vmax": flat[slot][2]}
         image = ax.imshow(data[slot], cmap=cmap_name, interpolation="nearest", **limits)
-        ax.set_title(f"ch {chosen[slot]}", fontsize=8)
+        ax.set_title(f"ch {chosen[slot]}" + (f" flat {format_value(flat[slot][0])}" if slot in flat else ""),
+                     fontsize=8)
         if colorbar and not shared:
             bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
             bar.ax.tick_params(labelsize=6)
@@ -118,6 +123,20 @@ def channel_figure(maps: Any, *, layer: Optional[str] = None, options: Optional[
     shape = "x".join(str(d) for d in x.shape)
     fig.suptitle(title if title is not None else f"{layer or 'maps'}  ({shape})", fontsize=10)
     return fig
+
+
+def _flat_channels(x: Any, chosen: list[int]) -> dict[int, tuple[float, float, float]]:
+    """Panel slot -> (value, layer low, layer high) for the chosen channels whose range is round-off
+    relative to the layer's (:func:`~layerscope.render.normalize.negligible`): drawn flat, not stretched."""
+    import torch
+
+    values = torch.nan_to_num(x.detach().double().flatten(1), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = values.min(1).values, values.max(1).values
+    tiny = negligible(lo, hi)
+    low, high = float(lo.min()), float(hi.max())
+    if not high > low:
+        return {}
+    return {slot: (float((lo[c] + hi[c]) / 2), low, high) for slot, c in enumerate(chosen) if bool(tiny[c])}
 
 
 def save_figure(fig: Any, path: Any, *, dpi: Optional[int] = None, overwrite: bool = False) -> Path:
