@@ -68,3 +68,17 @@ def test_no_binary_or_large_file_is_tracked_outside_the_fixture_folders():
         "`git rm --cached FILE` (and add a .gitignore line), or, for a docs picture or a test fixture, move "
         f"them under one of: {', '.join(ALLOWED)}, tests/**/golden/."
     )
+
+
+def test_every_data_file_of_the_package_is_in_its_package_data():
+    """A template or script left out of ``[tool.setuptools.package-data]`` works from a checkout and is
+    missing from the wheel (the report's templates once were, after a package was renamed)."""
+    import fnmatch
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["layerscope"]
+    data = [name.removeprefix("src/layerscope/") for name in _tracked()
+            if name.startswith("src/layerscope/") and not name.endswith(".py")]
+    assert data, "no data files found: is this a git checkout?"
+    missing = [name for name in data if not any(fnmatch.fnmatchcase(name, p) for p in patterns)]
+    assert not missing, f"add these to [tool.setuptools.package-data] in pyproject.toml: {missing}"
