@@ -138,10 +138,13 @@ def _sentences(kind: str, k: int, c: int, s: ChannelSummary, t: Thresholds, boun
 
 
 def judge(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None, *, dead: bool = True,
-          noisy: bool = True, firing: Optional[np.ndarray] = None) -> LayerVerdict:
+          noisy: bool = True, firing: Optional[np.ndarray] = None, trained: bool = False) -> LayerVerdict:
     """Flags, shares and verdict of one layer, with one finding per kind of flagged channel (see :func:`classify`).
 
     ``silent``: the channels never active on these inputs that ``firing`` says are selective, not dead.
+    ``trained``: the weights say the network is trained (:mod:`~layerscope.diagnosis.weights`); speckled
+    maps are then what its coarse, sparse maps look like on these inputs, not a sign of untrained or
+    diverged filters, so the noisy share is reported (``info``) and does not make the layer suspicious.
     """
     flagged = classify(s, t, bounds, dead=dead, noisy=noisy, firing=firing)
     silent: list[int] = []
@@ -167,8 +170,13 @@ def judge(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None, *, d
             continue
         low, high = limits[kind]
         severity = 2 if shares[kind] >= high else 1 if shares[kind] >= low else 0
+        if kind == "noisy" and trained:
+            severity = 0
         level = max(level, severity)
         what, why = _sentences(kind, len(idx), c, s, t, bounds, idx)
+        if kind == "noisy" and trained:
+            why = ("The weights say the network is trained, and the coarse, sparse maps of a trained network often "
+                   "score as speckle on a few inputs: not counted against the layer.")
         values = {"channels": idx, "share": round(shares[kind], 4), "of": s.channels}
         findings.append(Finding(f"layer.{kind}", ("info", "warning", "error")[severity], what, why, values))
     if level < 2 and shares["inert"] >= t.inert_bad:
