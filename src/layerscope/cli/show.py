@@ -116,6 +116,9 @@ def run(args) -> int:
         print(f"skipped layer {name}: {reason}", file=sys.stderr)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    for finding in result.input_findings:
+        if finding.severity in ("error", "warning"):
+            print(f"input {finding.severity}: {finding.code}: {finding.message} Fix: {finding.fix}", file=sys.stderr)
     layers = [row["name"] for row in result.layers]
     named = ", ".join(layers) if len(layers) <= 12 else f"{', '.join(layers[:6])} ... {layers[-1]} ({len(layers)})"
     print(f"normalization: {result.options.normalize}; layers: {named or 'none'}")

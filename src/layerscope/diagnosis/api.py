@@ -29,8 +29,7 @@ from ..errors import InputError
 from ..io.feed import Feed, image_tensor
 from ..run import LayerMaps, Run, RunOptions, Step, Subject
 from ..stats import ChannelStats, ChannelSummary, noise_score
-from .checks import channel_order_note
-from .inputs import InputStats, check_inputs, swap_confidence
+from .inputs import InputStats, first_inputs, input_findings, swap_confidence
 from .metrics import activation_bounds, expected_firing, rectified
 from .model import first_nonfinite, tendency
 from .options import DiagnoseOptions, diagnose_options
@@ -170,11 +169,13 @@ def _diagnose(subject: Subject, run: Run, opts: DiagnoseOptions) -> Diagnosis:
     feed = stream.consume(run)
     layer_results = [_finish(layer, t) for layer in stream.state.values()]
     notes = [f"{name}: not diagnosed: {why}" for name, why in stream.maps.skipped.items()]
-    confidence = _channel_order(loaded, stream.kept, t) if opts.channel_order else None
-    notes += [note for note in [channel_order_note(confidence, t)] if note]
     raw = [(r.path, r.original_mode, r.original_size) for r in feed.images]
-    findings = check_inputs(stream.input_stats, own, t, used=used, certain=certain, raw_images=raw or None,
-                            confidence=confidence)
+    sample = first_inputs(stream.kept, max(t.channel_order_inputs, t.bn_inputs))
+    findings, more = input_findings(loaded, stream.input_stats, sample, t, raw_images=raw or None,
+                                    channel_order=_channel_order if opts.channel_order else None)
+    notes += more
+    if not opts.channel_order:  # the user's choice covers the BatchNorm check of the channel order too
+        findings = [f for f in findings if f.code != "input.channel_order"]
     notes += skipped_note(feed.skipped, len(raw) or feed.count) + first_nonfinite(layer_results)
     judged = tendency(layer_results, t, stream.input_stats, stream.outputs)
     return Diagnosis(loaded.spec, feed.count, findings, layer_results, judged, t,
@@ -206,7 +207,7 @@ class _Stream:
         images = image is not None and image.dim() == 4 and image.is_floating_point()
         if images:
             self.input_stats.update(image)
-            if sum(len(b) for b in self.kept) < self.t.channel_order_inputs:
+            if sum(len(b) for b in self.kept) < max(self.t.channel_order_inputs, self.t.bn_inputs):
                 self.kept.append(image)
         acts = step.acts
         self.outputs.update(acts.output, step.sources, step.predictions() if self.outputs.room else None)
@@ -232,20 +233,10 @@ class _Stream:
         return layer
 
 
-def _channel_order(loaded, kept: list[torch.Tensor], t: Thresholds) -> Optional[tuple[float, float, int]]:
+def _channel_order(loaded, sample: torch.Tensor, t: Thresholds) -> Optional[tuple[float, float, int]]:
     """The BGR/RGB check: a trained classifier's confidence on the inputs as given and channel-swapped."""
-    sample = first_inputs(kept, t.channel_order_inputs)
-    if sample is None or sample.dim() != 4 or sample.shape[1] != 3:
-        return None
+    sample = sample[: t.channel_order_inputs]
     device, dtype = model_device(loaded.module)
     prep = loaded.preprocessing
     with ModelState(loaded.module) as state, state.forward(), torch.inference_mode(False), torch.no_grad():
         return swap_confidence(loaded.module, sample.to(device=device, dtype=dtype or sample.dtype), prep.mean, prep.std)
-
-
-def first_inputs(batches: list[torch.Tensor], limit: int) -> Optional[torch.Tensor]:
-    """The first ``limit`` inputs of the kept batches with the first batch's shape, as one tensor."""
-    if not batches or limit <= 0:
-        return None
-    shape = batches[0].shape[1:]
-    return torch.cat([b for b in batches if b.shape[1:] == shape])[:limit]

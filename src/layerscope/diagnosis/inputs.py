@@ -24,10 +24,13 @@ from ..capturing import call_model
 from ..io.predictions import class_scores, probabilities
 from ..stats import ChannelStats, noise_score
 from . import checks
+from .checks import channel_order_note
+from .fingerprint import Fingerprint, fingerprint, fingerprint_check
+from .provenance import preprocessings
 from .result import Finding
 from .thresholds import Thresholds
 
-__all__ = ["InputStats", "check_inputs", "swap_confidence", "RawImage"]
+__all__ = ["InputStats", "check_inputs", "input_findings", "swap_confidence", "first_inputs", "RawImage"]
 
 RawImage = tuple[str, str, tuple[int, int]]  # (path or label, original PIL mode, original (W, H))
 
@@ -152,6 +155,7 @@ def check_inputs(
     certain: bool = True,
     raw_images: Optional[list[RawImage]] = None,
     confidence: Optional[tuple] = None,
+    fingerprint: Optional[Fingerprint] = None,
 ) -> list[Finding]:
     """Every input finding, most severe first (see the module docstring).
 
@@ -159,6 +163,9 @@ def check_inputs(
     through when it was overridden. ``certain=False`` says the model's own is only a convention its
     weights (a checkpoint) may not follow: the inputs are then checked against ``used`` and a
     differing mean/std is only ``info``. ``confidence`` is :func:`swap_confidence`'s answer.
+    ``fingerprint`` (:func:`~layerscope.diagnosis.fingerprint.fingerprint`, for a BatchNorm network) decides
+    the range, mean/std and channel order where it flags one: the generic findings it replaces
+    (``input.normalization`` and the same code) are left out, so the two never disagree.
     """
     t, findings = thresholds, []
     expected = preprocessing if certain or used is None else used
@@ -177,6 +184,10 @@ def check_inputs(
         findings += checks.noise_check(stats.noise, stats.noisy, stats.images, t)
     findings += mismatch + checks.upscaled_check(raw_images, used or expected, t)
     findings += checks.channel_order_check(confidence, t)
+    decided = fingerprint_check(fingerprint, t)
+    if decided:
+        replaced = {f.code for f in decided} | ({"input.normalization"} if decided[0].code != "input.channel_order" else set())
+        findings = [f for f in findings if f.code not in replaced] + decided
     if preprocessing is None:
         findings.append(Finding(
             "input.unknown", "info",
@@ -185,3 +196,37 @@ def check_inputs(
         ))
     order = ("error", "warning", "info")
     return sorted(findings, key=lambda f: order.index(f.severity))
+
+
+def first_inputs(batches: list[torch.Tensor], limit: int) -> Optional[torch.Tensor]:
+    """The first ``limit`` inputs of the kept batches with the first batch's shape, as one tensor."""
+    if not batches or limit <= 0:
+        return None
+    shape = batches[0].shape[1:]
+    return torch.cat([b for b in batches if b.shape[1:] == shape])[:limit]
+
+
+def input_findings(loaded: Any, stats: InputStats, sample: Optional[torch.Tensor], t: Thresholds = Thresholds(), *,
+                   raw_images: Optional[list[RawImage]] = None,
+                   channel_order: Any = None) -> tuple[list[Finding], list[str]]:
+    """``(findings, notes)``: the input checks of ``loaded`` (a ``LoadedModel``) on the streamed ``stats`` and
+    the kept ``sample`` (N, C, H, W): :func:`check_inputs`, with the BatchNorm fingerprint on the first
+    ``bn_inputs`` of the sample (an early-stopped forward) where the network has BatchNorm.
+
+    ``channel_order(loaded, sample, t)`` (diagnose's classifier-confidence check, two full forwards) runs
+    only without BatchNorm; None skips it (``show``). Its note says why it could not judge, only for
+    colour inputs (a grayscale model has no channel order to check).
+    """
+    own, used, certain = preprocessings(loaded)
+    expected = own if certain or used is None else used
+    colour = sample is not None and sample.dim() == 4 and sample.shape[1] == 3
+    fp = None
+    if colour and t.bn_inputs > 0 and t.bn_layers > 0:
+        fp = fingerprint(loaded.module, sample[: t.bn_inputs], expected, t.bn_layers)
+    confidence, notes = None, []
+    if channel_order is not None and colour and fp is None:
+        confidence = channel_order(loaded, sample, t)
+        notes += [note for note in [channel_order_note(confidence, t)] if note]
+    findings = check_inputs(stats, own, t, used=used, certain=certain, raw_images=raw_images,
+                            confidence=confidence, fingerprint=fp)
+    return findings, notes

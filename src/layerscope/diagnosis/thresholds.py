@@ -60,7 +60,11 @@ class Thresholds:
     (images whose pixels vary by less than this, on the 0-1 scale, are constant); ``input_noise``
     (mean noise score of the inputs from which they look like noise); ``channel_order_margin``,
     ``channel_order_chance`` (predictions this share of the way from chance to certainty or less are
-    "near chance": the BGR check is skipped) and ``channel_order_inputs``.
+    "near chance": the BGR check is skipped) and ``channel_order_inputs``. From BatchNorm statistics
+    (:mod:`~layerscope.diagnosis.fingerprint`, on the first ``bn_inputs`` inputs at the first ``bn_layers``
+    BatchNorm layers): a corrected variant of the inputs is flagged when its score is at most ``bn_ratio``
+    (0-255, mean/std) or ``bn_order_ratio`` (red and blue swapped) times the score as given, and the score as
+    given is at least ``bn_floor``.
 
     Shares (fractions 0 ... 1, see :meth:`shares`) refuse values above 1 and accept ``20%``.
 
@@ -104,6 +108,11 @@ class Thresholds:
     channel_order_margin: float = _share(0.15)
     channel_order_chance: float = _share(0.1)
     channel_order_inputs: int = 64
+    bn_layers: int = 3
+    bn_inputs: int = 16
+    bn_floor: float = 0.05
+    bn_ratio: float = _share(0.4)
+    bn_order_ratio: float = _share(0.65)
     untrained_confidence: float = _share(0.1)
     trained_confidence: float = _share(0.25)
     trained_below: float = 0.8

@@ -41,6 +41,11 @@ from ..run.loop import Run, Step
 from ..run.options import OutputOptions, RunOptions
 from ..run.subject import Subject
 from ..core.names import safe_name
+from ..diagnosis.inputs import InputStats, first_inputs, input_findings
+from ..diagnosis.provenance import preprocessings
+from ..diagnosis.result import Finding
+from ..diagnosis.thresholds import Thresholds
+from ..io.feed import image_tensor
 from .batch import STRIP_HEIGHT, Rendering, ShownLayers, render_step
 from .options import ShowOptions
 
@@ -78,6 +83,7 @@ class ShowResult(Result):
     skipped_layers: list[tuple[str, str]] = field(default_factory=list)
     views: tuple[str, ...] = ("grid",)
     notes: list[str] = field(default_factory=list)
+    input_findings: list[Finding] = field(default_factory=list)
     view_files: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # input -> view -> file(s)
     listed: Optional[list[str]] = field(default=None, repr=False)  # what the index lists, once written
 
@@ -112,6 +118,7 @@ class ShowResult(Result):
             "skipped_inputs": [{"path": p, "reason": r} for p, r in self.skipped],
             "skipped_layers": [{"layer": n, "reason": r} for n, r in self.skipped_layers],
             "notes": self.notes,
+            "input_findings": [f.to_dict() for f in self.input_findings],
             "files": list(self.listed) if self.listed is not None else self._names() if self.out is not None else [],
         }
 
@@ -205,6 +212,7 @@ def show(
     folder = OutputFolder(output.path, ShowResult.index_name, overwrite=output.overwrite) if output.path else None
     target = class_index(chosen.target, subject.classes) if chosen.importance else None
     seen = _Seen(ShownLayers(subject.layouts))
+    checked = _Inputs(subject)
     with ThreadPoolExecutor(chosen.threads or min(8, os.cpu_count() or 1)) as pool:
         steps, record = _steps(subject, images, run_options, render)
         if render.normalize == "global" and render.value_range is None:
@@ -214,6 +222,7 @@ def show(
                       subject.spec + (" (random init)" if subject.random_init else ""), chosen.rank, subject.classes)
         for step in steps:
             items = seen.inputs(_image_batch(step), record.feed, step.start)
+            checked.update(step)
             if folder is not None:
                 folder.claim(items)
             seen.predictions += step.predictions()
@@ -225,6 +234,7 @@ def show(
             for item, name, meta, grid_or_file, pictures in render_step(step, items, seen.known, r, ranked):
                 seen.add(item, name, meta, grid_or_file, pictures)
     result = seen.result(folder, render, chosen.views, subject, record.feed)
+    result.input_findings = checked.findings(record.feed)
     if len(subject.layers) > MANY_LAYERS:
         result.notes.append(many_layers_note(subject.module, len(subject.layers)))
     if folder is not None:
@@ -289,6 +299,33 @@ def _image_batch(step: Step) -> Step:
         raise InputError(f"show renders images: inputs must be (N, C, H, W) or (C, H, W) tensors or image "
                          f"files, got {what}. For other inputs use layerscope.capture and layerscope.render.")
     return step
+
+
+class _Inputs:
+    """diagnose's cheap input checks on what show feeds: streamed statistics and the first few inputs (the
+    BatchNorm fingerprint's sample; its forward stops at the first BatchNorm layers)."""
+
+    def __init__(self, subject: Subject, t: Thresholds = Thresholds()) -> None:
+        own, used, certain = preprocessings(subject.loaded)
+        expected = own if certain or used is None else used
+        floor = t.constant_std / min(expected.std) if expected is not None else t.constant_std
+        self.subject, self.t, self.stats, self.kept = subject, t, InputStats(t.grayscale_corr, floor, t.input_noise), []
+
+    def update(self, step: Step) -> None:
+        image = image_tensor(step.batch)
+        if image is None or image.dim() != 4 or not image.is_floating_point():
+            return
+        self.stats.update(image)
+        if sum(len(b) for b in self.kept) < self.t.bn_inputs:
+            self.kept.append(image.detach())
+
+    def findings(self, feed: Feed) -> list[Finding]:
+        if self.stats.channels is None:
+            return []
+        raw = [(r.path, r.original_mode, r.original_size) for r in feed.images]
+        found, _ = input_findings(self.subject.loaded, self.stats, first_inputs(self.kept, self.t.bn_inputs), self.t,
+                                  raw_images=raw or None)
+        return found
 
 
 class _Seen:
