@@ -175,7 +175,7 @@ def _diagnose(subject: Subject, run: Run, opts: DiagnoseOptions) -> Diagnosis:
     findings = check_inputs(stream.input_stats, own, t, used=used, certain=certain, raw_images=raw or None,
                             confidence=confidence)
     notes += skipped_note(feed.skipped, len(raw) or feed.count) + first_nonfinite(layer_results)
-    judged = tendency(layer_results, t, stream.input_stats, stream.outputs)
+    judged = tendency(layer_results, t, stream.input_stats, stream.outputs, subject.module)
     return Diagnosis(loaded.spec, feed.count, findings, layer_results, judged, t,
                      notes, preprocessing=loaded.preprocessing.to_dict(),
                      native_preprocessing=loaded.native_preprocessing.to_dict(), weights=loaded.weights,

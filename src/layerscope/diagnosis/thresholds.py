@@ -106,6 +106,12 @@ class Thresholds:
     untrained_above: float = 1.0
     abs_trained_below: float = 0.15
     abs_untrained_above: float = 0.18
+    weights_bn_at_init: float = _share(0.5)
+    weights_heavy_ratio: float = 1.5
+    weights_heavy_trained: float = _share(0.25)
+    weights_heavy_untrained: float = _share(0.05)
+    weights_smooth_trained: float = 0.15
+    weights_smooth_untrained: float = 0.08
 
     @classmethod
     def names(cls) -> list[str]:
