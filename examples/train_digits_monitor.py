@@ -7,7 +7,8 @@ offline handwritten digits for a few epochs, in a plain training loop with a
 :class:`layerscope.train.Monitor` on conv1 and conv2 (grids, histograms and diagnosis numbers of four
 held-out digits every 10 steps, to ``OUT/monitor`` and, with tensorboard installed, ``OUT/tensorboard``).
 Then, for the weights after every epoch: linear CKA to the final model (``layerscope.compare``), the
-noise score of conv1's maps and the model's tendency (``layerscope.diagnose``), and the pictures:
+noise score of conv1's maps and the model's tendency (``layerscope.diagnose``: read from the weights, with no
+data), and the pictures:
 ``OUT/pictures/cka_per_epoch.png``, ``conv1_maps_per_epoch.png`` (one digit's conv1 maps after each
 epoch: speckle fading into strokes) and ``conv1_untrained_vs_trained.png`` (conv1's maps, channels
 matched, on one scale).
@@ -95,7 +96,7 @@ def measure(models: list, held: torch.Tensor, held_labels: np.ndarray) -> list[d
                      "matched conv1": float(np.mean(matched.correlation)),
                      "noise conv1": diagnosis["conv1"].noise, "tendency": diagnosis.tendency.label,
                      "tendency score": diagnosis.tendency.score,
-                     "tendency from": "maps" if diagnosis.tendency.layers else "confidence"})
+                     "tendency from": diagnosis.tendency.source})
     return rows
 
 
@@ -119,22 +120,18 @@ def chart(rows: list[dict], path: Path) -> None:
         left.plot(epochs, [row[f"cka {layer}"] for row in rows], marker="o", label=layer)
     left.set(xlabel="epoch", ylabel="linear CKA to the final model", title="How close to the end?")
     left.legend(fontsize=8)
-    scores = [row["tendency score"] for row in rows]
+    scores = [float("nan") if row["tendency score"] is None else row["tendency score"] for row in rows]
     right.plot(epochs, scores, marker="o", color="black")
     t = Thresholds()
     sources = {row["tendency from"] for row in rows}
-    if sources == {"confidence"}:  # a classifier: its top-class confidence, 0 at chance, 1 at certainty, decided
-        right.axhspan(0, t.untrained_confidence, color="#f4a6a6", label="untrained")
-        right.axhspan(t.trained_confidence, 1.05, color="#a6e3a6", label="trained")
-        what = "tendency score (confidence: 0 chance, 1 certain)"
+    if sources == {"weights"}:  # read from the weights alone: the share of weight matrices beyond the MP edge
+        right.axhspan(0, t.weights_heavy_untrained, color="#f4a6a6", label="untrained")
+        right.axhspan(t.weights_heavy_trained, 1.05, color="#a6e3a6", label="trained")
+        what = "tendency score (share of heavy-tailed weight matrices)"
     else:
-        if sources == {"maps"}:  # the median noise of the deeper maps relative to the input's decided
-            right.axhspan(t.untrained_above, max(max(scores), t.untrained_above) * 1.05, color="#f4a6a6",
-                          label="untrained")
-            right.axhspan(0, t.trained_below, color="#a6e3a6", label="trained")
-        what = "tendency score (" + ("relative noise)" if sources == {"maps"} else "confidence; (maps): noise)")
+        what = "tendency score (" + ", ".join(sorted(sources)) + ")"
     for epoch, score, row in zip(epochs, scores, rows):
-        text = row["tendency"] + (" (maps)" if len(sources) > 1 and row["tendency from"] == "maps" else "")
+        text = row["tendency"] + (f" ({row['tendency from']})" if len(sources) > 1 else "")
         right.annotate(text, (epoch, score), textcoords="offset points", xytext=(0, 6), fontsize=7, ha="center")
     right.set(xlabel="epoch", ylabel=what, title="Does it look trained?")
     if len(sources) == 1:

@@ -26,13 +26,19 @@ def noise_files(tmp_path_factory):
     return str(folder)
 
 
-def test_noise_images_give_input_noise_and_an_unclear_tendency(resnet, noise_files):
-    result = diagnose(resnet, [noise_files], "layer3.*.conv*,layer4.*.conv*", channel_order=False)  # was "trained"
+def test_noise_images_give_input_noise_and_the_tendency_from_the_weights(resnet, noise_files):
+    result = diagnose(resnet, [noise_files], "layer3.*.conv*,layer4.*.conv*", channel_order=False)  # maps: "trained"
     assert [f.code for f in result.input_findings] == ["input.noise"]
     assert "feature maps of noise are not informative" in result.input_findings[0].message
     assert result.input_findings[0].values["input_noise"] > 0.9
-    assert result.tendency.label == "unclear"
-    assert "look like noise" in result.tendency.message
+    assert (result.tendency.label, result.tendency.source) == ("untrained", "weights")  # random init, whatever the input
+
+
+def test_noise_images_leave_the_tendency_unclear_when_the_weights_do_not_decide(noise_files):
+    tiny = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())  # one small matrix: too little to read from the weights
+    result = diagnose(tiny, [noise_files], channel_order=False)
+    assert result.tendency.weights is not None and not result.tendency.weights.decided
+    assert result.tendency.label == "unclear" and "look like noise" in result.tendency.message
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +66,13 @@ def test_black_image_maps_are_not_called_noisy_or_smooth(black_result):
     assert black_result["layer1.0.conv1"].flagged["noisy"] == []
 
 
-def test_black_image_tendency_is_unclear(black_result):
-    assert black_result.tendency.label == "unclear"
-    assert "constant" in black_result.tendency.message
+def test_black_image_tendency_comes_from_the_weights(black_result):
+    assert (black_result.tendency.label, black_result.tendency.source) == ("untrained", "weights")
+
+
+def test_black_image_tendency_is_unclear_when_the_weights_do_not_decide(black_file):
+    result = diagnose(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()), [black_file])
+    assert result.tendency.label == "unclear" and "constant" in result.tendency.message
 
 
 def _round_off_maps() -> torch.Tensor:

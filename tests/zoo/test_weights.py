@@ -27,7 +27,7 @@ def kernel_smoothness(weight: torch.Tensor) -> float:
 
 
 def test_list_builtin():
-    assert list_builtin() == ["digits", "efficientnet_lite0"]
+    assert list_builtin() == ["digits", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
 
 
 def test_metadata_sha256_matches_weights_file():
@@ -118,7 +118,7 @@ def test_trained_kernels_are_smooth_and_untrained_are_not(layer):
         ("digit", r"unknown builtin model 'digit'\. Did you mean 'digits'\?"),
         ("Digits", r"unknown builtin model 'Digits'\. Did you mean 'digits'\?"),
         ("builtin:digts", r"unknown builtin model 'digts'\. Did you mean 'digits'\?"),
-        ("resnet50", r"unknown builtin model 'resnet50'\. Builtin models: digits, efficientnet_lite0 \(use e\.g\. 'builtin:digits'\)"),
+        ("resnet50", r"unknown builtin model 'resnet50'\. Builtin models: digits, efficientnet_lite0, efficientnet_lite1, efficientnet_lite2 \(use e\.g\. 'builtin:digits'\)"),
     ],
 )
 def test_unknown_name_says_what_exists(name, message):

@@ -177,7 +177,7 @@ def _diagnose(subject: Subject, run: Run, opts: DiagnoseOptions) -> Diagnosis:
     if not opts.channel_order:  # the user's choice covers the BatchNorm check of the channel order too
         findings = [f for f in findings if f.code != "input.channel_order"]
     notes += skipped_note(feed.skipped, len(raw) or feed.count) + first_nonfinite(layer_results)
-    judged = tendency(layer_results, t, stream.input_stats, stream.outputs)
+    judged = tendency(layer_results, t, stream.input_stats, stream.outputs, subject.module)
     return Diagnosis(loaded.spec, feed.count, findings, layer_results, judged, t,
                      notes, preprocessing=loaded.preprocessing.to_dict(),
                      native_preprocessing=loaded.native_preprocessing.to_dict(), weights=loaded.weights,

@@ -8,11 +8,14 @@
 (0.917, 2, [('a.jpg', [('dog', 0.881), ('cat', 0.119)])])
 >>> round(seen.position, 2)  # the most confident input (0.953): 0 at chance (1/2), 1 at certainty
 0.91
+>>> seen.confident(0.8)  # inputs at least 80% of the way from chance to certainty
+1
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any, Optional, Sequence
 
 from ..io.predictions import Predictions, class_scores, probabilities
@@ -33,6 +36,7 @@ class ClassifierOutputs:
         self.keep = keep
         self.total, self.best, self.count, self.classes_count = 0.0, 0.0, 0, 0
         self.predictions: list[tuple[str, list[tuple[str, float]]]] = []
+        self.tops = array("d")  # every input's top-class probability (8 bytes an input)
 
     @property
     def room(self) -> bool:
@@ -46,6 +50,7 @@ class ClassifierOutputs:
             return
         probs, _ = probabilities(scores)
         top = probs.max(1).values
+        self.tops.extend(top.double().tolist())
         self.total += float(top.sum())
         self.best = max(self.best, float(top.max()))
         self.count += int(probs.shape[0])
@@ -70,3 +75,11 @@ class ClassifierOutputs:
             return math.nan
         chance = 1 / self.classes_count
         return (self.best - chance) / (1 - chance)
+
+    def confident(self, position: float) -> int:
+        """How many inputs reach ``position`` of the way from chance (0) to certainty (1), as :attr:`position` places
+        the most confident one."""
+        if not self.count or self.classes_count < 2:
+            return 0
+        chance = 1 / self.classes_count
+        return sum((top - chance) / (1 - chance) >= position for top in self.tops)

@@ -20,6 +20,7 @@ from ..stats import ChannelSummary
 from .expr import parse_gate
 from .text import summary_text
 from .thresholds import Thresholds
+from .weights import WeightEvidence
 
 if TYPE_CHECKING:  # verdict.py imports Finding from here
     from .verdict import LayerVerdict
@@ -166,13 +167,21 @@ _KIND_STEPS = {
 @dataclass
 class Tendency:
     """Model level: does the network look trained? ``label`` is ``trained`` / ``untrained`` /
-    ``unclear`` / ``unknown``; ``score`` the median noise score of the deeper layers it used."""
+    ``unclear`` / ``unknown``; ``source`` what decided it: ``weights`` (``score``: the share of weight
+    matrices beyond the Marchenko-Pastur edge; ``layers``: the matrices judged), ``confidence`` (``score``:
+    the most confident input's place from chance 0 to certainty 1), ``maps`` (``score``: the median noise
+    score of the deeper ``layers`` it used), ``inputs`` (blank or noise inputs: unclear) or ``""``;
+    ``evidence`` one plain sentence per signal read; ``weights`` the
+    :class:`~layerscope.diagnosis.weights.WeightEvidence` (None: no model given)."""
 
     label: str
     score: Optional[float]
     layers: list[str]
     message: str
     caveat: str = CAVEAT
+    evidence: list[str] = field(default_factory=list)
+    source: str = ""
+    weights: Optional[WeightEvidence] = None
 
     @property
     def evidence_words(self) -> str:
@@ -183,7 +192,8 @@ class Tendency:
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({"label": self.label, "score": self.score, "layers": self.layers,
-                         "message": self.message, "caveat": self.caveat})
+                         "message": self.message, "caveat": self.caveat, "source": self.source,
+                         "evidence": self.evidence, "weights": self.weights.to_dict() if self.weights else None})
 
 
 @dataclass

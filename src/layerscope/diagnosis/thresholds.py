@@ -68,10 +68,19 @@ class Thresholds:
 
     Shares (fractions 0 ... 1, see :meth:`shares`) refuse values above 1 and accept ``20%``.
 
-    Model tendency: for a classifier, the top-class probability of its most confident input, placed between
-    chance (0) and certainty (1): "untrained" at or below ``untrained_confidence``, "trained" at or
-    above ``trained_confidence``; otherwise (and for other models) the median relative noise (layer noise score over the input's own noise score
-    at the layer's resolution) of the layers after the first is "trained" at or below
+    Model tendency, from the weights first (no data; :mod:`~layerscope.diagnosis.weights`, calibrated by
+    ``python tools/calibrate_weights.py``): ``weights_bn_at_init`` (share of BatchNorm layers still at their
+    initial running statistics from which the model is untrained); ``weights_heavy_ratio`` (a weight matrix is
+    heavy-tailed when its top eigenvalue is at least this many times the Marchenko-Pastur edge of a random
+    matrix of its shape and scale; random ones stay under 1.35); ``weights_heavy_trained`` /
+    ``weights_heavy_untrained`` (share of heavy-tailed matrices from which the model is trained / up to which
+    it is untrained); ``weights_smooth_trained`` / ``weights_smooth_untrained`` (neighbour correlation of the
+    first convolution's taps from which its filters are smooth / up to which they are white noise).
+    Then, when the weights do not decide, for a classifier the top-class probability of its most confident
+    input, placed between chance (0) and certainty (1): "trained" at or above ``trained_confidence``
+    (``untrained_confidence``: at most this is "near chance" in the wording, never "untrained" alone);
+    otherwise (and for other models) the median relative noise (layer noise score over the input's own noise
+    score at the layer's resolution) of the layers after the first is "trained" at or below
     ``trained_below``, "untrained" at or above ``untrained_above``; without image inputs the
     absolute noise score is used with ``abs_trained_below`` / ``abs_untrained_above``.
     """
@@ -119,6 +128,12 @@ class Thresholds:
     untrained_above: float = 1.0
     abs_trained_below: float = 0.15
     abs_untrained_above: float = 0.18
+    weights_bn_at_init: float = _share(0.5)
+    weights_heavy_ratio: float = 1.5
+    weights_heavy_trained: float = _share(0.25)
+    weights_heavy_untrained: float = _share(0.05)
+    weights_smooth_trained: float = 0.15
+    weights_smooth_untrained: float = 0.08
 
     @classmethod
     def names(cls) -> list[str]:

