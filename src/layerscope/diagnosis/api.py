@@ -38,6 +38,7 @@ from .provenance import checkpoint_of, preprocessings, skipped_note
 from .result import Diagnosis, LayerDiagnosis
 from .thresholds import Thresholds
 from .verdict import judge
+from .weights import weight_evidence
 
 __all__ = ["diagnose"]
 
@@ -104,13 +105,13 @@ def _layer_noise(summary: ChannelSummary, flagged: dict[str, list[int]]) -> Opti
     return float(np.median(values)) if values.size else None
 
 
-def _finish(layer: _Layer, t: Thresholds) -> LayerDiagnosis:
+def _finish(layer: _Layer, t: Thresholds, trained: bool = False) -> LayerDiagnosis:
     s = layer.stats.result()
     noise_judged = layer.stride is None or layer.stride >= t.noisy_min_stride
     seen = np.isfinite(s.min)
     rectified = layer.rectified if layer.rectified is not None else bool(seen.any() and (s.min[seen] >= 0).all())
     firing = layer.firing if layer.firing is not None and len(layer.firing) == s.channels else None
-    v = judge(s, t, layer.bounds, dead=rectified, noisy=noise_judged, firing=firing)
+    v = judge(s, t, layer.bounds, dead=rectified, noisy=noise_judged, firing=firing, trained=trained)
     finite = s.values - s.nan - s.inf
     weight = finite.sum()
     scale = float(np.sqrt(np.nansum(finite * s.rms**2) / weight)) if weight else math.nan
@@ -167,7 +168,8 @@ def _diagnose(subject: Subject, run: Run, opts: DiagnoseOptions) -> Diagnosis:
     floor = t.constant_std / min(expected.std) if expected is not None else t.constant_std
     stream = _Stream(subject, t, InputStats(t.grayscale_corr, floor, t.input_noise), ClassifierOutputs(opts.predictions))
     feed = stream.consume(run)
-    layer_results = [_finish(layer, t) for layer in stream.state.values()]
+    weights = weight_evidence(subject.module, t)  # data-free: read first, so the layers are judged knowing it
+    layer_results = [_finish(layer, t, weights.label == "trained") for layer in stream.state.values()]
     notes = [f"{name}: not diagnosed: {why}" for name, why in stream.maps.skipped.items()]
     raw = [(r.path, r.original_mode, r.original_size) for r in feed.images]
     sample = first_inputs(stream.kept, max(t.channel_order_inputs, t.bn_inputs))
@@ -177,7 +179,7 @@ def _diagnose(subject: Subject, run: Run, opts: DiagnoseOptions) -> Diagnosis:
     if not opts.channel_order:  # the user's choice covers the BatchNorm check of the channel order too
         findings = [f for f in findings if f.code != "input.channel_order"]
     notes += skipped_note(feed.skipped, len(raw) or feed.count) + first_nonfinite(layer_results)
-    judged = tendency(layer_results, t, stream.input_stats, stream.outputs, subject.module)
+    judged = tendency(layer_results, t, stream.input_stats, stream.outputs, subject.module, weights)
     return Diagnosis(loaded.spec, feed.count, findings, layer_results, judged, t,
                      notes, preprocessing=loaded.preprocessing.to_dict(),
                      native_preprocessing=loaded.native_preprocessing.to_dict(), weights=loaded.weights,

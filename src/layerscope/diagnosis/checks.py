@@ -159,15 +159,19 @@ def upscaled_check(raw_images: Optional[list], used: Any, t: Thresholds) -> list
 
 
 def grayscale_check(gray: int, total: int, expected: Any) -> list[Finding]:
-    """Most inputs grayscale while the model takes colour (``input.grayscale``)."""
+    """Most inputs grayscale while the model takes colour (``input.grayscale``): ``info``, not a warning.
+
+    A grayscale photo (a page, the moon, a micrograph) is a correct input for a colour network, which
+    sees it as three equal channels; only the loading code knows whether colour was dropped by mistake,
+    so this is said, with what to look for, and never makes the headline suspicious."""
     wants_colour = expected is None or getattr(expected, "channels", 3) == 3
     if not wants_colour or total == 0 or gray == 0 or gray * 2 < total:
         return []
-    return [Finding("input.grayscale", "warning",
+    return [Finding("input.grayscale", "info",
                     f"{gray} of {total} inputs are grayscale (the three colour channels are identical) but the "
                     f"model takes colour images; colour cues the filters rely on are missing.",
-                    "Feed the colour originals (look for .convert('L') or cv2.IMREAD_GRAYSCALE in loading). If "
-                    "the data really is grayscale, expect weaker features or fine-tune on grayscale images.",
+                    "If the originals are in colour, feed them (look for .convert('L') or cv2.IMREAD_GRAYSCALE in "
+                    "loading); if the data really is grayscale, nothing is wrong, but expect weaker colour features.",
                     {"grayscale": gray, "inputs": total})]
 
 

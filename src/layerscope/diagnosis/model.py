@@ -41,15 +41,18 @@ __all__ = ["tendency", "first_nonfinite", "confidence_words"]
 
 
 def tendency(layers: Sequence[LayerDiagnosis], t: Thresholds, inputs: Optional[InputStats] = None,
-             outputs: Optional[ClassifierOutputs] = None, model: Optional[nn.Module] = None) -> Tendency:
+             outputs: Optional[ClassifierOutputs] = None, model: Optional[nn.Module] = None,
+             weights: Optional[WeightEvidence] = None) -> Tendency:
     """The weights of ``model`` when they decide (see :func:`~layerscope.diagnosis.weights.weight_evidence`),
     else a confident classifier's output (``trained`` only), else the median (relative) noise score of the
     layers after the first one with maps, against the cut points.
 
     ``inputs`` (the :class:`~layerscope.diagnosis.inputs.InputStats`) makes the data-driven signals "unclear"
     when the inputs themselves are noise or blank: then neither the maps nor the output say anything.
+    ``weights``: the model's :func:`~layerscope.diagnosis.weights.weight_evidence` when the caller has it.
     """
-    weights = weight_evidence(model, t) if model is not None else None
+    if weights is None and model is not None:
+        weights = weight_evidence(model, t)
     said = list(weights.evidence) if weights is not None else []
     confident = confidence_words(outputs, t) if outputs is not None else None
     if weights is not None and (weights.decided or _conflict(weights)):

@@ -68,6 +68,7 @@ def classify(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None, *
     has_values = np.isfinite(s.max)
     expected_silent = np.ones(s.channels, dtype=bool) if firing is None else np.asarray(firing) <= t.dead_firing
     take("dead", has_values & (s.max <= t.active) & dead & expected_silent)
+    free[has_values & (s.max <= t.active) & dead] = False  # silent but selective: neither dead nor "uniform"
     take("saturated", (bounds is not None) & (np.nan_to_num(s.at_bound) >= t.saturated))
     spatial = np.isfinite(s.spatial_std)
     reference = _median(np.where(free & spatial & (s.spatial_std > 0), s.spatial_std, np.nan))
