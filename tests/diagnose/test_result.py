@@ -120,7 +120,7 @@ def test_html_colours_the_verdict_cell_not_a_layer_named_like_a_verdict():
     assert [(layer.name, layer.verdict) for layer in result.layers] == [("good", "good"), ("bad", "suspicious")]
     body = result._repr_html_().split("<tbody>")[1].split("</tbody>")[0]
     rows = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
-    assert [row[0] for row in rows] == ["good", "bad"]  # the name cells are plain text
+    assert [row[0] for row in rows] == ["<bdi>good</bdi>", "<bdi>bad</bdi>"]  # the name cells: isolated plain text
     badges = [re.fullmatch(r'<span class="ls-verdict ls-v-(\w+)" title="[^"]*">(\w+)</span>', row[3]) for row in rows]
     assert [m.groups() for m in badges] == [("good", "good"), ("suspicious", "suspicious")]
 
