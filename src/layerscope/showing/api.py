@@ -170,8 +170,8 @@ def show(
     ``Subject.of(model, preprocessing=...)``; a bare module's is assumed, see
     :mod:`layerscope.io.resolve`). ``images``: anything :class:`~layerscope.io.feed.Feed` takes:
     files / directories / globs / PIL images (unreadable files are skipped and listed), or a tensor,
-    used as is. ``layers``: as :func:`~layerscope.capturing.select_layers` (default: every
-    convolution; for token models such as ViT, the block outputs).
+    used as is. ``layers``: as :func:`~layerscope.capturing.select_layers` (default: what
+    follows each convolution's normalization and activation; token models such as ViT: the block outputs).
 
     Three option objects, each of whose fields may also be given as a keyword that replaces it:
 
