@@ -4,7 +4,7 @@
 >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3))
 >>> result = show(model, torch.randn(2, 3, 16, 16), out=tempfile.mkdtemp() + "/maps")
 >>> [p.relative_to(result.out).as_posix() for p in result.files["input-001"].values()]
-['input-001/00_0.png', 'input-001/01_2.png']
+['input-001/00_1.png', 'input-001/01_2.png']
 >>> result.index.name
 'index.json'
 
