@@ -193,3 +193,9 @@ def test_the_read_output_is_the_conv_through_its_norm_and_activation():
     torch.testing.assert_close(acts["features.2"], expected)
     assert "features.2" in select_layers(model)
     assert (acts["features.2"] == 0).any()  # dead values exist here, never in the raw conv output
+
+
+def test_a_conv1d_is_read_at_its_norm_at_most():
+    # (N, C, L) outputs are told from tokens by the module type: Conv1d and BatchNorm1d say, ReLU does not
+    model = nn.Sequential(nn.Conv1d(2, 4, 3), nn.ReLU(), nn.Conv1d(4, 4, 3), nn.BatchNorm1d(4), nn.ReLU())
+    assert read_points(model) == {"0": "0", "2": "3"}

@@ -28,6 +28,9 @@ ends the runs of two convolutions, the block's output stands for its convolution
 with an activation of their own deeper down (``layer1.0`` for ``conv1``, ``conv2`` and
 ``downsample.0``).
 
+A ``Conv1d`` is read at its normalization at most: a 3-D activation output is told from tokens by
+the module type that made it (:mod:`layerscope.core.layout`), and an activation's type does not say.
+
 Convolutions inside a gate (a module that ends in a sigmoid: squeeze-and-excitation, ECA) compute
 channel weights, not feature maps, and have no read point.
 """
@@ -77,7 +80,10 @@ def _norm_acts(module: nn.Module) -> bool:
 def read_points(model: nn.Module) -> dict[str, str]:
     """Each convolution's dotted name -> the name of the module whose output stands for it, in model order.
 
-    Convolutions inside a gate are left out; a model without convolutions gives ``{}``.
+    A ``Conv1d`` is read at its normalization at most: a 3-D activation output is told from tokens by
+the module type that made it (:mod:`layerscope.core.layout`), and an activation's type does not say.
+
+Convolutions inside a gate are left out; a model without convolutions gives ``{}``.
 
     >>> import torchvision
     >>> points = read_points(torchvision.models.resnet18())
@@ -150,8 +156,8 @@ def _run_end(conv: str, modules: dict[str, nn.Module], kids: dict[str, list[str]
         if _norm_acts(modules[follower]):
             return end
         follower = _next(follower, kids, modules)
-    if follower is not None and _is_activation(modules[follower]):
-        end = follower
+    if follower is not None and _is_activation(modules[follower]) and not isinstance(modules[conv], nn.Conv1d):
+        end = follower  # (a Conv1d's (N, C, L) output is told from tokens by its module type: not an activation's)
     return end
 
 
