@@ -42,6 +42,7 @@ import torchvision
 
 import layerscope
 from layerscope.capturing import Recorder, select_layers
+from layerscope.capturing.select import default_layers
 from layerscope.run.once import capture
 from layerscope.capturing.plan import forget
 
@@ -51,7 +52,7 @@ TARGETS = (("recorder", "keep"), ("capture", "clone"), ("capture-first", "clone"
 
 
 def _layers(model: torch.nn.Module) -> list[str]:
-    layers = select_layers(model)
+    layers = select_layers(model, "type:Conv2d" if default_layers(model) is None else None)  # every conv
     blocks = [name for name, _ in model.named_modules() if name.startswith("encoder.layers.encoder_layer_")
               and name.count(".") == 2]
     return layers + blocks

@@ -68,8 +68,10 @@ def bench(name: str, rounds: int, steps: int, folder: Path) -> dict:
     model, x, y = _setup(name)
     probe = x[:4].clone()
     monitors = {
-        "folder": Monitor(model, every=100, inputs=probe, sink=FolderSink(folder / name / "run", overwrite=True)),
-        "tensorboard": Monitor(model, every=100, inputs=probe, sink=TensorBoardSink(folder / name / "tb")),
+        "folder": Monitor(model, "type:Conv2d", every=100, inputs=probe,
+                          sink=FolderSink(folder / name / "run", overwrite=True)),
+        "tensorboard": Monitor(model, "type:Conv2d", every=100, inputs=probe,
+                               sink=TensorBoardSink(folder / name / "tb")),
     }
     _loop(model, x, y, 3)  # warm-up
     times: dict[str, list[float]] = {c: [] for c in CONTENDERS}

@@ -151,10 +151,10 @@ def main() -> None:
     root = tempfile.mkdtemp(prefix="layerscope-bench-")
     load_before = os.getloadavg()
     try:
-        vgg = bench_pair("vgg16", None, repeat, root)
+        vgg = bench_pair("vgg16", "type:Conv2d", repeat, root)
         seed = bench_seed(args.seed_full, args.quick, root)
         others = [] if args.quick else [
-            bench_pair("resnet50", None, repeat, root),
+            bench_pair("resnet50", "type:Conv2d", repeat, root),
             bench_pair("vit_b_16", r"re:encoder\.layers\.encoder_layer_\d+$", repeat, root),
         ]
     finally:

@@ -92,9 +92,11 @@ def throughput(images: int, rounds: int, workers: int, work: Path) -> dict:
     memory = DataLoader(Tensors([Files(paths, pre)[i] for i in range(images)]), batch_size=BATCH)
     contenders = {
         "plain files": lambda: plain(model, files),
-        "scan files": lambda: ls.scan(model, files, out=tempfile.mkdtemp(dir=work), k=9, progress=False),
+        "scan files": lambda: ls.scan(model, files, out=tempfile.mkdtemp(dir=work), layers="type:Conv2d", k=9,
+                                     progress=False),
         "plain memory": lambda: plain(model, memory),
-        "scan memory": lambda: ls.scan(model, memory, out=tempfile.mkdtemp(dir=work), k=9, progress=False),
+        "scan memory": lambda: ls.scan(model, memory, out=tempfile.mkdtemp(dir=work), layers="type:Conv2d", k=9,
+                                     progress=False),
     }
     plain(model, memory)  # warm-up
     times: dict[str, list[float]] = {key: [] for key in contenders}
@@ -116,7 +118,7 @@ def throughput(images: int, rounds: int, workers: int, work: Path) -> dict:
 RSS_CHILD = """
 import resource, sys, layerscope as ls
 stats = ls.scan(ls.load_model("torchvision:resnet18").with_preprocessing(size=32), sys.argv[1], out=sys.argv[2],
-                k=9, batch_size=32, progress=False)
+                layers="type:Conv2d", k=9, batch_size=32, progress=False)
 print(stats.inputs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
@@ -144,7 +146,7 @@ def scale(work: Path) -> dict:
     model = ls.load_model("torchvision:resnet18").with_preprocessing(size=32)
     parts = []
     for i in range(8):
-        ls.scan(model, folder, out=work / f"shard-{i}", shard=f"{i}/8", k=9, progress=False)
+        ls.scan(model, folder, out=work / f"shard-{i}", shard=f"{i}/8", layers="type:Conv2d", k=9, progress=False)
         parts.append(work / f"shard-{i}")
     start = time.perf_counter()
     merged = ls.scanning.merge(parts, work / "merged")

@@ -51,7 +51,7 @@ model = torchvision.models.resnet18().eval()
 x = torch.rand(1, 3, 224, 224)
 work = Path(tempfile.mkdtemp())
 jobs = {
-    "capture": lambda: ls.capture(model, x),
+    "capture": lambda: ls.capture(model, x, "type:Conv2d"),
     "show": lambda: ls.show(model, files[:4], layers, work / "show", overwrite=True),
     "scan": lambda: ls.scan(model, images, out=work / "scan", overwrite=True, layers=layers, batch_size=4),
     "report": lambda: ls.report(model, files[:4], out=work / "report.html", layers=layers, overwrite=True),

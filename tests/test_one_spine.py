@@ -67,15 +67,15 @@ def test_every_result_saves_under_the_one_output_rule(tmp_path):
     acts = ls.capture(model, x)
     out = acts.save(tmp_path / "acts")
     saved = load_file(out / "activations.safetensors")
-    assert sorted(saved) == ["0", "2"]
+    assert sorted(saved) == ["1", "2"]  # the ReLU after the first conv, the last conv
     assert all(torch.equal(saved[name], acts[name]) for name in acts)
     index = json.loads((out / "activations.json").read_text())
-    assert index["files"] == ["activations.safetensors"] and index["layers"]["0"]["shape"] == [2, 4, 7, 7]
+    assert index["files"] == ["activations.safetensors"] and index["layers"]["1"]["shape"] == [2, 4, 7, 7]
     assert acts.save(tmp_path / "acts") == out  # a rerun replaces its own files
     stats = ls.scan(model, x, out=tmp_path / "scan", k=2, progress=False)
     copy = stats.save(tmp_path / "copy")
     again = ls.load_stats(copy)
     assert again.layers == stats.layers and again.inputs == 2 and "2 inputs" in stats.summary()
-    np.testing.assert_array_equal(again["0"].top.index, stats["0"].top.index)
+    np.testing.assert_array_equal(again["1"].top.index, stats["1"].top.index)
     with pytest.raises(ls.InputError, match="already holds stats.safetensors, which layerscope did not write"):
         stats.save(tmp_path / "scan")  # the scan's own folder: its state is no file of a save's index

@@ -105,7 +105,7 @@ def test_model_runs_in_eval_mode_during_capture():
 
 def test_recorder_reuse_and_no_activation_outlives_its_use():
     model = nn.Sequential(hand_conv(), nn.ReLU())
-    with Recorder(model) as rec:
+    with Recorder(model, "convs") as rec:
         first = rec(ramp_input())
         second = rec(ramp_input() * 2)
         assert rec._call is None

@@ -11,10 +11,23 @@ def resnet():
     return torchvision.models.resnet18(weights=None)
 
 
-def test_default_selects_every_convolution(resnet):
-    names = select_layers(resnet)
-    assert len(names) == 20
+def test_default_selects_the_stem_activation_and_the_block_outputs(resnet):
+    # torchvision's BasicBlock calls its one `relu` twice (after bn1, after the residual sum): read the block
+    blocks = [f"layer{i}.{j}" for i in range(1, 5) for j in range(2)]
+    assert select_layers(resnet) == ["relu", *blocks]
+
+
+def test_convs_selects_every_convolution(resnet):
+    names = select_layers(resnet, "convs")
+    assert len(names) == 20 and names == select_layers(resnet, "type:Conv2d")
     assert names[0] == "conv1" and names[-1] == "layer4.1.conv2"
+
+
+def test_convs_is_a_name_first():
+    model = nn.Sequential()
+    model.add_module("convs", nn.Conv2d(1, 1, 1))
+    model.add_module("conv", nn.Conv2d(1, 1, 1))
+    assert select_layers(model, "convs") == ["convs"]
 
 
 def test_default_falls_back_to_leaves_without_convolutions():

@@ -26,10 +26,10 @@ def result():
 
 def test_to_dict_is_plain_json_with_the_figures_per_pair(result):
     data = json.loads(result.to_json())
-    assert [p["layer_a"] for p in data["pairs"]] == ["0", "2"] and data["inputs"] == 8
+    assert [p["layer_a"] for p in data["pairs"]] == ["1", "2"] and data["inputs"] == 8
     assert set(data["pairs"][0]) >= {"cka", "cosine", "rel_l2", "match"}
     assert data["pairs"][0]["cka"] == 1.0 and data["pairs"][0]["match"]["moved"] == 0
-    assert data["ranking"] == ["2", "0"] and data["estimator"] == "debiased HSIC"
+    assert data["ranking"] == ["2", "1"] and data["estimator"] == "debiased HSIC"
     assert np.array(data["heatmap"]["cka"]).shape == (2, 2) and data["labels"] == ["epoch 1", "epoch<9>"]
 
 
@@ -41,7 +41,7 @@ def test_pairs_by_name_and_ranking(result):
 
 def test_summary_names_both_sides_and_what_changed_most(result):
     text = result.summary()
-    assert "epoch 1:" in text and "epoch<9>:" in text and "changed most: 2, 0" in text
+    assert "epoch 1:" in text and "epoch<9>:" in text and "changed most: 2, 1" in text
     assert repr(result) == text
 
 
@@ -52,7 +52,7 @@ def test_html_escapes_names_and_embeds_the_heat_map(result):
 
 def test_heat_map_figure_and_image(result):
     fig = result.heatmap_figure()
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0", "2"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1", "2"]
     view = result.heatmap()
     assert view.array.dtype == np.uint8 and view.array.ndim == 3 and view.array.shape[2] == 3
     assert result.heatmap_png()[:4] == b"\x89PNG"
@@ -75,10 +75,10 @@ def test_matched_grids_put_both_sides_on_one_scale(result):
 def test_save_writes_the_index_the_heat_map_and_matched_grids_and_replaces_only_its_own(result, tmp_path):
     # the one rule of output folders (core.outputs.OutputFolder): a rerun replaces its own files
     out = result.save(tmp_path / "cmp")
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["heatmap.png", "matched/00_0.png",
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["heatmap.png", "matched/00_1.png",
                                                                                  "matched/01_2.png"]
     index = json.loads((out / "compare.json").read_text())
-    assert index["inputs"] == 8 and index["files"] == ["heatmap.png", "matched/00_0.png", "matched/01_2.png"]
+    assert index["inputs"] == 8 and index["files"] == ["heatmap.png", "matched/00_1.png", "matched/01_2.png"]
     with Image.open(out / "heatmap.png") as image:
         assert image.size[0] > 100
     assert result.save(out) == out  # saving again replaces its own files

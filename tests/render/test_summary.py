@@ -90,7 +90,7 @@ def test_progression_on_captured_model_and_errors():
         acts = rec(torch.randn(2, 3, 16, 16))
     strip = progression_strip(acts, index=1, height=20)
     assert strip.shape[0] == 20 + 2 * 11 + 4
-    with pytest.raises(InputError, match=r"index=2 is out of range for layer '0' with batch size 2"):
+    with pytest.raises(InputError, match=r"index=2 is out of range for layer '1' with batch size 2"):
         progression_strip(acts, index=2)
     with pytest.raises(LayerNotFoundError, match="'00'"):
         progression_strip(acts, layers=["00"])

@@ -77,7 +77,7 @@ def test_the_page_shows_model_inputs_predictions_layers_and_diagnosis():
     page, data = result.html, page_data(result.html)
     for part in ('id="model"', 'id="inputs"', 'id="overview"', 'id="diagnostics"', 'id="layers"', "<title>a title</title>"):
         assert part in page
-    assert [layer["name"] for layer in data["layers"]] == ["0"] and len(data["inputs"]) == 3
+    assert [layer["name"] for layer in data["layers"]] == ["1"] and len(data["inputs"]) == 3  # the ReLU after the conv
     assert page.count('class="ls-preds"') == 3 and "class 0" in page
     assert set(data["palettes"]) >= {"viridis", "gray", "RdBu_r"} and len(data["palettes"]["viridis"]) == 256 * 6
 

@@ -35,7 +35,7 @@ def explorer():
 def test_the_model_is_resolved_once_as_a_subject_and_a_subject_is_taken_as_is():
     subject = Subject.of(softmax_model())
     explorer = Explorer(subject, samples=False)
-    assert explorer.subject is subject and explorer.layer_names == ["0"]
+    assert explorer.subject is subject and explorer.layer_names == ["1"]  # the ReLU after the conv
 
 
 def test_predictions_are_the_one_rule_probabilities_not_softmaxed_again(explorer):
@@ -78,8 +78,8 @@ def test_the_views_registry_draws_the_same_pictures_in_the_explorer_as_in_show(t
     html = explorer.analyze(item.id, layer=0)["html"]
     embedded = dict(re.findall(r'data-view="(\w+)" src="data:image/png;base64,([^"]+)"', html))
     Image.fromarray(picture).save(tmp_path / "stripes.png")
-    shown = ls.show(model, str(tmp_path / "stripes.png"), ["0"], tmp_path / "maps", views="grid,overlay")
-    written = np.asarray(Image.open(shown.out / shown.inputs[0]["views"]["overlay"]["0"]))
+    shown = ls.show(model, str(tmp_path / "stripes.png"), ["1"], tmp_path / "maps", views="grid,overlay")
+    written = np.asarray(Image.open(shown.out / shown.inputs[0]["views"]["overlay"]["1"]))
     drawn = np.asarray(Image.open(io.BytesIO(base64.b64decode(embedded["overlay"]))))
     np.testing.assert_array_equal(drawn, written)
     with pytest.raises(InputError, match="Unknown view 'overlai'. Did you mean 'overlay'"):

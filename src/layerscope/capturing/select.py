@@ -6,6 +6,8 @@
 ['0', '2']
 >>> select_layers(m, ["re:[12]", "0"])
 ['0', '1', '2']
+>>> select_layers(m), select_layers(m, "convs")  # by default, what follows each conv's norm and activation
+(['1', '2'], ['0', '2'])
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import torch.nn as nn
 
 from ..errors import InputError, LayerNotFoundError, did_you_mean
 from .anatomy import Anatomy, anatomy
+from .reading import CONV_TYPES, read_points
 
 __all__ = ["default_layers", "select_layers", "selected_modules", "all_modules", "LayerSelector", "DEFAULT_TYPES"]
 
 LayerSelector = Union[None, str, Sequence[str]]
 
-DEFAULT_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+DEFAULT_TYPES = CONV_TYPES  # what the named selector "convs" picks (raw convolution outputs)
 _GLOB_CHARS = set("*?[")
 _LISTER_HINT = "Run `layerscope layers MODEL` (or layerscope.list_layers(model)) to see every name."
 
@@ -74,6 +77,8 @@ def _match_one(selector: str, named: dict[str, nn.Module]) -> list[str]:
         return [selector]
     if selector == "all":
         return [n for n, m in named.items() if _is_leaf(m)]
+    if selector == "convs":
+        return [n for n, m in named.items() if isinstance(m, DEFAULT_TYPES)]
     if selector.startswith("type:"):
         type_name = selector[5:]
         found = [n for n, m in named.items() if _type_matches(m, type_name)]
@@ -102,11 +107,18 @@ def select_layers(model: nn.Module, layers: LayerSelector = None) -> list[str]:
     """Dotted names of the modules selected by ``layers``, in ``named_modules`` order.
 
     ``layers`` is ``None`` (the default layers: for token models the block outputs, see
-    :func:`default_layers`; else every Conv1d/2d/3d, or every leaf module when the model has no
-    convolution), ``"all"`` (every leaf module), an exact dotted
+    :func:`default_layers`; else what follows each convolution's normalization and activation,
+    see :func:`~layerscope.capturing.reading.read_points`: the activation module, a ResNet
+    block's output where its activation is shared; every leaf module when the model has no
+    convolution), ``"all"`` (every leaf module), ``"convs"`` (every Conv1d/2d/3d: the raw
+    convolution outputs, before normalization), an exact dotted
     name, a glob (``"features.*"``), a regex (``"re:layer[34]\\..*"``), a module
     type (``"type:Conv2d"``), or a list mixing these. A selector that matches
     nothing raises :class:`LayerNotFoundError` with the closest names.
+
+    >>> import torchvision
+    >>> select_layers(torchvision.models.resnet18())[:3]
+    ['relu', 'layer1.0', 'layer1.1']
     """
     return list(selected_modules(model, layers))
 
@@ -142,14 +154,16 @@ def _select(model: nn.Module, layers: LayerSelector, everything: dict[str, nn.Mo
             return {n: everything[n] for n in blocks}
         first = set(_unique(everything, everything))  # one name per module object
         named = {n: m for n, m in everything.items() if n in first}
-        found = {n: m for n, m in named.items() if isinstance(m, DEFAULT_TYPES)}
+        points = set(read_points(model).values())
+        found = {n: m for n, m in named.items() if n in points}
+        found = found or {n: m for n, m in named.items() if isinstance(m, DEFAULT_TYPES)}
         return found or {n: m for n, m in named.items() if _is_leaf(m)}
     if isinstance(layers, str):
         whole = layers in everything or layers.startswith("re:") or "," not in layers
         layers = [layers] if whole else layers.split(",")
     if not isinstance(layers, (list, tuple)) or not layers:
         raise InputError(
-            f"layers={layers!r} selects nothing: pass None (every convolution), a name, a pattern "
+            f"layers={layers!r} selects nothing: pass None (the default layers), a name, a pattern "
             f"or a non-empty list of them. {_LISTER_HINT}"
         )
     chosen: set[str] = set()

@@ -197,13 +197,15 @@ def _max_pixels_type(text: str) -> Optional[int]:
 
 
 def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
-    """--layers SPEC, repeatable or comma separated (names, globs, re:REGEX, type:Conv2d, all)."""
+    """--layers SPEC, repeatable or comma separated (names, globs, re:REGEX, type:Conv2d, convs, all)."""
     parser.add_argument(
         "--layers",
         metavar="SPEC",
         action="append",
-        help="layers to capture: names, globs (features.*), re:REGEX, type:Conv2d or 'all'; repeat or "
-        "separate with commas (default: every convolution); see `layerscope layers MODEL`",
+        help="layers to capture: names, globs (features.*), re:REGEX, type:Conv2d, 'convs' (every convolution's "
+        "raw output) or 'all' (every leaf module); repeat or separate with commas (default: what follows each "
+        "convolution's norm and activation, e.g. ReLU modules or ResNet block outputs; token models: their "
+        "blocks); see `layerscope layers MODEL`",
     )
 
 

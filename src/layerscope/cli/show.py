@@ -3,7 +3,7 @@
 Example::
 
     layerscope show torchvision:resnet18 cat.jpg --layers conv1,layer1.0.conv1 --out maps --labels
-    layerscope show torchvision:vgg16 photos/ --atlas --out atlas      # every channel of every conv
+    layerscope show torchvision:vgg16 photos/ --atlas --out atlas      # every channel, default layers
     layerscope show builtin:efficientnet_lite0 cat.jpg --view overlay,progression --out views
     layerscope show builtin:efficientnet_lite0 cat.jpg --rank importance --target tabby --view grid,importance --out why
 """

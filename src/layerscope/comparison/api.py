@@ -70,7 +70,8 @@ def compare(
     At least 4 inputs (debiased HSIC), in batches of any sizes.
 
     Layers: ``layers`` selects the layers of ``a`` (and of ``b`` unless ``layers_b`` is given; default:
-    a Subject's own layers, else every convolution); layers with the same name are paired. Two different
+    a Subject's own layers, else the default layers of :func:`~layerscope.capturing.select_layers`);
+    layers with the same name are paired. Two different
     architectures: give ``pairs``, which also defaults the layers to the paired ones. Every selected
     layer of ``a`` is also compared with every selected layer of ``b`` for the heat map (``result.matrix``).
 

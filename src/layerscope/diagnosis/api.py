@@ -147,7 +147,8 @@ def diagnose(
     :class:`~layerscope.io.feed.Feed` takes: a tensor (N, C, H, W), image paths / folders / PIL images,
     :class:`~layerscope.Args`, or an iterable of batches (a whole dataset is streamed batch by batch;
     statistics are merged exactly), or a ``Feed`` made with loading options. ``layers``: as
-    :func:`~layerscope.capturing.select_layers` (default: the subject's, every convolution of a CNN).
+    :func:`~layerscope.capturing.select_layers` (default: the subject's; for a CNN
+    what follows each convolution's normalization and activation, where dead and saturated apply).
     ``layouts`` maps a layer name to a layout (``"NHWC"``, ``"tokens"`` ...) when it cannot be inferred.
 
     ``options``: a :class:`~layerscope.diagnosis.options.DiagnoseOptions` (``thresholds``,

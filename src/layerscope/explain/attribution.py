@@ -96,7 +96,7 @@ def importance(
     preprocessing: Any = None,
     layouts: Optional[dict[str, str]] = None,
 ) -> Importance:
-    """Channel importance of ``layers`` (default: every convolution) for ``target`` (default: top class).
+    """Channel importance of ``layers`` (default: the default layers) for ``target`` (default: top class).
 
     ``model`` (a :class:`~layerscope.run.Subject` too: its layouts are used unless ``layouts`` is given),
     ``inputs`` and ``layers`` as in :func:`layerscope.capture`. One forward and one

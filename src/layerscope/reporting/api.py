@@ -131,7 +131,8 @@ def report(
     ``inputs``: image files, folders, PIL images or an ``(N, C, H, W)`` tensor, at most ``max_inputs``);
     or captured :class:`~layerscope.Activations` (``inputs``, optional, the batch that was fed, for the
     input pictures); or a :class:`~layerscope.diagnosis.Diagnosis` (a page of its table). ``layers`` as
-    :func:`~layerscope.capturing.select_layers` (default: the subject's, every convolution of a CNN).
+    :func:`~layerscope.capturing.select_layers` (default: the subject's; for a CNN
+    what follows each convolution's normalization and activation).
 
     The page: the model card, the inputs as the model saw them with its top predictions (class names
     where the model's metadata has them), the layers shallow to deep with their mean maps, the

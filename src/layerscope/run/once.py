@@ -42,7 +42,8 @@ def capture(
     :class:`~layerscope.Args` (both), or image paths / folders / PIL images, which go through
     the model's preprocessing (a bare module's is assumed: see :mod:`layerscope.io.resolve`;
     ``preprocessing=`` sets it). ``layers``: names, globs, ``re:`` regexes and ``type:``
-    selectors (default: the block outputs of token models, else every convolution). The model runs
+    selectors (default: the block outputs of token models, else what follows each convolution's
+    normalization and activation; ``"convs"``: the raw convolution outputs). The model runs
     in eval mode under ``no_grad``
     (``grad=True`` enables autograd: captures and output stay in the graph); its modes,
     parameters and buffers are left as they were, and no hook outlives the call. See

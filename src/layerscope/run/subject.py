@@ -52,7 +52,8 @@ class Subject:
         device: Union[str, torch.device, None] = None,
     ) -> "Subject":
         """Resolve ``model`` once; ``layers`` default to :func:`~layerscope.capturing.select.default_layers`
-        (token models: their block outputs) and else every convolution. A :class:`Subject` is returned as is
+        (token models: their block outputs) and else to what follows each convolution's normalization and
+        activation (:func:`~layerscope.capturing.select_layers`). A :class:`Subject` is returned as is
         (``layers``, ``preprocessing`` and ``layouts`` then replace its own when given).
 
         ``device``: a model layerscope loaded from a spec is moved there; a module you pass is never

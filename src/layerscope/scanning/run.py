@@ -109,7 +109,8 @@ def scan(
     an image folder (the ImageFolder class layout is recognised), a ``.txt`` list of image paths, a video
     file, image files and globs, PIL images, a tensor or numpy array, a ``Dataset``, a ``DataLoader`` or an
     iterable of batches. ``layers``: as :func:`~layerscope.capturing.select_layers` (default: the
-    subject's, every convolution for a CNN). ``options``: :class:`~layerscope.scanning.options.ScanOptions`;
+    subject's; for a CNN what follows each convolution's normalization and activation).
+    ``options``: :class:`~layerscope.scanning.options.ScanOptions`;
     ``run``: :class:`~layerscope.run.RunOptions` (default batch size 32; ``workers`` 0 takes a
     ``DataLoader``'s own); ``output``: :class:`~layerscope.run.OutputOptions` or the folder. ``fields``:
     fields of any of the three (``k=``, ``batch_size=``, ``out=``, ``overwrite=``...) and the subject's

@@ -4,7 +4,7 @@
 >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3))
 >>> result = show(model, torch.randn(2, 3, 16, 16), out=tempfile.mkdtemp() + "/maps")
 >>> [p.relative_to(result.out).as_posix() for p in result.files["input-001"].values()]
-['input-001/00_0.png', 'input-001/01_2.png']
+['input-001/00_1.png', 'input-001/01_2.png']
 >>> result.index.name
 'index.json'
 
@@ -177,8 +177,8 @@ def show(
     ``Subject.of(model, preprocessing=...)``; a bare module's is assumed, see
     :mod:`layerscope.io.resolve`). ``images``: anything :class:`~layerscope.io.feed.Feed` takes:
     files / directories / globs / PIL images (unreadable files are skipped and listed), or a tensor,
-    used as is. ``layers``: as :func:`~layerscope.capturing.select_layers` (default: every
-    convolution; for token models such as ViT, the block outputs).
+    used as is. ``layers``: as :func:`~layerscope.capturing.select_layers` (default: what
+    follows each convolution's normalization and activation; token models such as ViT: the block outputs).
 
     Three option objects, each of whose fields may also be given as a keyword that replaces it:
 

@@ -48,8 +48,8 @@ class Monitor:
     the values' min and max), and the diagnosis numbers of :func:`layerscope.diagnose` (shares of
     dead, uniform, noisy, saturated and non-finite channels, scale, effective rank, noise score)
     and the model's tendency (trained / untrained / unclear). ``layers`` as for
-    :func:`~layerscope.capturing.select_layers` (default every convolution; the tendency needs two
-    or more layers with maps).
+    :func:`~layerscope.capturing.select_layers` (default: what follows each convolution's normalization and
+    activation; the tendency needs two or more layers with maps).
 
     Hooks exist only while a log runs; the model keeps its train/eval mode, parameters, buffers
     (BatchNorm statistics) and gradients, and the random number generators are not drawn from.
