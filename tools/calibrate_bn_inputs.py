@@ -90,8 +90,7 @@ def end_to_end(draws: int) -> None:
           f"{draws} sets of 4)")
     for spec in ("builtin:efficientnet_lite0", "builtin:efficientnet_lite1", "builtin:efficientnet_lite2"):
         loaded = load_model(spec)
-        size = loaded.preprocessing.size or 224
-        size = size[0] if isinstance(size, (tuple, list)) else size
+        size = (loaded.preprocessing.crop or (224, 224))[0]
         pictures = torch.stack(list(photos(int(size)).values()))
         sets = {1: [[i] for i in range(len(NATURAL))], 4: [list(rng.choice(len(NATURAL), 4, replace=False))
                                                            for _ in range(draws)]}

@@ -54,9 +54,6 @@ def digits(tmp_path_factory):
     return [str(p) for p in write_sample_images(tmp_path_factory.mktemp("digits"), count=12, photos=())]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18 item 4: on the new default layers (after BatchNormAct2d) the "
-                   "verdicts are not calibrated yet: blocks.5.2.bn1, blocks.5.3.bn1, blocks.6.0.bn1 read bad "
-                   "(dead 29-74, noisy 581-707 channels of 672-1152 on these 5 photos)")
 def test_pretrained_on_good_photos_headlines_good_without_a_false_alarm(trained):
     assert trained.headline == "good: no problem found with the inputs or the layers; the model looks trained"
     assert len(trained.layers) == 49  # one per convolution: the BatchNormAct2d that follows it
@@ -149,7 +146,8 @@ def test_unscaled_pixels_into_the_pretrained_network_are_an_error(lite0, photos)
                      for p in photos])  # 0-255 at the right size, never normalized
     result = diagnose(lite0, x, "conv_stem")
     assert [f.code for f in result.input_findings if f.severity == "error"] == ["input.range"]
-    assert result.verdict == "bad" and result.headline.startswith("bad: the inputs look wrong (input.range")
+    assert result.verdict == "bad" and result.headline.startswith("bad: the inputs look wrong: ")
+    assert "0-255 pixels" in result.headline and "(input.range) — next: " in result.headline
 
 
 def test_photos_at_the_wrong_size_are_named(lite0, photos):
