@@ -35,7 +35,7 @@ def test_writes_frames_filmstrip_animation_and_times(clip, model, tmp_path):
     out = tmp_path / "maps"
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [
         "frame-00000-0000000ms", "frame-00002-0000500ms", "frame-00004-0001000ms", "frame-00006-0001500ms"]
-    assert sorted(p.name for p in (out / "frame-00002-0000500ms").iterdir()) == ["00_0.png", "01_2.png"]
+    assert sorted(p.name for p in (out / "frame-00002-0000500ms").iterdir()) == ["00_1.png", "01_2.png"]
     info = json.loads(result.info.read_text())
     assert [f["time"] for f in info["frames"]] == [0.0, 0.5, 1.0, 1.5] and info["layer"] == "2"
     with Image.open(result.animation) as moving:
@@ -61,7 +61,7 @@ def test_gif_and_errors(clip, model, tmp_path):
     result = show_video(model, clip, out=tmp_path / "gif", fps=1, animation="gif")
     with Image.open(result.animation) as moving:
         assert moving.format == "GIF" and moving.n_frames == 2
-    with pytest.raises(InputError, match="--animate '3' is not a layer that was drawn. Drawn: 0, 2"):
+    with pytest.raises(InputError, match="--animate '3' is not a layer that was drawn. Drawn: 1, 2"):
         show_video(model, clip, out=tmp_path / "bad", animate="3")
     with pytest.raises(InputError, match="Unknown animation format 'png'"):
         animation_bytes([np.zeros((2, 2, 3), np.uint8)], 1.0, "png")

@@ -2,9 +2,11 @@
 
 >>> import torch, layerscope as ls
 >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(inplace=True))
->>> acts = ls.capture(model, torch.rand(1, 3, 32, 32))
->>> list(acts), tuple(acts["0"].shape), acts.protected
-(['0'], (1, 8, 30, 30), frozenset({'0'}))
+>>> acts = ls.capture(model, torch.rand(1, 3, 32, 32))  # the default layers: what follows each conv
+>>> list(acts), tuple(acts["1"].shape)
+(['1'], (1, 8, 30, 30))
+>>> ls.capture(model, torch.rand(1, 3, 32, 32), "convs").protected  # the raw conv, kept from the in-place ReLU
+frozenset({'0'})
 
 Capture (:func:`capture`, :class:`Recorder`), render (:func:`show` and
 :mod:`layerscope.render`), diagnose (:func:`diagnose`), scan whole datasets (:func:`scan`,

@@ -57,7 +57,7 @@ def assert_oracle(result, x):
     np.testing.assert_array_equal(result.min[seen], expected["min"][seen])
     np.testing.assert_array_equal(result.max[seen], expected["max"][seen])
     np.testing.assert_allclose(result.mean, expected["mean"], rtol=1e-12, atol=1e-12, equal_nan=True)
-    np.testing.assert_allclose(result.var, expected["var"], rtol=1e-6, atol=1e-12, equal_nan=True)  # float32 squares
+    np.testing.assert_allclose(result.var, expected["var"], rtol=1e-5, atol=1e-12, equal_nan=True)  # float32 squares: ~10 ulp
     np.testing.assert_array_equal(result.peaks.counts, expected["peaks"])
 
 

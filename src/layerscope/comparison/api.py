@@ -5,7 +5,7 @@
 >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
 >>> result = compare(net, net, torch.randn(8, 1, 12, 12))
 >>> [(p.layer_a, round(p.cka, 6), round(p.rel_l2, 6)) for p in result.pairs]
-[('0', 1.0, 0.0), ('2', 1.0, 0.0)]
+[('1', 1.0, 0.0), ('2', 1.0, 0.0)]
 
 **The loop.** A :class:`~layerscope.run.Run` is one model's loop; a comparison runs two models on
 *paired* batches, so it reads its inputs once as one paired stream and keeps one

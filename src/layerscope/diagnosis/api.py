@@ -5,7 +5,7 @@
 >>> with torch.no_grad():
 ...     _ = model[0].weight[2].zero_(), model[0].bias[2].fill_(-1.0)  # plant a dead channel
 >>> result = diagnose(model, torch.randn(8, 1, 16, 16))
->>> result["0"].flagged["dead"]
+>>> result["1"].flagged["dead"]  # the ReLU after the conv: the default layer
 [2]
 
 A consumer of the spine: the model is a :class:`~layerscope.run.Subject`, the inputs go through one

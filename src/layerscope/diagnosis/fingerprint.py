@@ -199,6 +199,7 @@ class Fingerprint:
 
     moments: dict[str, list[Moments]]
     kinds: dict[str, str]
+    colour: Optional[torch.Tensor] = None  # per input: not grayscale (only these can be in the wrong channel order)
 
     def scores(self, index: Any = None) -> dict[str, float]:
         """Variant name -> score (mean over the layers of :attr:`BNStats.score`) of the inputs ``index`` (all)."""
@@ -211,16 +212,35 @@ class Fingerprint:
         """The worst channel of the layer furthest from its record, in words."""
         return max(self.given(index), key=lambda s: s.score).evidence()
 
+    def _colour_index(self, index: Any) -> Optional[torch.Tensor]:
+        """The inputs of ``index`` (all: None) that are in colour; None when there is none."""
+        colour = self.colour if self.colour is not None else torch.ones(len(self.moments["as given"][0].mean),
+                                                                         dtype=torch.bool)
+        chosen = torch.arange(len(colour)) if index is None else torch.as_tensor(index, dtype=torch.long).reshape(-1)
+        kept = chosen[colour[chosen]]
+        return kept if len(kept) else None
+
     def ratios(self, index: Any = None) -> dict[str, tuple[str, float, float]]:
-        """Finding code -> ``(its best-fitting variant, its score / the given score, the given score)``."""
+        """Finding code -> ``(its best-fitting variant, its score / the given score, the given score)``.
+
+        The channel order is judged on the colour inputs only: red and blue swapped is the same grayscale
+        image, so a grayscale photo can say nothing about it (and none is judged without a colour input).
+        """
         scores = self.scores(index)
         given = scores.pop("as given")
+        colour = self._colour_index(index)
+        in_colour = self.scores(colour) if colour is not None else {}
         best: dict[str, tuple[str, float, float]] = {}
         for name, score in scores.items():
             code = self.kinds[name]
-            ratio = score / given if given > 0 else math.inf
+            base = given
+            if code == "input.channel_order":
+                if colour is None:
+                    continue
+                score, base = in_colour[name], in_colour["as given"]
+            ratio = score / base if base > 0 else math.inf
             if code not in best or ratio < best[code][1]:
-                best[code] = (name, ratio, given)
+                best[code] = (name, ratio, base)
         return best
 
     def verdict(self, t: Thresholds, index: Any = None) -> Optional[tuple[str, float, float]]:
@@ -304,7 +324,22 @@ def fingerprint(model: nn.Module, x: torch.Tensor, preprocessing: Any = None, la
     moments, kinds = {"as given": given}, {"as given": ""}
     for name, (code, apply) in variants(mean, std).items():
         moments[name], kinds[name] = bn_moments(model, apply(x), layers), code
-    return Fingerprint(moments, kinds)
+    return Fingerprint(moments, kinds, colour_inputs(x))
+
+
+def colour_inputs(x: torch.Tensor, limit: float = 0.9999) -> torch.Tensor:
+    """Per input of an (N, 3, H, W) batch: whether it is in colour, i.e. its channels are not perfectly
+    correlated (correlation, so any per-channel normalization leaves a grayscale image grayscale).
+
+    >>> gray = torch.rand(1, 1, 8, 8).expand(1, 3, 8, 8)
+    >>> colour_inputs(torch.cat([gray * 2 - 1, torch.rand(1, 3, 8, 8)])).tolist()
+    [False, True]
+    """
+    flat = torch.nan_to_num(x.detach().to(torch.float64).flatten(2))
+    centred = flat - flat.mean(-1, keepdim=True)
+    norm = centred.norm(dim=-1).clamp_min(1e-300)
+    corr = lambda a, b: (centred[:, a] * centred[:, b]).sum(-1) / (norm[:, a] * norm[:, b])  # noqa: E731
+    return ~((corr(0, 1) >= limit) & (corr(0, 2) >= limit)).cpu()
 
 
 _FIX = {

@@ -4,7 +4,7 @@
 >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3))
 >>> result = report(model, torch.rand(2, 3, 16, 16), out=tempfile.mkdtemp() + "/report.html")
 >>> result.path.name, [view.name for view in result.page.layers], result.size > 10_000
-('report.html', ['0', '2'], True)
+('report.html', ['1', '2'], True)
 >>> result.summary().startswith("layerscope report: 2 layers x 2 inputs")
 True
 """

@@ -3,7 +3,7 @@
 >>> import torch, torch.nn as nn
 >>> subject = Subject.of(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()))
 >>> run = Run(subject, torch.rand(5, 3, 8, 8), RunOptions(batch_size=2))
->>> [(step.number, step.start, len(step), tuple(step.acts["0"].shape)) for step in run]
+>>> [(step.number, step.start, len(step), tuple(step.acts["1"].shape)) for step in run]
 [(0, 0, 2, (2, 4, 6, 6)), (1, 2, 2, (2, 4, 6, 6)), (2, 4, 1, (1, 4, 6, 6))]
 >>> run.feed.count, run.feed.sources[:2]
 (5, ['<tensor>', '<tensor>'])

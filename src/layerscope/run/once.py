@@ -4,7 +4,7 @@
 >>> model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(inplace=True), nn.Conv2d(8, 4, 3))
 >>> acts = capture(model, torch.randn(2, 3, 16, 16))
 >>> {name: tuple(t.shape) for name, t in acts.items()}
-{'0': (2, 8, 14, 14), '2': (2, 4, 12, 12)}
+{'1': (2, 8, 14, 14), '2': (2, 4, 12, 12)}
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 >>> import torch.nn as nn
 >>> subject = Subject.of(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 3)))
 >>> subject.layers, str(subject.device), subject.preprocessing.input_size
-(['0', '2'], 'cpu', (224, 224))
+(['1', '2'], 'cpu', (224, 224))
 >>> Subject.of("builtin:digits", "conv*").layers
 ['conv1', 'conv2']
 

@@ -3,8 +3,8 @@
 >>> import tempfile, torch, torch.nn as nn
 >>> model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())
 >>> stats = scan(model, torch.randn(10, 1, 8, 8), out=tempfile.mkdtemp(), k=3, batch_size=4, progress=False)
->>> stats.inputs, stats.layers, stats["0"].top.index.shape
-(10, ['0'], (2, 3))
+>>> stats.inputs, stats.layers, stats["1"].top.index.shape
+(10, ['1'], (2, 3))
 
 The settings are three frozen option objects: :class:`~layerscope.scanning.options.ScanOptions` (``k``,
 ``edges``, ``active``, ``shard``, ``save_every``), :class:`~layerscope.run.RunOptions` (``batch_size``,

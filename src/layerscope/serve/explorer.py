@@ -7,7 +7,7 @@ the browser sent is kept in bounded memory (the oldest inputs and analyses are d
 >>> import torch.nn as nn, numpy as np
 >>> ex = Explorer(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 3)), samples=False)
 >>> ex.layer_names
-['0', '2']
+['1', '2']
 >>> item = ex.add_array(np.zeros((20, 20, 3), np.uint8), "zeros")
 >>> result = ex.analyze(item.id, layer=1, max_channels=2)
 >>> sorted(result), result["data"]["layers"][0]["name"]

@@ -6,8 +6,8 @@
 >>> probe = torch.randn(2, 1, 16, 16)
 >>> monitor = Monitor(model, every=100, inputs=probe, sink=FolderSink(tempfile.mkdtemp() + "/run"))
 >>> entry = monitor.step()            # step 0 logs: grids, histogram, numbers per layer
->>> sorted(entry.layers), sorted(entry.layers["0"].numbers)[:3]
-(['0', '2'], ['dead', 'effective_rank', 'noise'])
+>>> sorted(entry.layers), sorted(entry.layers["1"].numbers)[:3]
+(['1', '2'], ['dead', 'effective_rank', 'noise'])
 >>> monitor.close()
 
 :class:`Monitor` (:mod:`.monitor`) goes in any training loop; it writes to a
