@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
@@ -185,7 +186,10 @@ class Tendency:
 
     @property
     def evidence_words(self) -> str:
-        """The evidence behind the label in a few words: the message without its ``Tendency: ...:`` lead."""
+        """The evidence behind the label in a few words: its first signal without the brackets (the weights'
+        "49 of 49 BatchNorm layers still at their initial statistics"), else the message's reason."""
+        if self.evidence:
+            return re.sub(r"\s*\([^()]*\)", "", _first_sentence(self.evidence[0], 200)).strip()
         text = self.message.removeprefix("Tendency: ")
         lead, sep, rest = text.partition(": ")
         return _first_sentence(rest if sep and len(lead) < 60 else text)
