@@ -1,6 +1,5 @@
 """The public surface is small and explicit: __all__ is pinned, and no subpackage is shadowed by a function."""
 
-import inspect
 import subprocess
 import sys
 import types
