@@ -123,3 +123,14 @@ def test_thresholds_change_the_size_check(pixels):
     assert _codes(small) == []
     findings = check_inputs(InputStats().update(small), PREP, Thresholds(size_ratio=1.2))
     assert [f.code for f in findings] == ["input.size"]
+
+
+def test_one_image_a_little_smaller_among_many_is_info_not_a_warning(tmp_path):
+    paths = []
+    for i, (w, h) in enumerate([(64, 64), (64, 64), (64, 64), (40, 20)]):  # PREP's input is 32x32: 20 is 1.6x smaller
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    loaded = LoadedModel(TwoConv(), "test:twoconv", PREP)
+    found = [f for f in diagnose(loaded, paths, channel_order=False).input_findings if f.code == "input.upscaled"]
+    assert [(f.severity, f.values["images"]) for f in found] == [("info", 1)]

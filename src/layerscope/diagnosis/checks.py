@@ -142,7 +142,11 @@ def size_check(sizes: dict, expected: Any, t: Thresholds) -> list[Finding]:
 
 
 def upscaled_check(raw_images: Optional[list], used: Any, t: Thresholds) -> list[Finding]:
-    """Image files much smaller than the input size, so blown up to reach it (``input.upscaled``)."""
+    """Image files much smaller than the input size, so blown up to reach it (``input.upscaled``).
+
+    A warning when at least half the images are, or one is blown up more than twice ``size_ratio``; a few
+    images a little smaller than the input (a 448x172 strip among photos, for a 260-pixel network) are
+    correct inputs, said as ``info``."""
     size = getattr(used, "input_size", None) if used is not None else None
     if not raw_images or not size:
         return []
@@ -151,7 +155,8 @@ def upscaled_check(raw_images: Optional[list], used: Any, t: Thresholds) -> list
         return []
     name, (w, h) = min(small, key=lambda item: item[1][0] * item[1][1])
     factor = max(size[1] / w, size[0] / h)
-    return [Finding("input.upscaled", "warning",
+    severity = "warning" if len(small) * 2 >= len(raw_images) or factor > 2 * t.size_ratio else "info"
+    return [Finding("input.upscaled", severity,
                     f"{len(small)} of {len(raw_images)} images are much smaller than the model's {size[0]}x{size[1]} "
                     f"input (smallest {w}x{h}, {name}) and were upscaled up to {factor:.1f}x, so fine detail is blurred.",
                     "Use larger originals, or a model trained at this resolution.",
