@@ -24,6 +24,7 @@ __all__ = [
     "InputError",
     "MissingDependencyError",
     "ForwardError",
+    "AddressError",
     "did_you_mean",
     "require",
 ]
@@ -66,6 +67,10 @@ class InputError(LayerscopeError, ValueError):
 
 class ForwardError(LayerscopeError, RuntimeError):
     """The model's own forward raised on the given input (usually a wrong input shape, size or dtype)."""
+
+
+class AddressError(LayerscopeError, OSError):
+    """A server cannot listen where it was asked to (port in use, address not of this machine, loopback down)."""
 
 
 class MissingDependencyError(LayerscopeError, ImportError):

@@ -133,3 +133,22 @@ def test_a_bad_live_frame_is_answered_with_an_error(client):
     with client.websocket_connect(LIVE) as socket:
         socket.send_bytes(b"not a picture")
         assert "not a readable image" in json.loads(socket.receive_text())["error"]
+
+
+@pytest.mark.parametrize("text, says", [
+    ("not json", "must be JSON"),
+    ("[1, 2]", "must be a JSON object"),
+    ('{"layer": "conv1"}', 'live setting "layer" must be a whole number >= 0, got "conv1"'),
+    ('{"channels": 0}', 'live setting "channels" must be a whole number >= 1, got 0'),
+    ('{"layer": true}', 'must be a whole number'),
+    ('{"zoom": 2}', "unknown live setting 'zoom'; accepted: layer, channels"),
+])
+def test_malformed_live_settings_get_an_error_reply_and_change_nothing(client, text, says):
+    with client.websocket_connect(LIVE) as socket:
+        socket.send_text(json.dumps({"layer": 1, "channels": 4}))
+        socket.send_text(text)
+        reply = json.loads(socket.receive_text())
+        assert says in reply["error"] and reply["settings"] == {"layer": 1, "channels": 4}
+        socket.send_bytes(jpeg(stripes(True)))  # the session goes on with the settings it had
+        answer = json.loads(socket.receive_text())
+    assert answer["layer"] == "conv2" and len(answer["channels"]) == 4

@@ -125,3 +125,27 @@ def test_serve_options_and_limits_make_the_cli_flags():
         ServeOptions(port=70000)
     with pytest.raises(InputError, match=r"video_fps=0 must be a positive number"):
         Limits(video_fps=0)
+
+
+def test_a_port_in_use_is_one_line_with_the_fix_and_exit_2(capsys):
+    import socket as sockets
+
+    from layerscope.errors import AddressError
+    from layerscope.serve import serve
+
+    with sockets.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(AddressError, match=f"Port {port} on 127.0.0.1 is in use .*--port 0 for a free one"):
+            serve("builtin:digits", port=port, samples=False)
+        assert main(["serve", "builtin:digits", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"Port {port} on 127.0.0.1 is in use" in err and "Traceback" not in err and "internal error" not in err
+
+
+def test_an_address_of_no_machine_here_is_named_not_a_traceback():
+    from layerscope.errors import AddressError
+
+    with pytest.raises(AddressError, match="192.0.2.1:0: the address is not one of this machine's"):
+        free_port("192.0.2.1")

@@ -57,14 +57,33 @@ class LatestFrame:
         return None if self.closed else frame
 
 
-def _settings(text: str, current: dict[str, Any]) -> dict[str, Any]:
+_SETTINGS = {"layer": 0, "channels": 1}  # each live setting and its smallest value
+
+
+def _settings(text: str, current: dict[str, Any]) -> tuple[dict[str, Any], Optional[str]]:
+    """The live settings after one text message, and an error for the page when the message is malformed.
+
+    >>> _settings('{"layer": 2}', {"layer": 0, "channels": 16})
+    ({'layer': 2, 'channels': 16}, None)
+    >>> _settings('{"layer": "conv1"}', {"layer": 0, "channels": 16})[1]
+    'live setting "layer" must be a whole number >= 0, got "conv1"; the settings stay {"layer": 0, "channels": 16}'
+    """
+    keep = json.dumps(current)
     try:
         given = json.loads(text)
     except ValueError:
-        return current
+        return current, f"live settings must be JSON such as {keep}, got {text[:60]!r}; the settings stay {keep}"
     if not isinstance(given, dict):
-        return current
-    return {**current, **{k: given[k] for k in ("layer", "channels") if isinstance(given.get(k), int)}}
+        return current, f"live settings must be a JSON object such as {keep}, got {text[:60]!r}; the settings stay {keep}"
+    unknown = sorted(set(given) - set(_SETTINGS))
+    if unknown:
+        return current, (f"unknown live setting{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                         f"accepted: {', '.join(_SETTINGS)}; the settings stay {keep}")
+    for key, value in given.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < _SETTINGS[key]:
+            return current, (f"live setting {json.dumps(key)} must be a whole number >= {_SETTINGS[key]}, got "
+                             f"{json.dumps(value)[:40]}; the settings stay {keep}")
+    return {**current, **given}, None
 
 
 async def live_session(websocket: Any, explorer: Any) -> None:
@@ -74,6 +93,15 @@ async def live_session(websocket: Any, explorer: Any) -> None:
 
     await websocket.accept()
     slot, settings = LatestFrame(), {"layer": 0, "channels": 16}
+    sending = asyncio.Lock()  # the reader (errors) and the worker (frames) both answer
+
+    async def send(reply: dict[str, Any]) -> bool:
+        try:
+            async with sending:
+                await websocket.send_text(json.dumps(reply))
+            return True
+        except (WebSocketDisconnect, RuntimeError):
+            return False
 
     async def receive() -> None:
         try:
@@ -84,7 +112,10 @@ async def live_session(websocket: Any, explorer: Any) -> None:
                 if message.get("bytes") is not None:
                     slot.put(message["bytes"])
                 elif message.get("text") is not None:
-                    settings.update(_settings(message["text"], settings))
+                    changed, error = _settings(message["text"], settings)
+                    settings.update(changed)
+                    if error is not None and not await send({"error": error, "settings": dict(settings)}):
+                        return
         finally:
             slot.close()
 
@@ -98,9 +129,7 @@ async def live_session(websocket: Any, explorer: Any) -> None:
                 logging.getLogger("layerscope.serve").exception("live frame failed")
                 result = {"error": "internal error in layerscope; the server's log has the traceback"}
             result.update(frame=slot.taken, dropped=slot.dropped)
-            try:
-                await websocket.send_text(json.dumps(result))
-            except (WebSocketDisconnect, RuntimeError):
+            if not await send(result):
                 return
 
     worker = asyncio.ensure_future(work())

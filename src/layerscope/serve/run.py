@@ -8,6 +8,7 @@ True
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import sys
@@ -18,7 +19,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ..errors import require
+from ..errors import AddressError, require
 from ..render.png import encode_png
 from .app import create_app
 from .explorer import Explorer
@@ -38,10 +39,40 @@ def exposed_warning(host: str) -> Optional[str]:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on ``host`` now."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    """A TCP port that is free on ``host`` now (:class:`~layerscope.errors.AddressError` when none can be had)."""
+    return check_address(host, 0)
+
+
+def check_address(host: str, port: int) -> int:
+    """Bind ``host:port`` once, as the server will, and give the port back (a free one for ``port=0``).
+
+    A failure becomes one line that says what is wrong and the fix, instead of a traceback from inside
+    the server's thread:
+
+    >>> check_address("192.0.2.1", 0)  # an address of no machine here (TEST-NET-1)
+    Traceback (most recent call last):
+    ...
+    layerscope.errors.AddressError: Cannot listen on 192.0.2.1:0: the address is not one of this machine's ...
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family) as probe:
+            probe.bind((host, port))
+            return int(probe.getsockname()[1])
+    except OSError as err:
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if err.errno == errno.EADDRINUSE:
+            why = (f"Port {port} on {host} is in use (another explorer or server?); pick another with --port N, or "
+                   f"--port 0 for a free one.")
+        elif host in LOOPBACK or host == "::1":
+            why = (f"Cannot listen on {shown}: the loopback interface looks down or missing ({err.strerror}); "
+                   f"bring it up (`ip link set lo up`) or pass --host with an address of this machine.")
+        elif err.errno == errno.EADDRNOTAVAIL:
+            why = (f"Cannot listen on {shown}: the address is not one of this machine's ({err.strerror}); pass "
+                   f"--host 127.0.0.1 (the default) or an address this machine has.")
+        else:
+            why = f"Cannot listen on {shown} ({err.strerror or err}); pass another --host or --port."
+        raise AddressError(why) from None
 
 
 def _server(explorer: Explorer, host: str, port: int, log_level: str):
@@ -74,7 +105,7 @@ def serve(model: Any, images: Sequence[Any] = (), options: Optional[ServeOptions
     warning = exposed_warning(host)
     if warning:
         print(warning, file=sys.stderr)
-    port = options.port or free_port(host)
+    port = check_address(host, options.port)
     shown = f"[{host}]" if ":" in host else host
     print(f"layerscope explorer: http://{shown}:{port}/  ({explorer.loaded.spec}, {len(explorer.layer_names)} layers; "
           f"Ctrl-C stops it)", flush=True)
@@ -90,13 +121,13 @@ def self_test(model: Any, images: Sequence[Any] = (), options: Optional[ServeOpt
     """
     explorer = explorer_of(model, images, ServeOptions.of(options, **fields), layers=layers,
                            preprocessing=preprocessing)
-    port = free_port()
+    port = free_port()  # raises AddressError in one line when the loopback is down
     server = _server(explorer, "127.0.0.1", port, "error")
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(base, server)
+        _wait(base, server, thread)
         with urllib.request.urlopen(base + "/") as response:
             page = response.read()
         if explorer.samples:
@@ -117,9 +148,12 @@ def self_test(model: Any, images: Sequence[Any] = (), options: Optional[ServeOpt
             "analysis_seconds": round(seconds, 3), "layers": len(explorer.layer_names)}
 
 
-def _wait(base: str, server: Any, timeout: float = 30.0) -> None:
+def _wait(base: str, server: Any, thread: Optional[threading.Thread] = None, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not server.started:
+        if thread is not None and not thread.is_alive():
+            raise AddressError(f"The explorer's server stopped before it listened at {base} (see its log above); "
+                               f"pass another --port.")
         if time.monotonic() > deadline:
             raise RuntimeError(f"the explorer did not start at {base} within {timeout:.0f} s")
         time.sleep(0.02)

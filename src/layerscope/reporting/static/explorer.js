@@ -116,7 +116,7 @@ function fingerprint(text) { // FNV-1a over the whole data URI: tells grids apar
 
 function onLive(event) {
   const result = JSON.parse(event.data);
-  ui.inFlight = false;
+  if (!result.settings) ui.inFlight = false; // a reply to malformed settings answers no frame
   if (result.error) { $("ls-live-caption").textContent = result.error; }
   else {
     $("ls-live-grid").src = result.grid;
