@@ -62,3 +62,17 @@ def test_stats_of_another_model_are_refused(digits, tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", "builtin:digits", digits[0], "-o", str(tmp_path / "r.html"), "--stats", str(scan)]) == 2
     assert "weights differ from the scanned model" in capsys.readouterr().err
+
+
+def test_stats_embed_only_the_examples_of_the_layers_shown(digits, tmp_path):
+    """A report of one layer once carried the dataset examples of every scanned layer (564 MB at 49 layers)."""
+    from ..report.helpers import page_data
+
+    scan = tmp_path / "scan"
+    assert main(["scan", "builtin:digits", *digits, "--out", str(scan), "--top-k", "2", "--no-progress"]) == 0
+    one, both = tmp_path / "one.html", tmp_path / "both.html"
+    assert main(["report", "builtin:digits", digits[0], "-o", str(one), "--layers", "conv2", "--stats", str(scan)]) == 0
+    assert main(["report", "builtin:digits", digits[0], "-o", str(both), "--stats", str(scan)]) == 0
+    assert sorted(page_data(one.read_text())["examples"]) == ["conv2"]
+    assert sorted(page_data(both.read_text())["examples"]) == ["conv1", "conv2"]
+    assert one.stat().st_size < both.stat().st_size

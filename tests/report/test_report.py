@@ -133,11 +133,13 @@ def test_sections_and_examples_plug_in(model):
                 Text("Layers that changed most first."), Table(("layer", "cka"), [("0", 0.25), ("2", 0.5)]),
                 Figure([(np.zeros((4, 4, 3), np.uint8), "heat <map>")])], kind="comparison")
 
-    examples = {"0": {1: [Example(np.full((8, 8, 3), 200, np.uint8), "image 17 <x>", score=3.5, box=(1, 1, 4, 4))]}}
+    examples = {"1": {1: [Example(np.full((8, 8, 3), 200, np.uint8), "image 17 <x>", score=3.5, box=(1, 1, 4, 4))]},
+                "5": {0: [Example(np.zeros((8, 8, 3), np.uint8), "of a layer not shown")]}}
     page = ls.report(model, torch.rand(1, 3, 12, 12), sections=[Comparison()], examples=examples).html
     assert 'id="section-cka"' in page and "<td>0.25</td>" in page and "heat &lt;map&gt;" in page
     assert page.index('id="section-dataset-examples"') < page.index('id="section-cka"')  # dataset, then comparisons
-    example = page_data(page)["examples"]["0"]["1"][0]
+    assert "5" not in page_data(page)["examples"]  # the page script gets the examples of the layers shown only
+    example = page_data(page)["examples"]["1"]["1"][0]
     assert example["caption"] == "image 17 <x>" and example["box"] == [1, 1, 4, 4] and example["score"] == 3.5
     with pytest.raises(InputError, match="must be a letter then letters"):
         Section("1 bad", "x")

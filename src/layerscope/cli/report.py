@@ -61,8 +61,8 @@ def run(args) -> int:
     feed = feed_from_args(args)
     subject = Subject.of(loaded, layers_from_args(args))
     if args.stats:
-        options = options.replace(examples=load_stats(args.stats).report_examples(
-            channels=render.max_channels or 0, k=args.examples_per_channel, model=loaded))
+        options = options.replace(examples=load_stats(args.stats).report_examples(  # of the layers shown only
+            subject.layers, channels=render.max_channels or 0, k=args.examples_per_channel, model=loaded))
     result = report(subject, feed, out=args.out, options=options, render=render, overwrite=args.overwrite)
     for path, reason in feed.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)

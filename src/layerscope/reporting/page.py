@@ -84,10 +84,12 @@ class Page:
     def data(self) -> dict[str, Any]:
         """The page script's JSON: layers (numbers, names), inputs, palettes, dataset examples."""
         cmaps = tuple(sorted({v.cmap for v in self.layers}))
+        shown = {v.name for v in self.layers}  # examples of layers the page does not show would be dead weight
         return {
             "mode": "report", "layers": [v.data() for v in self.layers],
             "inputs": [{"name": item.name} for item in self.inputs],
-            "palettes": palettes_hex(cmaps), "examples": self.examples,
+            "palettes": palettes_hex(cmaps),
+            "examples": {name: found for name, found in (self.examples or {}).items() if name in shown},
         }
 
     def nav(self) -> list[tuple[str, str]]:
