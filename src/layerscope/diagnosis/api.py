@@ -231,7 +231,7 @@ class _Stream:
         row = self.maps.rows[name]
         stride = size[0] / maps.shape[-2] if size and maps.shape[-2] > 1 else None
         layer = _Layer(row, self.modules.get(row["module"]), self.t, rectified(self.subject.module, row["module"]),
-                       stride, expected_firing(self.subject.module, row["module"]))
+                       stride, expected_firing(self.subject.module, row["module"], self.modules))
         self.state[name] = layer
         return layer
 

@@ -327,21 +327,6 @@ def fingerprint(model: nn.Module, x: torch.Tensor, preprocessing: Any = None, la
     return Fingerprint(moments, kinds, colour_inputs(x))
 
 
-def colour_inputs(x: torch.Tensor, limit: float = 0.9999) -> torch.Tensor:
-    """Per input of an (N, 3, H, W) batch: whether it is in colour, i.e. its channels are not perfectly
-    correlated (correlation, so any per-channel normalization leaves a grayscale image grayscale).
-
-    >>> gray = torch.rand(1, 1, 8, 8).expand(1, 3, 8, 8)
-    >>> colour_inputs(torch.cat([gray * 2 - 1, torch.rand(1, 3, 8, 8)])).tolist()
-    [False, True]
-    """
-    flat = torch.nan_to_num(x.detach().to(torch.float64).flatten(2))
-    centred = flat - flat.mean(-1, keepdim=True)
-    norm = centred.norm(dim=-1).clamp_min(1e-300)
-    corr = lambda a, b: (centred[:, a] * centred[:, b]).sum(-1) / (norm[:, a] * norm[:, b])  # noqa: E731
-    return ~((corr(0, 1) >= limit) & (corr(0, 2) >= limit)).cpu()
-
-
 _FIX = {
     "input.channel_order": "Convert to RGB before preprocessing: cv2.cvtColor(img, cv2.COLOR_BGR2RGB), img[..., ::-1] "
                            "for arrays, or x.flip(1) for (N, C, H, W) tensors.",
@@ -373,3 +358,27 @@ def fingerprint_check(fp: Optional[Fingerprint], t: Thresholds = Thresholds()) -
                f"{ratio * given:.3g} vs {given:.3g} as given; 0 is a perfect fit). Evidence: {fp.evidence()}.")
     fix = _FIX[code] + (f" Here: the inputs {name}." if code in ("input.mean_std", "input.range") else "")
     return [Finding(code, severity, message, fix, values)]
+
+
+def colour_inputs(x: torch.Tensor, limit: float = 0.9999) -> torch.Tensor:
+    """Per input of an (N, 3, H, W) batch: whether it is in colour (see :func:`grayscale_inputs`).
+
+    >>> gray = torch.rand(1, 1, 8, 8).expand(1, 3, 8, 8)
+    >>> colour_inputs(torch.cat([gray * 2 - 1, torch.rand(1, 3, 8, 8)])).tolist()
+    [False, True]
+    """
+    return ~grayscale_inputs(x, limit)[0]
+
+
+def grayscale_inputs(x: torch.Tensor, limit: float = 0.9999) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per input of an (N, 3, H, W) batch: ``(grayscale, varying)``. Grayscale: every channel varies and they
+    are perfectly correlated (correlation, not equality, so a per-channel normalization leaves a grayscale
+    image grayscale); varying: no channel is constant (a constant image is neither gray nor colour)."""
+    flat = torch.nan_to_num(x.detach().to(torch.float64).flatten(2))
+    centred = flat - flat.mean(-1, keepdim=True)
+    norm = centred.norm(dim=-1)  # (N, 3)
+    varying = (norm > 1e-9 * flat.abs().amax(-1).clamp_min(1)).all(-1)
+    safe = norm.clamp_min(1e-300)
+    corr = lambda a, b: (centred[:, a] * centred[:, b]).sum(-1) / (safe[:, a] * safe[:, b])  # noqa: E731
+    gray = varying & (corr(0, 1) >= limit) & (corr(0, 2) >= limit)
+    return gray.cpu(), varying.cpu()

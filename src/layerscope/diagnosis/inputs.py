@@ -25,7 +25,7 @@ from ..io.predictions import class_scores, probabilities
 from ..stats import ChannelStats, noise_score
 from . import checks
 from .checks import channel_order_note
-from .fingerprint import Fingerprint, fingerprint, fingerprint_check
+from .fingerprint import Fingerprint, fingerprint, fingerprint_check, grayscale_inputs
 from .provenance import preprocessings
 from .result import Finding
 from .thresholds import Thresholds
@@ -104,18 +104,9 @@ class InputStats:
 
 
 def _grayscale_images(x: torch.Tensor, limit: float) -> tuple[int, int]:
-    """(grayscale images, non-constant images) of a 3-channel batch: channels perfectly correlated.
-
-    Correlation, not equality, so normalization with per-channel mean/std does not hide it.
-    """
-    flat = torch.nan_to_num(x.to(torch.float64).flatten(2))
-    centered = flat - flat.mean(-1, keepdim=True)
-    norm = centered.norm(dim=-1)  # (N, 3)
-    varying = (norm > 1e-9 * flat.abs().amax(-1).clamp_min(1)).all(-1)
-    safe = norm.clamp_min(1e-300)
-    corr01 = (centered[:, 0] * centered[:, 1]).sum(-1) / (safe[:, 0] * safe[:, 1])
-    corr02 = (centered[:, 0] * centered[:, 2]).sum(-1) / (safe[:, 0] * safe[:, 2])
-    gray = varying & (corr01 >= limit) & (corr02 >= limit)
+    """(grayscale images, non-constant images) of a 3-channel batch (see
+    :func:`~layerscope.diagnosis.fingerprint.grayscale_inputs`)."""
+    gray, varying = grayscale_inputs(x, limit)
     return int(gray.sum()), int(varying.sum())
 
 

@@ -119,7 +119,7 @@ def _feeding_norm(modules: dict[str, nn.Module], name: str) -> Optional[nn.Modul
     return before if isinstance(before, nn.modules.batchnorm._BatchNorm) else None
 
 
-def expected_firing(model: nn.Module, name: str) -> Optional[np.ndarray]:
+def expected_firing(model: nn.Module, name: str, modules: Optional[dict[str, nn.Module]] = None) -> Optional[np.ndarray]:
     """Per channel, the share of positions where this rectified layer fires on the data its BatchNorm
     was trained on, read from the BatchNorm alone: ``Phi(beta / |gamma|)``.
 
@@ -128,9 +128,10 @@ def expected_firing(model: nn.Module, name: str) -> Optional[np.ndarray]:
     the inputs at hand but has a sizeable expected share is *selective* (those inputs do not contain
     what it detects), not dead; one whose expected share is ~0 never fired in training either.
     None when no trained BatchNorm feeds the layer (no running statistics, or still at their
-    initial values: then nothing is known about the training data).
+    initial values: then nothing is known about the training data). ``modules``: ``dict(model.named_modules())``
+    when the caller has it (one walk for every layer).
     """
-    norm = _feeding_norm(dict(model.named_modules()), name)
+    norm = _feeding_norm(modules if modules is not None else dict(model.named_modules()), name)
     if norm is None or norm.running_mean is None or not norm.affine:
         return None
     tracked = getattr(norm, "num_batches_tracked", None)
