@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import struct
 import subprocess
@@ -47,7 +48,7 @@ def test_sigkill_at_random_points_then_resume_gives_the_same_bytes(photos, tmp_p
     total = read_state(tmp_path / "ref").meta["done"]["batches"]
     assert total == (IMAGES + 1 + BATCH - 1) // BATCH
 
-    out, rng, killed_at, messages = tmp_path / "out", random.Random(10), [], []
+    out, rng, killed_at, messages, restarts = tmp_path / "out", random.Random(10), [], [], 0
     while len(killed_at) < 3:
         before = progress(out / "stats.safetensors")
         target = min(before + rng.randint(1, 3), total - 2)
@@ -58,8 +59,12 @@ def test_sigkill_at_random_points_then_resume_gives_the_same_bytes(photos, tmp_p
         if proc.poll() is not None:
             break
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        messages.append(proc.communicate()[1])
+        err = proc.communicate()[1]
+        if progress(out / "stats.safetensors") >= total and restarts < 5:  # killed after its last checkpoint, while
+            shutil.rmtree(out)  # exiting: nothing left to resume; start the kills over (a busy machine's timing)
+            killed_at, messages, restarts = [], [], restarts + 1
+            continue
+        messages.append(err)
         killed_at.append(progress(out / "stats.safetensors"))
     assert len(killed_at) >= 3, f"the scan finished before it could be killed often enough: {killed_at}"
     assert killed_at == sorted(killed_at) and killed_at[-1] < total  # every run went on from the last checkpoint
