@@ -130,12 +130,14 @@ def test_builtin_untrained_copy_reads_untrained(digit_batch):
 
 def test_streaming_batches_equal_one_batch(digit_batch):
     model = build_builtin("digits", trained=True)
-    whole = diagnose(model, digit_batch, channel_order=False)
-    streamed = diagnose(model, iter(digit_batch.split(7)), channel_order=False)
+    whole = diagnose(model, digit_batch, channel_order=False, rank=True)
+    streamed = diagnose(model, iter(digit_batch.split(7)), channel_order=False, rank=True)
     assert streamed.inputs == whole.inputs == 30
     assert streamed["conv2"].flagged == whole["conv2"].flagged
     assert streamed["conv2"].scale == pytest.approx(whole["conv2"].scale)
     assert streamed["conv2"].effective_rank == pytest.approx(whole["conv2"].effective_rank)
+    assert 1 <= whole["conv2"].effective_rank <= whole["conv2"].channels
+    assert math.isnan(diagnose(model, digit_batch, channel_order=False)["conv2"].effective_rank)  # on request only
 
 
 @pytest.mark.parametrize("name, layers", [("resnet18", None), ("mobilenet_v2", "type:ReLU6"), ("vit_b_16", "encoder.layers.encoder_layer_0")])

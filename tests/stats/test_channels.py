@@ -33,13 +33,16 @@ def _batch(seed: int, n: int = 12) -> torch.Tensor:
     return x
 
 
-def test_literal_values():
-    maps = torch.tensor([[[[1.0, 3.0], [1.0, 3.0]], [[-1.0, -1.0], [-1.0, -1.0]]]])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_literal_values(dtype):
+    """float64 maps are reduced exactly; float32 maps in float32 (a sum of squares from a norm: 1e-7 relative)."""
+    maps = torch.tensor([[[[1.0, 3.0], [1.0, 3.0]], [[-1.0, -1.0], [-1.0, -1.0]]]], dtype=dtype)
     s = ChannelStats(2).update(maps).result()
+    tol = 0 if dtype == torch.float64 else 1e-6
     assert s.mean.tolist() == [2.0, -1.0]
-    assert s.std.tolist() == [1.0, 0.0]
+    assert s.std.tolist() == pytest.approx([1.0, 0.0], rel=tol, abs=tol)
     assert s.inactive.tolist() == [0.0, 1.0]
-    assert s.spatial_std.tolist() == [1.0, 0.0]
+    assert s.spatial_std.tolist() == pytest.approx([1.0, 0.0], rel=tol, abs=tol)
     assert s.max.tolist() == [3.0, -1.0]
     assert s.peak_row.tolist()[0] == 0.0 and s.peak_col.tolist()[0] == 1.0
 
@@ -146,3 +149,29 @@ def test_cuda_batches_give_the_cpu_numbers():
     x = _batch(6)
     on_gpu = ChannelStats(5).update(x[:7].cuda()).merge(ChannelStats(5).update(x[7:].cuda()))
     _close(ChannelStats(5).update(x).result(), on_gpu.result())
+
+
+def test_noise_budget_scores_the_first_inputs_of_each_batch_only():
+    """``noise_values`` caps the maps scored per batch (at least one input's); the other numbers are unchanged."""
+    x = torch.randn(6, 2, 8, 8, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    x[2:] = torch.randn(4, 2, 8, 8, generator=torch.Generator().manual_seed(8), dtype=torch.float64).cumsum(-1)
+    full = ChannelStats(2).update(x).result()
+    capped = ChannelStats(2, noise_values=2 * 2 * 64).update(x).result()  # two inputs' maps
+    np.testing.assert_allclose(capped.noise, np.nanmean(noise_score(x[:2]).numpy(), 0))
+    assert not np.allclose(capped.noise, full.noise)
+    np.testing.assert_allclose(capped.std, full.std)
+    tiny = ChannelStats(2, noise_values=1).update(x).result()  # never below one input
+    np.testing.assert_allclose(tiny.noise, noise_score(x[:1])[0].numpy())
+    restored = ChannelStats.from_state(ChannelStats(2, noise_values=256).update(x).state_dict())
+    assert restored.noise_values == 256
+    with pytest.raises(InputError, match="different settings"):
+        ChannelStats(2, noise_values=256).merge(ChannelStats(2))
+
+
+def test_low_band_noise_matches_the_fft_score_on_float32_maps():
+    """The noise score from two matrix products per map equals the FFT's (the independent oracle)."""
+    gen = torch.Generator().manual_seed(3)
+    smooth = torch.randn(3, 4, 16, 20, generator=gen).cumsum(-1).cumsum(-2)
+    x = torch.cat([torch.randn(3, 4, 16, 20, generator=gen), smooth, smooth + 50.0])  # noise, smooth, offset
+    s = ChannelStats(4).update(x).result()
+    np.testing.assert_allclose(s.noise, np.nanmean(noise_score(x.double()).numpy(), 0), rtol=1e-4)

@@ -67,18 +67,17 @@ class _Layer:
     :class:`~layerscope.run.LayerMaps` row)."""
 
     def __init__(self, row: dict[str, Any], module: Any, t: Thresholds, rectified: Optional[bool],
-                 stride: Optional[float], firing: Optional[np.ndarray] = None) -> None:
+                 stride: Optional[float], firing: Optional[np.ndarray] = None, rank: bool = False) -> None:
         self.row, self.rectified, self.stride, self.firing = row, rectified, stride, firing
         self.bounds = activation_bounds(module)
         self.stats = ChannelStats(
             row["channels"], bounds=self.bounds, active=t.active, saturation_tol=t.saturation_tol,
-            min_noise_size=t.min_noise_size,
+            min_noise_size=t.min_noise_size, covariance=rank, noise_values=t.noise_values,
         )
         self.input_noise = [0.0, 0]  # sum and count of the input's noise score at this layer's resolution
 
-    def add_input_noise(self, batch: torch.Tensor, maps: torch.Tensor, min_size: int) -> None:
-        score = input_noise(batch, tuple(maps.shape[-2:]), min_size)
-        if score is not None and maps.shape[0] == batch.shape[0]:
+    def add_input_noise(self, score: Optional[torch.Tensor]) -> None:
+        if score is not None:
             self.input_noise[0] += float(score.sum())
             self.input_noise[1] += int(score.numel())
 
@@ -167,7 +166,8 @@ def _diagnose(subject: Subject, run: Run, opts: DiagnoseOptions) -> Diagnosis:
     own, used, certain = preprocessings(loaded)
     expected = own if certain or used is None else used
     floor = t.constant_std / min(expected.std) if expected is not None else t.constant_std
-    stream = _Stream(subject, t, InputStats(t.grayscale_corr, floor, t.input_noise), ClassifierOutputs(opts.predictions))
+    stream = _Stream(subject, t, InputStats(t.grayscale_corr, floor, t.input_noise), ClassifierOutputs(opts.predictions),
+                     rank=opts.rank)
     feed = stream.consume(run)
     weights = weight_evidence(subject.module, t)  # data-free: read first, so the layers are judged knowing it
     layer_results = [_finish(layer, t, weights.label == "trained") for layer in stream.state.values()]
@@ -175,7 +175,8 @@ def _diagnose(subject: Subject, run: Run, opts: DiagnoseOptions) -> Diagnosis:
     raw = [(r.path, r.original_mode, r.original_size) for r in feed.images]
     sample = first_inputs(stream.kept, max(t.channel_order_inputs, t.bn_inputs))
     findings, more = input_findings(loaded, stream.input_stats, sample, t, raw_images=raw or None,
-                                    channel_order=_channel_order if opts.channel_order else None)
+                                    channel_order=_channel_order if opts.channel_order else None,
+                                    decoded=bool(raw) and len(raw) == feed.count)
     notes += more
     if not opts.channel_order:  # the user's choice covers the BatchNorm check of the channel order too
         findings = [f for f in findings if f.code != "input.channel_order"]
@@ -191,8 +192,9 @@ def _diagnose(subject: Subject, run: Run, opts: DiagnoseOptions) -> Diagnosis:
 class _Stream:
     """Consumes a run once, feeding each layer's accumulator, the input checks and the output's confidence."""
 
-    def __init__(self, subject: Subject, t: Thresholds, input_stats: InputStats, outputs: ClassifierOutputs) -> None:
-        self.subject, self.t, self.input_stats, self.outputs = subject, t, input_stats, outputs
+    def __init__(self, subject: Subject, t: Thresholds, input_stats: InputStats, outputs: ClassifierOutputs,
+                 rank: bool = False) -> None:
+        self.subject, self.t, self.input_stats, self.outputs, self.rank = subject, t, input_stats, outputs, rank
         self.maps = _Maps(subject.layouts)
         self.modules = dict(subject.module.named_modules())
         self.state: dict[str, _Layer] = {}
@@ -216,6 +218,7 @@ class _Stream:
         self.outputs.update(acts.output, step.sources, step.predictions() if self.outputs.room else None)
         scored = ~self.input_stats.constant_inputs(image) if images else None
         size = tuple(image.shape[-2:]) if image is not None and image.dim() >= 3 else None
+        noise: dict[tuple, Optional[torch.Tensor]] = {}  # the input's noise score at each map size, once a batch
         for name, tensor in acts.items():
             maps = self.maps.maps(name, tensor, acts.describe(name), size)
             if maps is None:
@@ -224,14 +227,17 @@ class _Stream:
             layer = self.state.get(name) or self._new(name, values, size)
             same = scored is not None and values.shape[0] == scored.shape[0]
             layer.stats.update(values, scored.to(values.device) if same else None)
-            if image is not None and image.dim() == 4:
-                layer.add_input_noise(image, values, self.t.min_noise_size)
+            if image is not None and image.dim() == 4 and values.shape[0] == image.shape[0]:
+                at = tuple(values.shape[-2:])
+                if at not in noise:
+                    noise[at] = input_noise(image, at, self.t.min_noise_size)
+                layer.add_input_noise(noise[at])
 
     def _new(self, name: str, maps: torch.Tensor, size: Optional[tuple]) -> _Layer:
         row = self.maps.rows[name]
         stride = size[0] / maps.shape[-2] if size and maps.shape[-2] > 1 else None
         layer = _Layer(row, self.modules.get(row["module"]), self.t, rectified(self.subject.module, row["module"]),
-                       stride, expected_firing(self.subject.module, row["module"], self.modules))
+                       stride, expected_firing(self.subject.module, row["module"], self.modules), rank=self.rank)
         self.state[name] = layer
         return layer
 

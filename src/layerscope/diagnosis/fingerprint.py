@@ -32,6 +32,7 @@ from torch import nn
 
 from ..capturing import ModelState, call_model, model_device
 from ..io.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from ..stats._reduce import reduce_maps
 from .result import Finding
 from .thresholds import Thresholds
 
@@ -136,8 +137,8 @@ class Moments:
 
 
 def _moments(name: str, module: nn.Module, x: torch.Tensor) -> Moments:
-    values = x.detach().flatten(2) if x.dim() > 2 else x.detach()[:, :, None]
-    var, mean = torch.var_mean(values, dim=-1, unbiased=False)
+    r = reduce_maps(x.detach() if x.dim() > 2 else x.detach()[:, :, None])  # one pass: sums and a norm per map
+    mean, var = r.mean, r.m2 / r.count.clamp_min(1)
     record = (module.running_mean.detach(), module.running_var.detach() + module.eps)
     running_mean, running_var = (v.to(device="cpu", dtype=torch.float64, copy=True) for v in record)
     return Moments(name, mean.to("cpu", torch.float64), var.to("cpu", torch.float64), running_mean, running_var,
@@ -304,11 +305,15 @@ def variants(mean: Sequence[float], std: Sequence[float]) -> dict[str, tuple[str
     return out
 
 
-def fingerprint(model: nn.Module, x: torch.Tensor, preprocessing: Any = None, layers: int = 3) -> Optional[Fingerprint]:
+def fingerprint(model: nn.Module, x: torch.Tensor, preprocessing: Any = None, layers: int = 3, *,
+                decoded: bool = False) -> Optional[Fingerprint]:
     """The moments of ``x`` as given and of each of :func:`variants` at the first ``layers`` BatchNorm layers.
 
     None when the model has no BatchNorm with running statistics, or ``x`` is not an (N, 3, H, W) batch.
-    ``preprocessing``: the expected one (its mean / std; None: ImageNet's).
+    ``preprocessing``: the expected one (its mean / std; None: ImageNet's). ``decoded``: the inputs are image
+    files layerscope decoded and normalized with that very preprocessing, so neither their range nor their
+    mean/std can be off, only the channel order stored in the files: the one variant with red and blue
+    swapped is tried (each variant costs an early-stopped forward; there are 14 otherwise).
     """
     if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3 or not x.is_floating_point():
         return None
@@ -322,7 +327,11 @@ def fingerprint(model: nn.Module, x: torch.Tensor, preprocessing: Any = None, la
     if not given:
         return None
     moments, kinds = {"as given": given}, {"as given": ""}
-    for name, (code, apply) in variants(mean, std).items():
+    tried = variants(mean, std)
+    if decoded:
+        own = next((n for n, (m, sd) in CONVENTIONS.items() if tuple(m) == mean and tuple(sd) == std), "the model's")
+        tried = {name: v for name, v in tried.items() if name == f"with red and blue swapped ({own} pixels)"}
+    for name, (code, apply) in tried.items():
         moments[name], kinds[name] = bn_moments(model, apply(x), layers), code
     return Fingerprint(moments, kinds, colour_inputs(x))
 

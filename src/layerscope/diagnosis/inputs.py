@@ -199,10 +199,12 @@ def first_inputs(batches: list[torch.Tensor], limit: int) -> Optional[torch.Tens
 
 def input_findings(loaded: Any, stats: InputStats, sample: Optional[torch.Tensor], t: Thresholds = Thresholds(), *,
                    raw_images: Optional[list[RawImage]] = None,
-                   channel_order: Any = None) -> tuple[list[Finding], list[str]]:
+                   channel_order: Any = None, decoded: bool = False) -> tuple[list[Finding], list[str]]:
     """``(findings, notes)``: the input checks of ``loaded`` (a ``LoadedModel``) on the streamed ``stats`` and
     the kept ``sample`` (N, C, H, W): :func:`check_inputs`, with the BatchNorm fingerprint on the first
-    ``bn_inputs`` of the sample (an early-stopped forward) where the network has BatchNorm.
+    ``bn_inputs`` of the sample (an early-stopped forward) where the network has BatchNorm. ``decoded``: every
+    input is an image file layerscope read and preprocessed itself (the fingerprint then tries only the
+    channel order, when that preprocessing is the model's own and certain).
 
     ``channel_order(loaded, sample, t)`` (diagnose's classifier-confidence check, two full forwards) runs
     only without BatchNorm; None skips it (``show``). Its note says why it could not judge, only for
@@ -213,7 +215,9 @@ def input_findings(loaded: Any, stats: InputStats, sample: Optional[torch.Tensor
     colour = sample is not None and sample.dim() == 4 and sample.shape[1] == 3
     fp = None
     if colour and t.bn_inputs > 0 and t.bn_layers > 0:
-        fp = fingerprint(loaded.module, sample[: t.bn_inputs], expected, t.bn_layers)
+        own_used = own is not None and certain and (used is None or (tuple(used.mean) == tuple(own.mean)
+                                                                      and tuple(used.std) == tuple(own.std)))
+        fp = fingerprint(loaded.module, sample[: t.bn_inputs], expected, t.bn_layers, decoded=decoded and own_used)
     confidence, notes = None, []
     if channel_order is not None and colour and fp is None:
         confidence = channel_order(loaded, sample, t)

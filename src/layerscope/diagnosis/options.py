@@ -29,7 +29,9 @@ DIAGNOSE_RUN = RunOptions(batch_size=32)  # diagnose streams datasets: bigger ba
 class DiagnoseOptions(Options):
     """``thresholds``: a :class:`~layerscope.diagnosis.Thresholds`, a mapping of overrides or ``"name=value"``
     strings (CLI ``--threshold``); ``channel_order=False`` skips the extra forward pass of the BGR/RGB
-    check (which needs a trained classifier); ``predictions``: how many inputs keep their top classes."""
+    check (which needs a trained classifier); ``predictions``: how many inputs keep their top classes;
+    ``rank=True`` measures each layer's effective rank too (off by default: it reads every position of every
+    channel against every other channel, O(C²) each, more than the forward pass on a wide layer)."""
 
     thresholds: Any = field(default_factory=Thresholds, metadata={
         "help": "override a threshold (repeatable), e.g. --threshold dead_bad=0.4; see docs/diagnose.md",
@@ -38,12 +40,18 @@ class DiagnoseOptions(Options):
         "help": "skip the BGR/RGB check (one extra forward pass on up to 64 images; it only works for a trained "
                 "classifier)", "flag": "--no-channel-order", "action": "store_false"})
     predictions: int = 8
+    rank: bool = field(default=False, metadata={
+        "help": "also measure each layer's effective rank (the participation ratio of its channel covariance: "
+                "O(C^2) per position, the cost of a forward pass or more on wide layers)", "flag": "--rank",
+        "action": "store_true"})
 
     def __post_init__(self) -> None:
         if not isinstance(self.thresholds, Thresholds):
             object.__setattr__(self, "thresholds", Thresholds().with_overrides(self.thresholds))
         if not isinstance(self.channel_order, bool):
             raise InputError(f"channel_order={self.channel_order!r} must be True or False.")
+        if not isinstance(self.rank, bool):
+            raise InputError(f"rank={self.rank!r} must be True or False.")
         if isinstance(self.predictions, bool) or not isinstance(self.predictions, int) or self.predictions < 0:
             raise InputError(f"predictions={self.predictions!r} must be an int of at least 0.")
 

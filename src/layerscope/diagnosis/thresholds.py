@@ -41,6 +41,9 @@ class Thresholds:
       :func:`~layerscope.stats.noise_score`) averaged over inputs is at least this, on maps at least
       ``noisy_min_stride`` times coarser than the input (finer maps of a trained network carry the
       image's own fine detail, and random-init ones are smooth there: noise there tells neither).
+      Maps smaller than ``min_noise_size`` a side get no score; of each batch, a layer scores the maps of
+      its first inputs only, as many as fit in ``noise_values`` map values (at least one input): the
+      score is a mean over inputs, and scoring every map of a wide early layer costs more than the forward.
     - ``saturated``: saturated when at least this fraction of its values sit on a clamp bound
       of the layer's activation (ReLU6, Hardtanh, Sigmoid, Tanh ...).
     - ``exploding``: exploding when the channel's RMS is at least this many times the
@@ -94,6 +97,7 @@ class Thresholds:
     saturation_tol: float = 1e-3
     exploding: float = 1000.0
     min_noise_size: int = 4
+    noise_values: int = 1 << 18
     dead_suspicious: float = _share(0.25)
     dead_bad: float = _share(0.5)
     uniform_suspicious: float = _share(0.25)

@@ -324,7 +324,7 @@ class _Inputs:
             return []
         raw = [(r.path, r.original_mode, r.original_size) for r in feed.images]
         found, _ = input_findings(self.subject.loaded, self.stats, first_inputs(self.kept, self.t.bn_inputs), self.t,
-                                  raw_images=raw or None)
+                                  raw_images=raw or None, decoded=bool(raw) and len(raw) == feed.count)
         return found
 
 

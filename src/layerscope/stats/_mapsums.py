@@ -8,13 +8,16 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
 import torch
 
-from ._base import Accumulator, per_channel
-from .maps import noise_score, peak_positions, spatial_variance
+from ._base import Accumulator
+from ._reduce import SHAKY as _SHAKY
+from ._reduce import MapReduction, reduce_maps
+from .maps import CONSTANT_REL, low_band_energy, noise_score, white_noise_share
 
 __all__ = ["MapSums"]
 
@@ -25,6 +28,10 @@ class MapSums(Accumulator):
     """Per channel: values above ``active`` and on a clamp bound; over the finite maps, the sums of the
     spatial variance and of the peak position (and its square); over the maps of at least
     ``min_noise_size`` pixels a side, the sum of the noise scores. Every entry merges by addition.
+
+    ``noise_values`` bounds the noise score's work: of each batch, only the maps of its first inputs
+    are scored, as many as fit in that many map values (at least one input). The score is a mean over
+    inputs, so this is a sample of it; None scores every map.
     """
 
     _SIZED = "active"
@@ -36,9 +43,10 @@ class MapSums(Accumulator):
         active: float = 0.0,
         saturation_tol: float = 1e-3,
         min_noise_size: int = 4,
+        noise_values: Optional[int] = None,
     ) -> None:
         self.bounds, self.active = bounds, active
-        self.saturation_tol, self.min_noise_size = saturation_tol, min_noise_size
+        self.saturation_tol, self.min_noise_size, self.noise_values = saturation_tol, min_noise_size, noise_values
         super().__init__(channels)
 
     def _empty(self, device: torch.device) -> dict[str, torch.Tensor]:
@@ -50,48 +58,72 @@ class MapSums(Accumulator):
         """Add a batch of maps ``(N, C, H, W)``; ``scored`` (bool, one per input) says which get noise scores."""
         batch = self._check_batch(x)
         if batch.numel():
-            self._fold(self._batch(batch, scored), placed=True)
+            self.add(reduce_maps(batch, self.active), tuple(batch.shape[2:]), scored)
         return self
 
-    def _batch(self, x: torch.Tensor, scored: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
-        state = self._empty(x.device)
-        rows = per_channel(x)
-        state["active"] += ((rows > self.active) & torch.isfinite(rows)).sum(1)
-        state["at_bound"] += self._at_bound(rows).sum(1)
-        height, width = x.shape[-2:]
-        if height * width > 1:
-            self._spatial(state, x, scored)
+    def add(self, r: MapReduction, size: tuple[int, ...], scored: Optional[torch.Tensor] = None) -> "MapSums":
+        """Add a batch already reduced by :func:`~layerscope.stats._reduce.reduce_maps`; ``size`` is its maps'
+        (H, W)."""
+        self._fold(self._batch(r, size, scored), placed=True)
+        return self
+
+    def _batch(self, r: MapReduction, size: tuple[int, ...],  # type: ignore[override]
+               scored: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
+        state = self._empty(r.mean.device)
+        state["active"] += (r.positives - r.posinf).sum(0)  # values above the threshold that are finite
+        if self.bounds is not None:
+            state["at_bound"] += self._at_bound(r)
+        if r.size > 1 and len(size) == 2:
+            self._spatial(state, r, size, scored)
         return state
 
-    def _at_bound(self, values: torch.Tensor) -> torch.Tensor:
-        hits = torch.zeros_like(values, dtype=torch.bool)
-        if self.bounds is None:
-            return hits
+    def _at_bound(self, r: MapReduction) -> torch.Tensor:
+        """Values on a clamp bound, counted in the maps that reach one (their min and max say which)."""
         low, high = self.bounds
         span = (high - low) if low is not None and high is not None else 1.0
         tol = self.saturation_tol * span
+        reach = torch.zeros_like(r.peak, dtype=torch.bool)
         if low is not None:
-            hits |= values <= low + tol
+            reach |= (r.min <= low + tol) | (r.neginf > 0)
         if high is not None:
-            hits |= values >= high - tol
-        return hits
+            reach |= r.peak >= high - tol
+        counts = torch.zeros_like(r.mean)
+        index = reach.flatten().nonzero()[:, 0]
+        if len(index):
+            values = r.flat.reshape(-1, r.size)[index]
+            hits = torch.zeros_like(values, dtype=torch.bool)
+            if low is not None:
+                hits |= values <= low + tol
+            if high is not None:
+                hits |= values >= high - tol
+            counts.view(-1)[index] = hits.sum(1).to(counts.dtype)
+        return counts.sum(0)
 
-    def _spatial(self, state: dict[str, torch.Tensor], x: torch.Tensor, scored: Optional[torch.Tensor]) -> None:
-        map_ok = torch.isfinite(x).flatten(2).all(-1)  # (N, C)
-        state["svar_sum"] += torch.where(map_ok, spatial_variance(x), 0.0).sum(0)
-        state["svar_n"] += map_ok.sum(0)
-        peaks = peak_positions(x)  # (N, C, 2)
-        ok = map_ok[..., None]
-        state["peak_sum"] += torch.where(ok, peaks, 0.0).sum(0)
-        state["peak_sq"] += torch.where(ok, peaks.square(), 0.0).sum(0)
-        state["peak_n"] += map_ok.sum(0)
-        if min(x.shape[-2:]) >= self.min_noise_size:
-            score = noise_score(x)
-            ok = torch.isfinite(score)
+    def _spatial(self, state: dict[str, torch.Tensor], r: MapReduction, size: tuple[int, ...],
+                 scored: Optional[torch.Tensor]) -> None:
+        ok = r.count == r.size  # (N, C): maps with finite values only
+        state["svar_sum"] += torch.where(ok, r.m2 / r.size, 0.0).sum(0)
+        state["svar_n"] += ok.sum(0)
+        height, width = size
+        index = r.flat.argmax(-1)  # finite maps only are kept below, so NaN never decides
+        rows = (index // width).to(torch.float64)
+        cols = (index % width).to(torch.float64)
+        rows = rows / (height - 1) if height > 1 else torch.full_like(rows, 0.5)
+        cols = cols / (width - 1) if width > 1 else torch.full_like(cols, 0.5)
+        peaks = torch.stack([rows, cols], dim=-1)
+        state["peak_sum"] += torch.where(ok[..., None], peaks, 0.0).sum(0)
+        state["peak_sq"] += torch.where(ok[..., None], peaks.square(), 0.0).sum(0)
+        state["peak_n"] += ok.sum(0)
+        if min(height, width) >= self.min_noise_size:
+            n, c = r.mean.shape
+            inputs = n if self.noise_values is None else min(n, max(1, self.noise_values // (c * r.size)))
+            score = torch.full_like(r.mean, math.nan)  # (N, C): the first ``inputs`` inputs of the batch scored
+            score[:inputs] = _noise(r, size, ok, inputs)
+            keep = torch.isfinite(score)
             if scored is not None:
-                ok &= scored.to(ok.device)[:, None]
-            state["noise_sum"] += torch.where(ok, score, 0.0).sum(0)
-            state["noise_n"] += ok.sum(0)
+                keep &= scored.to(keep.device)[:, None]
+            state["noise_sum"] += torch.where(keep, score, 0.0).sum(0)
+            state["noise_n"] += keep.sum(0)
 
     def _combine(self, a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {name: a[name] + b[name] for name in a}
@@ -99,3 +131,29 @@ class MapSums(Accumulator):
     def result(self) -> dict[str, np.ndarray]:
         """The sums by name, numpy on the CPU."""
         return self._numpy()
+
+
+_CHUNK = 1 << 18  # values per block of the low-band products (the temporaries stay in cache)
+
+
+def _noise(r: MapReduction, size: tuple[int, ...], ok: torch.Tensor, inputs: int) -> torch.Tensor:
+    """:func:`~layerscope.stats.maps.noise_score` of the finite maps of the first ``inputs`` inputs
+    ``(inputs, C)``, NaN for the others.
+
+    The high-frequency energy is the map's sum of squares less its low-band energy
+    (:func:`~layerscope.stats.maps.low_band_energy`): two small matrix products per map instead of an
+    FFT. Where the mean dominates the map (the subtraction would lose digits) the FFT score is taken.
+    """
+    c = r.mean.shape[1]
+    height, width = size
+    maps = r.flat[:inputs].reshape(inputs * c, height, width)
+    low = torch.cat([low_band_energy(block) for block in maps.split(max(1, _CHUNK // r.size))])
+    m2 = r.m2[:inputs].reshape(-1)
+    square = m2 + r.count[:inputs].reshape(-1) * r.mean[:inputs].reshape(-1).square()
+    score = (square - low) / m2 / white_noise_share(height, width)
+    scale = torch.maximum(r.min[:inputs].abs(), r.max[:inputs].abs()).reshape(-1)
+    flat = m2 <= (CONSTANT_REL * scale) ** 2 * r.size
+    shaky = (~flat & (m2 < _SHAKY * square)).nonzero()[:, 0]
+    if len(shaky):
+        score[shaky] = noise_score(maps[shaky][:, None].to(torch.float64))[:, 0]
+    return score.masked_fill(flat | ~ok[:inputs].reshape(-1), math.nan).reshape(inputs, c)

@@ -25,6 +25,7 @@ import torch
 
 __all__ = [
     "noise_score",
+    "low_band_energy",
     "white_noise_share",
     "spatial_variance",
     "peak_positions",
@@ -87,6 +88,42 @@ def noise_score(maps: torch.Tensor) -> torch.Tensor:
     scale = x.abs().amax(dim=(-2, -1))
     flat = total <= (CONSTANT_REL * scale) ** 2 * (height * width) ** 2  # Parseval: total = H*W * sum(centered^2)
     return score.masked_fill(flat | ~torch.isfinite(total), math.nan)
+
+
+@lru_cache(maxsize=64)
+def _low_basis(size: int) -> torch.Tensor:
+    """An orthonormal real basis ``(size, r)`` of the signals of ``size`` samples made of the DFT frequencies
+    at most :data:`HIGH_FREQUENCY` cycles per sample (the constant first), float64."""
+    n = torch.arange(size, dtype=torch.float64)
+    keep = [int(k) for k in range(size // 2 + 1) if k / size <= HIGH_FREQUENCY]
+    columns = [torch.ones(size, dtype=torch.float64)]
+    for k in keep[1:]:
+        columns += [torch.cos(2 * math.pi * k * n / size), torch.sin(2 * math.pi * k * n / size)]
+    basis, _ = torch.linalg.qr(torch.stack(columns, 1))
+    return basis
+
+
+def low_band_energy(maps: torch.Tensor) -> torch.Tensor:
+    """The energy (sum of squares) of each map's part at low frequencies: ``(N, C, H, W) -> (N, C)``.
+
+    Low is what :func:`noise_score` does not count as high: at most :data:`HIGH_FREQUENCY` cycles per
+    pixel along both axes, the mean included. It is the squared norm of the map's projection
+    ``U.T @ map @ V`` onto the low frequencies of each axis (two small matrix products per map, in the
+    maps' dtype), so ``sum(map**2) - low_band_energy(map)`` is the high-frequency energy the FFT gives,
+    without a transform of the whole map:
+
+    >>> m = torch.randn(2, 3, 12, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    >>> power = torch.fft.fft2(m).abs().square()
+    >>> high = (power * _high_mask(12, 10)).sum((-2, -1)) / (12 * 10)  # Parseval
+    >>> torch.allclose(m.square().sum((-2, -1)) - low_band_energy(m), high)
+    True
+    """
+    height, width = maps.shape[-2:]
+    dtype = maps.dtype if maps.dtype in (torch.float32, torch.float64) else torch.float32
+    rows = _low_basis(height).to(maps.device, dtype)
+    cols = _low_basis(width).to(maps.device, dtype)
+    x = maps.to(dtype)
+    return (rows.T @ (x @ cols)).square().sum((-2, -1)).to(torch.float64)
 
 
 def peak_positions(maps: torch.Tensor) -> torch.Tensor:
