@@ -139,7 +139,6 @@ def expected_firing(model: nn.Module, name: str, modules: Optional[dict[str, nn.
                and (tracked is None or int(tracked) == 0))
     if at_init:
         return None
-    gamma = norm.weight.detach().to(torch.float64).abs().clamp_min(1e-12).cpu().numpy()
-    beta = norm.bias.detach().to(torch.float64).cpu().numpy()
-    z = beta / gamma
-    return np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in z])
+    gamma = norm.weight.detach().to("cpu", torch.float64).abs().clamp_min(1e-12)
+    beta = norm.bias.detach().to("cpu", torch.float64)
+    return torch.special.ndtr(beta / gamma).numpy()

@@ -33,6 +33,7 @@ evidence. The cut points are :class:`~layerscope.diagnosis.thresholds.Thresholds
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -153,6 +154,33 @@ def top_over_edge(weight: torch.Tensor) -> float:
     return top / (scale * (1 + math.sqrt(n / m)) ** 2)
 
 
+_SPECTRA: dict[int, tuple[Any, tuple, float]] = {}  # id(weight) -> (weakref, stamp, top_over_edge)
+
+
+def _remembered_top_over_edge(weight: torch.Tensor) -> float:
+    """:func:`top_over_edge`, remembered per weight tensor until it changes (its version counter, storage, shape
+    or dtype): a model diagnosed again (a notebook, the explorer, a training monitor) costs no eigenvalues.
+
+    >>> w = torch.randn(64, 300, generator=torch.Generator().manual_seed(1))
+    >>> first = _remembered_top_over_edge(w)
+    >>> _remembered_top_over_edge(w) == first, id(w) in _SPECTRA
+    (True, True)
+    >>> _ = w.mul_(0)  # an in-place change bumps the version: computed again (a zero matrix has none)
+    >>> math.isnan(_remembered_top_over_edge(w))
+    True
+    """
+    stamp = (weight._version, weight.data_ptr(), tuple(weight.shape), weight.dtype, weight.device)
+    seen = _SPECTRA.get(id(weight))
+    if seen is not None and seen[0]() is weight and seen[1] == stamp:
+        return seen[2]
+    value = top_over_edge(weight)
+    if len(_SPECTRA) > 4096:  # models come and go: drop the dead entries
+        for key in [k for k, v in _SPECTRA.items() if v[0]() is None]:
+            del _SPECTRA[key]
+    _SPECTRA[id(weight)] = (weakref.ref(weight), stamp, value)
+    return value
+
+
 @torch.no_grad()
 def neighbour_correlation(weight: torch.Tensor) -> float:
     """How smooth convolution filters are: the sum of products of neighbouring kernel taps (along every spatial
@@ -198,7 +226,7 @@ def weight_evidence(model: nn.Module, t: Optional[Thresholds] = None) -> WeightE
     t = t or Thresholds()
     at, total = batchnorm_at_init(model)
     spectra = tuple(Spectrum(name, _shape(w), ratio) for name, w in weight_matrices(model)
-                    if min(_shape(w)) >= MIN_SIDE and not math.isnan(ratio := top_over_edge(w)))
+                    if min(_shape(w)) >= MIN_SIDE and not math.isnan(ratio := _remembered_top_over_edge(w)))
     heavy = sum(s.ratio >= t.weights_heavy_ratio for s in spectra)
     first = first_filters(model)
     smooth = neighbour_correlation(first[1]) if first is not None and _pairs(first[1]) >= MIN_PAIRS else None
