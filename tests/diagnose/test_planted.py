@@ -130,8 +130,8 @@ def test_builtin_untrained_copy_reads_untrained(digit_batch):
 
 def test_streaming_batches_equal_one_batch(digit_batch):
     model = build_builtin("digits", trained=True)
-    whole = diagnose(model, digit_batch, channel_order=False, rank=True)
-    streamed = diagnose(model, iter(digit_batch.split(7)), channel_order=False, rank=True)
+    whole = diagnose(model, digit_batch, channel_order=False, effective_rank=True)
+    streamed = diagnose(model, iter(digit_batch.split(7)), channel_order=False, effective_rank=True)
     assert streamed.inputs == whole.inputs == 30
     assert streamed["conv2"].flagged == whole["conv2"].flagged
     assert streamed["conv2"].scale == pytest.approx(whole["conv2"].scale)

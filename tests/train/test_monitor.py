@@ -80,7 +80,7 @@ def test_the_numbers_are_those_of_diagnose_on_the_probe_batch():
         model[4].bias[:2] = -1
     probe = _data(5, n=4)[0]
     entry = Monitor(model, ["0", "4"], inputs=probe).step()
-    expected = ls.diagnose(model, probe, ["0", "4"], channel_order=False, rank=True)  # the Monitor logs the rank
+    expected = ls.diagnose(model, probe, ["0", "4"], channel_order=False, effective_rank=True)  # the Monitor logs the rank
     for layer in expected.layers:
         numbers = entry.layers[layer.name].numbers
         assert numbers["dead"] == layer.shares["dead"] and numbers["scale"] == layer.scale

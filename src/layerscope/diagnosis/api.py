@@ -167,7 +167,7 @@ def _diagnose(subject: Subject, run: Run, opts: DiagnoseOptions) -> Diagnosis:
     expected = own if certain or used is None else used
     floor = t.constant_std / min(expected.std) if expected is not None else t.constant_std
     stream = _Stream(subject, t, InputStats(t.grayscale_corr, floor, t.input_noise), ClassifierOutputs(opts.predictions),
-                     rank=opts.rank)
+                     rank=opts.effective_rank)
     feed = stream.consume(run)
     weights = weight_evidence(subject.module, t)  # data-free: read first, so the layers are judged knowing it
     layer_results = [_finish(layer, t, weights.label == "trained") for layer in stream.state.values()]

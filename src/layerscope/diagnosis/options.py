@@ -30,7 +30,7 @@ class DiagnoseOptions(Options):
     """``thresholds``: a :class:`~layerscope.diagnosis.Thresholds`, a mapping of overrides or ``"name=value"``
     strings (CLI ``--threshold``); ``channel_order=False`` skips the extra forward pass of the BGR/RGB
     check (which needs a trained classifier); ``predictions``: how many inputs keep their top classes;
-    ``rank=True`` measures each layer's effective rank too (off by default: it reads every position of every
+    ``effective_rank=True`` measures each layer's effective rank too (off by default: it reads every position of every
     channel against every other channel, O(C²) each, more than the forward pass on a wide layer)."""
 
     thresholds: Any = field(default_factory=Thresholds, metadata={
@@ -40,9 +40,9 @@ class DiagnoseOptions(Options):
         "help": "skip the BGR/RGB check (one extra forward pass on up to 64 images; it only works for a trained "
                 "classifier)", "flag": "--no-channel-order", "action": "store_false"})
     predictions: int = 8
-    rank: bool = field(default=False, metadata={
+    effective_rank: bool = field(default=False, metadata={
         "help": "also measure each layer's effective rank (the participation ratio of its channel covariance: "
-                "O(C^2) per position, the cost of a forward pass or more on wide layers)", "flag": "--rank",
+                "O(C^2) per position, the cost of a forward pass or more on wide layers)", "flag": "--effective-rank",
         "action": "store_true"})
 
     def __post_init__(self) -> None:
@@ -50,8 +50,8 @@ class DiagnoseOptions(Options):
             object.__setattr__(self, "thresholds", Thresholds().with_overrides(self.thresholds))
         if not isinstance(self.channel_order, bool):
             raise InputError(f"channel_order={self.channel_order!r} must be True or False.")
-        if not isinstance(self.rank, bool):
-            raise InputError(f"rank={self.rank!r} must be True or False.")
+        if not isinstance(self.effective_rank, bool):
+            raise InputError(f"effective_rank={self.effective_rank!r} must be True or False.")
         if isinstance(self.predictions, bool) or not isinstance(self.predictions, int) or self.predictions < 0:
             raise InputError(f"predictions={self.predictions!r} must be an int of at least 0.")
 
