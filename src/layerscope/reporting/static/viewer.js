@@ -99,7 +99,7 @@ async function channelValues(layerIndex, input, pos) {
     const level = png.indices[(y0 + y * g.scale) * png.width + x0 + x * g.scale];
     values[y * w + x] = level < LEVELS ? lo + (level / (LEVELS - 1)) * (hi - lo) : NaN;
   }
-  return { values, w, h, step: (hi - lo) / (LEVELS - 1) / 2 };
+  return { values, w, h, step: (hi - lo) / (LEVELS - 1) / 2 * (layer.step || 1), pool: g.pool || 1 };
 }
 
 function percentile(sorted, q) {
@@ -169,7 +169,8 @@ async function drawViewer() {
   canvas.style.imageRendering = overlay ? "auto" : "pixelated";
   drawColorbar(palette);
   $("ls-v-title").replaceChildren(isolated(layer.name), ` · channel ${channel}`);
-  $("ls-v-sub").textContent = ` ${state.pos + 1} of ${layer.channels.length} shown (${layer.total} in the layer) · ${data.w}x${data.h}`;
+  $("ls-v-sub").textContent = ` ${state.pos + 1} of ${layer.channels.length} shown (${layer.total} in the layer) · ${data.w}x${data.h}` +
+    (data.pool > 1 ? ` (each pixel the mean of ${data.pool}x${data.pool} of the layer's map)` : "");
   const flags = Object.entries(layer.flagged || {}).filter(([, list]) => list.includes(state.pos)).map(([kind]) => kind);
   const flat = (layer.flat || {})[state.pos] ?? undefined;
   $("ls-v-flags").textContent = (flags.length ? `flagged by the diagnosis: ${flags.join(", ")}` : "") +
@@ -280,4 +281,9 @@ function showError(err) {
   out.textContent = `could not draw this channel: ${err && err.message ? err.message : err}`;
 }
 
+// each mean map is embedded once, in the overview table; the layer sections show the same picture
+for (const img of document.querySelectorAll("img.ls-mean[data-copy]")) {
+  const source = document.querySelector(`.ls-thumb img[data-mean="${img.dataset.copy}"]`);
+  if (source) img.src = source.getAttribute("src");
+}
 wireViewer();
