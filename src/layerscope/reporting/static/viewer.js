@@ -5,7 +5,8 @@
 "use strict";
 const LEVELS = 252, NONFINITE = 252;
 const DATA = JSON.parse(document.getElementById("ls-data").textContent);
-const store = { layers: DATA.layers || [], inputs: DATA.inputs || [], examples: DATA.examples || {}, palettes: {} };
+const store = { layers: DATA.layers || [], inputs: DATA.inputs || [], examples: DATA.examples || {},
+  pictures: DATA.pictures || [], palettes: {} };
 for (const [name, hex] of Object.entries(DATA.palettes || {})) {
   const table = new Uint8Array(hex.length / 2);
   for (let i = 0; i < table.length; i++) table[i] = parseInt(hex.substr(2 * i, 2), 16);
@@ -202,9 +203,10 @@ function drawExamples(layerName, channel) {
   head.textContent = "Top dataset examples";
   holder.append(head);
   for (const item of items) {
-    if (!String(item.src).startsWith("data:image/")) continue;
+    const src = String(item.src ?? store.pictures[item.picture]);  // each picture once, in DATA.pictures
+    if (!src.startsWith("data:image/")) continue;
     const fig = document.createElement("figure"), img = document.createElement("img"), cap = document.createElement("figcaption");
-    img.src = item.src; img.alt = item.caption;
+    img.src = src; img.alt = item.caption;
     cap.textContent = item.score == null ? item.caption : `${item.caption} (${fmt(item.score)})`;
     fig.append(img, cap);
     if (item.box) img.addEventListener("load", () => {
