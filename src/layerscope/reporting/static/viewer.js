@@ -239,7 +239,8 @@ function onValue(event) {
   if (x < 0 || y < 0 || x >= data.w || y >= data.h) return;
   const v = data.values[y * data.w + x];
   const out = $("ls-v-value");
-  out.textContent = `x ${x}, y ${y}: ${Number.isFinite(v) ? `${fmt(v)} ± ${fmt(data.step)}` : "NaN/Inf"}`;
+  const k = data.pool, block = k > 1 ? ` (the mean of the layer's x ${x * k}-${x * k + k - 1}, y ${y * k}-${y * k + k - 1})` : "";
+  out.textContent = `x ${x}, y ${y}${block}: ${Number.isFinite(v) ? `${fmt(v)} ± ${fmt(data.step)}` : "NaN/Inf"}`;
   out.dataset.value = Number.isFinite(v) ? String(v) : "nan";
 }
 
