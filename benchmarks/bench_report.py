@@ -1,16 +1,20 @@
-"""The report at size: ResNet-50, 4 images, every conv layer (53): build time (with and without the
-diagnosis), file size, and in Chromium the time to first paint, to the load event and to open a channel.
+"""The report at size: ResNet-50 (random init), 4 images, every conv layer (53), against ``show`` of the same layers.
 
-    python benchmarks/bench_report.py [--model torchvision:resnet50] [--loads 5] [--out DIR]
+    python benchmarks/bench_report.py [--quick] [--json OUT] [--model torchvision:resnet50] [--rounds 5] [--loads 5]
 
-Chromium (Debian's, /usr/bin/chromium) opens the file from file:// in a fresh page per load; the
-channel is opened by a real click on a tile of the largest grid (conv1) and of a deep layer, and
-timed until the viewer shows it. Medians over ``--loads`` page loads.
+In one process, with the model loaded once, interleaved rounds time ``report`` (without the diagnosis:
+capture, render, write) and ``show`` of the same layers on the same images writing its PNG files; the
+ratio's target is <= 2. The report with its diagnosis (the default) is timed too (one round in
+``--quick``: the diagnosis is another suite's target). The file: <= 8 MB. Chromium (Debian's,
+/usr/bin/chromium) opens it from file:// in a fresh page per load: first-contentful-paint (<= 0.5 s) and
+loadEventEnd (<= 1 s) from the Performance API, and a channel opened by a real click on a tile of conv1
+and of the deepest layer, timed until the viewer shows it. Medians over ``--loads`` page loads.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -20,8 +24,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import layerscope as ls  # noqa: E402
+from benchmarks.common import figure_row, interleave, ratio_row, write_rows  # noqa: E402
+from layerscope.io import load_model  # noqa: E402
+from layerscope.run import Subject  # noqa: E402
 from layerscope.zoo import PHOTOS, write_sample_images  # noqa: E402
 from tests.browser import CHROMIUM, tile_center  # noqa: E402
+
+SUITE = "report"
+LAYERS = "type:Conv2d"
 
 
 def open_channel(page, layer: int, view) -> float:
@@ -35,19 +45,20 @@ def open_channel(page, layer: int, view) -> float:
     return seconds
 
 
-def measure(path: Path, result, loads: int) -> dict[str, float]:
+def measure(path: Path, result, loads: int) -> dict[str, list[float]]:
+    """Seconds to first paint, to the load event and to open a channel, per page load."""
     from playwright.sync_api import sync_playwright
 
     deep = len(result.page.layers) - 1
-    figures: dict[str, list[float]] = {"first paint": [], "load event": [], "open conv1 channel": [], "open deepest channel": []}
+    figures: dict[str, list[float]] = {"first paint": [], "load event": [], "open conv1 channel": [],
+                                       "open deepest channel": []}
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM)
         for _ in range(loads):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(path.as_uri(), wait_until="commit")
+            page.goto(path.as_uri(), wait_until="load")
             while not page.evaluate("performance.getEntriesByName('first-contentful-paint').length"):
                 page.wait_for_timeout(5)
-            page.wait_for_load_state("load")
             timing = page.evaluate("[performance.getEntriesByName('first-contentful-paint')[0].startTime,"
                                    " performance.getEntriesByType('navigation')[0].loadEventEnd]")
             figures["first paint"].append(timing[0] / 1000)
@@ -56,32 +67,65 @@ def measure(path: Path, result, loads: int) -> dict[str, float]:
             figures["open deepest channel"].append(open_channel(page, deep, result.page.layers[deep]))
             page.close()
         browser.close()
-    return {name: statistics.median(values) for name, values in figures.items()}
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="torchvision:resnet50")
-    parser.add_argument("--loads", type=int, default=5)
-    parser.add_argument("--out", default=None, help="folder for the images and the report (default: a temp folder)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds, 3 page loads, one diagnosed report")
+    parser.add_argument("--json", metavar="OUT", help="write the rows here (benchmarks/common.py format)")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 5; 3 with --quick)")
+    parser.add_argument("--loads", type=int, default=None, help="page loads (default 5; 3 with --quick)")
+    parser.add_argument("--out", default=None, help="folder for the images and the outputs (default: a temp folder)")
     args = parser.parse_args()
+    rounds = args.rounds or (3 if args.quick else 5)
+    loads = args.loads or (3 if args.quick else 5)
     folder = Path(args.out or tempfile.mkdtemp())
     images = [str(p) for p in write_sample_images(folder / "images", count=1, photos=PHOTOS, overwrite=True)]
+    subject = Subject.of(load_model(args.model), LAYERS)
+    page, shown = folder / "report.html", folder / "show"
+    made = {}
+
+    def report(**fields):
+        made["report"] = ls.report(subject, images, out=page, overwrite=True, **fields)
+
+    def show():
+        ls.show(subject, images, out=shown, overwrite=True)
+
+    show(), report(diagnosis=False)  # warm-up: first-call costs (imports, allocator) out of the rounds
+    times = interleave({"report": lambda: report(diagnosis=False), "show": show}, rounds)
     start = time.perf_counter()
-    bare = ls.report(args.model, images, "type:Conv2d", diagnosis=False)
-    without = time.perf_counter() - start
-    start = time.perf_counter()
-    result = ls.report(args.model, images, "type:Conv2d", folder / "report.html", overwrite=True)
-    built = time.perf_counter() - start
-    figures = measure(result.path, result, args.loads)
-    print(f"{args.model}: {len(result.page.layers)} layers x {len(result.page.inputs)} inputs, "
-          f"64 channels per layer at most")
-    print("| | |\n|---|---|")
-    print(f"| build: capture, diagnose, render, write | {built:.1f} s |")
-    print(f"| build without the diagnosis (`diagnosis=False`) | {without:.1f} s |")
-    print(f"| file size | {result.size / 1e6:.1f} MB ({bare.size / 1e6:.1f} MB without the diagnosis) |")
-    for name, value in figures.items():
-        print(f"| {name} (median of {args.loads}) | {1000 * value:.0f} ms |")
+    report()  # with the diagnosis, the default
+    diagnosed = time.perf_counter() - start
+    result = made["report"]
+    bare = ls.report(subject, images, diagnosis=False)
+    chromium = measure(result.path, result, loads)
+    where = (f"{args.model}, {len(result.page.layers)} conv layers x {len(result.page.inputs)} inputs, "
+             f"load {os.getloadavg()[0]:.1f}")
+    show_s = statistics.median(times["show"])
+    rows = [
+        ratio_row("report / show, no diagnosis", times["report"], times["show"], target="<= 2",
+                  meets=lambda v: v <= 2, detail=f"{statistics.median(times['report']):.2f} s vs {show_s:.2f} s; {where}"),
+        ratio_row("report / show, with the diagnosis", [diagnosed], [show_s], target="<= 2", meets=lambda v: v <= 2,
+                  detail=f"{diagnosed:.1f} s vs {show_s:.2f} s (1 round)"),
+        figure_row("report size", result.size / 1e6, "MB", target="<= 8", meets=lambda v: v <= 8,
+                   detail=f"{bare.size / 1e6:.2f} MB without the diagnosis"),
+    ]
+    targets = {"first paint": 0.5, "load event": 1.0}
+    for name, values in chromium.items():
+        limit = targets.get(name)
+        rows.append(figure_row(f"{name} in Chromium", statistics.median(values), "s",
+                               target=f"<= {limit}" if limit else "", meets=(lambda v, t=limit: v <= t) if limit else None,
+                               detail=f"median of {loads} loads: " + ", ".join(f"{v:.3f}" for v in values),
+                               low=min(values), high=max(values)))
+    print(f"{where}; 64 channels per layer at most")
+    print("| measure | value | target | met | detail |\n|---|---|---|---|---|")
+    for row in rows:
+        span = f" [{row['low']:.3g}, {row['high']:.3g}]" if row["low"] is not None else ""
+        print(f"| {row['measure']} | {row['value']:.3g} {row['unit']}{span} | {row['target']} | {row['met']} | "
+              f"{row['detail']} |")
+    write_rows(args.json, SUITE, rows, model=args.model, layers=LAYERS, inputs=len(images))
 
 
 if __name__ == "__main__":

@@ -50,9 +50,11 @@ def test_stats_put_each_channels_dataset_examples_in_the_page(digits, tmp_path, 
     out = tmp_path / "with-stats.html"
     assert main(["report", "builtin:digits", digits[0], "-o", str(out), "--max-channels", "4",
                  "--stats", str(scan), "--examples", "2"]) == 0
-    examples = page_data(out.read_text())["examples"]
+    data = page_data(out.read_text())
+    examples, pictures = data["examples"], data["pictures"]
     assert sorted(examples) == ["conv1", "conv2"] and sorted(examples["conv2"], key=int) == ["0", "1", "2", "3"]
-    assert all(len(shown) == 2 and shown[0]["src"].startswith("data:image/png;base64,")
+    assert len(set(pictures)) == len(pictures), "each picture once"
+    assert all(len(shown) == 2 and pictures[shown[0]["picture"]].startswith("data:image/png;base64,")
                and "MISMATCH" not in shown[0]["caption"] for shown in examples["conv2"].values())
 
 

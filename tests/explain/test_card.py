@@ -123,7 +123,7 @@ def test_the_report_shows_the_cards_when_their_channel_is_clicked(digits_card, d
     shown = data["examples"]["conv2"]["5"]
     assert [item["caption"] for item in shown] == ["channel card of conv2 channel 5"] + [
         f"#{e['rank'] + 1} {e['source']}" for _, e in digits_card.examples]
-    png = base64.b64decode(shown[0]["src"].split(",", 1)[1])
+    png = base64.b64decode(data["pictures"][shown[0]["picture"]].split(",", 1)[1])
     with Image.open(io.BytesIO(png)) as picture:
         np.testing.assert_array_equal(np.asarray(picture.convert("RGB")), digits_card.picture())
     assert len(data["examples"]["conv1"]["2"]) == 3

@@ -56,7 +56,7 @@ def test_report_opens_offline_and_a_channel_shows_the_value_under_the_cursor(bro
         page.mouse.move(canvas["x"] + (x + 0.5) * canvas["width"] / w, canvas["y"] + (y + 0.5) * canvas["height"] / h)
         page.locator("#ls-v-value", has_text=f"x {x}, y {y}:").wait_for()
         shown = float(page.get_attribute("#ls-v-value", "data-value"))
-        step = (view.hi[2] - view.lo[2]) / 251
+        step = view.level_step * (view.hi[2] - view.lo[2]) / 251  # the report's grids use every 2nd level
         assert shown == pytest.approx(float(truth[1, 2, y, x]), abs=step / 2 * 1.001)
     page.check("#ls-v-overlay")
     page.select_option("#ls-v-norm", "robust")
@@ -80,3 +80,27 @@ def test_hostile_names_are_shown_as_text_and_never_run(browser, hostile):
     assert page.locator("#ls-v-title").inner_text() == f"{HOSTILE} · channel 0"
     assert page.evaluate("typeof self.pwned") == "undefined"
     assert watch.problems == [] and watch.dialogs == []
+
+
+def test_a_map_larger_than_its_grid_opens_as_block_means_with_their_values(browser, tmp_path):
+    """64 channels of 96x96 in a grid drawn ~300 pixels wide: tiles of 32x32, each pixel the mean of a 3x3 block."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 64, 3, padding=1))
+    x = torch.rand(1, 3, 96, 96)
+    result = ls.report(model, x, out=tmp_path / "big.html", diagnosis=False)
+    view = result.page.layers[0]
+    assert (view.geometry["pool"], view.geometry["map_w"]) == (3, 32)
+    truth = model(x)[0, 5].detach().double().numpy().reshape(32, 3, 32, 3).mean(axis=(1, 3))  # block means
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    watch = Watch(page)
+    page.goto(result.path.as_uri())
+    page.mouse.click(*tile_center(page, 'img.ls-grid[data-layer="0"][data-input="0"]', 5, view.geometry))
+    page.locator("#ls-v-sub", has_text="each pixel the mean of 3x3").wait_for()
+    canvas = page.locator("#ls-v-canvas").bounding_box()
+    step = view.level_step * (view.hi[5] - view.lo[5]) / 251
+    for px, py in [(0, 0), (31, 7), (12, 30)]:
+        page.mouse.move(canvas["x"] + (px + 0.5) * canvas["width"] / 32, canvas["y"] + (py + 0.5) * canvas["height"] / 32)
+        page.locator("#ls-v-value", has_text=f"x {px}, y {py} (the mean of the layer's x {3 * px}-{3 * px + 2}").wait_for()
+        shown = float(page.get_attribute("#ls-v-value", "data-value"))
+        assert shown == pytest.approx(truth[py, px], abs=step / 2 * 1.001)
+    assert watch.problems == []

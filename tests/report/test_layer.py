@@ -8,7 +8,7 @@ import torch
 
 from layerscope.diagnosis import diagnose
 from layerscope.render.colormap import BACKGROUND, NONFINITE
-from layerscope.reporting.layer import layer_view
+from layerscope.reporting.layer import REPORT_DISPLAY, Display, layer_view
 
 from .helpers import grid_indices
 
@@ -23,6 +23,7 @@ def tiles(view, index):
         y0 = g["top"] + (pos // g["cols"]) * g["cell_h"]
         tile = levels[y0 : y0 + g["map_h"] : g["scale"], x0 : x0 + g["map_w"] : g["scale"]].astype(np.float64)
         values = view.lo[pos] + tile / 251 * (view.hi[pos] - view.lo[pos])
+        assert (tile[tile < 252] % view.level_step == 0).all()
         out.append(np.where(tile < 252, values, np.nan))
     return out
 
@@ -43,6 +44,26 @@ def test_values_read_back_from_the_png_are_the_activations(shape, fields):
             read = tiles(view, i)[pos][: truth.shape[0]]
             half_step = (view.hi[pos] - view.lo[pos]) / 251 / 2
             np.testing.assert_allclose(read, truth, atol=half_step * 1.0001 + 1e-9)
+
+
+def test_maps_larger_than_the_grid_is_shown_read_back_as_their_block_means():
+    torch.manual_seed(0)
+    x = torch.randn(2, 70, 112, 112) * torch.arange(1, 71.0)[None, :, None, None]
+    view = layer_view("conv", x, display=REPORT_DISPLAY)  # 64 tiles of a 320-pixel grid: 28x28, blocks of 4x4
+    g = view.geometry
+    assert (g["pool"], g["map_w"], g["map_h"], view.level_step) == (4, 28, 28, 2)
+    truth = torch.nn.functional.avg_pool2d(x, 4).double().numpy()
+    for i in range(2):
+        for pos in (0, 17, 63):
+            half_step = view.level_step * (view.hi[pos] - view.lo[pos]) / 251 / 2
+            np.testing.assert_allclose(tiles(view, i)[pos], truth[i, pos], atol=half_step * 1.0001 + 1e-6)
+
+
+@pytest.mark.parametrize("shape, pool", [((1, 64, 56, 56), 2), ((1, 64, 28, 28), 1), ((1, 4, 112, 112), 1),
+                                         ((1, 64, 30, 45), 3), ((1, 64, 41, 41), 2), ((1, 64, 1, 500), 1)])
+def test_the_block_size_fits_the_grid_and_divides_the_map_where_it_can(shape, pool):
+    assert Display(320).pool(shape[2], shape[3], shape[1]) == pool
+    assert layer_view("conv", torch.rand(*shape), display=Display(320)).geometry["pool"] == pool
 
 
 def test_each_channel_has_one_range_shared_by_the_inputs():

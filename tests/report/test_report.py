@@ -147,6 +147,18 @@ def test_sections_and_examples_plug_in(model):
         ls.report(model, torch.rand(1, 3, 12, 12), sections=["text"])
 
 
+
+def test_a_picture_many_examples_show_is_embedded_once(model):
+    """A deep layer's receptive field is the whole input: its examples once carried the same image hundreds of times."""
+    photo = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    x = torch.rand(1, 3, 12, 12)
+    one = ls.report(model, x, examples={"1": {0: [Example(photo, "a")]}}, diagnosis=False).html
+    many = ls.report(model, x, examples={"1": {c: [Example(photo, f"{c}{k}") for k in range(6)] for c in range(4)}},
+                     diagnosis=False).html
+    data = page_data(many)
+    assert len(data["pictures"]) == 1 and {e["picture"] for shown in data["examples"]["1"].values() for e in shown} == {0}
+    assert len(many) - len(one) < len(data["pictures"][0]) / 4
+
 def test_jupyter_reprs_use_the_same_components(model):
     x = torch.rand(1, 3, 12, 12)
     acts = ls.capture(model, x)

@@ -19,8 +19,8 @@ from ..io.predictions import top_predictions
 from ..render.options import RenderOptions
 from ..render.views import VIEWS as RENDER_VIEWS
 from ..run import LayerMaps, Run, RunOptions, Subject
-from .images import data_uri, seen_image
-from .layer import OWN_VIEWS, LayerView, layer_view, with_pictures
+from .images import photo_uri, seen_image
+from .layer import OWN_VIEWS, REPORT_DISPLAY, LayerView, layer_view, with_pictures
 from .options import ReportOptions, check_views
 from .page import InputCard, Page, model_card
 from .sections import examples_section
@@ -140,7 +140,7 @@ def _cards(names, sources, notes, batch, preprocessing, predictions) -> list[Inp
     cards = []
     for i, name in enumerate(names):
         seen = seen_image(batch[i], preprocessing) if batch is not None else None
-        cards.append(InputCard(name, str(sources[i]), list(notes[i]), data_uri(seen) if seen is not None else None,
+        cards.append(InputCard(name, str(sources[i]), list(notes[i]), photo_uri(seen) if seen is not None else None,
                                predictions[i] if predictions else None))
     return cards
 
@@ -160,5 +160,5 @@ def _views(reader: LayerMaps, tensors: Any, records: dict, size: Any, render: Re
                                        if name in found else {})), None))
             continue
         views.append((layer_view(name, maps, module_type=record["module_type"], options=render,
-                                 diagnosis=found.get(name)), maps.maps))
+                                 diagnosis=found.get(name), display=REPORT_DISPLAY), maps.maps))
     return views

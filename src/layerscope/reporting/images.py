@@ -3,6 +3,9 @@
 >>> import numpy as np, torch
 >>> data_uri(np.zeros((2, 2, 3), np.uint8))[:28]
 'data:image/png;base64,iVBORw'
+>>> photo = np.random.default_rng(0).integers(0, 256, (96, 96, 3), dtype=np.uint8)
+>>> photo_uri(photo)[:23], photo_uri(np.zeros((96, 96, 3), np.uint8))[:22]  # noise: JPEG; flat: PNG is smaller
+('data:image/jpeg;base64,', 'data:image/png;base64,')
 >>> from layerscope.io import Preprocessing
 >>> seen = seen_image(torch.zeros(3, 2, 2), Preprocessing(None, None, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 3))
 >>> seen.shape, int(seen[0, 0, 0])  # 0 * 0.25 + 0.5 -> 128
@@ -23,7 +26,9 @@ from ..errors import InputError
 from ..io.preprocess import Preprocessing
 from ..render.png import encode_png
 
-__all__ = ["data_uri", "png_bytes", "seen_image", "thumbnail"]
+__all__ = ["data_uri", "photo_uri", "png_bytes", "seen_image", "thumbnail"]
+
+PHOTO_QUALITY = 90  # JPEG quality of a photo shown as the input (the maps are never lossy)
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -51,6 +56,20 @@ def png_bytes(image: Any) -> bytes:
 def data_uri(image: Any) -> str:
     """``data:image/png;base64,...`` of anything :func:`png_bytes` takes."""
     return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+
+
+def photo_uri(image: np.ndarray) -> str:
+    """The data URI of an (H, W[, 3]) uint8 photo: PNG, or JPEG (quality 90) where that is smaller. For the pictures
+    of the inputs, which are looked at (and drawn under an overlay), never read back as values."""
+    png = png_bytes(image)
+    if image.ndim != 3 or min(image.shape[:2]) < 32:
+        return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=PHOTO_QUALITY)
+    kind, data = ("jpeg", buffer.getvalue()) if buffer.tell() < len(png) else ("png", png)
+    return f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii")
 
 
 def seen_image(tensor: torch.Tensor, preprocessing: Any) -> Optional[np.ndarray]:

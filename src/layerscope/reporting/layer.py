@@ -25,25 +25,55 @@ import torch
 
 from ..core.layout import Maps
 from ..errors import InputError
-from ..render._viewkit import colored_map
 from ..render.channels import pick_channels, selection_text
 from ..render.colormap import LEVELS, palette, resolve_cmap
 from ..render.font import GLYPH_HEIGHT, GLYPH_WIDTH
 from ..render.grid import render_grids
-from ..render.normalize import Normalization, display_ranges, mode_info
+from ..render.normalize import Normalization, display_ranges, mode_info, quantize
 from ..render.strips import colorbar_strip
 from ..render.options import RenderOptions
 from ..render.png import encode_png
 from ..render.views import VIEWS as RENDER_VIEWS
 from ..run.maps import LayerMaps
 
-__all__ = ["LayerView", "layer_view", "with_pictures", "REPORT_OPTIONS", "FLAG_KINDS", "OWN_VIEWS"]
+__all__ = ["LayerView", "layer_view", "with_pictures", "REPORT_OPTIONS", "FLAG_KINDS", "OWN_VIEWS", "Display",
+           "REPORT_DISPLAY"]
 
 OWN_VIEWS = ("grid", "mean")  # the pictures the report and the explorer draw their own way (interactive grids, shared-scale means)
 
 REPORT_OPTIONS = RenderOptions(max_channels=64, padding=1)  # the report's: the first 64 channels per layer
 FLAG_KINDS = ("dead", "uniform", "noisy", "saturated", "nonfinite")  # drawn on the grids, in this order
 STRIP_HEIGHT = 8  # rows a 1-pixel-high map (a vector, a Conv1d channel) is stretched to
+
+
+@dataclass(frozen=True)
+class Display:
+    """How big a grid is drawn. ``width``: pixels a grid is about as wide as on the page; maps whose tiles would be
+    larger are averaged over ``k x k`` blocks (the smallest ``k`` that fits, preferring one that divides the map) so a
+    grid holds no more pixels than it is shown with. ``level_step``: the grids use every ``level_step``-th of the
+    252 colour levels (2: 126 levels, a value read back to 1/251 of its channel's range; noise-like maps compress by
+    about a bit per pixel less). ``Display()``: full resolution, every level (the explorer's).
+
+    >>> Display(320).pool(112, 112, 64), Display(320).pool(28, 28, 64), Display(320).pool(112, 112, 4)
+    (4, 1, 1)
+    """
+
+    width: Optional[int] = None
+    level_step: int = 1
+
+    def pool(self, height: int, width: int, count: int) -> int:
+        """The block size ``k`` for ``count`` maps of ``height x width`` (1: as they are)."""
+        if self.width is None or height <= 1:
+            return 1
+        cap = max(8, self.width // max(1, math.ceil(math.sqrt(count))))  # tiles per row of a square-ish grid
+        need = -(-max(height, width) // cap)
+        if need <= 1:
+            return 1
+        exact = [k for k in range(need, 2 * need + 1) if height % k == 0 and width % k == 0]
+        return exact[0] if exact else need
+
+
+REPORT_DISPLAY = Display(width=320, level_step=2)  # a grid cell of the report is 240-330 CSS pixels wide
 
 
 @dataclass(frozen=True)
@@ -79,6 +109,7 @@ class LayerView:
     scale: bytes = b""  # the colour scale (a colorbar PNG with the value range or what the ends mean)
     flat: dict = field(default_factory=dict)  # shown position -> value: a round-off range, drawn flat on the layer scale
     selection: str = ""  # which channels are shown and why ("64 of 240 channels, ranked by mean activation")
+    level_step: int = 1  # the grids use levels 0, step, 2 * step ... (Display.level_step)
 
     @property
     def shape_text(self) -> str:
@@ -98,6 +129,7 @@ class LayerView:
             "cmap": self.cmap, "geometry": self.geometry, "levels": LEVELS,
             "flagged": {kind: list(pos) for kind, pos in self.flagged.items()},
             "flat": {str(pos): _finite(v) for pos, v in self.flat.items()}, "selection": self.selection,
+            "step": self.level_step,
         }
 
 
@@ -114,6 +146,7 @@ def layer_view(
     layout: Optional[str] = None,
     options: Optional[RenderOptions] = None,
     diagnosis: Any = None,
+    display: Optional[Display] = None,
     **fields: Any,
 ) -> LayerView:
     """Render ``tensor`` (the layer's output for N inputs, or its :class:`~layerscope.core.layout.Maps` made by a
@@ -126,7 +159,9 @@ def layer_view(
     ``layer``, ``robust``, ``signed``... likewise; ``global`` means ``layer`` unless a
     ``value_range`` is given), ``order`` and ``max_channels`` pick the same channels for every
     input (ranked on the mean over inputs), ``cmap`` colours them. ``diagnosis``: the layer's
-    :class:`~layerscope.diagnosis.LayerDiagnosis` (its verdict and flagged channels are shown).
+    :class:`~layerscope.diagnosis.LayerDiagnosis` (its verdict and flagged channels are shown). ``display``
+    (a :class:`Display`; None: full resolution, every level): maps larger than the grid is shown are averaged over
+    blocks first (the geometry's ``pool``), and everything after (ranges, grids, means) reads the averaged maps.
     """
     options = RenderOptions.of(REPORT_OPTIONS if options is None else options, **fields)
     shape = tensor.source_shape if isinstance(tensor, Maps) else tuple(tensor.shape)
@@ -138,14 +173,19 @@ def layer_view(
         maps = reader.maps(name, tensor.detach(), {"module_type": module_type}, input_size)
         if maps is None:
             return LayerView(**base, **verdict, error=reader.skipped[name])
+    display = display or Display()
     values = maps.maps.float()
     if values.shape[-2] == 1:
         values = values.expand(-1, -1, STRIP_HEIGHT, -1)
-    index = pick_channels(values.mean(0), options.order, options.max_channels or None).cpu()
+    ranked = values[0] if options.order == "index" else values.mean(0)  # ranked on the mean over the inputs
+    index = pick_channels(ranked, options.order, options.max_channels or None).cpu()  # on the full maps
+    pool = display.pool(int(maps.maps.shape[-2]), int(values.shape[-1]), len(index))
+    if pool > 1:  # every channel: the layer modes read the whole layer
+        values = torch.nn.functional.avg_pool2d(values, pool, ceil_mode=True)
     shown = values[:, index]
     lo, hi, mode, flat = _ranges(values, index, options)
     cmap = resolve_cmap(options.cmap, signed=mode_info(mode).signed)
-    grids = render_grids(_unit(shown, lo, hi), options.replace(
+    grids = render_grids(_unit(shown, lo, hi, display.level_step), options.replace(
         normalize="global", value_range=(0.0, 1.0), percentiles=None, max_channels=0, order="index",
         caption=False, colorbar=False, cmap=cmap), layer=name, numbers=index.tolist())
     means, mean_range = _means(values)
@@ -153,10 +193,11 @@ def layer_view(
     flagged, hidden = _flags(diagnosis, channels)
     return LayerView(
         **base, **verdict, layout=maps.layout, notes=tuple(maps.notes), channels=channels, flat=flat,
-        selection=selection_text(len(channels), int(values.shape[1]), options.order),
+        selection=selection_text(len(channels), int(maps.maps.shape[1]), options.order),
         total_channels=int(values.shape[1]), lo=tuple(lo.tolist()), hi=tuple(hi.tolist()), mode=mode, cmap=cmap,
-        grids=tuple(g.png_bytes() for g in grids), scale=_scale(lo, hi, mode, cmap, options.percentiles), means=means, mean_range=mean_range,
-        geometry=_geometry(grids[0], channels, options.padding), flagged=flagged, hidden_flags=hidden,
+        grids=tuple(encode_png(g.indices, palette=g.palette, paeth=True) for g in grids), scale=_scale(lo, hi, mode, cmap, options.percentiles), means=means,
+        mean_range=mean_range, geometry=_geometry(grids[0], channels, options.padding, pool),
+        flagged=flagged, hidden_flags=hidden, level_step=display.level_step,
     )
 
 
@@ -209,12 +250,23 @@ def _ranges(maps: torch.Tensor, index: torch.Tensor, options: RenderOptions
     return ranges.lo[0].double().cpu(), ranges.hi[0].double().cpu(), mode, flat
 
 
-def _unit(maps: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
-    """``maps`` scaled so that each channel's ``[lo, hi]`` is ``[0, 1]`` (flat channels: 0); NaN stays NaN."""
-    lo_ = lo.to(maps.device, torch.float32)[None, :, None, None]
-    span = (hi - lo).to(maps.device, torch.float32)[None, :, None, None]
-    unit = (maps - lo_) / torch.where(span > 0, span, torch.ones_like(span))
-    return torch.where(span > 0, unit, torch.zeros_like(unit).masked_fill(~torch.isfinite(maps), float("nan")))
+def _unit(maps: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, step: int = 1) -> torch.Tensor:
+    """``maps`` scaled so that each channel's ``[lo, hi]`` is ``[0, 1]`` (flat channels: 0); NaN stays NaN. With
+    ``step > 1`` the values are snapped to the levels ``0, step, 2 * step ...`` (``k * step / 251``). In numpy: a few
+    passes over display-sized maps, where torch's per-operation cost (threads) would dominate."""
+    x = maps.detach().cpu().numpy()
+    low = lo.numpy().astype(np.float32)[None, :, None, None]
+    span = (hi - lo).numpy().astype(np.float32)[None, :, None, None]
+    with np.errstate(all="ignore"):  # NaN and infinite values stay non-finite, marked when quantized
+        unit = (x - low) / np.where(span > 0, span, np.float32(1))
+        unit = np.where(span > 0, unit, unit * np.float32(0))  # flat: 0, NaN where the map is not finite
+        if step > 1:
+            top = LEVELS - 1
+            np.round(unit * np.float32(top / step), out=unit)
+            unit *= step
+            np.clip(unit, 0, top // step * step, out=unit)
+            unit /= np.float32(top)
+    return torch.from_numpy(unit)
 
 
 def _scale(lo: torch.Tensor, hi: torch.Tensor, mode: str, cmap: str, percentiles: Any) -> bytes:
@@ -224,15 +276,22 @@ def _scale(lo: torch.Tensor, hi: torch.Tensor, mode: str, cmap: str, percentiles
 
 
 def _means(values: torch.Tensor) -> tuple[tuple[bytes, ...], tuple[float, float]]:
-    """Mean over channels per input, coloured on one range shared by the inputs."""
+    """Mean over channels per input, coloured on one range shared by the inputs (palette PNGs)."""
     means = values.mean(1)
     finite = means[torch.isfinite(means)]
     pair = (float(finite.min()), float(finite.max())) if finite.numel() else (0.0, 0.0)
-    size = tuple(means.shape[-2:])
-    pictures = tuple(
-        encode_png(colored_map(m, size, normalize="global", value_range=pair)) for m in means
-    )
-    return pictures, pair
+    levels, _ = quantize(means[:, None], "global", value_range=pair)
+    table = palette(resolve_cmap(None))
+    return tuple(_smaller_png(level[0].cpu().numpy(), table) for level in levels), pair
+
+
+def _smaller_png(levels: np.ndarray, table: np.ndarray) -> bytes:
+    """A palette PNG, or the RGB one where that is smaller (a small map: the 768-byte palette outweighs it)."""
+    indexed = encode_png(levels, palette=table)
+    if levels.size * 3 > len(indexed):
+        return indexed
+    rgb = encode_png(table[levels])
+    return rgb if len(rgb) < len(indexed) else indexed
 
 
 def _flags(diagnosis: Any, channels: Sequence[int]) -> tuple[dict[str, list[int]], int]:
@@ -250,9 +309,10 @@ def _flags(diagnosis: Any, channels: Sequence[int]) -> tuple[dict[str, list[int]
     return flagged, len(hidden)
 
 
-def _geometry(grid: Any, channels: Sequence[int], padding: int) -> dict[str, int]:
+def _geometry(grid: Any, channels: Sequence[int], padding: int, pool: int = 1) -> dict[str, int]:
     """Where tile ``k`` sits in a grid image: column ``k % cols``, row ``k // cols``, cells of
-    ``cell_w x cell_h`` pixels, the (scaled) map of ``map_w x map_h`` at ``(left, top)`` inside its cell."""
+    ``cell_w x cell_h`` pixels, the (scaled) map of ``map_w x map_h`` at ``(left, top)`` inside its cell; each of its
+    pixels is the mean of a ``pool x pool`` block of the layer's map."""
     rows, cols = grid.meta.layout
     map_h, map_w = (s * grid.meta.scale for s in grid.meta.map_size)
     band = GLYPH_HEIGHT + 1 if grid.meta.labels else 0  # the channel numbers above each map
@@ -262,4 +322,5 @@ def _geometry(grid: Any, channels: Sequence[int], padding: int) -> dict[str, int
     if (width, height) != (cols * cell_w + padding, rows * cell_h + padding):  # pragma: no cover - a render change
         raise RuntimeError(f"unexpected grid geometry {width}x{height} for {rows}x{cols} tiles of {map_w}x{map_h}")
     return {"width": width, "height": height, "rows": rows, "cols": cols, "count": len(channels), "cell_w": cell_w,
-            "cell_h": cell_h, "left": padding, "top": padding + band, "map_w": map_w, "map_h": map_h, "scale": grid.meta.scale}
+            "cell_h": cell_h, "left": padding, "top": padding + band, "map_w": map_w, "map_h": map_h, "scale": grid.meta.scale,
+            "pool": pool}

@@ -16,7 +16,7 @@ from .images import data_uri
 from .layer import LayerView
 from .sections import Section
 
-__all__ = ["Page", "InputCard", "VIEWS", "model_card"]
+__all__ = ["Page", "InputCard", "VIEWS", "model_card", "shared_pictures"]
 
 VIEWS = ("grid", "mean", "diagnostics", "predictions")  # the parts a report can show (all by default)
 
@@ -82,14 +82,16 @@ class Page:
         ]
 
     def data(self) -> dict[str, Any]:
-        """The page script's JSON: layers (numbers, names), inputs, palettes, dataset examples."""
+        """The page script's JSON: layers (numbers, names), inputs, palettes, dataset examples (each of their
+        pictures once, in ``pictures``; an example names its own by index, ``picture``)."""
         cmaps = tuple(sorted({v.cmap for v in self.layers}))
         shown = {v.name for v in self.layers}  # examples of layers the page does not show would be dead weight
+        examples, pictures = shared_pictures({name: found for name, found in (self.examples or {}).items()
+                                              if name in shown})
         return {
             "mode": "report", "layers": [v.data() for v in self.layers],
             "inputs": [{"name": item.name} for item in self.inputs],
-            "palettes": palettes_hex(cmaps),
-            "examples": {name: found for name, found in (self.examples or {}).items() if name in shown},
+            "palettes": palettes_hex(cmaps), "examples": examples, "pictures": pictures,
         }
 
     def nav(self) -> list[tuple[str, str]]:
@@ -115,6 +117,22 @@ class Page:
         count = len(self.layers)
         mean = ", with each input's mean map over channels" if "mean" in self.views and self.inputs else ""
         return f"{count} layer{'s' if count != 1 else ''} in the order they ran{mean}."
+
+
+def shared_pictures(examples: dict[str, dict[str, list[dict]]]) -> tuple[dict, list[str]]:
+    """``examples`` (:func:`~.sections.as_examples`' dicts) with each picture (``src``) replaced by its index in a
+    list of the distinct pictures: a picture many examples show (a whole input, the receptive field of a deep
+    layer) is embedded once.
+
+    >>> same = {"src": "data:image/png;base64,AAAA", "caption": "a"}
+    >>> shared_pictures({"conv": {"0": [same], "1": [same, {**same, "src": "data:image/png;base64,BBBB"}]}})
+    ({'conv': {'0': [{'caption': 'a', 'picture': 0}], '1': [{'caption': 'a', 'picture': 0}, {'caption': 'a', 'picture': 1}]}}, ['data:image/png;base64,AAAA', 'data:image/png;base64,BBBB'])
+    """
+    index: dict[str, int] = {}
+    out = {layer: {channel: [{**{k: v for k, v in item.items() if k != "src"},
+                              "picture": index.setdefault(item["src"], len(index))} for item in items]
+                   for channel, items in channels.items()} for layer, channels in examples.items()}
+    return out, list(index)
 
 
 def _uri(data: Optional[bytes]) -> Optional[str]:

@@ -5,7 +5,8 @@
 "use strict";
 const LEVELS = 252, NONFINITE = 252;
 const DATA = JSON.parse(document.getElementById("ls-data").textContent);
-const store = { layers: DATA.layers || [], inputs: DATA.inputs || [], examples: DATA.examples || {}, palettes: {} };
+const store = { layers: DATA.layers || [], inputs: DATA.inputs || [], examples: DATA.examples || {},
+  pictures: DATA.pictures || [], palettes: {} };
 for (const [name, hex] of Object.entries(DATA.palettes || {})) {
   const table = new Uint8Array(hex.length / 2);
   for (let i = 0; i < table.length; i++) table[i] = parseInt(hex.substr(2 * i, 2), 16);
@@ -99,7 +100,7 @@ async function channelValues(layerIndex, input, pos) {
     const level = png.indices[(y0 + y * g.scale) * png.width + x0 + x * g.scale];
     values[y * w + x] = level < LEVELS ? lo + (level / (LEVELS - 1)) * (hi - lo) : NaN;
   }
-  return { values, w, h, step: (hi - lo) / (LEVELS - 1) / 2 };
+  return { values, w, h, step: (hi - lo) / (LEVELS - 1) / 2 * (layer.step || 1), pool: g.pool || 1 };
 }
 
 function percentile(sorted, q) {
@@ -169,7 +170,8 @@ async function drawViewer() {
   canvas.style.imageRendering = overlay ? "auto" : "pixelated";
   drawColorbar(palette);
   $("ls-v-title").replaceChildren(isolated(layer.name), ` · channel ${channel}`);
-  $("ls-v-sub").textContent = ` ${state.pos + 1} of ${layer.channels.length} shown (${layer.total} in the layer) · ${data.w}x${data.h}`;
+  $("ls-v-sub").textContent = ` ${state.pos + 1} of ${layer.channels.length} shown (${layer.total} in the layer) · ${data.w}x${data.h}` +
+    (data.pool > 1 ? ` (each pixel the mean of ${data.pool}x${data.pool} of the layer's map)` : "");
   const flags = Object.entries(layer.flagged || {}).filter(([, list]) => list.includes(state.pos)).map(([kind]) => kind);
   const flat = (layer.flat || {})[state.pos] ?? undefined;
   $("ls-v-flags").textContent = (flags.length ? `flagged by the diagnosis: ${flags.join(", ")}` : "") +
@@ -201,9 +203,10 @@ function drawExamples(layerName, channel) {
   head.textContent = "Top dataset examples";
   holder.append(head);
   for (const item of items) {
-    if (!String(item.src).startsWith("data:image/")) continue;
+    const src = String(item.src ?? store.pictures[item.picture]);  // each picture once, in DATA.pictures
+    if (!src.startsWith("data:image/")) continue;
     const fig = document.createElement("figure"), img = document.createElement("img"), cap = document.createElement("figcaption");
-    img.src = item.src; img.alt = item.caption;
+    img.src = src; img.alt = item.caption;
     cap.textContent = item.score == null ? item.caption : `${item.caption} (${fmt(item.score)})`;
     fig.append(img, cap);
     if (item.box) img.addEventListener("load", () => {
@@ -236,7 +239,8 @@ function onValue(event) {
   if (x < 0 || y < 0 || x >= data.w || y >= data.h) return;
   const v = data.values[y * data.w + x];
   const out = $("ls-v-value");
-  out.textContent = `x ${x}, y ${y}: ${Number.isFinite(v) ? `${fmt(v)} ± ${fmt(data.step)}` : "NaN/Inf"}`;
+  const k = data.pool, block = k > 1 ? ` (the mean of the layer's x ${x * k}-${x * k + k - 1}, y ${y * k}-${y * k + k - 1})` : "";
+  out.textContent = `x ${x}, y ${y}${block}: ${Number.isFinite(v) ? `${fmt(v)} ± ${fmt(data.step)}` : "NaN/Inf"}`;
   out.dataset.value = Number.isFinite(v) ? String(v) : "nan";
 }
 
@@ -280,4 +284,9 @@ function showError(err) {
   out.textContent = `could not draw this channel: ${err && err.message ? err.message : err}`;
 }
 
+// each mean map is embedded once, in the overview table; the layer sections show the same picture
+for (const img of document.querySelectorAll("img.ls-mean[data-copy]")) {
+  const source = document.querySelector(`.ls-thumb img[data-mean="${img.dataset.copy}"]`);
+  if (source) img.src = source.getAttribute("src");
+}
 wireViewer();
