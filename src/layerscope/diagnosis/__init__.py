@@ -6,7 +6,7 @@
 (['input.noise', 'input.unknown'], 'unclear')
 """
 
-from .api import diagnose
+from .api import DiagnosisStream, diagnose
 from .expr import FIELDS, Gate, parse_gate
 from .inputs import InputStats, check_inputs, swap_confidence
 from .metrics import activation_bounds
@@ -16,6 +16,7 @@ from .thresholds import Thresholds
 
 __all__ = [
     "diagnose",
+    "DiagnosisStream",
     "DiagnoseOptions",
     "Diagnosis",
     "LayerDiagnosis",

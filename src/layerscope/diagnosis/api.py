@@ -40,7 +40,7 @@ from .thresholds import Thresholds
 from .verdict import judge
 from .weights import weight_evidence
 
-__all__ = ["diagnose"]
+__all__ = ["diagnose", "DiagnosisStream"]
 
 
 class _Maps(LayerMaps):
@@ -162,35 +162,74 @@ def diagnose(
 
 
 def _diagnose(subject: Subject, run: Run, opts: DiagnoseOptions) -> Diagnosis:
-    loaded, t = subject.loaded, opts.thresholds
-    own, used, certain = preprocessings(loaded)
-    expected = own if certain or used is None else used
-    floor = t.constant_std / min(expected.std) if expected is not None else t.constant_std
-    stream = _Stream(subject, t, InputStats(t.grayscale_corr, floor, t.input_noise), ClassifierOutputs(opts.predictions),
-                     rank=opts.effective_rank)
-    feed = stream.consume(run)
-    weights = weight_evidence(subject.module, t)  # data-free: read first, so the layers are judged knowing it
-    layer_results = [_finish(layer, t, weights.label == "trained") for layer in stream.state.values()]
-    notes = [f"{name}: not diagnosed: {why}" for name, why in stream.maps.skipped.items()]
-    raw = [(r.path, r.original_mode, r.original_size) for r in feed.images]
-    sample = first_inputs(stream.kept, max(t.channel_order_inputs, t.bn_inputs))
-    findings, more = input_findings(loaded, stream.input_stats, sample, t, raw_images=raw or None,
-                                    channel_order=_channel_order if opts.channel_order else None,
-                                    decoded=bool(raw) and len(raw) == feed.count)
-    notes += more
-    if not opts.channel_order:  # the user's choice covers the BatchNorm check of the channel order too
-        findings = [f for f in findings if f.code != "input.channel_order"]
-    notes += skipped_note(feed.skipped, len(raw) or feed.count) + first_nonfinite(layer_results)
-    judged = tendency(layer_results, t, stream.input_stats, stream.outputs, subject.module, weights)
-    return Diagnosis(loaded.spec, feed.count, findings, layer_results, judged, t,
-                     notes, preprocessing=loaded.preprocessing.to_dict(),
-                     native_preprocessing=loaded.native_preprocessing.to_dict(), weights=loaded.weights,
-                     checkpoint=checkpoint_of(loaded), skipped=list(feed.skipped),
-                     predictions=stream.outputs.predictions)
+    stream = DiagnosisStream(subject, opts)
+    for step in run:
+        stream.update(step)
+    return stream.result(run.feed)
+
+
+class DiagnosisStream:
+    """A diagnosis fed by a run someone else drives: ``update(step)`` for each
+    :class:`~layerscope.run.Step`, then ``result(feed)``.
+
+    What :func:`diagnose` does inside, for a verb that already runs the model on the inputs (the report
+    renders and judges the layers of one forward, not two). The steps must come from a
+    :class:`~layerscope.run.Run` of the same ``subject``; ``options``: a
+    :class:`~layerscope.diagnosis.options.DiagnoseOptions` (default: the defaults).
+
+    >>> import torch, torch.nn as nn
+    >>> from layerscope.run import Run, RunOptions
+    >>> subject = Subject.of(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU()))
+    >>> run = Run(subject, torch.randn(8, 1, 16, 16), RunOptions(progress=False))
+    >>> stream = DiagnosisStream(subject)
+    >>> for step in run:
+    ...     stream.update(step)
+    >>> stream.result(run.feed).inputs
+    8
+    """
+
+    def __init__(self, subject: Subject, options: Optional[DiagnoseOptions] = None) -> None:
+        self.subject, self.options = subject, DiagnoseOptions.of(options)
+        t = self.options.thresholds
+        own, used, certain = preprocessings(subject.loaded)
+        expected = own if certain or used is None else used
+        floor = t.constant_std / min(expected.std) if expected is not None else t.constant_std
+        self._stream = _Stream(subject, t, InputStats(t.grayscale_corr, floor, t.input_noise),
+                               ClassifierOutputs(self.options.predictions), rank=self.options.effective_rank)
+
+    def update(self, step: Step) -> None:
+        """Judge one step's batch: its layers' statistics, the input checks' and the outputs' confidence."""
+        self._stream.step(step)
+
+    def result(self, feed: Feed) -> Diagnosis:
+        """The :class:`~layerscope.diagnosis.Diagnosis` of every step given (``feed``: the run's, for its count,
+        its images and what it skipped)."""
+        if feed.count == 0:
+            raise InputError("No inputs were given to diagnose (an empty tensor or an empty iterable).")
+        subject, opts, stream = self.subject, self.options, self._stream
+        loaded, t = subject.loaded, opts.thresholds
+        weights = weight_evidence(subject.module, t)  # data-free: read first, so the layers are judged knowing it
+        layer_results = [_finish(layer, t, weights.label == "trained") for layer in stream.state.values()]
+        notes = [f"{name}: not diagnosed: {why}" for name, why in stream.maps.skipped.items()]
+        raw = [(r.path, r.original_mode, r.original_size) for r in feed.images]
+        sample = first_inputs(stream.kept, max(t.channel_order_inputs, t.bn_inputs))
+        findings, more = input_findings(loaded, stream.input_stats, sample, t, raw_images=raw or None,
+                                        channel_order=_channel_order if opts.channel_order else None,
+                                        decoded=bool(raw) and len(raw) == feed.count)
+        notes += more
+        if not opts.channel_order:  # the user's choice covers the BatchNorm check of the channel order too
+            findings = [f for f in findings if f.code != "input.channel_order"]
+        notes += skipped_note(feed.skipped, len(raw) or feed.count) + first_nonfinite(layer_results)
+        judged = tendency(layer_results, t, stream.input_stats, stream.outputs, subject.module, weights)
+        return Diagnosis(loaded.spec, feed.count, findings, layer_results, judged, t,
+                         notes, preprocessing=loaded.preprocessing.to_dict(),
+                         native_preprocessing=loaded.native_preprocessing.to_dict(), weights=loaded.weights,
+                         checkpoint=checkpoint_of(loaded), skipped=list(feed.skipped),
+                         predictions=stream.outputs.predictions)
 
 
 class _Stream:
-    """Consumes a run once, feeding each layer's accumulator, the input checks and the output's confidence."""
+    """Takes a run's steps once, feeding each layer's accumulator, the input checks and the output's confidence."""
 
     def __init__(self, subject: Subject, t: Thresholds, input_stats: InputStats, outputs: ClassifierOutputs,
                  rank: bool = False) -> None:
@@ -199,13 +238,6 @@ class _Stream:
         self.modules = dict(subject.module.named_modules())
         self.state: dict[str, _Layer] = {}
         self.kept: list[torch.Tensor] = []
-
-    def consume(self, run: Run) -> Feed:
-        for step in run:
-            self.step(step)
-        if run.feed.count == 0:
-            raise InputError("No inputs were given to diagnose (an empty tensor or an empty iterable).")
-        return run.feed
 
     def step(self, step: Step) -> None:
         image = image_tensor(step.batch)

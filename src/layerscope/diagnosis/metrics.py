@@ -18,7 +18,6 @@ The measurements of the maps (noise score, spatial variance, peaks, effective ra
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np

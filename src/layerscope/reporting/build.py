@@ -3,7 +3,8 @@
 A consumer of the spine: the model is a :class:`~layerscope.run.Subject`, the inputs go through one
 :class:`~layerscope.run.Run` (they are shown side by side on a shared scale, so one report holds at most
 ``max_inputs``), layer tensors become maps through :class:`~layerscope.run.LayerMaps`, and the predictions
-are the subject's (the one rule); :func:`layerscope.diagnose` judges the same layers on the same inputs.
+are the subject's (the one rule); the diagnosis judges the same layers from the same forward
+(:class:`~layerscope.diagnosis.DiagnosisStream`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from ..diagnosis import diagnose
+from ..diagnosis import DiagnosisStream
 from ..errors import InputError
 from ..io.predictions import top_predictions
 from ..render.options import RenderOptions
@@ -37,6 +38,8 @@ class _Captured:
         limit = options.max_inputs
         inputs = inputs[None] if isinstance(inputs, torch.Tensor) and inputs.dim() == 3 else inputs
         self.run = Run(subject, inputs, run.replace(batch_size=limit), desc="report")
+        judging = options.diagnosis is True and "diagnostics" in options.views
+        self.stream = DiagnosisStream(subject) if judging else None  # judged from this very forward, not another
         batches, tensors, records, self.predictions = [], {}, {}, []
         for step in self.run:
             if self.run.feed.count > limit:
@@ -48,6 +51,8 @@ class _Captured:
                 tensors.setdefault(name, []).append(tensor)
                 records.setdefault(name, step.acts.describe(name))
             self.predictions += step.predictions(PREDICTIONS)
+            if self.stream is not None:
+                self.stream.update(step)
         if not batches or not all(isinstance(b, torch.Tensor) and b.dim() == 4 for b in batches):
             raise InputError("A report renders images: give image files or an (N, C, H, W) tensor as inputs.")
         if len({tuple(b.shape[1:]) for b in batches}) > 1:
@@ -70,7 +75,7 @@ def page_from_model(subject: Subject, inputs: Any, options: ReportOptions, rende
     """Capture the subject's layers on ``inputs`` in one run and lay out the page."""
     seen = _Captured(subject, inputs, options, RunOptions.of(run))
     feed, batch = seen.run.feed, seen.batch
-    judged = _diagnosis(options, subject, batch)
+    judged = _diagnosis(options, seen)
     notes = [list(r.notes) for r in feed.images] if feed.images else [[] for _ in range(len(batch))]
     cards = _cards(_names(feed.sources), feed.sources, notes, batch, subject.preprocessing,
                    seen.predictions if "predictions" in options.views else None)
@@ -119,12 +124,12 @@ def _sections(options: ReportOptions) -> list:
     return ([listed] if listed else []) + list(options.sections)
 
 
-def _diagnosis(options: ReportOptions, subject: Subject, batch: torch.Tensor) -> Any:
+def _diagnosis(options: ReportOptions, seen: _Captured) -> Any:
     if options.diagnosis is False or "diagnostics" not in options.views:
         return None
     if options.diagnosis is not True:
         return options.diagnosis
-    return diagnose(subject, batch, run=RunOptions(batch_size=options.max_inputs, progress=False))
+    return seen.stream.result(seen.run.feed)
 
 
 def _pictured(views: list[tuple[LayerView, Any]], asked: Sequence[str], seen: Any) -> list[LayerView]:
