@@ -134,3 +134,12 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(side, says):
     with pytest.raises(ls.errors.ImageError, match=re.escape(says)):
         explorer.add_upload(bytes(data), "bomb.png", "image/png")
     assert explorer.held_bytes() == 0
+
+
+def test_a_picture_the_model_reads_whole_is_kept_at_most_1024_on_a_side_with_a_note(photos):
+    whole = ls.Preprocessing(None, None)  # no resize, no crop: the model takes the picture at its size
+    explorer = Explorer(ls.LoadedModel(nn.Sequential(nn.Conv2d(3, 2, 3, stride=8)), "tests:whole", whole),
+                        samples=False)
+    item = explorer.add_upload(photos[0], "photo.jpg", "image/jpeg")[0]
+    assert item.image.size == (1024, 683) and item.nbytes == 1024 * 683 * 3
+    assert "kept at 1024x683 (from 4500x3000)" in item.notes[-1]

@@ -221,13 +221,9 @@ class Explorer:
         before its crop; or the crop alone), so an analysis of the copy is the analysis of ``image``; a picture the
         model reads whole is kept at most ``WHOLE_SIDE`` pixels on a side (a note says so). Never larger than
         ``image``."""
-        pre = self.subject.preprocessing
-        if pre.resize is not None:
-            small, notes = pre.resized(image), []
-        elif pre.crop is not None:
-            small, notes = pre.seen_image(image), []
-        else:
-            small, notes = pre.resized(image), []
+        pre, notes = self.subject.preprocessing, []
+        small = pre.seen_image(image) if pre.resize is None and pre.crop is not None else pre.resized(image)
+        if pre.resize is None and pre.crop is None:
             scale = WHOLE_SIDE / max(small.size)
             if scale < 1:
                 size = (max(1, round(small.width * scale)), max(1, round(small.height * scale)))
@@ -292,7 +288,8 @@ class Explorer:
             with self.decoding:
                 loaded = decode_image(data, name, max_pixels=self.limits.max_pixels)
                 image, notes = self.fitted(loaded.image)
-                notes, loaded = loaded.notes + notes, None  # the picture at full size goes now
+                notes = loaded.notes + notes
+                del loaded  # the picture at full size goes now
                 release_freed_memory()
             return self._keep([(name, image, notes, None)], f"The upload {name!r}")
         with self.decoding:
