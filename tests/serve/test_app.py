@@ -152,3 +152,18 @@ def test_malformed_live_settings_get_an_error_reply_and_change_nothing(client, t
         socket.send_bytes(jpeg(stripes(True)))  # the session goes on with the settings it had
         answer = json.loads(socket.receive_text())
     assert answer["layer"] == "conv2" and len(answer["channels"]) == 4
+
+
+def test_two_frames_in_flight_are_answered_in_order_none_dropped(client):
+    """As the page streams: the next frame waits while one is in the model; each reply is its own frame's."""
+    with client.websocket_connect(LIVE) as socket:
+        socket.send_text(json.dumps({"layer": 0, "channels": 4}))
+        socket.send_bytes(jpeg(stripes(True)))
+        socket.send_bytes(jpeg(stripes(False)))
+        answers = [json.loads(socket.receive_text())]
+        for vertical in (True, False):
+            socket.send_bytes(jpeg(stripes(vertical)))
+            answers.append(json.loads(socket.receive_text()))
+        answers.append(json.loads(socket.receive_text()))
+    assert [a["frame"] for a in answers] == [1, 2, 3, 4] and all(a["dropped"] == 0 for a in answers)
+    assert answers[0]["grid"] == answers[2]["grid"] != answers[1]["grid"] == answers[3]["grid"]

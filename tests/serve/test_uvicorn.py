@@ -115,12 +115,15 @@ def test_serve_options_and_limits_make_the_cli_flags():
     parser = argparse.ArgumentParser()
     ServeOptions.add_flags(parser)
     Limits.add_flags(parser)
-    args = parser.parse_args(["--port", "0", "--no-samples", "--max-upload-mb", "0.5", "--video-fps", "2"])
+    args = parser.parse_args(["--port", "0", "--no-samples", "--max-upload-mb", "0.5", "--video-fps", "2",
+                              "--memory-mb", "64"])
     options, limits = ServeOptions.from_flags(args), Limits.from_flags(args, DEFAULT_LIMITS)
     assert (options.port, options.samples, options.host) == (0, False, "127.0.0.1")
     assert (limits.max_bytes, limits.video_fps, limits.max_pixels) == (2**19, 2.0, DEFAULT_LIMITS.max_pixels)
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--max-upload-mb", "0"])
+    assert limits.max_memory == 64 * 2**20 and DEFAULT_LIMITS.max_memory == 256 * 2**20
+    for flag in ("--max-upload-mb", "--memory-mb"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([flag, "0"])
     with pytest.raises(InputError, match="port must be a number from 0 to 65535, got 70000"):
         ServeOptions(port=70000)
     with pytest.raises(InputError, match=r"video_fps=0 must be a positive number"):

@@ -147,12 +147,30 @@ class Preprocessing:
         image = image.convert("RGB" if self.channels == 3 else "L")
         if self.crop is not None and image.size == (self.crop[1], self.crop[0]):
             return image
-        if self.resize is not None:
-            height, width = _resized_hw(*image.size, self.resize)
-            image = image.resize((width, height), _RESAMPLE[self.interpolation])
+        image = self._resize(image)
         if self.crop is not None:
             image = _center_crop(image, self.crop)
         return image
+
+    def resized(self, image: Image.Image) -> Image.Image:
+        """The image after the conversion and the resize alone, before the crop: all this preprocessing reads of
+        it, so ``seen_image(resized(x))`` is ``seen_image(x)`` pixel for pixel (a smaller copy to keep of a large
+        picture). Without a resize step the image comes back converted, at its size.
+
+        >>> Preprocessing().resized(Image.new("RGBA", (6000, 4000))).size
+        (384, 256)
+        """
+        image, _ = to_rgb_or_l(image)
+        image = image.convert("RGB" if self.channels == 3 else "L")
+        if self.crop is not None and image.size == (self.crop[1], self.crop[0]):
+            return image  # used as it is, never resized (seen_image's rule)
+        return self._resize(image)
+
+    def _resize(self, image: Image.Image) -> Image.Image:
+        if self.resize is None:
+            return image
+        height, width = _resized_hw(*image.size, self.resize)
+        return image.resize((width, height), _RESAMPLE[self.interpolation])  # same size: Pillow returns a copy
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         """The (C, H, W) float32 tensor for one PIL image (any mode: alpha is composited onto white)."""

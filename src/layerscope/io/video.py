@@ -25,9 +25,10 @@ import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
+from PIL import Image
 
 from ..errors import ImageError, InputError, require
 from .images import DEFAULT_MAX_PIXELS
@@ -95,9 +96,12 @@ def read_video(
     max_frames: int = MAX_FRAMES,
     max_pixels: Optional[int] = DEFAULT_MAX_PIXELS,
     name: Optional[str] = None,
+    fit: Optional[Callable[[Image.Image], Image.Image]] = None,
 ) -> Video:
     """Decode ``source`` (a path, or the bytes of an upload) and keep one frame per ``1 / fps`` seconds
-    (``fps=None``: every frame), at most ``max_frames``; frames over ``max_pixels`` are refused."""
+    (``fps=None``: every frame), at most ``max_frames``; frames over ``max_pixels`` are refused. ``fit``
+    turns each kept frame into the copy to keep (e.g. a smaller one) as it is decoded, so no more than
+    one frame is ever held at full size."""
     if fps is not None and not fps > 0:
         raise InputError(f"fps must be a positive number of frames per second, got {fps!r}; e.g. --fps 2.")
     if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
@@ -115,7 +119,7 @@ def read_video(
         duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
         frames, notes = [], []
         try:
-            frames = _sample(container.decode(stream), fps, max_frames, notes)
+            frames = _sample(container.decode(stream), fps, max_frames, notes, fit)
         except av.error.FFmpegError as err:
             if not frames:
                 raise ImageError(f"{label}: the video cannot be decoded ({err}).") from None
@@ -125,7 +129,8 @@ def read_video(
     return Video(label, frames, rate, duration, (width, height), notes)
 
 
-def _sample(decoded, fps: Optional[float], max_frames: int, notes: list[str]) -> list[VideoFrame]:
+def _sample(decoded, fps: Optional[float], max_frames: int, notes: list[str],
+            fit: Optional[Callable[[Image.Image], Image.Image]] = None) -> list[VideoFrame]:
     frames: list[VideoFrame] = []
     start, due = None, 0.0
     for number, frame in enumerate(decoded):
@@ -137,7 +142,8 @@ def _sample(decoded, fps: Optional[float], max_frames: int, notes: list[str]) ->
         if len(frames) == max_frames:
             notes.append(f"kept the first {max_frames} sampled frames (max_frames); the video goes on")
             break
-        frames.append(VideoFrame(frame.to_image(), round(time, 6), number))
+        image = frame.to_image()
+        frames.append(VideoFrame(image if fit is None else fit(image), round(time, 6), number))
         due = (len(frames)) / fps if fps is not None else 0.0
     return frames
 

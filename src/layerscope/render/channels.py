@@ -57,9 +57,11 @@ def channel_scores(maps: torch.Tensor, order: str) -> torch.Tensor:
     elif order == "active":
         score = (x > 0).sum(dim=-1) / x.shape[-1]
     else:
+        # every value finite (the usual case): plain means, several times faster than nanmean
         clean = x if finite is None else torch.where(finite, x, torch.nan)
-        mean = clean.nanmean(dim=-1, keepdim=True)
-        score = mean.squeeze(-1) if order == "mean" else (clean - mean).square().nanmean(dim=-1).sqrt()
+        average = (lambda t: t.mean(dim=-1, keepdim=True)) if finite is None else (lambda t: t.nanmean(dim=-1, keepdim=True))
+        mean = average(clean)
+        score = mean.squeeze(-1) if order == "mean" else average((clean - mean).square()).squeeze(-1).sqrt()
     return score.float().nan_to_num(nan=-torch.inf, neginf=-torch.inf)
 
 

@@ -1,8 +1,11 @@
 """The explorer's state and work, without the web server: inputs in memory, analyses, live frames.
 
 The model is fixed when the explorer starts; a browser can add inputs (uploads, sample picks, camera
-frames) but never name a model, a file or a path. One forward runs at a time (a lock); everything
-the browser sent is kept in bounded memory (the oldest inputs and analyses are dropped first).
+frames) but never name a model, a file or a path. One forward runs at a time (a lock). Everything
+the browser sent is kept under a byte budget (``Limits.max_memory``): a picture is kept at the size
+the model reads of it (:meth:`~layerscope.io.preprocess.Preprocessing.resized`, so its analysis is
+the same pixel for pixel), each captured analysis is counted by its tensors' bytes, and beyond the
+budget the oldest analyses go first, then the oldest inputs.
 
 >>> import torch.nn as nn, numpy as np
 >>> ex = Explorer(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 3)), samples=False)
@@ -12,18 +15,23 @@ the browser sent is kept in bounded memory (the oldest inputs and analyses are d
 >>> result = ex.analyze(item.id, layer=1, max_channels=2)
 >>> sorted(result), result["data"]["layers"][0]["name"]
 (['data', 'html'], '2')
+>>> 0 < ex.held_bytes() <= ex.limits.max_memory
+True
 """
 
 from __future__ import annotations
 
 import base64
+import ctypes
+import ctypes.util
 import io
+import math
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -48,12 +56,14 @@ from ..run.options import RunOptions
 from ..run.subject import Subject
 from ..showing.video import animation_bytes
 from ..zoo import PHOTOS, sample_photo
-from .uploads import ACCEPT, DEFAULT_LIMITS, Limits, check_size, display_name, kind_of
+from .uploads import ACCEPT, DEFAULT_LIMITS, Limits, TooLargeError, check_size, display_name, kind_of
 
 __all__ = ["Explorer", "Item", "UnknownItem"]
 
-MAX_ITEMS = 96  # inputs kept in memory (uploads, frames of uploaded videos, picks)
-MAX_ANALYSES = 6  # captured inputs kept (all layers each)
+MAX_ITEMS = 96  # inputs kept in memory (uploads, frames of uploaded videos, picks), within the byte budget
+MAX_ANALYSES = 6  # captured inputs kept (all layers each), within the byte budget
+WHOLE_SIDE = 1024  # longest side kept of a picture the model reads whole (a preprocessing without resize or crop)
+LIVE_WIDTH = 840  # widest live grid sent, in pixels: the page shows it 420 CSS pixels wide (x2 for dense screens)
 
 
 class UnknownItem(InputError):
@@ -66,9 +76,13 @@ class Item:
 
     id: str
     name: str
-    image: Any  # PIL image, RGB or L
+    image: Any  # PIL image, RGB or L, at the size the model reads of it
     notes: list[str] = field(default_factory=list)
     time: Optional[float] = None
+
+    @property
+    def nbytes(self) -> int:
+        return picture_bytes(self.image)
 
 
 @dataclass
@@ -80,6 +94,61 @@ class Analysis:
     predictions: Optional[list]
     diagnosis: Any
     notes: list[str]
+    nbytes: int = 0  # of its tensors (the input and every captured layer)
+
+
+@dataclass
+class LiveCapture:
+    """One camera frame through the model: the shown layer's maps and the predictions (what the reply encodes)."""
+
+    name: str
+    maps: torch.Tensor  # (1, C, H, W)
+    channels: int
+    predictions: list
+    start: float
+
+
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:  # not a C library this process can load (Windows, musl without it): nothing to do
+        return None
+
+
+_LIBC = _libc()
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed after a large decode back to the system: glibc keeps it in the process otherwise
+    (a video of sixteen 3000x3000 frames left 110 MB resident although the explorer kept 3 MB); elsewhere,
+    nothing."""
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
+def picture_bytes(image: Any) -> int:
+    """Bytes of a PIL image's pixels.
+
+    >>> picture_bytes(Image.new("RGB", (100, 20))), picture_bytes(Image.new("L", (100, 20)))
+    (6000, 2000)
+    """
+    return image.width * image.height * len(image.getbands())
+
+
+def tensor_bytes(value: Any) -> int:
+    """Bytes of the tensors in ``value`` (a tensor, or a mapping / sequence holding tensors).
+
+    >>> tensor_bytes({"a": torch.zeros(10), "b": (torch.zeros(2, dtype=torch.uint8), "text")})
+    42
+    """
+    if isinstance(value, torch.Tensor):
+        return value.nelement() * value.element_size()
+    if isinstance(value, Mapping):
+        return sum(tensor_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(tensor_bytes(v) for v in value)
+    return 0
 
 
 class Explorer:
@@ -98,6 +167,7 @@ class Explorer:
         self.views = check_views(views) if views else ()  # the registry's pictures under an analysed layer
         self.limits = limits
         self.lock = threading.RLock()  # one forward (and one change of the stores) at a time
+        self.decoding = threading.Lock()  # one upload at full size in memory at a time
         self.items: OrderedDict[str, Item] = OrderedDict()
         self.analyses: OrderedDict[str, Analysis] = OrderedDict()
         self.layer_maps = LayerMaps(self.subject.layouts)
@@ -133,10 +203,10 @@ class Explorer:
         picks = []
         for image in images:
             loaded = as_loaded_image(image, max_pixels=self.limits.max_pixels)
-            picks.append((display_name(str(loaded.path)), loaded.image))
+            picks.append((display_name(str(loaded.path)), self.fitted(loaded.image)[0]))
         if zoo:
             try:
-                picks += [(f"{name}.png", sample_photo(name)) for name in PHOTOS]
+                picks += [(f"{name}.png", self.fitted(sample_photo(name))[0]) for name in PHOTOS]
             except LayerscopeError:  # scikit-image (the samples extra) is not installed
                 pass
         return picks
@@ -145,40 +215,89 @@ class Explorer:
         return {"model": model_card(self.loaded), "samples": [name for name, _ in self.samples],
                 "layer_names": self.layer_names, "limits": self.limits.describe(), "accept": ACCEPT}
 
-    # -- inputs ---------------------------------------------------------------------------------
-    def _keep(self, name: str, image: Any, notes: Sequence[str] = (), time_: Optional[float] = None) -> Item:
-        item = Item(secrets.token_urlsafe(9), name, image, list(notes), time_)
-        self.items[item.id] = item
-        while len(self.items) > MAX_ITEMS:
-            dropped, _ = self.items.popitem(last=False)
-            self.analyses.pop(dropped, None)
-        return item
+    # -- inputs, in memory under the byte budget -------------------------------------------------
+    def fitted(self, image: Any) -> tuple[Any, list[str]]:
+        """The copy of ``image`` to keep: what the model reads of it (the preprocessing's conversion and resize,
+        before its crop; or the crop alone), so an analysis of the copy is the analysis of ``image``; a picture the
+        model reads whole is kept at most ``WHOLE_SIDE`` pixels on a side (a note says so). Never larger than
+        ``image``."""
+        pre, notes = self.subject.preprocessing, []
+        small = pre.seen_image(image) if pre.resize is None and pre.crop is not None else pre.resized(image)
+        if pre.resize is None and pre.crop is None:
+            scale = WHOLE_SIDE / max(small.size)
+            if scale < 1:
+                size = (max(1, round(small.width * scale)), max(1, round(small.height * scale)))
+                notes = [f"kept at {size[0]}x{size[1]} (from {small.width}x{small.height}): the model reads the whole "
+                         f"picture and the explorer keeps at most {WHOLE_SIDE} pixels on a side"]
+                small = small.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+        if small.width * small.height >= image.width * image.height and image.mode in ("RGB", "L"):
+            return image, []  # already as small: keep it as it came
+        return small, notes
+
+    def held_bytes(self) -> int:
+        """Bytes of everything kept: the inputs' pixels and the analyses' tensors (at most ``limits.max_memory``)."""
+        with self.lock:
+            return sum(it.nbytes for it in self.items.values()) + sum(a.nbytes for a in self.analyses.values())
+
+    def _evict(self, keep: Sequence[str] = (), inputs: bool = True) -> int:
+        """Drop the oldest analyses, then (``inputs``) the oldest inputs, never those of ``keep``, until the
+        counts and the bytes are within bounds; the bytes held then."""
+        held = self.held_bytes()
+        stores = ((self.analyses, MAX_ANALYSES), (self.items, MAX_ITEMS)) if inputs else ((self.analyses, MAX_ANALYSES),)
+        for store, most in stores:
+            for key in [k for k in store if k not in keep]:
+                if held <= self.limits.max_memory and len(store) <= most:
+                    break
+                held -= store.pop(key).nbytes
+                if store is self.items and key in self.analyses:
+                    held -= self.analyses.pop(key).nbytes
+        return held
+
+    def _keep(self, entries: Sequence[tuple], what: str) -> list[Item]:
+        """Keep new inputs ``(name, image, notes, time)``, dropping the oldest ones beyond the budget; a
+        :class:`TooLargeError` when the new ones alone are over it."""
+        items = [Item(secrets.token_urlsafe(9), name, image, list(notes), time_) for name, image, notes, time_ in entries]
+        need = sum(it.nbytes for it in items)
+        if need > self.limits.max_memory:
+            raise TooLargeError(f"{what} takes {need / 2**20:.3g} MB at the size the model reads, over the explorer's "
+                                f"memory of {self.limits.max_memory / 2**20:.3g} MB; start it with a larger --memory-mb"
+                                + (" or a lower --video-fps." if len(items) > 1 else "."))
+        with self.lock:
+            for it in items:
+                self.items[it.id] = it
+            self._evict(keep=[it.id for it in items])
+        return items
 
     def add_array(self, array: np.ndarray, name: str) -> Item:
         loaded = as_loaded_image(array, max_pixels=self.limits.max_pixels)
-        with self.lock:
-            return self._keep(name, loaded.image, loaded.notes)
+        image, notes = self.fitted(loaded.image)
+        return self._keep([(name, image, loaded.notes + notes, None)], name)[0]
 
     def add_sample(self, index: int) -> Item:
         if not 0 <= index < len(self.samples):
             raise UnknownItem(f"There is no sample {index}; the explorer offers {len(self.samples)}.")
-        name, image = self.samples[index]
-        with self.lock:
-            return self._keep(name, image.convert("RGB") if image.mode not in ("RGB", "L") else image)
+        name, image = self.samples[index]  # fitted when the explorer started
+        return self._keep([(name, image, (), None)], name)[0]
 
     def add_upload(self, data: bytes, raw_name: Optional[str], content_type: Optional[str] = None) -> list[Item]:
-        """An uploaded image (one item) or video (one item per sampled frame), checked and decoded in memory."""
+        """An uploaded image (one item) or video (one item per sampled frame), checked and decoded in memory,
+        kept at the size the model reads (one upload at full size in memory at a time)."""
         check_size(len(data), self.limits)
         name = display_name(raw_name)
         if kind_of(data, content_type) == "image":
-            loaded = decode_image(data, name, max_pixels=self.limits.max_pixels)
-            with self.lock:
-                return [self._keep(name, loaded.image, loaded.notes)]
-        video = read_video(data, fps=self.limits.video_fps, max_frames=self.limits.max_video_frames,
-                           max_pixels=self.limits.max_pixels, name=name)
-        with self.lock:
-            return [self._keep(f"{name} @ {frame.time:.1f}s", frame.image, video.notes, frame.time)
-                    for frame in video.frames]
+            with self.decoding:
+                loaded = decode_image(data, name, max_pixels=self.limits.max_pixels)
+                image, notes = self.fitted(loaded.image)
+                notes = loaded.notes + notes
+                del loaded  # the picture at full size goes now
+                release_freed_memory()
+            return self._keep([(name, image, notes, None)], f"The upload {name!r}")
+        with self.decoding:
+            video = read_video(data, fps=self.limits.video_fps, max_frames=self.limits.max_video_frames,
+                               max_pixels=self.limits.max_pixels, name=name, fit=lambda frame: self.fitted(frame)[0])
+            release_freed_memory()
+        return self._keep([(f"{name} @ {frame.time:.1f}s", frame.image, video.notes, frame.time)
+                           for frame in video.frames], f"The {len(video.frames)} frames of {name!r}")
 
     def item(self, item_id: str) -> Item:
         with self.lock:
@@ -215,10 +334,13 @@ class Explorer:
             judged = None
             notes.append(f"no diagnosis: {err}")
         predictions = self.subject.predictions(step.acts.output, k=5)
-        analysis = Analysis(step.batch, step.acts, predictions, judged, notes)
-        self.analyses[item.id] = analysis
-        while len(self.analyses) > MAX_ANALYSES:
-            self.analyses.popitem(last=False)
+        nbytes = tensor_bytes(step.batch) + tensor_bytes(step.acts) + tensor_bytes(step.acts.output)
+        analysis = Analysis(step.batch, step.acts, predictions, judged, notes, nbytes)
+        with self.lock:  # kept in place of older analyses, never of inputs; else answered and not kept
+            if item.id in self.items:
+                self.analyses[item.id] = analysis
+                if self._evict(keep=[item.id], inputs=False) > self.limits.max_memory:
+                    del self.analyses[item.id]
         return analysis
 
     def analyze(self, item_id: str, layer: Any = 0, max_channels: Any = 64) -> dict[str, Any]:
@@ -261,7 +383,13 @@ class Explorer:
         return {"layer": name, "frames": len(items), "src": "data:image/webp;base64," + base64.b64encode(moving).decode()}
 
     def live_frame(self, data: bytes, layer: Any = 0, max_channels: Any = 16) -> dict[str, Any]:
-        """One camera frame: the layer's top channels as a grid, their mean values, the top predictions."""
+        """One camera frame: the layer's top channels as a grid, their mean values, the top predictions
+        (:meth:`live_capture` then :meth:`live_reply`; the live socket runs the two apart, so that one frame's
+        reply is encoded while the next frame's forward runs)."""
+        return self.live_reply(self.live_capture(data, layer, max_channels))
+
+    def live_capture(self, data: bytes, layer: Any = 0, max_channels: Any = 16) -> LiveCapture:
+        """Decode a camera frame and run the model on it (under the lock), capturing the one layer shown."""
         start = time.perf_counter()
         check_size(len(data), Limits(max_bytes=self.limits.max_frame_bytes), "A camera frame")
         image = decode_image(data, "camera frame", max_pixels=self.limits.max_pixels).image
@@ -272,15 +400,24 @@ class Explorer:
             laid = self.layer_maps.maps(name, step.acts[name], step.acts.describe(name), tuple(step.batch.shape[-2:]))
         if laid is None:
             raise InputError(self.layer_maps.skipped[name])
-        maps = laid.maps
+        return LiveCapture(name, laid.maps[:1], k, step.predictions(3)[0] or [], start)
+
+    def live_reply(self, captured: LiveCapture) -> dict[str, Any]:
+        """The answer to a captured frame, without the model or the lock: the top channels by mean as a grid at
+        display size (maps averaged down to tiles that fit ``LIVE_WIDTH``), their means, the predictions."""
+        maps = captured.maps
+        k = min(captured.channels, maps.shape[1])
+        height, width = maps.shape[-2:]
+        shrink = math.ceil(math.ceil(math.sqrt(k)) * (width + 1) / LIVE_WIDTH)
+        if shrink > 1:  # area averaging, as the browser would draw it smaller; means stay the same
+            maps = torch.nn.functional.adaptive_avg_pool2d(maps.float(), (-(-height // shrink), -(-width // shrink)))
         grid = render_grids(maps, RenderOptions(order="mean", max_channels=k, labels=True, padding=1))[0]
-        means = maps[0].float().mean(dim=(-2, -1))
+        means = captured.maps[0].float().mean(dim=(-2, -1))
         top = means.topk(min(5, means.numel()))
-        predictions = step.predictions(3)
-        return {"layer": name, "grid": data_uri(grid.png_bytes()), "channels": list(grid.meta.channels),
+        return {"layer": captured.name, "grid": data_uri(grid.png_bytes()), "channels": list(grid.meta.channels),
                 "selection": grid.meta.selection,
                 "top": [[int(c), round(float(v), 4)] for v, c in zip(top.values.tolist(), top.indices.tolist())],
-                "predictions": predictions[0] or [], "ms": round(1000 * (time.perf_counter() - start), 1)}
+                "predictions": captured.predictions, "ms": round(1000 * (time.perf_counter() - captured.start), 1)}
 
 
 def _channels(value: Any) -> int:

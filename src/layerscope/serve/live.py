@@ -1,8 +1,11 @@
 """Live mode: camera frames arrive over a websocket; only the newest waiting frame is kept.
 
-Back-pressure on both ends: the page sends its next frame only when the previous answer came, and
-the server holds one waiting frame at most (a newer one replaces it and counts as dropped), so
-frames never queue up however slow the model is.
+Back-pressure on both ends: the page keeps at most two frames in flight (it sends the next one when
+an answer comes), and the server holds one waiting frame at most (a newer one replaces it and counts
+as dropped), so frames never queue up however slow the model is. The two in flight keep the model
+busy: while one frame's forward runs, the previous frame's reply is encoded (off the event loop) and
+sent, and the next frame is already waiting, so neither the encoding nor the round trip to the page
+stands between two forwards.
 
 >>> import asyncio
 >>> async def demo():
@@ -119,18 +122,37 @@ async def live_session(websocket: Any, explorer: Any) -> None:
         finally:
             slot.close()
 
+    async def answer(job: Any, taken: int, dropped: int) -> bool:
+        """Encode one captured frame's reply in a worker thread (or pass an error on) and send it."""
+        try:
+            result = job if isinstance(job, dict) else await run_in_threadpool(explorer.live_reply, job)
+        except Exception:  # a bug: tell the page, keep the traceback in the server's log
+            logging.getLogger("layerscope.serve").exception("live reply failed")
+            result = {"error": "internal error in layerscope; the server's log has the traceback"}
+        result.update(frame=taken, dropped=dropped)
+        return await send(result)
+
     async def work() -> None:
-        while (frame := await slot.get()) is not None:
-            try:
-                result = await run_in_threadpool(explorer.live_frame, frame, settings["layer"], settings["channels"])
-            except LayerscopeError as err:
-                result = {"error": str(err)}
-            except Exception:  # a bug: tell the page, keep the traceback in the server's log
-                logging.getLogger("layerscope.serve").exception("live frame failed")
-                result = {"error": "internal error in layerscope; the server's log has the traceback"}
-            result.update(frame=slot.taken, dropped=slot.dropped)
-            if not await send(result):
-                return
+        replying: Optional[asyncio.Future] = None  # the previous frame's reply, encoded while this forward runs
+        try:
+            while (frame := await slot.get()) is not None:
+                taken, dropped = slot.taken, slot.dropped
+                try:
+                    job: Any = await run_in_threadpool(explorer.live_capture, frame, settings["layer"],
+                                                       settings["channels"])
+                except LayerscopeError as err:
+                    job = {"error": str(err)}
+                except Exception:  # a bug: tell the page, keep the traceback in the server's log
+                    logging.getLogger("layerscope.serve").exception("live frame failed")
+                    job = {"error": "internal error in layerscope; the server's log has the traceback"}
+                if replying is not None and not await replying:  # replies go out in order; the page left
+                    return
+                replying = asyncio.ensure_future(answer(job, taken, dropped))
+            if replying is not None:
+                await replying
+        finally:
+            if replying is not None and not replying.done():
+                replying.cancel()
 
     worker = asyncio.ensure_future(work())
     try:

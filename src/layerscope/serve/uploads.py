@@ -54,7 +54,8 @@ def _megabytes(text: str) -> int:
 @dataclass(frozen=True)
 class Limits(Options):
     """Upload limits: bytes per upload (and per live frame), pixels per image or video frame, sampled video
-    frames kept, and the video sampling rate. CLI flags: ``--max-upload-mb``, ``--max-pixels``, ``--video-fps``."""
+    frames kept, the video sampling rate, and the bytes of memory all kept inputs and analyses may take.
+    CLI flags: ``--max-upload-mb``, ``--max-pixels``, ``--video-fps``, ``--memory-mb``."""
 
     max_bytes: int = field(default=50 * 2**20, metadata={
         "help": "largest upload in MB (default 50)", "flag": "--max-upload-mb", "type": _megabytes, "metavar": "MB"})
@@ -64,9 +65,13 @@ class Limits(Options):
     max_video_frames: int = 48
     video_fps: float = field(default=1.0, metadata={
         "help": "frames per second sampled from uploaded videos (default 1)", "type": float, "metavar": "FPS"})
+    max_memory: int = field(default=256 * 2**20, metadata={
+        "help": "memory for the inputs and analyses kept, in MB (default 256): pictures are kept at the size the "
+                "model reads, the oldest dropped beyond it", "flag": "--memory-mb", "type": _megabytes,
+        "metavar": "MB"})
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_frame_bytes", "max_video_frames"):
+        for name in ("max_bytes", "max_frame_bytes", "max_video_frames", "max_memory"):
             positive_int(self, name)
         positive_int(self, "max_pixels", allow_none=True)
         if isinstance(self.video_fps, bool) or not isinstance(self.video_fps, (int, float)) or not self.video_fps > 0:
@@ -75,7 +80,8 @@ class Limits(Options):
     def describe(self) -> str:
         pixels = f"{self.max_pixels / 1e6:g} megapixels" if self.max_pixels else "no pixel limit"
         return (f"{self.max_bytes / 2**20:g} MB per upload, {pixels} per image, videos sampled at "
-                f"{self.video_fps:g} frame(s) per second, at most {self.max_video_frames} frames")
+                f"{self.video_fps:g} frame(s) per second, at most {self.max_video_frames} frames; "
+                f"{self.max_memory / 2**20:g} MB of memory for what is kept (the oldest dropped first)")
 
 
 DEFAULT_LIMITS = Limits(max_pixels=min(40_000_000, DEFAULT_MAX_PIXELS))

@@ -1,7 +1,7 @@
 // layerscope explorer: upload or pick an input, choose a layer, browse channels (the report's viewer),
-// and live mode: camera frames over a websocket, one frame in flight at a time (the server keeps only
-// the newest frame too), so nothing queues up.
-const ui = { item: null, socket: null, stream: null, inFlight: false, frames: 0, since: 0, distinct: new Set() };
+// and live mode: camera frames over a websocket, two frames in flight at most (the server keeps only
+// the newest waiting frame too), so nothing queues up.
+const ui = { item: null, socket: null, stream: null, inFlight: 0, dropped: 0, frames: 0, since: 0, distinct: new Set() };
 
 function setStatus(text) { $("ls-status").textContent = text; }
 
@@ -92,19 +92,24 @@ function liveSettings() {
   return JSON.stringify({ layer: Number($("ls-layer").value), channels: Math.min(Number($("ls-max").value) || 16, 64) });
 }
 
+const IN_FLIGHT = 2; // one frame in the model, the next waiting: the server never idles between frames
+
 function sendFrame() {
   const video = $("ls-video"), socket = ui.socket;
-  if (!socket || socket.readyState !== WebSocket.OPEN || ui.inFlight || !video.videoWidth) {
+  if (ui.inFlight >= IN_FLIGHT) return; // the next answer sends the next frame
+  if (!socket || socket.readyState !== WebSocket.OPEN || !video.videoWidth) {
     if (ui.socket) setTimeout(sendFrame, 30);
     return;
   }
   const canvas = document.createElement("canvas"), scale = 256 / Math.min(video.videoWidth, video.videoHeight);
   canvas.width = Math.round(video.videoWidth * Math.min(1, scale)); canvas.height = Math.round(video.videoHeight * Math.min(1, scale));
   canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
-  ui.inFlight = true;
+  ui.inFlight += 1;
   canvas.toBlob((blob) => {
-    if (blob && ui.socket && ui.socket.readyState === WebSocket.OPEN) ui.socket.send(blob);
-    else ui.inFlight = false;
+    if (blob && ui.socket && ui.socket.readyState === WebSocket.OPEN) {
+      ui.socket.send(blob);
+      if (ui.inFlight < IN_FLIGHT) setTimeout(sendFrame, 30); // the second frame, a little later in the video
+    } else ui.inFlight -= 1;
   }, "image/jpeg", 0.85);
 }
 
@@ -116,7 +121,10 @@ function fingerprint(text) { // FNV-1a over the whole data URI: tells grids apar
 
 function onLive(event) {
   const result = JSON.parse(event.data);
-  if (!result.settings) ui.inFlight = false; // a reply to malformed settings answers no frame
+  if (!result.settings) { // a frame's answer (a reply to malformed settings answers none); the frames dropped since leave flight too
+    ui.inFlight = Math.max(0, ui.inFlight - 1 - ((result.dropped ?? 0) - ui.dropped));
+    ui.dropped = result.dropped ?? ui.dropped;
+  }
   if (result.error) { $("ls-live-caption").textContent = result.error; }
   else {
     $("ls-live-grid").src = result.grid;
@@ -149,7 +157,7 @@ async function startLive() {
   const url = new URL("api/live", location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
   ui.socket = new WebSocket(url);
-  Object.assign(ui, { frames: 0, since: performance.now(), inFlight: false, distinct: new Set() });
+  Object.assign(ui, { frames: 0, since: performance.now(), inFlight: 0, dropped: 0, distinct: new Set() });
   ui.socket.addEventListener("open", () => { ui.socket.send(liveSettings()); sendFrame(); });
   ui.socket.addEventListener("message", onLive);
   ui.socket.addEventListener("close", () => { if (ui.socket) stopLive(); });
