@@ -268,7 +268,7 @@ class _Stream:
     def _new(self, name: str, maps: torch.Tensor, size: Optional[tuple]) -> _Layer:
         row = self.maps.rows[name]
         stride = size[0] / maps.shape[-2] if size and maps.shape[-2] > 1 else None
-        layer = _Layer(row, self.modules.get(row["module"]), self.t, rectified(self.subject.module, row["module"]),
+        layer = _Layer(row, self.modules.get(row["module"]), self.t, rectified(self.subject.module, row["module"], self.modules),
                        stride, expected_firing(self.subject.module, row["module"], self.modules), rank=self.rank)
         self.state[name] = layer
         return layer

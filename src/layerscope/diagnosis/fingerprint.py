@@ -145,13 +145,15 @@ def _moments(name: str, module: nn.Module, x: torch.Tensor) -> Moments:
                    float(module.eps))
 
 
-def bn_moments(model: nn.Module, x: torch.Tensor, layers: int = 3) -> list[Moments]:
+def bn_moments(model: nn.Module, x: torch.Tensor, layers: int = 3,
+               norms: Optional[list[tuple[str, nn.Module]]] = None) -> list[Moments]:
     """Per input, the moments of the inputs of the first ``layers`` BatchNorm layers (in execution order).
 
     The forward stops once the last of them is reached; BatchNorm runs in eval mode (running statistics
     untouched), and the model's modes, parameters and buffers are restored, also when the forward raises.
+    ``norms``: :func:`_norm_layers` of the model when the caller has it (one walk for many calls).
     """
-    norms = _norm_layers(model)
+    norms = _norm_layers(model) if norms is None else norms
     if not norms or layers <= 0:
         return []
     seen: list[Moments] = []
@@ -323,7 +325,8 @@ def fingerprint(model: nn.Module, x: torch.Tensor, preprocessing: Any = None, la
     std = tuple(getattr(preprocessing, "std", None) or IMAGENET_STD)
     mean, std = (mean * 3)[:3], (std * 3)[:3]
     x = x.detach().to(torch.float32)
-    given = bn_moments(model, x, layers)
+    norms = _norm_layers(model)
+    given = bn_moments(model, x, layers, norms)
     if not given:
         return None
     moments, kinds = {"as given": given}, {"as given": ""}
@@ -332,7 +335,7 @@ def fingerprint(model: nn.Module, x: torch.Tensor, preprocessing: Any = None, la
         own = next((n for n, (m, sd) in CONVENTIONS.items() if tuple(m) == mean and tuple(sd) == std), "the model's")
         tried = {name: v for name, v in tried.items() if name == f"with red and blue swapped ({own} pixels)"}
     for name, (code, apply) in tried.items():
-        moments[name], kinds[name] = bn_moments(model, apply(x), layers), code
+        moments[name], kinds[name] = bn_moments(model, apply(x), layers, norms), code
     return Fingerprint(moments, kinds, colour_inputs(x))
 
 

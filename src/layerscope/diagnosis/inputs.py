@@ -23,6 +23,7 @@ from torch import nn
 from ..capturing import call_model
 from ..io.predictions import class_scores, probabilities
 from ..stats import ChannelStats, noise_score
+from ..stats._reduce import reduce_maps
 from . import checks
 from .checks import channel_order_note
 from .fingerprint import Fingerprint, fingerprint, fingerprint_check, grayscale_inputs
@@ -66,7 +67,8 @@ class InputStats:
 
     def constant_inputs(self, batch: torch.Tensor) -> torch.Tensor:
         """Which images of an (N, C, H, W) batch are constant: every channel's spatial std <= ``constant_std``."""
-        std = torch.nan_to_num(batch.detach().to(torch.float64).flatten(2), nan=math.inf).std(-1, unbiased=False)
+        r = reduce_maps(batch.detach())  # one pass per map; NaN / Inf make a map non-constant
+        std = torch.where(r.count == r.size, (r.m2 / r.size).sqrt(), math.inf)
         return (std <= self.constant_std).all(-1)
 
     def update(self, batch: Any) -> "InputStats":
@@ -80,7 +82,7 @@ class InputStats:
         if x.shape[1] != self.channels.channels:
             self.other_shapes.append(tuple(x.shape))
             return self
-        self.channels.update(x.to(torch.float64))
+        self.channels.update(x if x.is_floating_point() else x.to(torch.float64))
         self._images(x)
         size = (int(x.shape[-2]), int(x.shape[-1]))
         self.sizes[size] = self.sizes.get(size, 0) + int(x.shape[0])

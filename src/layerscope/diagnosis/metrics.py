@@ -69,7 +69,7 @@ def _is_rectifier(module: Optional[nn.Module]) -> bool:
     return type(module).__name__ in _RECTIFIERS
 
 
-def rectified(model: nn.Module, name: str) -> Optional[bool]:
+def rectified(model: nn.Module, name: str, modules: Optional[dict[str, nn.Module]] = None) -> Optional[bool]:
     """Whether a channel of this layer that is never positive is dead (outputs zero after rectification).
 
     True for rectifier outputs (ReLU, ReLU6, a norm layer with a ReLU inside such as timm's
@@ -79,9 +79,9 @@ def rectified(model: nn.Module, name: str) -> Optional[bool]:
     ReLU: a depthwise convolution's all-negative channel before BatchNorm is not dead. None for a
     block (a module with children: a residual block, a stage) whose last operation the module tree
     does not tell; :func:`layerscope.diagnose` then takes it as rectified when its outputs are never
-    negative.
+    negative. ``modules``: ``dict(model.named_modules())`` when the caller has it (one walk for every layer).
     """
-    modules = dict(model.named_modules())
+    modules = modules if modules is not None else dict(model.named_modules())
     module = modules.get(name)
     if module is None:
         return True

@@ -17,7 +17,7 @@ import torch
 from ._base import Accumulator
 from ._reduce import SHAKY as _SHAKY
 from ._reduce import MapReduction, reduce_maps
-from .maps import CONSTANT_REL, low_band_energy, noise_score, white_noise_share
+from .maps import CONSTANT_REL, low_band_energy, white_noise_share
 
 __all__ = ["MapSums"]
 
@@ -142,7 +142,7 @@ def _noise(r: MapReduction, size: tuple[int, ...], ok: torch.Tensor, inputs: int
 
     The high-frequency energy is the map's sum of squares less its low-band energy
     (:func:`~layerscope.stats.maps.low_band_energy`): two small matrix products per map instead of an
-    FFT. Where the mean dominates the map (the subtraction would lose digits) the FFT score is taken.
+    FFT. Where the mean dominates the map (the subtraction would lose digits) the map is centred first.
     """
     c = r.mean.shape[1]
     height, width = size
@@ -154,6 +154,8 @@ def _noise(r: MapReduction, size: tuple[int, ...], ok: torch.Tensor, inputs: int
     scale = torch.maximum(r.min[:inputs].abs(), r.max[:inputs].abs()).reshape(-1)
     flat = m2 <= (CONSTANT_REL * scale) ** 2 * r.size
     shaky = (~flat & (m2 < _SHAKY * square)).nonzero()[:, 0]
-    if len(shaky):
-        score[shaky] = noise_score(maps[shaky][:, None].to(torch.float64))[:, 0]
+    if len(shaky):  # the mean dominates: centre these maps first (float32 keeps their variations), then again
+        centred = maps[shaky] - r.mean[:inputs].reshape(-1)[shaky, None, None].to(maps.dtype)
+        high = centred.to(torch.float64).square().sum((-2, -1)) - low_band_energy(centred)
+        score[shaky] = high / m2[shaky] / white_noise_share(height, width)
     return score.masked_fill(flat | ~ok[:inputs].reshape(-1), math.nan).reshape(inputs, c)
