@@ -20,7 +20,7 @@ from .._version import __version__
 from ..core.files import write_atomic
 from ..core.names import safe_name
 from ..errors import InputError, require
-from ..render.colormap import palette
+from ..render.colormap import BACKGROUND, palette
 from ..render.png import save_png
 from .entry import NUMBERS, LogEntry
 
@@ -166,8 +166,15 @@ class TensorBoardSink(Sink):
 
 
 def _stack(grids: list) -> np.ndarray:
-    """(N, H, W, 3) uint8 of grids of one layer (equal sizes: the same maps shape and options)."""
-    return np.stack([g.rgb for g in grids])
+    """(N, H, W, 3) uint8 of the grids of one layer, each padded with the background at the bottom and right to the
+    largest: the grids of one layer differ where an input's colorbar numbers do not fit and it has no colorbar."""
+    height, width = (max(g.indices.shape[axis] for g in grids) for axis in (0, 1))
+    images = []
+    for grid in grids:
+        padded = np.full((height, width), BACKGROUND, np.uint8)
+        padded[: grid.indices.shape[0], : grid.indices.shape[1]] = grid.indices
+        images.append(grid.palette[padded])
+    return np.stack(images)
 
 
 def as_sinks(sink: Any) -> list[Sink]:
