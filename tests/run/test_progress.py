@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from layerscope.cli import main
+from layerscope.errors import InputError
 from layerscope.run import Run, RunOptions, Subject
 from layerscope.run.progress import Progress, about
 from layerscope.zoo import write_sample_images
@@ -66,7 +67,7 @@ def test_the_estimate_scales_the_first_batch_to_every_input(digits, capsys):
         steps = list(run)
     assert len(steps) == 3
     out, err = capsys.readouterr()
-    assert out == "" and "2 layers x 12 inputs on cpu: about 1 s; --layers (layers=) narrows it" in err
+    assert out == "" and re.fullmatch(r"2 layers x 12 inputs on cpu: about \d+ s; --layers \(layers=\) narrows it\n", err)
 
 
 def test_a_run_of_one_batch_has_nothing_left_to_announce(digits, capsys):
@@ -74,10 +75,16 @@ def test_a_run_of_one_batch_has_nothing_left_to_announce(digits, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_the_bar_goes_to_stderr(digits, capsys):
-    list(Run(digits, torch.rand(12, 1, 28, 28), RunOptions(batch_size=4, progress=True), desc="diagnose"))
+def test_the_bar_and_the_line_above_it_go_to_stderr(digits, capsys):
+    list(Run(digits, torch.rand(12, 1, 28, 28), RunOptions(batch_size=4, progress=True, long_after=0), desc="diagnose"))
     out, err = capsys.readouterr()
     assert out == "" and "diagnose:" in err and "/12 [" in err and "input/s" in err
+    assert re.search(r"2 layers x 12 inputs on cpu: about \d+ s; --layers \(layers=\) narrows it\n", err)
+
+
+def test_long_after_is_seconds():
+    with pytest.raises(InputError, match=r"long_after=-1 must be a number of seconds of at least 0"):
+        RunOptions(long_after=-1)
 
 
 def test_durations_read_as_people_say_them():
