@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -141,4 +142,11 @@ def test_probe_grids_of_different_sizes_are_padded_to_one_image(tmp_path):
     assert shapes[0] != shapes[1]
     (tag,) = _events(tmp_path).Tags()["images"]
     image = _events(tmp_path).Images(tag)[0]
-    assert (image.height, image.width) == (max(h for h, _ in shapes), 2 * max(w for _, w in shapes))
+    height, width = max(h for h, _ in shapes), max(w for _, w in shapes)
+    assert (image.height, image.width) == (height, 2 * width)
+    with Image.open(io.BytesIO(image.encoded_image_string)) as png:
+        pixels = np.asarray(png.convert("RGB"))
+    assert pixels.shape == (height, 2 * width, 3)
+    for k, grid in enumerate(next(iter(entry.layers.values())).grids):  # each grid as drawn, at its place
+        h, w = grid.indices.shape
+        assert np.array_equal(pixels[:h, k * width : k * width + w], grid.rgb)
