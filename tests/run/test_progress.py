@@ -89,7 +89,7 @@ def test_long_after_is_seconds():
 
 def test_durations_read_as_people_say_them():
     assert [about(s) for s in (0.2, 40, 59.5, 61, 250, 3600, 4000)] == [
-        "about 1 s", "about 40 s", "about 60 s", "about 2 min", "about 5 min", "about 1 h 0 min", "about 1 h 7 min"]
+        "about 1 s", "about 40 s", "about 60 s", "about 2 min", "about 5 min", "about 1 h", "about 1 h 7 min"]
 
 
 def test_an_unknown_total_has_no_estimate_line(capsys):

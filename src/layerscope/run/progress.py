@@ -49,7 +49,9 @@ def about(seconds: float) -> str:
     if seconds < 60:
         return f"about {max(1, math.ceil(seconds))} s"
     minutes = math.ceil(seconds / 60)
-    return f"about {minutes} min" if minutes < 60 else f"about {minutes // 60} h {minutes % 60} min"
+    if minutes < 60:
+        return f"about {minutes} min"
+    return f"about {minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
 
 
 def watched(stream: Optional[TextIO] = None) -> bool:
@@ -106,10 +108,10 @@ class Progress:
         """``count`` more units are done; after the first ones, the estimate (and its line when long)."""
         if count <= 0:
             return
-        first = self.estimate is None and self._began is not None
+        began, initial = self._began, self._done
         self._done += count
-        if first:
-            self.estimate = (time.perf_counter() - self._began) * (self.total or 0) / self._done
+        if self.estimate is None and began is not None:  # the first units: the run's time, estimated from them
+            self.estimate = (time.perf_counter() - began) / count * ((self.total or initial) - initial)
             left = self.total is not None and self._done < self.total
             if self.enabled is not False and self.what and left and self.estimate >= self.long_after:
                 self.say(f"{self.what}: {about(self.estimate)}; {self.hint}")
