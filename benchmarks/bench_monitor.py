@@ -1,6 +1,6 @@
 """Training-time logging overhead: what a :class:`~layerscope.train.Monitor` at ``every=100`` adds to training.
 
-    python benchmarks/bench_monitor.py [--quick] [--rounds 20] [--steps 20] [--models digits,resnet18]
+    python benchmarks/bench_monitor.py [--quick] [--rounds 40] [--steps 5] [--models digits,resnet18]
                                        [--sinks folder,tensorboard] [--threads 1] [--json OUT]
 
 **What is timed.** Per model, one process, one model, one fixed batch: blocks of ``--steps`` training
@@ -18,8 +18,9 @@ steps, so that many short blocks fit in a run and the machine's drifts hit both 
 round, with ``p`` the plain block and ``m`` the monitored one: ``extra = m - p`` (one log and the
 counting) and ``plain100 = p * 100 / steps``; the round's ratio is ``(plain100 + extra) / plain100``,
 the time of 100 monitored steps over 100 plain ones (with ``--steps 100`` it is ``m / p`` itself).
-The row is the median over rounds with a 95% bootstrap interval; the noise of a block enters divided
-by ``100 / steps``, so a few rounds give an interval far narrower than the 5% target.
+The row is the median over rounds with a 95% bootstrap interval. The noise of the difference of two
+blocks enters divided by 100 steps' time, and short blocks have the least of it: with 5-step blocks
+a few rounds give an interval far narrower than the 5% target.
 
 Models (random init, train mode): ``digits``, the tutorial's SimpleCNN (batch 64 of 28x28) with
 conv1 and conv2 monitored; ``resnet18`` (10 classes, batch 32 of 32x32, CIFAR-sized) with all 20
@@ -124,8 +125,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (about 2 min on 2 cores): fewer rounds "
                         "and steps, the folder sink only")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 20; --quick: 12 and 6)")
-    parser.add_argument("--steps", type=int, default=None, help="training steps per block (default 20; --quick: 10 "
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 40; --quick: 16 for "
+                        "digits, 6 for ResNet-18)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps per block (default 5; --quick: 5 "
                         "for digits, 4 for ResNet-18)")
     parser.add_argument("--models", default="digits,resnet18")
     parser.add_argument("--sinks", default=None, help="folder,tensorboard (default; --quick: folder)")
@@ -143,9 +145,9 @@ def main() -> None:
     rows, facts = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
-            quick_rounds, quick_steps = (12, 10) if name == "digits" else (6, 4)
-            rounds = args.rounds or (quick_rounds if args.quick else 20)
-            steps = args.steps or (quick_steps if args.quick else 20)
+            quick_rounds, quick_steps = (16, 5) if name == "digits" else (6, 4)
+            rounds = args.rounds or (quick_rounds if args.quick else 40)
+            steps = args.steps or (quick_steps if args.quick else 5)
             got, fact = bench(name, rounds, steps, sinks, Path(tmp))
             rows += got
             facts.append(fact)
