@@ -61,7 +61,7 @@ def test_show_takes_the_same_flags(digit_files, tmp_path, capsys):
     assert LINE.search(capsys.readouterr().err)
 
 
-def test_the_estimate_scales_the_first_batch_to_every_input(digits, capsys):
+def test_the_estimate_scales_a_batch_to_every_input(digits, capsys):
     run = Run(digits, torch.rand(12, 1, 28, 28), RunOptions(batch_size=4, long_after=0))
     with torch.no_grad():
         steps = list(run)
@@ -132,3 +132,17 @@ def test_visualize_counts_its_steps_on_stderr(digits, capsys):
     assert out == "" and "visualize:" in err and "/4 [" in err and "step/s" in err
     visualize(digits, "conv1", [0, 1], steps=4, seed=0, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_the_first_batch_warms_up_when_enough_are_left():
+    progress = Progress(100, desc="run", enabled=False)
+    progress.start()
+    progress.update(10)
+    assert progress.estimate is None  # 90 left: the next batch is timed instead
+    progress.start()
+    progress.update(10)
+    assert progress.estimate is not None and progress.estimate >= 0
+    last = Progress(20, desc="run", enabled=False)
+    last.start()
+    last.update(10)  # 10 left, fewer than two more batches: this one is all there is to time
+    assert last.estimate is not None

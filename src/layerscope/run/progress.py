@@ -4,8 +4,9 @@ up front that says so, both on stderr.
 >>> import io
 >>> err = io.StringIO()
 >>> with Progress(100, desc="show", what="3 layers x 100 images on cpu", long_after=0, file=err) as progress:
-...     progress.start()          # the first batch is in hand: its work is timed
-...     progress.update(10)       # ... and done: the run is estimated from it
+...     for batch in range(2):
+...         progress.start()      # a batch is in hand: its work is timed
+...         progress.update(10)   # ... and done: the first warms up, the second gives the estimate
 >>> print(err.getvalue().strip())  # doctest: +ELLIPSIS
 3 layers x 100 images on cpu: about ... s; --layers (layers=) narrows it
 >>> about(250), about(4000)
@@ -13,9 +14,10 @@ up front that says so, both on stderr.
 
 ``enabled``: False is silent; True always shows the bar; None (the default) shows it where someone
 watches (stderr is a terminal, or a Jupyter kernel: ``tqdm.auto`` then draws a widget) and only once the
-run has lasted ``DELAY`` seconds, so short runs print nothing. The estimate is the time of the first
-batch's work (the forward and what the verb does with it, loading left out) scaled to every input;
-the line comes when it reaches ``long_after`` seconds and more than the first batch is left.
+run has lasted ``DELAY`` seconds, so short runs print nothing. The estimate is the time of one
+batch's work (the forward and what the verb does with it, loading left out) scaled to every input: the
+second batch's when enough are left, since the first warms up; the line comes when the estimate reaches
+``long_after`` seconds and batches are left.
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ class Progress:
         self.file = sys.stderr if file is None else file
         self.estimate: Optional[float] = None  # seconds, once the first unit is done
         self._began: Optional[float] = None
-        self._done = initial
+        self._done = self._initial = initial
+        self._warming = True
         self.bar: Any = None
         if enabled is True or (enabled is None and watched(self.file)):
             from tqdm.auto import tqdm  # third-party, loaded when a bar is shown
@@ -100,21 +103,26 @@ class Progress:
         self.close()
 
     def start(self) -> None:
-        """A unit's work begins (the first call starts the estimate's clock; loading before it is left out)."""
-        if self._began is None:
-            self._began = time.perf_counter()
+        """A unit's work begins: its clock starts (loading before it is left out)."""
+        self._began = time.perf_counter()
 
     def update(self, count: int) -> None:
-        """``count`` more units are done; after the first ones, the estimate (and its line when long)."""
+        """``count`` more units are done; once timed units say what the run will take, the estimate (and its line
+        when long). The first units warm up (allocations, lazy set-up: often several times slower), so the
+        next ones are timed instead when at least twice as many are left."""
         if count <= 0:
             return
-        began, initial = self._began, self._done
         self._done += count
-        if self.estimate is None and began is not None:  # the first units: the run's time, estimated from them
-            self.estimate = (time.perf_counter() - began) / count * ((self.total or initial) - initial)
-            left = self.total is not None and self._done < self.total
-            if self.enabled is not False and self.what and left and self.estimate >= self.long_after:
-                self.say(f"{self.what}: {about(self.estimate)}; {self.hint}")
+        began, self._began = self._began, None
+        if self.estimate is None and began is not None:
+            per_unit = (time.perf_counter() - began) / count
+            left = None if self.total is None else self.total - self._done
+            if self._warming and left is not None and left >= 2 * count:
+                self._warming = False
+            else:
+                self.estimate = per_unit * ((self.total or self._initial) - self._initial)
+                if self.enabled is not False and self.what and left and self.estimate >= self.long_after:
+                    self.say(f"{self.what}: {about(self.estimate)}; {self.hint}")
         if self.bar is not None:
             self.bar.update(count)
 
