@@ -14,16 +14,17 @@ up front that says so, both on stderr.
 
 ``enabled``: False is silent; True always shows the bar; None (the default) shows it where someone
 watches (stderr is a terminal, or a Jupyter kernel: ``tqdm.auto`` then draws a widget) and only once the
-run has lasted ``DELAY`` seconds, so short runs print nothing. The estimate is the time of one
-batch's work (the forward and what the verb does with it, loading left out) scaled to every input: the
-second batch's when enough are left, since the first warms up; the line comes when the estimate reaches
-``long_after`` seconds and batches are left.
+run has lasted ``DELAY`` seconds, so short runs print nothing. The estimate is the time of a batch's
+work (the forward and what the verb does with it, loading left out) scaled to every input: the median of
+the first few batches after the first (which warms up), fewer when the run is short; the line comes
+when the estimate reaches ``long_after`` seconds and batches are left.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 import time
 from dataclasses import field
@@ -33,6 +34,7 @@ __all__ = ["Progress", "LONG_AFTER", "DELAY", "about", "watched", "progress_fiel
 
 LONG_AFTER = 30.0  # seconds: a run estimated longer says so up front
 DELAY = 3.0  # seconds: a bar shown by default appears once the run has lasted this long
+SAMPLES = 3  # timed updates whose median gives the estimate
 T = TypeVar("T")
 
 
@@ -89,6 +91,8 @@ class Progress:
         self._began: Optional[float] = None
         self._done = self._initial = initial
         self._warming = True
+        self._per_unit: list[float] = []
+        self._timed_units = 0
         self.bar: Any = None
         if enabled is True or (enabled is None and watched(self.file)):
             from tqdm.auto import tqdm  # third-party, loaded when a bar is shown
@@ -108,23 +112,35 @@ class Progress:
 
     def update(self, count: int) -> None:
         """``count`` more units are done; once timed units say what the run will take, the estimate (and its line
-        when long). The first units warm up (allocations, lazy set-up: often several times slower), so the
-        next ones are timed instead when at least twice as many are left."""
+        when long). See :meth:`_timed` for which units are timed."""
         if count <= 0:
             return
         self._done += count
         began, self._began = self._began, None
-        if self.estimate is None and began is not None:
-            per_unit = (time.perf_counter() - began) / count
-            left = None if self.total is None else self.total - self._done
-            if self._warming and left is not None and left >= 2 * count:
-                self._warming = False
-            else:
-                self.estimate = per_unit * ((self.total or self._initial) - self._initial)
-                if self.enabled is not False and self.what and left and self.estimate >= self.long_after:
-                    self.say(f"{self.what}: {about(self.estimate)}; {self.hint}")
+        if self.estimate is None and began is not None and self._timed(time.perf_counter() - began, count):
+            self.estimate = statistics.median(self._per_unit) * ((self.total or self._initial) - self._initial)
+            left = self._left()
+            if self.enabled is not False and self.what and left and self.estimate >= self.long_after:
+                self.say(f"{self.what}: {about(self.estimate)}; {self.hint}")
         if self.bar is not None:
             self.bar.update(count)
+
+    def _left(self) -> Optional[int]:
+        return None if self.total is None else self.total - self._done
+
+    def _timed(self, seconds: float, count: int) -> bool:
+        """Keep the time per unit of these ``count`` units; whether the estimate is due. The first units warm
+        up (allocations, lazy set-up) and are left out while enough are left; then the median of up to
+        ``SAMPLES`` updates (a busy machine makes one alone off by several times), or fewer when a tenth
+        of the run is timed or the run is about to end."""
+        left = self._left()
+        ending = left is None or left < 2 * count
+        if self._warming and not ending:
+            self._warming = False
+            return False
+        self._per_unit.append(seconds / count)
+        self._timed_units += count
+        return ending or len(self._per_unit) >= SAMPLES or 10 * self._timed_units >= (self.total or 0)
 
     def each(self, items: Iterable[T]) -> Iterator[T]:
         """``items``, one unit each (timed from when it is handed out to when the next is asked for); closes at the end.
