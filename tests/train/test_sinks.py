@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -124,3 +125,28 @@ def test_folder_replaces_only_an_earlier_run_of_its_own(tmp_path):
     with pytest.raises(InputError, match="holds files that layerscope did not write"):
         _run(FolderSink(tmp_path / "photos", overwrite=True), steps=1)
     assert (tmp_path / "photos" / "cat.jpg").read_bytes() == b"x"
+
+
+def test_probe_grids_of_different_sizes_are_padded_to_one_image(tmp_path):
+    """An all-zero input's colorbar fits where a wide-ranged one's does not: one layer's grids differ in size."""
+    conv = nn.Conv2d(1, 4, 1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([1.0, 2.0, 3.0, 4.0]).reshape(4, 1, 1, 1))
+        conv.bias.zero_()
+    probe = torch.zeros(2, 1, 8, 8)
+    probe[1] = torch.linspace(-123.456, 7891.25, 64).reshape(1, 8, 8)
+    monitor = Monitor(conv, every=1, inputs=probe, sink=TensorBoardSink(tmp_path))
+    entry = monitor.log(0)
+    monitor.close()
+    shapes = [g.indices.shape for g in next(iter(entry.layers.values())).grids]
+    assert shapes[0] != shapes[1]
+    (tag,) = _events(tmp_path).Tags()["images"]
+    image = _events(tmp_path).Images(tag)[0]
+    height, width = max(h for h, _ in shapes), max(w for _, w in shapes)
+    assert (image.height, image.width) == (height, 2 * width)
+    with Image.open(io.BytesIO(image.encoded_image_string)) as png:
+        pixels = np.asarray(png.convert("RGB"))
+    assert pixels.shape == (height, 2 * width, 3)
+    for k, grid in enumerate(next(iter(entry.layers.values())).grids):  # each grid as drawn, at its place
+        h, w = grid.indices.shape
+        assert np.array_equal(pixels[:h, k * width : k * width + w], grid.rgb)

@@ -101,7 +101,7 @@ def add_run_arguments(group: Any, *names: str, **defaults: Any) -> None:
 
     >>> parser = argparse.ArgumentParser(); add_run_arguments(parser, "batch_size", "workers", batch_size=32)
     >>> run_options_from_args(parser.parse_args(["--workers", "2"]))
-    RunOptions(batch_size=32, device=None, workers=2, progress=None, strict=False, recursive=False, max_pixels=89478485)
+    RunOptions(batch_size=32, device=None, workers=2, progress=None, long_after=30.0, strict=False, recursive=False, max_pixels=89478485)
     """
     add_option_flags(group, RunOptions, names, defaults=defaults,
                      changes={"max_pixels": {"type": _max_pixels_type, "metavar": "N"},

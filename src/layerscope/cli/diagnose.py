@@ -23,12 +23,14 @@ from ._common import (
     add_image_arguments,
     add_layer_arguments,
     add_model_arguments,
+    add_run_arguments,
     feed_from_args,
     layers_from_args,
     model_from_args,
     print_image_notes,
     print_preprocessing,
     print_skipped_summary,
+    run_options_from_args,
 )
 from ._stats import add_stats_arguments, stats_findings, with_findings
 
@@ -61,6 +63,7 @@ def register(subparsers) -> None:
     group.add_argument("--batch-size", type=int, default=DIAGNOSE_RUN.batch_size, metavar="N",
                        help=f"images per forward pass (default {DIAGNOSE_RUN.batch_size})")
     add_stats_arguments(group)
+    add_run_arguments(group, "progress", "long_after")
     parser.set_defaults(run=run)
 
 
@@ -76,7 +79,7 @@ def run(args) -> int:
     info = sys.stderr if args.json else sys.stdout
     print_preprocessing(loaded, info)
     subject = Subject.of(loaded, layers_from_args(args))
-    result = diagnose(subject, feed, options=options)
+    result = diagnose(subject, feed, options=options, run=run_options_from_args(args, DIAGNOSE_RUN))
     print_image_notes(feed.images, feed.skipped)
     print_skipped_summary(result.inputs + len(result.skipped), result.skipped, sys.stderr)
     if args.json:

@@ -56,7 +56,7 @@ def register(subparsers) -> None:
     add_option_flags(group, ShowOptions)
     _add_render_arguments(parser.add_argument_group("how grids are drawn (RenderOptions)"))
     running = parser.add_argument_group("the run (RunOptions, OutputOptions)")
-    add_run_arguments(running, "batch_size", "workers", "progress")  # --device, --strict ... are model/image flags
+    add_run_arguments(running, "batch_size", "workers", "progress", "long_after")  # --device, --strict ... are model/image flags
     add_output_arguments(running)
     _add_video_arguments(parser.add_argument_group("video inputs (.mp4, .webm, .mov ...; needs layerscope[video])"))
     parser.set_defaults(run=run)

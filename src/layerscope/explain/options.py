@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 from ..core.options import Options, positive_int
 from ..errors import InputError, did_you_mean
+from ..run.progress import progress_field
 from .objectives import OBJECTIVES
 
 __all__ = ["VisualizeOptions", "CardOptions", "CPU_STEPS", "GPU_STEPS"]
@@ -33,7 +34,8 @@ class VisualizeOptions(Options):
     ``diversity`` > 0 pushes the batch's images apart. ``steps``: default 128 on CPU, 512 on GPU;
     ``size``: the optimized resolution (default: the model's input size, at most 128), upsampled to
     the input size; ``lr``: Adam's step size; ``seed``: the same seed gives the same images;
-    ``transforms``: small random pads, shifts, scales and rotations at every step.
+    ``transforms``: small random pads, shifts, scales and rotations at every step; ``progress``: as
+    :class:`~layerscope.run.RunOptions`' (a bar over the steps, a line up front when they will be long).
     """
 
     objective: str = field(default="channel", metadata={
@@ -50,6 +52,7 @@ class VisualizeOptions(Options):
     lr: float = 0.05
     seed: int = field(default=0, metadata={"help": "random seed of the optimization (default 0)", "type": int})
     transforms: bool = True
+    progress: Optional[bool] = progress_field()
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:

@@ -36,6 +36,7 @@ from ..core.results import Result
 from ..errors import InputError
 from ..render.png import encode_png
 from ..run.maps import LayerMaps
+from ..run.progress import Progress
 from ..run.subject import Subject
 from . import objectives as objective_kinds
 from .options import CPU_STEPS, GPU_STEPS, VisualizeOptions
@@ -180,7 +181,10 @@ def visualize(
         jitter = Jitter(generator=generator) if options.transforms else (lambda x: x)
         optimizer = torch.optim.Adam(image.parameters(), lr=options.lr)
         curves = []
-        for _ in range(steps):
+        what = f"{len(chosen)} channels of {rec.names[0]} x {steps} steps on {device}"
+        progress = Progress(steps, desc="visualize", unit="step", enabled=options.progress, what=what,
+                            hint="--steps (steps=) or fewer --channels shorten it")
+        for _ in progress.each(range(steps)):
             pixels = F.interpolate(image(), size=(height, width), mode="bilinear", align_corners=False)
             maps = _layer_maps(reader, rec(_to_input(jitter(pixels), prep, dtype)), (height, width))
             values = score(maps)

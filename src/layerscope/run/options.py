@@ -19,6 +19,7 @@ import torch
 from ..core.options import Options, positive_int
 from ..errors import InputError
 from ..io.images import DEFAULT_MAX_PIXELS
+from .progress import LONG_AFTER, progress_field
 
 __all__ = ["RunOptions", "OutputOptions"]
 
@@ -34,7 +35,9 @@ class RunOptions(Options):
     ``device``: where the inputs go; None: the model's own device. A model that layerscope loaded
     from a spec is moved there; a module you pass is never moved behind your back (a mismatch is an
     error that says so). ``progress``: None shows a progress bar (``tqdm.auto``: terminal and
-    notebook) when a run has more than a few batches. ``strict``: an unreadable image is an error
+    notebook) once a run has lasted a few seconds, True from the start, False never (nor the
+    estimate line); ``long_after``: a run whose first batch says it will take longer (seconds) says so
+    on stderr up front (see :mod:`layerscope.run.progress`). ``strict``: an unreadable image is an error
     instead of a skipped input. ``recursive``: folders are searched below their top level.
     ``max_pixels``: larger images are refused (decompression bombs).
     """
@@ -44,9 +47,10 @@ class RunOptions(Options):
         "help": "run on this device (cpu, cuda, cuda:1, mps); default: where the model is"})
     workers: int = field(default=0, metadata={"help": "data-loading worker processes (default 0: in this process)",
                                              "type": int})
-    progress: Optional[bool] = field(default=None, metadata={
-        "help": "a progress bar (default: for runs of more than a few batches)", "flag": "--progress",
-        "action": "store_true"})
+    progress: Optional[bool] = progress_field()
+    long_after: float = field(default=LONG_AFTER, metadata={
+        "help": f"say up front when the run will take longer than this many seconds (default {LONG_AFTER:g})",
+        "type": float, "metavar": "S"})
     strict: bool = field(default=False, metadata={"help": "an unreadable image file is an error, not a skip",
                                                    "action": "store_true"})
     recursive: bool = field(default=False, metadata={"help": "search folders below their top level",
@@ -64,6 +68,8 @@ class RunOptions(Options):
             except (RuntimeError, TypeError):
                 raise InputError(f"device={self.device!r} is not a torch device; use cpu, cuda, cuda:1 or mps.") from None
         positive_int(self, "max_pixels", allow_none=True)
+        if isinstance(self.long_after, bool) or not isinstance(self.long_after, (int, float)) or self.long_after < 0:
+            raise InputError(f"long_after={self.long_after!r} must be a number of seconds of at least 0.")
 
 
 @dataclass(frozen=True)

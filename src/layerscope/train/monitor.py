@@ -147,7 +147,7 @@ class Monitor:
         with Recorder(self.model, self.names) as rec:
             acts = rec(self.probe)
         diagnosis = diagnose(self.model, self.probe, self.names, thresholds=self.thresholds, channel_order=False,
-                             effective_rank=True, batch_size=max(1, len(self.probe)))
+                             effective_rank=True, batch_size=max(1, len(self.probe)), progress=False)  # one batch: no bar
         judged = {layer.name: layer for layer in diagnosis.layers}
         layers, notes = {}, list(diagnosis.notes)
         for name, tensor in acts.items():
