@@ -8,9 +8,11 @@
 
 Per axis a field is an affine rule: position ``i`` sees the input pixels ``i*stride - offset`` to
 ``i*stride - offset + size`` (exclusive), clipped to the input. Where every op between the input
-and the layer is a convolution, a pooling, an elementwise op (activations, eval-mode batch norm,
-residual sums, channel concatenations) or a global pooling, the rule comes from the layer
-geometry, exactly (``method="geometry"``; :class:`_Geometry` follows the ops as they run). A global gate
+and the layer is a convolution (depthwise, grouped, dilated, ``padding="same"``), a pooling, a padding
+(``F.pad`` with zeros or edge copies: timm's same-padding ``Conv2dSame``, ``MaxPool2dSame`` and
+``AvgPool2dSame`` pad, then run with padding 0), a crop or strided slice of the rows and columns, an
+elementwise op (activations, eval-mode batch norm, residual sums, channel concatenations) or a global
+pooling, the rule comes from the layer geometry, exactly (``method="geometry"``; :class:`_Geometry` follows the ops as they run). A global gate
 (a 1x1 map multiplied with or added to the maps, as in squeeze-and-excitation) leaves the box
 where the local pattern is: every later unit depends on the whole input through it, but a box of
 the whole input would show nothing. For
@@ -111,6 +113,42 @@ def _window(geo: Any, kernel: tuple, stride: tuple, padding: tuple, dilation: tu
                  for (j, p, r), k, s, pad, d in zip(geo, kernel, stride, padding, dilation))
 
 
+def _shift(geo: Any, starts: tuple, steps: tuple = (1, 1)) -> Any:
+    """The rule of positions ``i`` that are positions ``start + i*step`` of a map with rule ``geo`` (a crop, a
+    strided slice, or a padding: a negative start)."""
+    if geo in (GLOBAL, UNKNOWN):
+        return geo
+    return tuple((j * step, p - start * j, r) for (j, p, r), start, step in zip(geo, starts, steps))
+
+
+def _pad(geo: Any, args: tuple, kwargs: dict) -> Any:
+    """``F.pad`` (timm's same-padding convs and pools pad first, then run with padding 0): zeros or edge copies
+    before a map move it; a reflection or a wrap makes a border see pixels outside the box."""
+    widths = list(args[1] if len(args) > 1 else kwargs["pad"])
+    mode = args[2] if len(args) > 2 else kwargs.get("mode", "constant")
+    if mode not in ("constant", "replicate") or len(widths) > 4 and any(widths[6:]):  # the batch dim padded
+        return UNKNOWN
+    widths += [0] * (4 - len(widths))
+    return _shift(geo, (-int(widths[2]), -int(widths[0])))
+
+
+def _crop(geo: Any, index: Any, shape: tuple) -> Any:
+    """``x[...]`` of an NCHW map: any selection of inputs and channels, and slices of the rows and columns."""
+    index = index if isinstance(index, tuple) else (index,)
+    if Ellipsis in index or any(i is None for i in index) or len(index) > 4:
+        return UNKNOWN
+    starts, steps = [], []
+    for i, size in zip([*index[2:], slice(None), slice(None)][:2], shape[-2:]):
+        if not isinstance(i, slice):
+            return UNKNOWN
+        start, _, step = i.indices(size)
+        if step < 1:
+            return UNKNOWN
+        starts.append(start)
+        steps.append(step)
+    return _shift(geo, tuple(starts), tuple(steps))
+
+
 def _union(geos: list) -> Any:
     if UNKNOWN in geos:
         return UNKNOWN
@@ -167,17 +205,17 @@ class _Geometry(TorchFunctionMode):
         if name == "cat":
             dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
             return _union(geos) if dim in (1, -3) else UNKNOWN
-        if name in ("__getitem__", "chunk", "split") and self._channel_only(name, args, kwargs):
+        if name == "pad" and isinstance(first, torch.Tensor):
+            return _pad(geos[0], args, kwargs)
+        if name == "__getitem__" and isinstance(first, torch.Tensor) and first.dim() == 4:
+            return _crop(geos[0], args[1] if len(args) > 1 else None, tuple(first.shape))
+        if name in ("chunk", "split") and self._channel_only(name, args, kwargs):
             return geos[0]
         return _union(geos) if name in _ELEMENTWISE else UNKNOWN
 
     @staticmethod
     def _channel_only(name: str, args: tuple, kwargs: dict) -> bool:
-        if name != "__getitem__":
-            return (args[2] if len(args) > 2 else kwargs.get("dim", 0)) in (1, -3)
-        index = args[1] if len(args) > 1 else None
-        index = index if isinstance(index, tuple) else (index,)
-        return all(isinstance(i, slice) and i == slice(None) for i in index[2:]) and Ellipsis not in index
+        return (args[2] if len(args) > 2 else kwargs.get("dim", 0)) in (1, -3)
 
     @staticmethod
     def _conv(args: tuple, kwargs: dict, geo: Any) -> Any:
