@@ -112,7 +112,8 @@ def throughput(images: int, rounds: int, workers: int, work: Path, memory: bool)
         contenders["scan memory"] = lambda: ls.scan(model, tensors, out=tempfile.mkdtemp(dir=work),
                                                     layers="type:Conv2d", k=9, progress=False)
         kinds.append("memory")
-    plain(model, files)  # warm-up
+    for warm in contenders.values():  # warm-up: the first call of each pays one-time costs (imports, allocator)
+        warm()
     times = interleave(contenders, rounds)
     return {"images": images, "times": times, "kinds": kinds,
             "median_s": {k: statistics.median(v) for k, v in times.items()},
