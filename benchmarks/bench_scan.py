@@ -15,7 +15,7 @@ time / scan time (the scan's throughput relative to inference; target >= 0.9), t
 13 photos (JPEG crops of scikit-image's photos, ``layerscope.zoo.PHOTOS``) in one batch: ``scan`` of the
 files (loaded model; the whole call, receptive fields included) against the plain forward of the 13
 preprocessed photos. Target: scan <= 3x the forward + a fixed cost <= 5 s, written as the ratio
-(scan s - 5 s) / forward s <= 3; the plain scan / forward ratio is a row too.
+scan s / (3 x forward s + 5 s) <= 1; the plain scan / forward ratio is a row too.
 
 **Memory.** Peak RSS (``VmHWM``; ``ru_maxrss`` where there is no ``/proc``) of a fresh process that scans N small images (32x32 PNG files on disk,
 ResNet-18 at 32x32, every convolution, batch 32, top-9), for each N in ``--rss`` (``--quick``: 200 and 2,000,
@@ -245,13 +245,13 @@ def main() -> None:
             forward_s, scan_s = e["times"]["forward"], e["times"]["scan"]
             detail = (f"{e['layers']} layers, {e['photos']} photos: scan {e['median_s']['scan']:.2f} s, forward "
                       f"{e['median_s']['forward']:.2f} s")
-            rows.append(ratio_row(f"EfficientNet-Lite0 scan of every layer, 13 photos: (scan - {FIXED_S:g} s) / forward",
-                                  [v - FIXED_S for v in scan_s], forward_s, target="<= 3",
-                                  meets=lambda v: v <= 3, detail=detail))
+            rows.append(ratio_row(f"EfficientNet-Lite0 scan of every layer, 13 photos: scan / (3 x forward + {FIXED_S:g} s)",
+                                  scan_s, [3 * v + FIXED_S for v in forward_s], target="<= 1",
+                                  meets=lambda v: v <= 1, detail=detail))
             rows.append(ratio_row("EfficientNet-Lite0 scan of every layer, 13 photos: scan / forward (no fixed cost taken off)",
                                   scan_s, forward_s, detail=detail))
-            print(f"EfficientNet-Lite0, {detail}; (scan - {FIXED_S:g} s) / forward {rows[-2]['value']:.2f} "
-                  f"[{rows[-2]['low']:.2f}, {rows[-2]['high']:.2f}] (target <= 3); scan / forward {rows[-1]['value']:.2f}")
+            print(f"EfficientNet-Lite0, {detail}; scan / (3 x forward + {FIXED_S:g} s) {rows[-2]['value']:.2f} "
+                  f"[{rows[-2]['low']:.2f}, {rows[-2]['high']:.2f}] (target <= 1); scan / forward {rows[-1]['value']:.2f}")
         if sizes:
             counts = [int(c) for c in sizes.split(",")]
             results["rss"] = found = rss(counts, work)
