@@ -1,27 +1,33 @@
-"""Dataset scan: throughput beside plain batched inference over the same DataLoader, memory against dataset size,
-state size and merge time.
+"""Dataset scan: throughput beside plain batched inference over the same JPEG files, EfficientNet-Lite0's every
+layer over 13 photos beside its forward, memory against dataset size, state size and merge time.
 
-    python benchmarks/bench_scan.py [--images 192] [--rounds 3] [--rss 1000,10000] [--json OUT]
+    python benchmarks/bench_scan.py [--quick] [--json OUT] [--images 192] [--rounds 5] [--rss 1000,10000]
 
 **Throughput.** ResNet-18 (random init, eval), 224x224, batch 32, every convolution (20 layers), top-9.
 One ``DataLoader`` (default collate, ``--workers``) over a Dataset that reads JPEG files from disk and applies
-the model's preprocessing; each round times, in alternating order, plain inference (``for x in loader:
-model(x)`` under ``no_grad``) and ``layerscope.scan(model, loader, out=<fresh folder>)`` (the whole call:
-setup, receptive fields, every statistic, the final state write). The same pair runs over an in-memory
-Dataset of the preprocessed tensors, which shows the model side alone. Ratio = plain time / scan time (the
-scan's throughput relative to inference; target >= 0.9); medians over rounds of the ratio within a round.
+the model's preprocessing; each round times, in a shuffled order (``common.interleave``), plain inference
+(``for x in loader: model(x)`` under ``no_grad``) and ``layerscope.scan(model, loader, out=<fresh folder>)``
+(the whole call: setup, receptive fields, every statistic, the final state write). Without ``--quick`` the
+same pair runs over an in-memory Dataset of the preprocessed tensors too (the model side alone). Ratio = plain
+time / scan time (the scan's throughput relative to inference; target >= 0.9), the median of the rounds'.
 
-**Memory.** Peak RSS (``ru_maxrss``) of a fresh process that scans N small images (32x32 PNG files on disk,
-ResNet-18 at 32x32, every convolution, batch 32, top-9), for each N in ``--rss``: the scan keeps nothing per
-input, so the peaks should agree within 5%.
+**Every layer of EfficientNet-Lite0.** ``builtin:efficientnet_lite0`` (pretrained), its 49 default layers,
+13 photos (JPEG crops of scikit-image's photos, ``layerscope.zoo.PHOTOS``) in one batch: ``scan`` of the
+files (loaded model; the whole call, receptive fields included) against the plain forward of the 13
+preprocessed photos. Target: scan <= 3x the forward + a fixed cost <= 5 s, written as the ratio
+scan s / (3 x forward s + 5 s) <= 1; the plain scan / forward ratio is a row too.
 
-**Scale.** The state file of that scan (bytes per channel), and the time to merge 8 shard states of it.
+**Memory.** Peak RSS (``VmHWM``; ``ru_maxrss`` where there is no ``/proc``) of a fresh process that scans N small images (32x32 PNG files on disk,
+ResNet-18 at 32x32, every convolution, batch 32, top-9), for each N in ``--rss`` (``--quick``: 200 and 2,000,
+a fifth of the full sizes): the scan keeps nothing per input, so the peaks should agree within 5%.
+
+**Scale.** The state file of the 1,000-image scan (bytes per channel), and the time to merge 8 shard states of
+it (skipped without a 1,000-image run).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -38,7 +44,12 @@ from torch.utils.data import DataLoader, Dataset
 
 import layerscope as ls
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import figure_row, interleave, ratio_row, write_rows  # noqa: E402
+
 BATCH = 32
+SUITE = "scan"
+FIXED_S = 5.0  # the fixed cost the Lite0 target allows
 
 
 class Files(Dataset):
@@ -83,43 +94,81 @@ def plain(model: torch.nn.Module, loader: DataLoader) -> None:
             model(x)
 
 
-def throughput(images: int, rounds: int, workers: int, work: Path) -> dict:
+def throughput(images: int, rounds: int, workers: int, work: Path, memory: bool) -> dict:
     torch.manual_seed(0)
     loaded = ls.load_model("torchvision:resnet18")
     model, pre = loaded.module.eval(), loaded.preprocessing
     paths = write_images(work / "jpeg", images, 256, "jpg")
     files = DataLoader(Files(paths, pre), batch_size=BATCH, num_workers=workers)
-    memory = DataLoader(Tensors([Files(paths, pre)[i] for i in range(images)]), batch_size=BATCH)
     contenders = {
         "plain files": lambda: plain(model, files),
         "scan files": lambda: ls.scan(model, files, out=tempfile.mkdtemp(dir=work), layers="type:Conv2d", k=9,
                                      progress=False),
-        "plain memory": lambda: plain(model, memory),
-        "scan memory": lambda: ls.scan(model, memory, out=tempfile.mkdtemp(dir=work), layers="type:Conv2d", k=9,
-                                     progress=False),
     }
-    plain(model, memory)  # warm-up
-    times: dict[str, list[float]] = {key: [] for key in contenders}
-    for r in range(rounds):
-        order = list(contenders) if r % 2 == 0 else list(contenders)[::-1]
-        for key in order:
-            start = time.perf_counter()
-            contenders[key]()
-            times[key].append(time.perf_counter() - start)
-            print(f"  round {r}: {key} {times[key][-1]:.2f} s", file=sys.stderr, flush=True)
-    ratio = {kind: statistics.median(p / s for p, s in zip(times[f"plain {kind}"], times[f"scan {kind}"]))
-             for kind in ("files", "memory")}
-    rounds_ = {kind: [round(p / s, 3) for p, s in zip(times[f"plain {kind}"], times[f"scan {kind}"])]
-               for kind in ("files", "memory")}
-    return {"images": images, "median_s": {k: statistics.median(v) for k, v in times.items()}, "ratio": ratio,
-            "ratio_rounds": rounds_, "images_per_s": {k: images / statistics.median(v) for k, v in times.items()}}
+    kinds = ["files"]
+    if memory:
+        tensors = DataLoader(Tensors([Files(paths, pre)[i] for i in range(images)]), batch_size=BATCH)
+        contenders["plain memory"] = lambda: plain(model, tensors)
+        contenders["scan memory"] = lambda: ls.scan(model, tensors, out=tempfile.mkdtemp(dir=work),
+                                                    layers="type:Conv2d", k=9, progress=False)
+        kinds.append("memory")
+    for warm in contenders.values():  # warm-up: the first call of each pays one-time costs (imports, allocator)
+        warm()
+    times = interleave(contenders, rounds)
+    return {"images": images, "times": times, "kinds": kinds,
+            "median_s": {k: statistics.median(v) for k, v in times.items()},
+            "images_per_s": {k: images / statistics.median(v) for k, v in times.items()}}
+
+
+def photos(folder: Path, count: int = 13) -> list[Path]:
+    """``count`` JPEG photos: scikit-image's photos and four crops of each (corners), at quality 95."""
+    from layerscope.zoo import PHOTOS, sample_photo
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in PHOTOS:
+        image = sample_photo(name)
+        w, h = image.size
+        for box in [(0, 0, w, h), (0, 0, w * 3 // 4, h * 3 // 4), (w // 4, h // 4, w, h), (0, h // 4, w * 3 // 4, h),
+                    (w // 4, 0, w, h * 3 // 4)]:
+            if len(paths) < count:
+                paths.append(folder / f"{name}-{len(paths):02d}.jpg")
+                image.crop(box).save(paths[-1], quality=95)
+    return paths
+
+
+def lite0(rounds: int, work: Path) -> dict:
+    """Scan of every default layer of EfficientNet-Lite0 over 13 photos against the plain forward of them."""
+    subject = ls.run.Subject.of("builtin:efficientnet_lite0")
+    paths = photos(work / "photos")
+    batch = torch.stack([subject.preprocessing(Image.open(p).convert("RGB")) for p in paths])
+
+    def forward() -> None:
+        with torch.no_grad():
+            subject.module(batch)
+
+    layers = []
+
+    def scan() -> None:
+        stats = ls.scan(subject, work / "photos", out=tempfile.mkdtemp(dir=work), progress=False)
+        layers.append(len(stats.layers))
+
+    forward()  # warm-up
+    times = interleave({"forward": forward, "scan": scan}, rounds)
+    return {"photos": len(paths), "layers": layers[-1], "times": times,
+            "median_s": {k: statistics.median(v) for k, v in times.items()}}
 
 
 RSS_CHILD = """
 import resource, sys, layerscope as ls
 stats = ls.scan(ls.load_model("torchvision:resnet18").with_preprocessing(size=32), sys.argv[1], out=sys.argv[2],
                 layers="type:Conv2d", k=9, batch_size=32, progress=False)
-print(stats.inputs, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+try:  # this process's own peak: Linux's ru_maxrss keeps the parent's footprint at the fork across the exec
+    with open("/proc/self/status") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(stats.inputs, peak)
 """
 
 
@@ -159,39 +208,72 @@ def scale(work: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=192, help="images per throughput pass (default 192: 6 batches)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true",
+                        help="a run of a few minutes: 96 images x 5 rounds, Lite0 x 3 rounds, RSS at 200 and 2,000")
+    parser.add_argument("--images", type=int, help="images per throughput pass (default 192: 6 batches; quick 96)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5; quick 5)")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (default 0)")
-    parser.add_argument("--rss", default="1000,10000", help="dataset sizes for the memory test ('' to skip)")
+    parser.add_argument("--rss", help="dataset sizes for the memory test (default 1000,10000; quick 200,2000; '' skips)")
     parser.add_argument("--skip-throughput", action="store_true")
-    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--skip-lite0", action="store_true")
+    parser.add_argument("--json", help="write the rows ({suite, rows}, benchmarks/common.py) and the raw results here")
     args = parser.parse_args()
+    images = args.images or (96 if args.quick else 192)
+    rounds = args.rounds or 5
+    sizes = args.rss if args.rss is not None else ("200,2000" if args.quick else "1000,10000")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
-    results: dict = {"machine": machine}
+    load = os.getloadavg()[0]
+    results: dict = {"machine": machine, "load_before": load, "quick": args.quick}
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not args.skip_throughput:
-            results["throughput"] = t = throughput(args.images, args.rounds, args.workers, work)
+            results["throughput"] = t = throughput(images, rounds, args.workers, work, memory=not args.quick)
             print(f"scan throughput ({machine}), ResNet-18 224x224, batch {BATCH}, 20 conv layers, top-9, "
-                  f"{args.images} images, medians of {args.rounds} interleaved rounds")
-            for kind in ("files", "memory"):
-                print(f"  {kind:6s}: plain {t['images_per_s']['plain ' + kind]:.1f} img/s, scan "
-                      f"{t['images_per_s']['scan ' + kind]:.1f} img/s, ratio {t['ratio'][kind]:.3f} "
-                      f"(rounds {t['ratio_rounds'][kind]})")
-        if args.rss:
-            counts = [int(c) for c in args.rss.split(",")]
+                  f"{images} images, {rounds} interleaved rounds")
+            for kind in t["kinds"]:
+                plain_s, scan_s = t["times"]["plain " + kind], t["times"]["scan " + kind]
+                row = ratio_row(f"ResNet-18 scan throughput / plain inference ({kind}: {'JPEG files' if kind == 'files' else 'tensors in memory'}, {images} images)",
+                                plain_s, scan_s, target=">= 0.9" if kind == "files" else "",
+                                meets=(lambda v: v >= 0.9) if kind == "files" else None,
+                                detail=f"plain {t['images_per_s']['plain ' + kind]:.1f} img/s, scan "
+                                       f"{t['images_per_s']['scan ' + kind]:.1f} img/s")
+                rows.append(row)
+                print(f"  {kind:6s}: {row['detail']}, ratio {row['value']:.3f} [{row['low']:.3f}, {row['high']:.3f}]")
+        if not args.skip_lite0:
+            results["lite0"] = e = lite0(3 if args.quick else rounds, work)
+            forward_s, scan_s = e["times"]["forward"], e["times"]["scan"]
+            detail = (f"{e['layers']} layers, {e['photos']} photos: scan {e['median_s']['scan']:.2f} s, forward "
+                      f"{e['median_s']['forward']:.2f} s")
+            rows.append(ratio_row(f"EfficientNet-Lite0 scan of every layer, 13 photos: scan / (3 x forward + {FIXED_S:g} s)",
+                                  scan_s, [3 * v + FIXED_S for v in forward_s], target="<= 1",
+                                  meets=lambda v: v <= 1, detail=detail))
+            rows.append(ratio_row("EfficientNet-Lite0 scan of every layer, 13 photos: scan / forward (no fixed cost taken off)",
+                                  scan_s, forward_s, detail=detail))
+            print(f"EfficientNet-Lite0, {detail}; scan / (3 x forward + {FIXED_S:g} s) {rows[-2]['value']:.2f} "
+                  f"[{rows[-2]['low']:.2f}, {rows[-2]['high']:.2f}] (target <= 1); scan / forward {rows[-1]['value']:.2f}")
+        if sizes:
+            counts = [int(c) for c in sizes.split(",")]
             results["rss"] = found = rss(counts, work)
             low, high = found[counts[0]]["peak_rss_mib"], found[counts[-1]]["peak_rss_mib"]
             print("peak RSS: " + ", ".join(f"{c:,} images {found[c]['peak_rss_mib']:.1f} MiB "
                                             f"({found[c]['seconds']:.0f} s)" for c in counts)
                   + f"; {counts[-1]:,} vs {counts[0]:,}: {100 * (high / low - 1):+.1f}%")
+            rows.append(figure_row(f"scan peak RSS, {counts[-1]:,} / {counts[0]:,} images (32x32 PNG, ResNet-18, "
+                                   f"20 convs{'; quick: a fifth of 1,000 / 10,000' if args.quick else ''})",
+                                   high / low, "x", target="<= 1.05", meets=lambda v: v <= 1.05,
+                                   detail=f"{low:.1f} MiB vs {high:.1f} MiB"))
             if 1000 in found:
-                results["scale"] = s = scale(work)
-                print(f"state: {s['state_bytes'] / 2**20:.2f} MiB for {s['layers']} layers, {s['channels']} channels "
-                      f"({s['bytes_per_channel']:.0f} bytes a channel); merging 8 shard states: "
-                      f"{s['merge_8_shards_s']:.2f} s")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+                results["scale"] = sc = scale(work)
+                print(f"state: {sc['state_bytes'] / 2**20:.2f} MiB for {sc['layers']} layers, {sc['channels']} channels "
+                      f"({sc['bytes_per_channel']:.0f} bytes a channel); merging 8 shard states: "
+                      f"{sc['merge_8_shards_s']:.2f} s")
+                rows.append(figure_row("scan state bytes per channel (ResNet-18, 20 convs, top-9)",
+                                       sc["bytes_per_channel"], "B", detail=f"{sc['state_bytes'] / 2**20:.2f} MiB"))
+                rows.append(figure_row("merge of 8 scan shard states", sc["merge_8_shards_s"], "s"))
+    results["load_after"] = os.getloadavg()[0]
+    print(f"load average (1 min): {load:.2f} before, {results['load_after']:.2f} after")
+    write_rows(args.json, SUITE, rows, machine=machine, load=[load, results["load_after"]], raw=results)
 
 
 if __name__ == "__main__":

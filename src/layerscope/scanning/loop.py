@@ -2,7 +2,8 @@
 
 :func:`scan_shard` runs the shard's batches from where its state file left off, through a
 :class:`~layerscope.capturing.Recorder`, into one :class:`~layerscope.stats.ResponseStats` per
-layer (reductions batched on the activations' device), and writes the state atomically every
+layer (reductions batched on the activations' device; each batch's run in a background thread while
+the next batch is read, in order, one batch at a time), and writes the state atomically every
 ``save_every`` batches and at the end. Batches fall on fixed shard positions and every
 reduction is deterministic, so a scan killed at any moment and run again ends with the same
 bytes as one that was never stopped.
@@ -11,6 +12,7 @@ bytes as one that was never stopped.
 from __future__ import annotations
 
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
 
@@ -136,26 +138,69 @@ def scan_shard(subject: Subject, source: Source, state: State, path: Path, *, sh
     model = subject.module
     layers = _Layers(state, dict(subject.layouts), meta["top_k"], meta["edges"], meta["active"])
     start = meta["done"]["batches"]
-    with Recorder(model, subject.layers) as rec:
-        for batch in source.batches(shard, start, run.batch_size, run.workers):
+
+    def reduce(batch: Any, acts: Any) -> None:  # everything that changes the state, batch after batch in order
+        meta["skipped"].extend([index, source.source_of(index), reason] for index, reason in batch.skipped)
+        if acts is not None:
+            layers.add(acts, batch.index, batch.inputs, model)
+            meta["inputs"] += len(batch.index)
+            _remember_sources(meta, state.layers, batch, source)
+        meta["done"]["batches"] += 1
+        meta["done"]["positions"] += batch.positions
+
+    with Recorder(model, subject.layers) as rec, _Behind() as behind:
+        for given, batch in enumerate(source.batches(shard, start, run.batch_size, run.workers), start + 1):
             if batch.skipped and run.strict:
                 index, reason = batch.skipped[0]
                 raise ImageError(f"{source.source_of(index)}: {reason} (--strict stops at the first unreadable input)")
-            meta["skipped"].extend([index, source.source_of(index), reason] for index, reason in batch.skipped)
+            behind.wait()  # the previous batch's reductions ran while this one was read
+            acts = None
             if batch.inputs is not None:
                 _check_input(meta, batch.inputs)
-                layers.add(rec(batch.inputs), batch.index, batch.inputs, model)
-                meta["inputs"] += len(batch.index)
-                _remember_sources(meta, state.layers, batch, source)
-            meta["done"]["batches"] += 1
-            meta["done"]["positions"] += batch.positions
+                acts = rec(batch.inputs)
+            if meta.get("layers"):
+                behind.submit(reduce, batch, acts)
+            else:  # the first batch makes the accumulators and runs the receptive fields' forwards: here
+                reduce(batch, acts)
             progress.update(batch.positions)
-            if meta["done"]["batches"] % save_every == 0:
+            if given % save_every == 0:
+                behind.wait()
                 _save(state, path)
+        behind.wait()
     meta["complete"] = True
     meta["data"]["size"] = source.size
     _save(state, path)
     return state
+
+
+class _Behind:
+    """Runs each batch's reductions in one background thread while the next batch is read (decoding an image
+    keeps one core busy and leaves the others idle), one batch at a time and in order, so the statistics are
+    those of a plain loop; :meth:`wait` before the next forward and before the state is read or written."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="layerscope-scan")
+        self.pending: Optional[Future] = None
+
+    def __enter__(self) -> "_Behind":
+        return self
+
+    def submit(self, job: Any, *args: Any) -> None:
+        self.wait()
+        self.pending = self.pool.submit(_no_grad, job, *args)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()  # re-raises what the reductions raised
+
+    def __exit__(self, *exc: Any) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def _no_grad(job: Any, *args: Any) -> None:
+    with torch.no_grad():  # grad mode is per thread
+        job(*args)
 
 
 def _check_input(meta: dict, inputs: torch.Tensor) -> None:

@@ -8,14 +8,19 @@
 
 Per axis a field is an affine rule: position ``i`` sees the input pixels ``i*stride - offset`` to
 ``i*stride - offset + size`` (exclusive), clipped to the input. Where every op between the input
-and the layer is a convolution, a pooling, an elementwise op (activations, eval-mode batch norm,
-residual sums, channel concatenations) or a global pooling, the rule comes from the layer
-geometry, exactly (``method="geometry"``; :class:`_Geometry` follows the ops as they run). A global gate
+and the layer is a convolution (depthwise, grouped, dilated, ``padding="same"``), a pooling, a padding
+(``F.pad`` with zeros or edge copies: timm's same-padding ``Conv2dSame``, ``MaxPool2dSame`` and
+``AvgPool2dSame`` pad, then run with padding 0), a crop or strided slice of the rows and columns, an
+elementwise op (activations, eval-mode batch norm, residual sums, channel concatenations) or a global
+pooling, the rule comes from the layer geometry, exactly (``method="geometry"``; :class:`_Geometry` follows the ops as they run). A global gate
 (a 1x1 map multiplied with or added to the maps, as in squeeze-and-excitation) leaves the box
 where the local pattern is: every later unit depends on the whole input through it, but a box of
 the whole input would show nothing. For
 anything else (attention, token layouts, resampling, custom ops) it comes from gradients
-(``method="gradient"``): random inputs are run, the gradient of the layer at nine probe
+(``method="gradient"``), and probes run only where the geometry stops: the first op it does not follow
+(fed by maps it follows) is probed once, and every layer computed from that op's output by ops it follows
+gets the probed rule composed with its geometry from there (one backward serves them all); an op that
+mixes maps of two such origins starts another. A probe: random inputs are run, the gradient at nine probe
 positions (the ends of the map, next to them, its quarters and centre) is taken with respect to the input, and
 the rule is the smallest one that covers every nonzero gradient seen. That works for any
 architecture; where the map does not follow a translation rule (attention) the boxes become
@@ -24,9 +29,10 @@ the whole input.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -111,6 +117,42 @@ def _window(geo: Any, kernel: tuple, stride: tuple, padding: tuple, dilation: tu
                  for (j, p, r), k, s, pad, d in zip(geo, kernel, stride, padding, dilation))
 
 
+def _shift(geo: Any, starts: tuple, steps: tuple = (1, 1)) -> Any:
+    """The rule of positions ``i`` that are positions ``start + i*step`` of a map with rule ``geo`` (a crop, a
+    strided slice, or a padding: a negative start)."""
+    if geo in (GLOBAL, UNKNOWN):
+        return geo
+    return tuple((j * step, p - start * j, r) for (j, p, r), start, step in zip(geo, starts, steps))
+
+
+def _pad(geo: Any, args: tuple, kwargs: dict) -> Any:
+    """``F.pad`` (timm's same-padding convs and pools pad first, then run with padding 0): zeros or edge copies
+    before a map move it; a reflection or a wrap makes a border see pixels outside the box."""
+    widths = list(args[1] if len(args) > 1 else kwargs["pad"])
+    mode = args[2] if len(args) > 2 else kwargs.get("mode", "constant")
+    if mode not in ("constant", "replicate") or len(widths) > 4 and any(widths[6:]):  # the batch dim padded
+        return UNKNOWN
+    widths += [0] * (4 - len(widths))
+    return _shift(geo, (-int(widths[2]), -int(widths[0])))
+
+
+def _crop(geo: Any, index: Any, shape: tuple) -> Any:
+    """``x[...]`` of an NCHW map: any selection of inputs and channels, and slices of the rows and columns."""
+    index = index if isinstance(index, tuple) else (index,)
+    if Ellipsis in index or any(i is None for i in index) or len(index) > 4:
+        return UNKNOWN
+    starts, steps = [], []
+    for i, size in zip([*index[2:], slice(None), slice(None)][:2], shape[-2:]):
+        if not isinstance(i, slice):
+            return UNKNOWN
+        start, _, step = i.indices(size)
+        if step < 1:
+            return UNKNOWN
+        starts.append(start)
+        steps.append(step)
+    return _shift(geo, tuple(starts), tuple(steps))
+
+
 def _union(geos: list) -> Any:
     if UNKNOWN in geos:
         return UNKNOWN
@@ -127,11 +169,18 @@ def _union(geos: list) -> Any:
 
 
 class _Geometry(TorchFunctionMode):
-    """Follows the ops of one forward, giving every NCHW tensor derived from ``source`` its field rule."""
+    """Follows the ops of one forward, giving every NCHW tensor derived from ``source`` its field rule.
+
+    An op the rules do not know, fed by maps whose rules are known, starts a *frontier*: its output (an NCHW
+    tensor) gets the identity rule relative to itself, so every map computed from it by known ops has a rule
+    relative to the frontier (``base``), and one gradient probe of the frontier serves all of them.
+    """
 
     def __init__(self, source: torch.Tensor) -> None:
         super().__init__()
         self.geo: dict[int, Any] = {id(source): IDENTITY}
+        self.base: dict[int, int] = {}  # tensor id -> its frontier's index (absent: rules relative to the input)
+        self.frontiers: list[torch.Tensor] = []
         self.keep = [source]  # ids stay valid while the tensors live
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -143,9 +192,22 @@ class _Geometry(TorchFunctionMode):
             if name in _ELEMENTWISE and len(tracked) > 1:  # a 1x1 gate (squeeze-excitation) does not widen the box
                 local = [t for t in tracked if not (self.geo[id(t)] == GLOBAL and t.shape[-2:].numel() == 1)]
                 tracked = local or tracked
-            geo = self._rule(name, args, kwargs, [self.geo[id(t)] for t in tracked], out)
-            for tensor in _tensors([out] if isinstance(out, torch.Tensor) else out if isinstance(out, (tuple, list)) else []):
+            geos = [self.geo[id(t)] for t in tracked]
+            known = [t for t, g in zip(tracked, geos) if g not in (GLOBAL, UNKNOWN)]
+            bases = {self.base.get(id(t), -1) for t in known}
+            geo = self._rule(name, args, kwargs, geos, out) if len(bases) <= 1 else UNKNOWN
+            base = bases.pop() if len(bases) == 1 else -1
+            outs = _tensors([out] if isinstance(out, torch.Tensor) else out if isinstance(out, (tuple, list)) else [])
+            if (geo == UNKNOWN and len(known) == len(tracked) and len(outs) == 1 and outs[0].dim() == 4
+                    and outs[0].is_floating_point() and outs[0].shape[-2:].numel() > 1):
+                geo, base = IDENTITY, len(self.frontiers)  # a frontier
+                self.frontiers.append(outs[0])
+            for tensor in outs:
                 self.geo[id(tensor)] = geo if tensor.dim() == 4 or geo == GLOBAL else UNKNOWN
+                if base >= 0 and self.geo[id(tensor)] not in (GLOBAL, UNKNOWN):
+                    self.base[id(tensor)] = base
+                else:
+                    self.base.pop(id(tensor), None)
                 self.keep.append(tensor)
         return out
 
@@ -167,17 +229,17 @@ class _Geometry(TorchFunctionMode):
         if name == "cat":
             dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
             return _union(geos) if dim in (1, -3) else UNKNOWN
-        if name in ("__getitem__", "chunk", "split") and self._channel_only(name, args, kwargs):
+        if name == "pad" and isinstance(first, torch.Tensor):
+            return _pad(geos[0], args, kwargs)
+        if name == "__getitem__" and isinstance(first, torch.Tensor) and first.dim() == 4:
+            return _crop(geos[0], args[1] if len(args) > 1 else None, tuple(first.shape))
+        if name in ("chunk", "split") and self._channel_only(name, args, kwargs):
             return geos[0]
         return _union(geos) if name in _ELEMENTWISE else UNKNOWN
 
     @staticmethod
     def _channel_only(name: str, args: tuple, kwargs: dict) -> bool:
-        if name != "__getitem__":
-            return (args[2] if len(args) > 2 else kwargs.get("dim", 0)) in (1, -3)
-        index = args[1] if len(args) > 1 else None
-        index = index if isinstance(index, tuple) else (index,)
-        return all(isinstance(i, slice) and i == slice(None) for i in index[2:]) and Ellipsis not in index
+        return (args[2] if len(args) > 2 else kwargs.get("dim", 0)) in (1, -3)
 
     @staticmethod
     def _conv(args: tuple, kwargs: dict, geo: Any) -> Any:
@@ -198,11 +260,25 @@ def _modules(names: Any) -> list[str]:
     return list(dict.fromkeys(n.split(":")[0].split("#")[0] for n in names))
 
 
-def _geometry(model: torch.nn.Module, names: list[str], example: torch.Tensor) -> dict[str, Any]:
+def _geometry(model: torch.nn.Module, names: list[str], example: torch.Tensor) -> tuple[dict[str, Any], dict[str, int], list]:
+    """Each layer's rule, the frontier it is relative to (-1: the input) and the frontiers' (H, W)."""
     mode = _Geometry(example)
     with Recorder(model, _modules(names)) as rec, mode:
         acts = rec(example)
-    return {name: mode.geo.get(id(acts[name]), UNKNOWN) if name in acts else UNKNOWN for name in names}
+    found = {name: mode.geo.get(id(acts[name]), UNKNOWN) if name in acts else UNKNOWN for name in names}
+    bases = {name: mode.base.get(id(acts[name]), -1) if name in acts else -1 for name in names}
+    return found, bases, [tuple(f.shape[-2:]) for f in mode.frontiers]
+
+
+def _compose(geo: Any, frontier: Receptive) -> Receptive:
+    """The rule of a map whose rule ``geo`` is relative to a frontier whose own rule (to the input) is ``frontier``:
+    positions ``i*j - p`` to ``i*j - p + r`` of the frontier see ``(i*j - p)*S - O`` to ``(i*j - p + r - 1)*S - O + R``."""
+    if frontier.stride == (0, 0):
+        return frontier
+    axes = [(j * s, p * s + o, (r - 1) * s + size) for (j, p, r), s, o, size in
+            zip(geo, frontier.stride, frontier.offset, frontier.size)]
+    (sy, oy, ry), (sx, ox, rx) = axes
+    return Receptive("gradient", (sy, sx), (oy, ox), (ry, rx), frontier.input)
 
 
 def _probes(length: int) -> list[int]:
@@ -235,13 +311,27 @@ def _fit(measured: list[tuple[int, Optional[tuple[int, int]]]], limit: int, leng
 
 
 def _gradient(model: torch.nn.Module, sizes: Mapping[str, tuple[int, int]], layouts: Mapping[str, str],
-              example: torch.Tensor, repeats: int = 4) -> dict[str, Receptive]:
+              example: torch.Tensor, repeats: int = 4, frontiers: Sequence[tuple[int, int]] = ()
+              ) -> tuple[dict[str, Receptive], list[Receptive]]:
+    """The gradient rules of the layers in ``sizes`` and of the geometry's first frontiers (their (H, W) in
+    ``frontiers``; found again by following the ops of this forward), from one forward of the probe inputs: a
+    backward for each layer or frontier, and each frontier's rule serves every layer computed from it."""
     shape = tuple(example.shape[1:])
     generator = torch.Generator().manual_seed(0)
     x = torch.randn((PROBES * repeats, *shape), generator=generator).to(example.device, example.dtype).requires_grad_(True)
-    fields = {}
-    with Recorder(model, _modules(sizes), grad=True) as rec:
-        acts = rec(x)
+    fields, rules = {}, []
+    mode = _Geometry(x) if frontiers else contextlib.nullcontext()
+    with Recorder(model, _modules(sizes), grad=True) if sizes else contextlib.nullcontext() as rec:
+        with mode:
+            acts = rec(x) if sizes else model(x)
+        found = mode.frontiers if frontiers else []
+        for i, size in enumerate(frontiers):
+            tensor = found[i] if i < len(found) else None  # None: this forward took another path
+            if tensor is None or tuple(tensor.shape[-2:]) != size or len(tensor) != len(x) or not tensor.requires_grad:
+                rules.append(Receptive.whole(tuple(shape[-2:]), "gradient"))
+                continue
+            where = torch.arange(tensor.numel(), device=tensor.device).reshape(tensor.shape)
+            rules.append(_probe(tensor.reshape(-1), where, x, size, repeats, generator))
         for name, size in sizes.items():
             raw = acts[name] if name in acts else None
             if raw is None or not raw.is_floating_point() or not raw.requires_grad:
@@ -251,7 +341,7 @@ def _gradient(model: torch.nn.Module, sizes: Mapping[str, tuple[int, int]], layo
             ids = torch.arange(raw.numel(), dtype=torch.float64, device=raw.device).reshape(raw.shape)
             where = to_maps(ids, layout=layouts.get(name), input_size=shape[-2:]).maps.long()
             fields[name] = _probe(raw.reshape(-1), where, x, size, repeats, generator)
-    return fields
+    return fields, rules
 
 
 def _probe(values: torch.Tensor, where: torch.Tensor, x: torch.Tensor, size: tuple[int, int], repeats: int,
@@ -291,15 +381,20 @@ def receptive_fields(model: torch.nn.Module, sizes: Mapping[str, Optional[tuple[
     fields = {name: Receptive.whole(limits) for name, size in sizes.items() if size is None}
     spatial = [name for name, size in sizes.items() if size is not None and layouts.get(name, "NCHW") == "NCHW"]
     unknown = {name: size for name, size in sizes.items() if size is not None and name not in spatial}
-    for name, geo in (_geometry(model, spatial, example[:1]) if spatial else {}).items():
+    geos, bases, shapes = _geometry(model, spatial, example[:1]) if spatial else ({}, {}, [])
+    for name, geo in geos.items():
         if geo == GLOBAL:
             fields[name] = Receptive.whole(limits)
         elif geo == UNKNOWN:
             unknown[name] = sizes[name]
-        else:
+        elif bases[name] < 0:
             (sy, oy, ry), (sx, ox, rx) = geo
             fields[name] = Receptive("geometry", (sy, sx), (oy, ox), (ry, rx), limits)
-    if unknown:
-        fields.update(_gradient(model, unknown, layouts, example[:1]))
+    needed = max((bases[name] + 1 for name in geos if name not in fields and name not in unknown), default=0)
+    if unknown or needed:
+        probed, rules = _gradient(model, unknown, layouts, example[:1], frontiers=shapes[:needed])
+        fields.update(probed)
+        for name in geos:
+            if name not in fields:
+                fields[name] = _compose(geos[name], rules[bases[name]])
     return {name: fields[name] for name in sizes}
-

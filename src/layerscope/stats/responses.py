@@ -32,7 +32,7 @@ from ._reduce import Scratch, reduce_maps
 from .activity import Activity
 from .histogram import Histogram, HistogramResult
 from .moments import Extrema, Moments, pooled
-from .topk import TopK, TopKResult
+from .topk import Argmax, TopK, TopKResult
 
 __all__ = ["ResponseStats", "ResponseSummary", "PEAK_EDGES"]
 
@@ -118,8 +118,9 @@ class ResponseStats:
         self.extrema._fold({"min": r.min.amin(0), "max": r.max.amax(0)}, placed=True)
         self.activity._fold(self.activity.counted(r.positives, r.size), placed=True)
         self.peaks.update(r.peak)
-        self.top.update_scores(r.peak, index, r.flat)
-        self.top_mean.update_scores(torch.where(r.count > 0, r.mean, torch.nan), index, r.flat)
+        where = Argmax(r.flat)  # both lists keep the map's argmax: found once
+        self.top.update_scores(r.peak, index, where)
+        self.top_mean.update_scores(torch.where(r.count > 0, r.mean, torch.nan), index, where)
         return self
 
     def merge(self, other: "ResponseStats") -> "ResponseStats":

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Union
 
 import numpy as np
 import torch
@@ -125,9 +125,9 @@ class TopK(Accumulator):
             raise InputError(f"{self!r} got maps without positions (shape {tuple(maps.shape)}).")
         return self.update_scores(map_scores(flat, self.by), index, flat)
 
-    def update_scores(self, scores: torch.Tensor, index: Any, flat: torch.Tensor) -> "TopK":
+    def update_scores(self, scores: torch.Tensor, index: Any, flat: Union[torch.Tensor, "Argmax"]) -> "TopK":
         """Add inputs whose (N, C) ``scores`` are already known; ``flat`` (N, C, L) gives the argmax positions,
-        computed only for the inputs that enter the top k."""
+        computed only for the inputs that enter the top k (an :class:`Argmax` of it shares them between lists)."""
         n = scores.shape[0]
         if not n:
             return self
@@ -143,23 +143,18 @@ class TopK(Accumulator):
             "by": self._state["by"].to(device),
         }
         self._fold(candidates, placed=True)
-        self._locate(flat)
+        self._locate(flat if isinstance(flat, Argmax) else Argmax(flat))
         return self
 
-    def _locate(self, flat: torch.Tensor) -> None:
+    def _locate(self, argmax: "Argmax") -> None:
         """Replace the coded batch rows of entries that just entered with their maps' argmax positions."""
         position = self._state["position"]
         fresh = position <= -2
-        if not bool(fresh.any()):
-            return
         channel, slot = fresh.nonzero(as_tuple=True)
-        rows = (-2 - position[channel, slot]).to(flat.device)
-        channel = channel.to(flat.device)
-        if len(rows) * 4 > flat.shape[0] * flat.shape[1]:  # many entered (the first batches): every map at once
-            where = _argmax(flat)[rows, channel]
-        else:
-            where = _argmax(flat[rows, channel])
-        position[fresh.nonzero(as_tuple=True)] = where.to(position.device)
+        if not len(channel):
+            return
+        where = argmax.at(-2 - position[channel, slot], channel)
+        position[channel, slot] = where.to(position.device)
 
     # -- merging --------------------------------------------------------------------------------------
     def _combine(self, a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -198,6 +193,31 @@ class TopK(Accumulator):
             index=np.where(empty, -1, s["index"]),
             position=np.where(empty, -1, s["position"]),
         )
+
+
+class Argmax:
+    """The argmax positions of one batch of maps ``(N, C, L)``, shared by the top-k lists fed from the batch: every
+    map's in one pass once many are asked for (the first batches), else only those asked for.
+
+    >>> a = Argmax(torch.tensor([[[0.0, 5.0, 1.0], [2.0, 0.0, 2.0]]]))
+    >>> a.at(torch.tensor([0, 0]), torch.tensor([1, 0])).tolist()
+    [0, 1]
+    """
+
+    def __init__(self, flat: torch.Tensor) -> None:
+        self.flat, self._all = flat, None
+
+    def at(self, rows: torch.Tensor, channel: torch.Tensor) -> torch.Tensor:
+        """The argmax of the maps of batch rows ``rows``, channels ``channel`` (same length)."""
+        rows, channel = rows.to(self.flat.device), channel.to(self.flat.device)
+        if self._all is None and len(rows) * 4 > self.flat.shape[0] * self.flat.shape[1]:
+            self._all = _argmax(self.flat)
+        if self._all is not None:
+            return self._all[rows, channel]
+        n, c, length = self.flat.shape
+        if self.flat.is_contiguous():  # whole rows of the (N*C, L) view: cheaper than a 2-D fancy index
+            return _argmax(self.flat.view(n * c, length).index_select(0, rows * c + channel))
+        return _argmax(self.flat[rows, channel])
 
 
 def _argmax(values: torch.Tensor) -> torch.Tensor:
