@@ -11,7 +11,6 @@ bytes as one that was never stopped.
 
 from __future__ import annotations
 
-import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional
@@ -24,33 +23,14 @@ from ..errors import ImageError, InputError, LayoutError
 from ..io.shard import Shard
 from ..io.sources import Source
 from ..run.options import RunOptions
+from ..run.progress import Progress
 from ..run.subject import Subject
 from ..stats import ResponseStats
 from ..stats._reduce import Scratch
 from .receptive import receptive_fields
 from .state import State, prune_sources, top_indices, write_state
 
-__all__ = ["scan_shard", "Progress"]
-
-
-class Progress:
-    """A tqdm bar on stderr (inputs/s, ETA), quiet when stderr is not a terminal or when ``enabled`` is False."""
-
-    def __init__(self, total: Optional[int], initial: int, enabled: Optional[bool], label: str) -> None:
-        show = sys.stderr.isatty() if enabled is None else bool(enabled)
-        self.bar = None
-        if show:
-            from tqdm.auto import tqdm  # third-party, loaded when a bar is shown
-
-            self.bar = tqdm(total=total, initial=initial, unit="img", desc=label, dynamic_ncols=True, smoothing=0.1)
-
-    def update(self, count: int) -> None:
-        if self.bar is not None:
-            self.bar.update(count)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+__all__ = ["scan_shard"]
 
 
 def _maps(tensor: torch.Tensor, module_type: str, layout: Optional[str], size: tuple) -> tuple[torch.Tensor, str, list]:
@@ -150,6 +130,7 @@ def scan_shard(subject: Subject, source: Source, state: State, path: Path, *, sh
 
     with Recorder(model, subject.layers) as rec, _Behind() as behind:
         for given, batch in enumerate(source.batches(shard, start, run.batch_size, run.workers), start + 1):
+            progress.start()  # its forward and the wait for the previous batch's reductions: the estimate's time
             if batch.skipped and run.strict:
                 index, reason = batch.skipped[0]
                 raise ImageError(f"{source.source_of(index)}: {reason} (--strict stops at the first unreadable input)")

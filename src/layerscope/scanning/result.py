@@ -212,7 +212,10 @@ class ScanStats(Result):
         """``layer -> channel -> [core.examples.Example]``: the crops of the ``k`` best inputs of the first
         ``channels`` channels (0: all) of ``layers`` (default: every scanned layer), for
         :func:`layerscope.report` (``examples=stats`` calls this with the defaults). Each crop is
-        checked against its stored value; a mismatch says so in its caption."""
+        checked against its stored value; a mismatch says so in its caption. Where the receptive field covers
+        a quarter of the input or more, the example is the whole input with the box outlined: one picture
+        that the report embeds once however many channels and layers it tops (a deep layer's crops are
+        nearly whole inputs anyway); smaller boxes are their crop, a few bytes each."""
         names = [name for name in (self.layers if layers is None else layers) if name in self]
         entries = [entry for name in names
                    for channel in range(self[name].channels if channels <= 0 else min(channels, self[name].channels))
@@ -222,8 +225,12 @@ class ScanStats(Result):
             e = crop.entry
             caption = f"#{e.rank + 1} {Path(e.source).name if '/' in e.source else e.source}" + (
                 f" ({e.class_name})" if e.class_name else "") + ("" if crop.matches else " MISMATCH: changed since the scan")
-            image = crop.image[..., 0] if crop.image.shape[-1] == 1 else crop.image
-            out.setdefault(e.layer, {}).setdefault(e.channel, []).append(Example(image, caption, score=e.score))
+            x0, y0, x1, y1 = e.box
+            whole = 4 * (x1 - x0) * (y1 - y0) >= crop.input.shape[0] * crop.input.shape[1]
+            image = crop.input if whole else crop.image  # a large box: the whole input (embedded once), outlined
+            image = image[..., 0] if image.shape[-1] == 1 else image
+            out.setdefault(e.layer, {}).setdefault(e.channel, []).append(
+                Example(image, caption, score=e.score, box=(x0, y0, x1, y1) if whole else None))
         return out
 
     index_name = "scan.json"

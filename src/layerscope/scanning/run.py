@@ -27,9 +27,10 @@ from ..errors import InputError
 from ..io.inputs import resolve_source
 from ..io.shard import Shard
 from ..run.options import OutputOptions, RunOptions
+from ..run.progress import Progress
 from ..run.subject import Subject
 from .distributed import World, detect, on_terminate
-from .loop import Progress, scan_shard
+from .loop import scan_shard
 from .merging import merge_states
 from .meta import identity
 from .options import SCAN_BATCH_SIZE, ScanOptions
@@ -163,7 +164,10 @@ def _scan(world: Optional[World], subject: Subject, data: Any, settings: ScanOpt
     previous = on_terminate(world, kept) if world is not None else None
     shown = running.progress if world is None or world.rank == 0 else False
     label = f"scan {shard}" if shard.count > 1 else "scan"
-    bar = Progress(source.shard_size(shard), state.meta["done"]["positions"], shown, label)
+    total = source.shard_size(shard)
+    what = f"{len(subject.layers)} layers x {total} inputs on {running.device or 'cpu'}" if total else ""
+    bar = Progress(total, desc=label, unit="img", enabled=shown, initial=state.meta["done"]["positions"], what=what,
+                   long_after=running.long_after)
     try:
         state = scan_shard(subject, source, state, path, shard=shard, run=running, save_every=settings.save_every,
                            progress=bar)
