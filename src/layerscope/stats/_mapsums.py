@@ -88,15 +88,15 @@ class MapSums(Accumulator):
         if high is not None:
             reach |= r.peak >= high - tol
         counts = torch.zeros_like(r.mean)
-        index = reach.flatten().nonzero()[:, 0]
-        if len(index):
-            values = r.flat.reshape(-1, r.size)[index]
-            hits = torch.zeros_like(values, dtype=torch.bool)
-            if low is not None:
-                hits |= values <= low + tol
-            if high is not None:
-                hits |= values >= high - tol
-            counts.view(-1)[index] = hits.sum(1).to(counts.dtype)
+        if bool(reach.any()):  # block by block, so the comparisons' temporaries stay in cache
+            rows = r.flat.reshape(-1, r.size)
+            found = []
+            for block in rows.split(max(1, _CHUNK // r.size)):
+                hits = block >= high - tol if high is not None else torch.zeros_like(block, dtype=torch.bool)
+                if low is not None:
+                    hits |= block <= low + tol
+                found.append(hits.sum(1, dtype=torch.int32))
+            counts = torch.where(reach, torch.cat(found).reshape(reach.shape).to(counts.dtype), counts)
         return counts.sum(0)
 
     def _spatial(self, state: dict[str, torch.Tensor], r: MapReduction, size: tuple[int, ...],
@@ -156,6 +156,7 @@ def _noise(r: MapReduction, size: tuple[int, ...], ok: torch.Tensor, inputs: int
     shaky = (~flat & (m2 < _SHAKY * square)).nonzero()[:, 0]
     if len(shaky):  # the mean dominates: centre these maps first (float32 keeps their variations), then again
         centred = maps[shaky] - r.mean[:inputs].reshape(-1)[shaky, None, None].to(maps.dtype)
-        high = centred.to(torch.float64).square().sum((-2, -1)) - low_band_energy(centred)
+        energy = torch.linalg.vector_norm(centred, dim=(-2, -1)).to(torch.float64).square()
+        high = energy - low_band_energy(centred)
         score[shaky] = high / m2[shaky] / white_noise_share(height, width)
     return score.masked_fill(flat | ~ok[:inputs].reshape(-1), math.nan).reshape(inputs, c)
