@@ -58,6 +58,7 @@ class InputStats:
         self.images = 0
         self.constant = 0
         self.noise_sum, self.noise_n, self.noisy = 0.0, 0, 0
+        self._last: tuple[Any, Optional[torch.Tensor]] = (None, None)  # the last batch and its constant images
         self.other_shapes: list[tuple[int, ...]] = []
 
     @property
@@ -66,7 +67,10 @@ class InputStats:
         return self.noise_sum / self.noise_n if self.noise_n else None
 
     def constant_inputs(self, batch: torch.Tensor) -> torch.Tensor:
-        """Which images of an (N, C, H, W) batch are constant: every channel's spatial std <= ``constant_std``."""
+        """Which images of an (N, C, H, W) batch are constant: every channel's spatial std <= ``constant_std``
+        (the batch :meth:`update` just read is not reduced again)."""
+        if batch is self._last[0] and self._last[1] is not None:
+            return self._last[1]
         r = reduce_maps(batch.detach())  # one pass per map; NaN / Inf make a map non-constant
         std = torch.where(r.count == r.size, (r.m2 / r.size).sqrt(), math.inf)
         return (std <= self.constant_std).all(-1)
@@ -83,7 +87,9 @@ class InputStats:
             self.other_shapes.append(tuple(x.shape))
             return self
         self.channels.update(x if x.is_floating_point() else x.to(torch.float64))
-        self._images(x)
+        constant = self.constant_inputs(x)
+        self._last = (batch, constant)
+        self._images(x, constant)
         size = (int(x.shape[-2]), int(x.shape[-1]))
         self.sizes[size] = self.sizes.get(size, 0) + int(x.shape[0])
         if x.shape[1] == 3:
@@ -92,8 +98,7 @@ class InputStats:
             self.colour += counted - gray
         return self
 
-    def _images(self, x: torch.Tensor) -> None:
-        constant = self.constant_inputs(x)
+    def _images(self, x: torch.Tensor, constant: torch.Tensor) -> None:
         self.images += int(x.shape[0])
         self.constant += int(constant.sum())
         if min(x.shape[-2:]) < 4:

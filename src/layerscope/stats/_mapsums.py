@@ -17,7 +17,7 @@ import torch
 from ._base import Accumulator
 from ._reduce import SHAKY as _SHAKY
 from ._reduce import MapReduction, reduce_maps
-from .maps import CONSTANT_REL, low_band_energy, white_noise_share
+from .maps import CONSTANT_REL, low_band_energy, peak_fractions, white_noise_share
 
 __all__ = ["MapSums"]
 
@@ -105,12 +105,7 @@ class MapSums(Accumulator):
         state["svar_sum"] += torch.where(ok, r.m2 / r.size, 0.0).sum(0)
         state["svar_n"] += ok.sum(0)
         height, width = size
-        index = r.flat.argmax(-1)  # finite maps only are kept below, so NaN never decides
-        rows = (index // width).to(torch.float64)
-        cols = (index % width).to(torch.float64)
-        rows = rows / (height - 1) if height > 1 else torch.full_like(rows, 0.5)
-        cols = cols / (width - 1) if width > 1 else torch.full_like(cols, 0.5)
-        peaks = torch.stack([rows, cols], dim=-1)
+        peaks = peak_fractions(r.flat.argmax(-1), height, width)  # finite maps only are kept: NaN never decides
         state["peak_sum"] += torch.where(ok[..., None], peaks, 0.0).sum(0)
         state["peak_sq"] += torch.where(ok[..., None], peaks.square(), 0.0).sum(0)
         state["peak_n"] += ok.sum(0)

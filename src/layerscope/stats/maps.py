@@ -29,6 +29,7 @@ __all__ = [
     "white_noise_share",
     "spatial_variance",
     "peak_positions",
+    "peak_fractions",
     "effective_rank",
     "HIGH_FREQUENCY",
     "CONSTANT_REL",
@@ -136,7 +137,15 @@ def peak_positions(maps: torch.Tensor) -> torch.Tensor:
     [[[1.0, 0.25]]]
     """
     height, width = maps.shape[-2:]
-    index = maps.flatten(2).nan_to_num(nan=-math.inf).argmax(dim=-1)
+    return peak_fractions(maps.flatten(2).nan_to_num(nan=-math.inf).argmax(dim=-1), height, width)
+
+
+def peak_fractions(index: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Flat argmax positions in ``height x width`` maps as (row, column) fractions: ``(...) -> (..., 2)`` float64.
+
+    >>> peak_fractions(torch.tensor([11]), 3, 5).tolist()
+    [[1.0, 0.25]]
+    """
     rows = (index // width).to(torch.float64)
     cols = (index % width).to(torch.float64)
     rows = rows / (height - 1) if height > 1 else torch.full_like(rows, 0.5)
