@@ -1,0 +1,342 @@
+"""Attention maps of ViT-style models (Hugging Face ``transformers`` and timm): where a token looks, per layer and head.
+
+>>> import torch, timm
+>>> model = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2, num_classes=3).eval()
+>>> found = attention_maps(model, torch.rand(2, 3, 32, 32), rollout=True)
+>>> found.layers, tuple(found["blocks.1.attn"].shape), found.grid, found.prefix
+(['blocks.0.attn', 'blocks.1.attn'], (2, 1, 4, 4), (4, 4), 1)
+>>> tuple(attention_maps(model, torch.rand(1, 3, 32, 32), heads="all")["blocks.0.attn"].shape)
+(1, 3, 4, 4)
+>>> round(float(found.rollout[0].sum()), 6) <= 1.0  # the CLS row of the rollout, its patches only
+True
+
+For each attention layer, the softmax attention ``A = softmax(q kᵀ · scale)`` (N, heads, T, T) is
+read for one call, and the row of ``token`` (the CLS token by default, or a token index) is kept
+over the patch tokens (the prefix tokens -- CLS, distillation, registers -- dropped), laid out on the
+patch grid: ``(N, heads, h, w)``, or ``(N, 1, h, w)`` averaged over heads (``heads="mean"``).
+
+Attention rollout (Abnar & Zuidema 2020), ``rollout=True``: per layer ``A' = 0.5 · mean_heads(A) + 0.5 · I``
+with rows renormalized, multiplied through all attention layers (first layer on the right), in
+float64; the row of ``token`` over the patches is :attr:`AttentionMaps.rollout` ``(N, 1, h, w)``.
+
+How the attention is read, without changing the model: a Hugging Face model's attention modules
+(those its ``_can_record_outputs["attentions"]`` names) run with eager attention for this call only
+(their config's implementation is put back in ``finally``) and their returned weights are hooked;
+a timm ``Attention`` (fused or not) has its queries and keys hooked after ``q_norm`` / ``k_norm``
+and the softmax is recomputed. Hooks, train/eval modes and buffers are restored also when the
+forward raises.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence, Union
+
+import torch
+from torch import nn
+
+from ..capturing import ModelState, call_model, model_device, select_layers
+from ..capturing.call import move_inputs
+from ..core.layout import token_grid
+from ..errors import InputError, LayerNotFoundError, did_you_mean
+from ..io.feed import Feed
+from ..run.subject import Subject
+
+__all__ = ["attention_maps", "AttentionMaps", "attention_layers", "rollout_of"]
+
+HEADS = ("mean", "all")
+_ABSENT = object()
+
+
+@dataclass
+class AttentionMaps:
+    """The attention from one token to the patch grid: ``result[layer]`` is ``(N, heads or 1, h, w)``.
+
+    ``layers``: the attention modules, shallow to deep; ``rollout``: ``(N, 1, h, w)`` or None;
+    ``token``: the index of the query token in the sequence; ``prefix``: tokens before the
+    patches (CLS, distillation, registers); ``grid``: ``(h, w)``; ``heads``: ``"mean"`` or ``"all"``;
+    ``source``: how it was read per layer (``"eager"``: the model's own weights, ``"qk"``: recomputed).
+    """
+
+    maps: dict[str, torch.Tensor]
+    rollout: Optional[torch.Tensor]
+    token: int
+    prefix: int
+    grid: tuple[int, int]
+    heads: str
+    source: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.maps)
+
+    def __getitem__(self, layer: str) -> torch.Tensor:
+        if layer not in self.maps:
+            raise LayerNotFoundError(f"No attention map for layer {layer!r}.{did_you_mean(layer, self.maps)} "
+                                     f"Attention layers: {', '.join(self.maps)}.")
+        return self.maps[layer]
+
+    def __iter__(self):
+        return iter(self.maps)
+
+    def __len__(self) -> int:
+        return len(self.maps)
+
+    def of(self, layer: str) -> Optional[torch.Tensor]:
+        """The map of the attention module ``layer`` names: itself, the one inside it (a block), or the one it is
+        inside (``blocks.3.attn.qkv``); None when there is none or more than one inside it."""
+        if layer in self.maps:
+            return self.maps[layer]
+        inside = [name for name in self.maps if name.startswith(layer + ".") or not layer]
+        if len(inside) == 1:
+            return self.maps[inside[0]]
+        around = [name for name in self.maps if layer.startswith(name + ".")]
+        return self.maps[around[-1]] if around else None
+
+    def __repr__(self) -> str:
+        h, w = self.grid
+        return (f"AttentionMaps({len(self.maps)} layers, token {self.token}, {self.prefix} prefix tokens, "
+                f"{h}x{w} grid, heads={self.heads}{', with rollout' if self.rollout is not None else ''})")
+
+
+def _hf_attention_classes(model: nn.Module) -> tuple[type, ...]:
+    """The attention classes the Hugging Face models inside ``model`` record as ``attentions``."""
+    found: list[type] = []
+    for module in model.modules():
+        spec = (getattr(type(module), "_can_record_outputs", None) or {}).get("attentions")
+        for entry in spec if isinstance(spec, (list, tuple)) else [spec]:
+            cls = getattr(entry, "target_class", entry)
+            if isinstance(cls, type) and cls not in found:
+                found.append(cls)
+    return tuple(found)
+
+
+def _timm_attention_class() -> Optional[type]:
+    layers = sys.modules.get("timm.layers")  # a timm model means timm is imported; never import it here
+    return getattr(layers, "Attention", None) if layers is not None else None
+
+
+def _kinds(model: nn.Module) -> dict[str, str]:
+    """Every attention module of ``model`` that can be read: name -> ``"hf"`` or ``"timm"``, in module order."""
+    hf, timm = _hf_attention_classes(model), _timm_attention_class()
+    kinds = {}
+    for name, module in model.named_modules():
+        if hf and isinstance(module, hf) and getattr(module, "config", None) is not None:
+            kinds[name] = "hf"
+        elif timm is not None and isinstance(module, timm) and hasattr(module, "q_norm"):
+            kinds[name] = "timm"
+    return kinds
+
+
+def attention_layers(model: nn.Module, layers: Any = None) -> list[str]:
+    """The attention modules of ``model`` that :func:`attention_maps` reads, shallow to deep; ``layers`` (names or
+    patterns as :func:`~layerscope.capturing.select_layers`) picks among them: an attention module, the one inside a
+    block, or the one around a submodule (``blocks.0.attn.qkv``).
+
+    >>> import timm
+    >>> model = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=3, num_classes=3)
+    >>> attention_layers(model), attention_layers(model, "blocks.2")
+    (['blocks.0.attn', 'blocks.1.attn', 'blocks.2.attn'], ['blocks.2.attn'])
+    """
+    kinds = _kinds(model)
+    if not kinds:
+        raise InputError(f"{type(model).__name__} has no attention layers layerscope can read: attention maps "
+                         "need a Hugging Face ViT-style model (ViT, DeiT, DINOv2 ...) or a timm ViT "
+                         "(timm.layers.Attention).")
+    if layers is None:
+        return list(kinds)
+    chosen: list[str] = []
+    for name in select_layers(model, layers):
+        inside = [a for a in kinds if a == name or a.startswith(name + ".") or name.startswith(a + ".") or not name]
+        if not inside:
+            raise InputError(f"Layer {name!r} has no attention module in or around it; attention layers: "
+                             f"{', '.join(kinds)}.")
+        chosen += [a for a in inside if a not in chosen]
+    return [a for a in kinds if a in chosen]
+
+
+def rollout_of(attentions: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Attention rollout (Abnar & Zuidema 2020) of per-layer attention ``(N, heads, T, T)``, shallow to deep:
+    ``(N, T, T)`` in float64.
+
+    >>> a = torch.tensor([[[[0.5, 0.5], [0.0, 1.0]]]])
+    >>> rollout_of([a, a])[0].tolist()
+    [[0.5625, 0.4375], [0.0, 1.0]]
+    """
+    result: Optional[torch.Tensor] = None
+    for attention in attentions:
+        mean = attention.double().mean(1)
+        step = 0.5 * mean + 0.5 * torch.eye(mean.shape[-1], dtype=mean.dtype, device=mean.device)
+        step = step / step.sum(-1, keepdim=True)
+        result = step if result is None else step @ result
+    if result is None:
+        raise InputError("rollout needs at least one attention layer.")
+    return result
+
+
+def _geometry(model: nn.Module, tokens: int, input_size: tuple[int, int]) -> tuple[int, tuple[int, int]]:
+    """``(prefix, (h, w))`` of a token sequence of length ``tokens`` for an input of ``input_size``."""
+    found = token_grid(tokens, input_size, _prefix_hint(model))
+    if found is None:
+        found = token_grid(tokens, input_size)
+    if found is None:
+        raise InputError(f"Cannot lay out {tokens} tokens on a patch grid of the {input_size[0]}x{input_size[1]} "
+                         "input; attention maps need prefix tokens + h*w patches.")
+    return found[0], (found[1], found[2])
+
+
+def _prefix_hint(model: nn.Module) -> Optional[int]:
+    """The prefix tokens the model says it has (timm ``num_prefix_tokens``; a Hugging Face config), or None."""
+    count = getattr(model, "num_prefix_tokens", None)
+    if isinstance(count, int):
+        return count
+    config = getattr(model, "config", None)
+    if config is None:
+        return None
+    kind = getattr(config, "model_type", "")
+    if kind in ("vit", "dinov2", "clip_vision_model", "clip"):
+        return 1
+    if kind == "deit":
+        return 2
+    if kind == "dinov2_with_registers":
+        return 1 + int(getattr(config, "num_register_tokens", 0))
+    return None
+
+
+class _Reader:
+    """Hooks one attention module and hands each call's attention ``(N, heads, T, T)`` to ``take``."""
+
+    def __init__(self, name: str, module: nn.Module, kind: str, take: Callable[[str, torch.Tensor], None]):
+        self.name, self.module, self.kind, self.take = name, module, kind, take
+        self.q: Optional[torch.Tensor] = None
+
+    def install(self, state: ModelState) -> None:
+        if self.kind == "hf":
+            state.hook(self.module, self._weights)
+        else:
+            state.hook(self.module.q_norm, self._query)
+            state.hook(self.module.k_norm, self._key)
+
+    def _weights(self, module: nn.Module, args: Any, output: Any) -> None:
+        weights = output[1] if isinstance(output, (tuple, list)) and len(output) > 1 else None
+        if not isinstance(weights, torch.Tensor):
+            raise InputError(f"The attention module {self.name!r} returned no attention weights under eager "
+                             "attention; this model's attention cannot be read.")
+        self.take(self.name, weights.detach())
+
+    def _query(self, module: nn.Module, args: Any, output: torch.Tensor) -> None:
+        self.q = output.detach()
+
+    def _key(self, module: nn.Module, args: Any, output: torch.Tensor) -> None:
+        q, k, self.q = self.q, output.detach(), None
+        if q is None:
+            return
+        scale = float(getattr(self.module, "scale", q.shape[-1] ** -0.5))
+        self.take(self.name, ((q * scale) @ k.transpose(-2, -1)).softmax(-1))
+
+
+class _Eager:
+    """The configs of the Hugging Face attention modules, set to eager attention for a block and put back after."""
+
+    def __init__(self, modules: Sequence[nn.Module]) -> None:
+        configs = {id(m.config): m.config for m in modules}
+        self.configs = list(configs.values())
+        self.before: list[Any] = []
+
+    def __enter__(self) -> "_Eager":
+        for config in self.configs:
+            self.before.append(config.__dict__.get("_attn_implementation_internal", _ABSENT))
+            config._attn_implementation_internal = "eager"
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for config, before in zip(self.configs, self.before):
+            if before is _ABSENT:
+                del config._attn_implementation_internal
+            else:
+                config._attn_implementation_internal = before
+        self.before = []
+
+
+def attention_maps(
+    model: Any,
+    inputs: Any,
+    layers: Any = None,
+    *,
+    token: Union[str, int] = "cls",
+    heads: str = "mean",
+    rollout: bool = False,
+    preprocessing: Any = None,
+) -> AttentionMaps:
+    """The attention from ``token`` to the patch grid in each attention layer of a ViT-style ``model`` (see the module).
+
+    ``model``, ``inputs`` as in :func:`layerscope.capture` (one batch); ``layers``: names or patterns of
+    attention modules or the blocks around them (default: every attention layer); ``token``: ``"cls"``
+    (the first token) or a token index in the sequence; ``heads``: ``"mean"`` (N, 1, h, w) or ``"all"``
+    (N, heads, h, w); ``rollout``: also the attention rollout through all attention layers.
+    """
+    if heads not in HEADS:
+        raise InputError(f"heads={heads!r}; use 'mean' (averaged over heads) or 'all' (one map per head).")
+    if not (token == "cls" or (isinstance(token, int) and not isinstance(token, bool))):
+        raise InputError(f"token={token!r}; use 'cls' or the index of a token in the sequence (0 is the first).")
+    subject = Subject.of(model, preprocessing=preprocessing)
+    module = subject.module
+    names = attention_layers(module, layers)
+    kinds = _kinds(module)
+    every = list(kinds) if rollout else names
+    batch = move_inputs(Feed(inputs, subject.loaded.preprocessing, strict=True).one(), *model_device(module))
+    if not isinstance(batch, torch.Tensor) or batch.dim() != 4:
+        raise InputError("attention_maps takes images: (N, C, H, W) tensors or image files.")
+    seen: set[str] = set()
+    rows: dict[str, torch.Tensor] = {}
+    rolled: list[Optional[torch.Tensor]] = [None]
+    index: list[int] = []
+
+    def take(name: str, attention: torch.Tensor) -> None:
+        if name in seen:
+            return  # a module called twice: its first call counts
+        seen.add(name)
+        if not index:
+            index.append(_token_index(token, attention.shape[-1]))
+        if name in names:
+            rows[name] = attention[:, :, index[0], :]
+        if rollout:
+            step = rollout_of([attention])
+            rolled[0] = step if rolled[0] is None else step @ rolled[0]
+
+    hf = [module.get_submodule(n) for n in every if kinds[n] == "hf"]
+    with ModelState(module) as state, _Eager(hf), torch.no_grad():
+        for name in every:
+            _Reader(name, module.get_submodule(name), kinds[name], take).install(state)
+        with state.forward():
+            call_model(module, batch)
+    missing = [n for n in every if n not in seen]
+    if missing:
+        raise InputError(f"The attention layers {', '.join(missing)} did not run in the forward; choose layers "
+                         "the model calls.")
+    tokens = next(iter(rows.values())).shape[-1] if rows else int(rolled[0].shape[-1])  # type: ignore[union-attr]
+    prefix, grid = _geometry(module, tokens, tuple(batch.shape[-2:]))
+    if token == "cls" and prefix == 0:
+        raise InputError(f"{type(module).__name__} has no CLS token (no prefix tokens before its {grid[0]}x{grid[1]} "
+                         "patches); pass token=INDEX, the index of the token whose attention to show.")
+    maps = {name: _on_grid(rows[name], prefix, grid, heads) for name in names}
+    roll = None
+    if rolled[0] is not None:
+        roll = rolled[0][:, index[0], prefix:].reshape(-1, 1, *grid)
+    return AttentionMaps(maps, roll, index[0], prefix, grid, heads, {n: "eager" if kinds[n] == "hf" else "qk"
+                                                                     for n in names})
+
+
+def _token_index(token: Union[str, int], tokens: int) -> int:
+    if token == "cls":
+        return 0
+    if not -tokens <= int(token) < tokens:
+        raise InputError(f"token={token} is outside the {tokens} tokens of the sequence; use 0..{tokens - 1}.")
+    return int(token) % tokens
+
+
+def _on_grid(row: torch.Tensor, prefix: int, grid: tuple[int, int], heads: str) -> torch.Tensor:
+    """``row`` (N, heads, T) over the patches as (N, heads, h, w), or averaged over heads (N, 1, h, w)."""
+    patches = row[:, :, prefix:].reshape(row.shape[0], row.shape[1], *grid)
+    return patches.mean(1, keepdim=True) if heads == "mean" else patches
