@@ -41,9 +41,10 @@ from ..capturing.call import move_inputs
 from ..core.layout import token_grid
 from ..errors import InputError, LayerNotFoundError, did_you_mean
 from ..io.feed import Feed
+from ..render.views import VIEWS
 from ..run.subject import Subject
 
-__all__ = ["attention_maps", "AttentionMaps", "attention_layers", "rollout_of"]
+__all__ = ["attention_maps", "AttentionMaps", "attention_layers", "rollout_of", "wants_attention", "layer_attention"]
 
 HEADS = ("mean", "all")
 _ABSENT = object()
@@ -340,3 +341,27 @@ def _on_grid(row: torch.Tensor, prefix: int, grid: tuple[int, int], heads: str) 
     """``row`` (N, heads, T) over the patches as (N, heads, h, w), or averaged over heads (N, 1, h, w)."""
     patches = row[:, :, prefix:].reshape(row.shape[0], row.shape[1], *grid)
     return patches.mean(1, keepdim=True) if heads == "mean" else patches
+
+
+def wants_attention(views: Sequence[str]) -> bool:
+    """Whether any of the views ``views`` names draws attention maps (``needs_attention``, e.g. ``attention``).
+
+    >>> wants_attention(("grid", "attention")), wants_attention(("grid", "overlay"))
+    (True, False)
+    """
+    return any(name in VIEWS and VIEWS[name].needs_attention for name in views)
+
+
+def layer_attention(model: Any, batch: Any, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+    """What the attention views of show, the report and the explorer draw: per layer of ``layers`` that has an
+    attention module in or around it, the CLS token's attention averaged over heads, ``(N, 1, h, w)`` on the CPU.
+
+    >>> import torch, timm
+    >>> model = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2, num_classes=3).eval()
+    >>> found = layer_attention(model, torch.rand(1, 3, 32, 32), ["blocks.1", "head"])
+    >>> {name: tuple(m.shape) for name, m in found.items()}
+    {'blocks.1': (1, 1, 4, 4)}
+    """
+    found = attention_maps(model, batch)
+    maps = {layer: found.of(layer) for layer in layers}
+    return {layer: m.float().cpu() for layer, m in maps.items() if m is not None}
