@@ -32,7 +32,7 @@ import torch
 from ..errors import InputError, LayerNotFoundError, LayoutError
 from .tensors import as_tensor
 
-__all__ = ["Maps", "LAYOUTS", "canonical_layout", "to_maps", "layer_maps", "token_grid"]
+__all__ = ["Maps", "LAYOUTS", "TokenGeometry", "canonical_layout", "to_maps", "layer_maps", "token_grid"]
 
 LAYOUTS = ("NCHW", "NHWC", "tokens", "NCL", "NLC", "NCDHW", "NC")
 _NDIM = {"NCHW": 4, "NHWC": 4, "tokens": 3, "NCL": 3, "NLC": 3, "NCDHW": 5, "NC": 2}
@@ -59,6 +59,57 @@ _CHANNELS_FIRST = {
     "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Conv2dSame", "BatchNormAct2d",
     "ConvNormAct", "Conv2dNormActivation", "Bottleneck", "BasicBlock", "ConvNeXtBlock", "ConvNeXtStage",
 } | {name.replace("1d", "3d") for name in _ONE_D}
+
+
+@dataclass(frozen=True)
+class TokenGeometry:
+    """How a model's token sequences read as maps: ``prefix`` leading tokens, then a row-major patch ``grid``.
+
+    Read from the model by :func:`layerscope.capturing.tokens.token_geometry` (never guessed);
+    ``prefix_names`` names each prefix token (``'CLS'``, ``'distillation'``, ``'register 1'`` ...),
+    ``source`` says where the numbers came from. ``grid`` is the grid of the patch embedding;
+    hierarchical models (Swin, SegFormer, LeViT) halve it from stage to stage (rounding up), and
+    :meth:`fit` finds the stage grid of a sequence by its length.
+
+    >>> vit = TokenGeometry(1, (3, 5), ("CLS",), "example")
+    >>> vit.fit(16), vit.fit(15), vit.fit(20)
+    ((1, 3, 5), (0, 3, 5), None)
+    >>> TokenGeometry(0, (7, 9), (), "swin").fit(4 * 5)  # a stage later: ceil(7/2) x ceil(9/2)
+    (0, 4, 5)
+    """
+
+    prefix: int
+    grid: tuple[int, int]
+    prefix_names: tuple[str, ...] = ()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.prefix < 0 or len(self.grid) != 2 or min(self.grid) < 1:
+            raise InputError(f"TokenGeometry needs prefix >= 0 and a grid of two positive sides, got "
+                             f"prefix={self.prefix!r}, grid={self.grid!r}.")
+        if self.prefix_names and len(self.prefix_names) != self.prefix:
+            raise InputError(f"TokenGeometry: {len(self.prefix_names)} prefix names for {self.prefix} prefix tokens.")
+
+    def fit(self, length: int) -> Optional[tuple[int, int, int]]:
+        """``(prefix, rows, cols)`` of a sequence of ``length`` tokens, or None when none fits.
+
+        Tries the model's prefix, then none (a patch embedding's own output), on the patch grid,
+        then on the grid halved 1 to 6 times (rounding up, as patch merging and strided stages do).
+        """
+        rows, cols = self.grid
+        for _ in range(7):
+            for prefix in dict.fromkeys((self.prefix, 0)):
+                if length == prefix + rows * cols:
+                    return prefix, rows, cols
+            if rows == cols == 1:
+                break
+            rows, cols = -(-rows // 2), -(-cols // 2)
+        return None
+
+    def names(self, prefix: int) -> tuple[str, ...]:
+        """The names of the first ``prefix`` tokens (``'token k'`` where the model names none)."""
+        named = self.prefix_names[:prefix]
+        return tuple(named) + tuple(f"token {i}" for i in range(len(named), prefix))
 
 
 @dataclass
