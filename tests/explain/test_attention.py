@@ -67,6 +67,7 @@ def test_hf_matches_output_attentions_per_head_and_mean(hf):
     per_head = attention_maps(model, _images(), heads="all")
     mean = attention_maps(model, _images())
     assert per_head.prefix == prefix and per_head.grid == GRID and len(per_head.layers) == len(reference) == 2
+    assert per_head.prefix_names[0] == "CLS" and len(per_head.prefix_names) == prefix
     for layer, expected in zip(per_head.layers, reference):
         row = expected[:, :, 0, prefix:].reshape(2, -1, *GRID)
         assert per_head[layer].shape == (2, 4, *GRID)

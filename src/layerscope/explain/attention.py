@@ -38,7 +38,8 @@ from torch import nn
 
 from ..capturing import ModelState, call_model, model_device, select_layers
 from ..capturing.call import move_inputs
-from ..core.layout import token_grid
+from ..capturing.tokens import token_geometry
+from ..core.layout import TokenGeometry, token_grid
 from ..errors import InputError, LayerNotFoundError, did_you_mean
 from ..io.feed import Feed
 from ..render.views import VIEWS
@@ -56,8 +57,10 @@ class AttentionMaps:
 
     ``layers``: the attention modules, shallow to deep; ``rollout``: ``(N, 1, h, w)`` or None;
     ``token``: the index of the query token in the sequence; ``prefix``: tokens before the
-    patches (CLS, distillation, registers); ``grid``: ``(h, w)``; ``heads``: ``"mean"`` or ``"all"``;
-    ``source``: how it was read per layer (``"eager"``: the model's own weights, ``"qk"``: recomputed).
+    patches (CLS, distillation, registers; named in ``prefix_names`` where the model says,
+    :func:`~layerscope.capturing.tokens.token_geometry`); ``grid``: ``(h, w)``; ``heads``: ``"mean"``
+    or ``"all"``; ``source``: how it was read per layer (``"eager"``: the model's own weights, ``"qk"``:
+    recomputed).
     """
 
     maps: dict[str, torch.Tensor]
@@ -67,6 +70,7 @@ class AttentionMaps:
     grid: tuple[int, int]
     heads: str
     source: dict[str, str] = field(default_factory=dict)
+    prefix_names: tuple[str, ...] = ()
 
     @property
     def layers(self) -> list[str]:
@@ -176,33 +180,18 @@ def rollout_of(attentions: Sequence[torch.Tensor]) -> torch.Tensor:
     return result
 
 
-def _geometry(model: nn.Module, tokens: int, input_size: tuple[int, int]) -> tuple[int, tuple[int, int]]:
-    """``(prefix, (h, w))`` of a token sequence of length ``tokens`` for an input of ``input_size``."""
-    found = token_grid(tokens, input_size, _prefix_hint(model))
-    if found is None:
-        found = token_grid(tokens, input_size)
+def _geometry(own: Optional[TokenGeometry], tokens: int, input_size: tuple[int, int]) -> TokenGeometry:
+    """The prefix tokens and patch grid of a sequence of ``tokens`` for an input of ``input_size``: the model's own
+    (``own``, from :func:`~layerscope.capturing.tokens.token_geometry`), else the guess of
+    :func:`~layerscope.core.layout.token_grid`."""
+    found = own.fit(tokens) if own is not None else token_grid(tokens, input_size)
     if found is None:
         raise InputError(f"Cannot lay out {tokens} tokens on a patch grid of the {input_size[0]}x{input_size[1]} "
                          "input; attention maps need prefix tokens + h*w patches.")
-    return found[0], (found[1], found[2])
-
-
-def _prefix_hint(model: nn.Module) -> Optional[int]:
-    """The prefix tokens the model says it has (timm ``num_prefix_tokens``; a Hugging Face config), or None."""
-    count = getattr(model, "num_prefix_tokens", None)
-    if isinstance(count, int):
-        return count
-    config = getattr(model, "config", None)
-    if config is None:
-        return None
-    kind = getattr(config, "model_type", "")
-    if kind in ("vit", "dinov2", "clip_vision_model", "clip"):
-        return 1
-    if kind == "deit":
-        return 2
-    if kind == "dinov2_with_registers":
-        return 1 + int(getattr(config, "num_register_tokens", 0))
-    return None
+    prefix, rows, cols = found
+    if own is not None and prefix == own.prefix:
+        return TokenGeometry(prefix, (rows, cols), own.prefix_names, own.source)
+    return TokenGeometry(prefix, (rows, cols), (), "guessed from the number of tokens and the input size")
 
 
 class _Reader:
@@ -274,7 +263,7 @@ def attention_maps(
 
     ``model``, ``inputs`` as in :func:`layerscope.capture` (one batch); ``layers``: names or patterns of
     attention modules or the blocks around them (default: every attention layer); ``token``: ``"cls"``
-    (the first token) or a token index in the sequence; ``heads``: ``"mean"`` (N, 1, h, w) or ``"all"``
+    (the CLS token, where the model's prefix tokens put it) or a token index in the sequence; ``heads``: ``"mean"`` (N, 1, h, w) or ``"all"``
     (N, heads, h, w); ``rollout``: also the attention rollout through all attention layers.
     """
     if heads not in HEADS:
@@ -289,19 +278,40 @@ def attention_maps(
     batch = move_inputs(Feed(inputs, subject.loaded.preprocessing, strict=True).one(), *model_device(module))
     if not isinstance(batch, torch.Tensor) or batch.dim() != 4:
         raise InputError("attention_maps takes images: (N, C, H, W) tensors or image files.")
+    size = tuple(batch.shape[-2:])
+    own = token_geometry(module, size)
+    query = _query(token, own, type(module).__name__)
+    rows, rolled, length = _read(module, batch, kinds, every, names, query, rollout)
+    geometry = _geometry(own, length, size)
+    if token == "cls" and geometry.prefix == 0:
+        _no_cls(geometry, type(module).__name__)
+    prefix, grid = geometry.prefix, geometry.grid
+    maps = {name: _on_grid(rows[name], prefix, grid, heads) for name in names}
+    roll = rolled[:, query, prefix:].reshape(-1, 1, *grid) if rolled is not None else None
+    return AttentionMaps(maps, roll, query % length, prefix, grid, heads,
+                         {n: "eager" if kinds[n] == "hf" else "qk" for n in names}, geometry.prefix_names)
+
+
+def _read(module: nn.Module, batch: torch.Tensor, kinds: dict[str, str], every: list[str], names: list[str],
+          query: int, rollout: bool) -> tuple[dict[str, torch.Tensor], Optional[torch.Tensor], int]:
+    """One forward with the attention layers ``every`` read: per layer of ``names`` the row of the token ``query``
+    ``(N, heads, T)``, the rollout through ``every`` (or None) and the sequence length ``T``."""
     seen: set[str] = set()
     rows: dict[str, torch.Tensor] = {}
     rolled: list[Optional[torch.Tensor]] = [None]
-    index: list[int] = []
+    length: list[int] = []
 
     def take(name: str, attention: torch.Tensor) -> None:
         if name in seen:
             return  # a module called twice: its first call counts
         seen.add(name)
-        if not index:
-            index.append(_token_index(token, attention.shape[-1]))
+        if not length:
+            length.append(attention.shape[-1])
+            if not -length[0] <= query < length[0]:
+                raise InputError(f"token={query} is outside the {length[0]} tokens of the sequence; use "
+                                 f"0..{length[0] - 1}.")
         if name in names:
-            rows[name] = attention[:, :, index[0], :]
+            rows[name] = attention[:, :, query]
         if rollout:
             step = rollout_of([attention])
             rolled[0] = step if rolled[0] is None else step @ rolled[0]
@@ -316,25 +326,25 @@ def attention_maps(
     if missing:
         raise InputError(f"The attention layers {', '.join(missing)} did not run in the forward; choose layers "
                          "the model calls.")
-    tokens = next(iter(rows.values())).shape[-1] if rows else int(rolled[0].shape[-1])  # type: ignore[union-attr]
-    prefix, grid = _geometry(module, tokens, tuple(batch.shape[-2:]))
-    if token == "cls" and prefix == 0:
-        raise InputError(f"{type(module).__name__} has no CLS token (no prefix tokens before its {grid[0]}x{grid[1]} "
-                         "patches); pass token=INDEX, the index of the token whose attention to show.")
-    maps = {name: _on_grid(rows[name], prefix, grid, heads) for name in names}
-    roll = None
-    if rolled[0] is not None:
-        roll = rolled[0][:, index[0], prefix:].reshape(-1, 1, *grid)
-    return AttentionMaps(maps, roll, index[0], prefix, grid, heads, {n: "eager" if kinds[n] == "hf" else "qk"
-                                                                     for n in names})
+    return rows, rolled[0], length[0]
 
 
-def _token_index(token: Union[str, int], tokens: int) -> int:
-    if token == "cls":
+def _query(token: Union[str, int], own: Optional[TokenGeometry], model: str) -> int:
+    """The index of the query token: ``token``, or for ``"cls"`` the CLS token's place among the model's prefix
+    tokens (the first token when the model does not say)."""
+    if token != "cls":
+        return int(token)
+    if own is None:
         return 0
-    if not -tokens <= int(token) < tokens:
-        raise InputError(f"token={token} is outside the {tokens} tokens of the sequence; use 0..{tokens - 1}.")
-    return int(token) % tokens
+    if own.prefix == 0 or (own.prefix_names and "CLS" not in own.prefix_names):
+        _no_cls(own, model)
+    return own.prefix_names.index("CLS") if own.prefix_names else 0
+
+
+def _no_cls(geometry: TokenGeometry, model: str) -> None:
+    names, grid = ", ".join(geometry.prefix_names) or "none", f"{geometry.grid[0]}x{geometry.grid[1]}"
+    raise InputError(f"{model} has no CLS token (prefix tokens: {names}, then its {grid} patches); pass "
+                     "token=INDEX, the index of the token whose attention to show.")
 
 
 def _on_grid(row: torch.Tensor, prefix: int, grid: tuple[int, int], heads: str) -> torch.Tensor:
