@@ -115,10 +115,14 @@ def _numpy_rollout(attentions: list[np.ndarray]) -> np.ndarray:
 
 def test_hf_rollout_matches_numpy(hf):
     family, model = hf
-    prefix = tiny_hf.PREFIX[family]
-    expected = _numpy_rollout([a.numpy() for a in _hf_reference(family)])[:, 0, prefix:].reshape(2, 1, *GRID)
+    prefix, reference = tiny_hf.PREFIX[family], [a.numpy() for a in _hf_reference(family)]
+    expected = _numpy_rollout(reference)[:, 0, prefix:].reshape(2, 1, *GRID)
     found = attention_maps(model, _images(), rollout=True)
     assert float(np.abs(found.rollout.numpy() - expected).max()) <= TOL
+    first, last = found.layers
+    upto_first = _numpy_rollout(reference[:1])[:, 0, prefix:].reshape(2, 1, *GRID)
+    assert float(np.abs(found.rollouts[first].numpy() - upto_first).max()) <= TOL  # the rollout up to each layer
+    assert torch.equal(found.rollouts[last], found.rollout)
 
 
 def test_hf_chosen_token_and_layers(hf):

@@ -60,22 +60,24 @@ def _embedded(html: str) -> dict:
 def test_show_report_and_explorer_draw_the_attention_maps(kind, photo, tmp_path):
     make, layer, attention = MODELS[kind]
     model = ls.LoadedModel(make(), f"tests:{kind}-vit", PRE, weights="seeded")
-    shown = ls.show(model, str(photo), [layer], tmp_path / "maps", views="grid,attention")
-    written = np.asarray(Image.open(shown.out / shown.inputs[0]["views"]["attention"][layer]))
+    shown = ls.show(model, str(photo), [layer], tmp_path / "maps", views="grid,attention,rollout")
     batch = model.preprocess(str(photo))
-    view = VIEWS["attention"]
-    expected = view.draw(attention_maps(model, batch)[attention][0], caption=view.caption(layer),
-                         seen=PRE.pixels(batch)[0])
-    np.testing.assert_array_equal(written, expected)  # the very maps attention_maps returns, over the seen image
+    found = attention_maps(model, batch, rollout=True)
+    expected = {name: VIEWS[name].draw(maps[0], caption=VIEWS[name].caption(layer), seen=PRE.pixels(batch)[0])
+                for name, maps in (("attention", found[attention]), ("rollout", found.rollouts[attention]))}
+    for name, picture in expected.items():  # the very maps attention_maps returns, over the seen image
+        written = np.asarray(Image.open(shown.out / shown.inputs[0]["views"][name][layer]))
+        np.testing.assert_array_equal(written, picture)
 
-    ls.report(model, str(photo), [layer], out=tmp_path / "r.html", views="grid,attention", diagnosis=False)
+    ls.report(model, str(photo), [layer], out=tmp_path / "r.html", views="grid,attention,rollout", diagnosis=False)
     in_report = _embedded((tmp_path / "r.html").read_text())
-    assert sorted(in_report) == ["attention"]
-    explorer = Explorer(model, layers=[layer], samples=False, views=("attention",))
+    explorer = Explorer(model, layers=[layer], samples=False, views=("attention", "rollout"))
     item = explorer.add_array(np.asarray(Image.open(photo).convert("RGB")), "photo")
     in_explorer = _embedded(explorer.analyze(item.id, layer=0)["html"])
-    np.testing.assert_array_equal(in_report["attention"], expected)
-    np.testing.assert_array_equal(in_explorer["attention"], expected)
+    assert sorted(in_report) == sorted(in_explorer) == ["attention", "rollout"]
+    for name, picture in expected.items():
+        np.testing.assert_array_equal(in_report[name], picture)
+        np.testing.assert_array_equal(in_explorer[name], picture)
 
 
 def test_attention_view_on_a_model_without_attention_names_the_fix(photo, tmp_path):
@@ -90,7 +92,8 @@ def test_cli_show_view_attention(factory, photo, tmp_path):
     models = tmp_path / "models.py"
     models.write_text(FACTORIES)
     out = tmp_path / "out"
-    assert main(["show", f"{models}:{factory}", str(photo), "--size", "32", "--view", "grid,attention",
+    assert main(["show", f"{models}:{factory}", str(photo), "--size", "32", "--view", "grid,attention,rollout",
                  "--out", str(out), "--no-progress"]) == 0
-    pictures = sorted(p.name for p in (out / "photo").glob("*.attention.png"))
-    assert len(pictures) == 2, pictures  # one per block
+    for view in ("attention", "rollout"):
+        pictures = sorted(p.name for p in (out / "photo").glob(f"*.{view}.png"))
+        assert len(pictures) == 2, pictures  # one per block

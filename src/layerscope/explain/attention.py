@@ -17,7 +17,8 @@ patch grid: ``(N, heads, h, w)``, or ``(N, 1, h, w)`` averaged over heads (``hea
 
 Attention rollout (Abnar & Zuidema 2020), ``rollout=True``: per layer ``A' = 0.5 · mean_heads(A) + 0.5 · I``
 with rows renormalized, multiplied through all attention layers (first layer on the right), in
-float64; the row of ``token`` over the patches is :attr:`AttentionMaps.rollout` ``(N, 1, h, w)``.
+float64; the row of ``token`` over the patches is :attr:`AttentionMaps.rollout` ``(N, 1, h, w)``, and the
+rollout up to and including each chosen layer :attr:`AttentionMaps.rollouts` ``[layer]``.
 
 How the attention is read, without changing the model: a Hugging Face model's attention modules
 (those its ``_can_record_outputs["attentions"]`` names) run with eager attention for this call only
@@ -56,6 +57,7 @@ class AttentionMaps:
     """The attention from one token to the patch grid: ``result[layer]`` is ``(N, heads or 1, h, w)``.
 
     ``layers``: the attention modules, shallow to deep; ``rollout``: ``(N, 1, h, w)`` or None;
+    ``rollouts``: per layer the rollout up to and including it (the last one's is ``rollout``);
     ``token``: the index of the query token in the sequence; ``prefix``: tokens before the
     patches (CLS, distillation, registers; named in ``prefix_names`` where the model says,
     :func:`~layerscope.capturing.tokens.token_geometry`); ``grid``: ``(h, w)``; ``heads``: ``"mean"``
@@ -71,6 +73,7 @@ class AttentionMaps:
     heads: str
     source: dict[str, str] = field(default_factory=dict)
     prefix_names: tuple[str, ...] = ()
+    rollouts: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def layers(self) -> list[str]:
@@ -88,16 +91,18 @@ class AttentionMaps:
     def __len__(self) -> int:
         return len(self.maps)
 
-    def of(self, layer: str) -> Optional[torch.Tensor]:
-        """The map of the attention module ``layer`` names: itself, the one inside it (a block), or the one it is
-        inside (``blocks.3.attn.qkv``); None when there is none or more than one inside it."""
-        if layer in self.maps:
-            return self.maps[layer]
-        inside = [name for name in self.maps if name.startswith(layer + ".") or not layer]
+    def of(self, layer: str, *, rollout: bool = False) -> Optional[torch.Tensor]:
+        """The map (``rollout``: the rollout up to it) of the attention module ``layer`` names: itself, the one
+        inside it (a block), or the one it is inside (``blocks.3.attn.qkv``); None when there is none or more than
+        one inside it, or no rollout was asked for."""
+        found = self.maps if not rollout else self.rollouts
+        if layer in found:
+            return found[layer]
+        inside = [name for name in found if name.startswith(layer + ".") or not layer]
         if len(inside) == 1:
-            return self.maps[inside[0]]
-        around = [name for name in self.maps if layer.startswith(name + ".")]
-        return self.maps[around[-1]] if around else None
+            return found[inside[0]]
+        around = [name for name in found if layer.startswith(name + ".")]
+        return found[around[-1]] if around else None
 
     def __repr__(self) -> str:
         h, w = self.grid
@@ -281,24 +286,28 @@ def attention_maps(
     size = tuple(batch.shape[-2:])
     own = token_geometry(module, size)
     query = _query(token, own, type(module).__name__)
-    rows, rolled, length = _read(module, batch, kinds, every, names, query, rollout)
+    rows, rolled, upto, length = _read(module, batch, kinds, every, names, query, rollout)
     geometry = _geometry(own, length, size)
     if token == "cls" and geometry.prefix == 0:
         _no_cls(geometry, type(module).__name__)
     prefix, grid = geometry.prefix, geometry.grid
     maps = {name: _on_grid(rows[name], prefix, grid, heads) for name in names}
     roll = rolled[:, query, prefix:].reshape(-1, 1, *grid) if rolled is not None else None
+    rollouts = {name: row[:, None, prefix:].reshape(-1, 1, *grid) for name, row in upto.items()}
     return AttentionMaps(maps, roll, query % length, prefix, grid, heads,
-                         {n: "eager" if kinds[n] == "hf" else "qk" for n in names}, geometry.prefix_names)
+                         {n: "eager" if kinds[n] == "hf" else "qk" for n in names}, geometry.prefix_names, rollouts)
 
 
 def _read(module: nn.Module, batch: torch.Tensor, kinds: dict[str, str], every: list[str], names: list[str],
-          query: int, rollout: bool) -> tuple[dict[str, torch.Tensor], Optional[torch.Tensor], int]:
+          query: int, rollout: bool) -> tuple[dict[str, torch.Tensor], Optional[torch.Tensor], dict[str, torch.Tensor],
+                                              int]:
     """One forward with the attention layers ``every`` read: per layer of ``names`` the row of the token ``query``
-    ``(N, heads, T)``, the rollout through ``every`` (or None) and the sequence length ``T``."""
+    ``(N, heads, T)``, the rollout through ``every`` (or None), per layer of ``names`` the row of ``query`` in the
+    rollout up to that layer ``(N, T)``, and the sequence length ``T``."""
     seen: set[str] = set()
     rows: dict[str, torch.Tensor] = {}
     rolled: list[Optional[torch.Tensor]] = [None]
+    upto: dict[str, torch.Tensor] = {}
     length: list[int] = []
 
     def take(name: str, attention: torch.Tensor) -> None:
@@ -315,6 +324,8 @@ def _read(module: nn.Module, batch: torch.Tensor, kinds: dict[str, str], every: 
         if rollout:
             step = rollout_of([attention])
             rolled[0] = step if rolled[0] is None else step @ rolled[0]
+            if name in names:
+                upto[name] = rolled[0][:, query]
 
     hf = [module.get_submodule(n) for n in every if kinds[n] == "hf"]
     with ModelState(module) as state, _Eager(hf), torch.no_grad():
@@ -326,7 +337,7 @@ def _read(module: nn.Module, batch: torch.Tensor, kinds: dict[str, str], every: 
     if missing:
         raise InputError(f"The attention layers {', '.join(missing)} did not run in the forward; choose layers "
                          "the model calls.")
-    return rows, rolled[0], length[0]
+    return rows, rolled[0], upto, length[0]
 
 
 def _query(token: Union[str, int], own: Optional[TokenGeometry], model: str) -> int:
@@ -362,16 +373,25 @@ def wants_attention(views: Sequence[str]) -> bool:
     return any(name in VIEWS and VIEWS[name].needs_attention for name in views)
 
 
-def layer_attention(model: Any, batch: Any, layers: Sequence[str]) -> dict[str, torch.Tensor]:
-    """What the attention views of show, the report and the explorer draw: per layer of ``layers`` that has an
-    attention module in or around it, the CLS token's attention averaged over heads, ``(N, 1, h, w)`` on the CPU.
+def layer_attention(model: Any, batch: Any, layers: Sequence[str], views: Sequence[str] = ("attention",)
+                    ) -> dict[str, dict[str, torch.Tensor]]:
+    """What the attention views ``views`` of show, the report and the explorer draw: per layer of ``layers`` that
+    has an attention module in or around it, per view the CLS token's attention averaged over heads (or, for a view
+    with ``rollout = True``, its rollout up to that layer), ``(N, 1, h, w)`` on the CPU.
 
     >>> import torch, timm
     >>> model = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2, num_classes=3).eval()
-    >>> found = layer_attention(model, torch.rand(1, 3, 32, 32), ["blocks.1", "head"])
-    >>> {name: tuple(m.shape) for name, m in found.items()}
-    {'blocks.1': (1, 1, 4, 4)}
+    >>> found = layer_attention(model, torch.rand(1, 3, 32, 32), ["blocks.1", "head"], ["attention", "rollout"])
+    >>> {layer: {view: tuple(m.shape) for view, m in maps.items()} for layer, maps in found.items()}
+    {'blocks.1': {'attention': (1, 1, 4, 4), 'rollout': (1, 1, 4, 4)}}
     """
-    found = attention_maps(model, batch)
-    maps = {layer: found.of(layer) for layer in layers}
-    return {layer: m.float().cpu() for layer, m in maps.items() if m is not None}
+    drawn = {name: bool(getattr(VIEWS[name], "rollout", False)) for name in views
+             if name in VIEWS and VIEWS[name].needs_attention}
+    found = attention_maps(model, batch, rollout=any(drawn.values()))
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for layer in layers:
+        for view, rollout in drawn.items():
+            maps = found.of(layer, rollout=rollout)
+            if maps is not None:
+                out.setdefault(layer, {})[view] = maps.float().cpu()
+    return out

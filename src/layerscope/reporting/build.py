@@ -86,7 +86,8 @@ def page_from_model(subject: Subject, inputs: Any, options: ReportOptions, rende
         title=options.title or f"layerscope report: {subject.spec}", model=model_card(subject.loaded), inputs=cards,
         layers=_pictured(_views(reader, seen.tensors.items(), seen.records, size, render, judged), options.views,
                          lambda: [seen_image(x, subject.preprocessing) for x in batch],
-                         layer_attention(subject, batch, list(seen.tensors)) if wants_attention(options.views)
+                         layer_attention(subject, batch, list(seen.tensors), options.views)
+                         if wants_attention(options.views)
                          else None), diagnosis=judged,
         views=options.views, sections=_sections(options), examples=options.examples or {},
     )

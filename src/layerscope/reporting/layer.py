@@ -203,11 +203,11 @@ def layer_view(
 
 def with_pictures(view: LayerView, maps: Optional[torch.Tensor], names: Sequence[str],
                   seen: Optional[Sequence[Optional[np.ndarray]]],
-                  attention: Optional[torch.Tensor] = None) -> LayerView:
+                  attention: Optional[Mapping[str, torch.Tensor]] = None) -> LayerView:
     """``view`` with the pictures of the registry's views ``names`` (:data:`layerscope.render.views.VIEWS`; the
     report's own parts are left out) drawn from ``maps`` (N, C, H, W) for each input: the pictures
     :func:`layerscope.show` draws. ``seen``: the image each input shows (a view that needs it is left out where
-    there is none). ``attention``: the layer's attention maps (N, 1, h, w) for the views that draw them
+    there is none). ``attention``: the layer's attention maps (N, 1, h, w) per view that draws them
     (:func:`layerscope.explain.attention.layer_attention`; such a view is left out where there are none). The
     report and the explorer both call this."""
     names = [name for name in names if name in RENDER_VIEWS and name not in OWN_VIEWS]
@@ -216,7 +216,7 @@ def with_pictures(view: LayerView, maps: Optional[torch.Tensor], names: Sequence
     pictures = []
     for name in names:
         kind = RENDER_VIEWS[name]
-        drawn = attention if kind.needs_attention else maps
+        drawn = (attention or {}).get(name) if kind.needs_attention else maps
         if drawn is None:
             continue
         shown = [seen[i] if seen is not None and i < len(seen) else None for i in range(len(maps))]

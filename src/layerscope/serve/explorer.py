@@ -319,7 +319,7 @@ class Explorer:
             attention = None
             if wants_attention(self.views):
                 with self.lock:
-                    attention = layer_attention(self.subject, analysis.tensor, [name]).get(name)
+                    attention = layer_attention(self.subject, analysis.tensor, [name], self.views).get(name)
             view = with_pictures(view, maps.maps if maps is not None else None, self.views, [seen], attention)
         card = InputCard(item.name, "", analysis.notes, data_uri(seen) if seen is not None else None,
                          analysis.predictions[0] if analysis.predictions else None)

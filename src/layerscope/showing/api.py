@@ -232,7 +232,7 @@ def show(
                 ranked = rank_batch(subject.loaded, step.batch, subject.layers, target=target,
                                     top_k=render.max_channels or None, layouts=subject.layouts)
                 seen.targets += ranked.target
-            attended = layer_attention(subject, step.batch, subject.layers) if chosen.attention else None
+            attended = layer_attention(subject, step.batch, subject.layers, chosen.views) if chosen.attention else None
             for item, name, meta, grid_or_file, pictures in render_step(step, items, seen.known, r, ranked, attended):
                 seen.add(item, name, meta, grid_or_file, pictures)
     result = seen.result(folder, render, chosen.views, subject, record.feed)

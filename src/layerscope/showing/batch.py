@@ -87,14 +87,15 @@ class ShownLayers(LayerMaps):
 
 
 def render_step(step: Step, items: list[str], known: ShownLayers, r: Rendering, ranked: Any = None,
-                attended: Optional[Mapping[str, torch.Tensor]] = None) -> Iterator[tuple]:
+                attended: Optional[Mapping[str, Mapping[str, torch.Tensor]]] = None) -> Iterator[tuple]:
     """Render every layer of one step; yields ``(input, layer, grid metadata, grid or file, {view: picture})``.
 
     ``known`` reads each layer's maps and names its grid file as layers are met. Waits for
     the whole batch (bounds memory) and raises the first error. The per-input views (``progression``)
     of each input come last, under the layer ``None``. ``ranked`` (a
     :class:`~layerscope.explain.ranking.Ranked`) gives the importance order and heat maps of the batch;
-    ``attended`` the attention maps ``(N, 1, h, w)`` of the layers that have them (the ``attention`` view).
+    ``attended`` per layer that has them the attention maps ``(N, 1, h, w)`` of each attention view (``attention``,
+    ``rollout``; :func:`~layerscope.explain.attention.layer_attention`).
     """
     acts, batch = step.acts, step.batch
     known.digits = max(known.digits, len(str(len(acts) - 1)))
@@ -134,7 +135,8 @@ def _grids(maps: torch.Tensor, layer: str, title: str, r: Rendering, ranked) -> 
 
 
 def _render_layer(maps: torch.Tensor, layer: str, file: str, items: list[str], seen: Optional[list[np.ndarray]],
-                  r: Rendering, ranked=None, attended: Optional[Mapping[str, torch.Tensor]] = None) -> list:
+                  r: Rendering, ranked=None, attended: Optional[Mapping[str, Mapping[str, torch.Tensor]]] = None
+                  ) -> list:
     """One layer's grids and views for every input of the batch, written when there is a folder (a worker thread)."""
     title = r.title(layer)
     grids = _grids(maps, layer, title, r, ranked)
@@ -156,9 +158,9 @@ def _render_layer(maps: torch.Tensor, layer: str, file: str, items: list[str], s
                 values = ranked.heat[layer][index][None]
                 caption = view.caption(f"{title} | importance for {r.target_name(ranked.target[index])}")
             elif view.needs_attention:
-                if attended is None or layer not in attended:
+                if attended is None or view.name not in attended.get(layer, {}):
                     continue
-                values, caption = attended[layer][index], view.caption(title)
+                values, caption = attended[layer][view.name][index], view.caption(title)
             else:
                 values, caption = maps[index], view.caption(title)
             views[view.name] = r.put(view, values, f"{item}/{view.file_name(stem)}", caption=caption, seen=image,

@@ -15,8 +15,8 @@ principal components of the channels as RGB; ``progression``: one strip per inpu
 of every layer from shallow to deep; ``figure``: a matplotlib figure of the first 16 channels
 with titles and colorbars (for papers); ``importance``: the Grad-CAM style heat map of the most
 important channels over the image the model saw (see :mod:`layerscope.explain.ranking`); ``attention``:
-the CLS token's attention (mean over heads) in the layer's attention module over that image (ViT-style
-models, see :mod:`layerscope.explain.attention`).
+the CLS token's attention (mean over heads) in the layer's attention module over that image, ``rollout``:
+the attention rollout up to that layer (ViT-style models, see :mod:`layerscope.explain.attention`).
 
 A new view is one new module here (or anywhere: defining a :class:`View` subclass with a
 ``name`` registers it). Consumers dispatch on the view's own description: ``VIEWS[name].per``
