@@ -7,8 +7,8 @@
 (['blocks.0.attn', 'blocks.1.attn'], (2, 1, 4, 4), (4, 4), 1)
 >>> tuple(attention_maps(model, torch.rand(1, 3, 32, 32), heads="all")["blocks.0.attn"].shape)
 (1, 3, 4, 4)
->>> round(float(found.rollout[0].sum()), 6) <= 1.0  # the CLS row of the rollout, its patches only
-True
+>>> tuple(found.rollout.shape), torch.equal(found.rollouts["blocks.1.attn"], found.rollout)  # up to the last layer
+((2, 1, 4, 4), True)
 
 For each attention layer, the softmax attention ``A = softmax(q kᵀ · scale)`` (N, heads, T, T) is
 read for one call, and the row of ``token`` (the CLS token by default, or a token index) is kept
@@ -202,7 +202,7 @@ def _geometry(own: Optional[TokenGeometry], tokens: int, input_size: tuple[int, 
 class _Reader:
     """Hooks one attention module and hands each call's attention ``(N, heads, T, T)`` to ``take``."""
 
-    def __init__(self, name: str, module: nn.Module, kind: str, take: Callable[[str, torch.Tensor], None]):
+    def __init__(self, name: str, module: Any, kind: str, take: Callable[[str, torch.Tensor], None]):
         self.name, self.module, self.kind, self.take = name, module, kind, take
         self.q: Optional[torch.Tensor] = None
 
@@ -234,9 +234,9 @@ class _Reader:
 class _Eager:
     """The configs of the Hugging Face attention modules, set to eager attention for a block and put back after."""
 
-    def __init__(self, modules: Sequence[nn.Module]) -> None:
+    def __init__(self, modules: Sequence[Any]) -> None:
         configs = {id(m.config): m.config for m in modules}
-        self.configs = list(configs.values())
+        self.configs: list[Any] = list(configs.values())
         self.before: list[Any] = []
 
     def __enter__(self) -> "_Eager":
@@ -283,7 +283,7 @@ def attention_maps(
     batch = move_inputs(Feed(inputs, subject.loaded.preprocessing, strict=True).one(), *model_device(module))
     if not isinstance(batch, torch.Tensor) or batch.dim() != 4:
         raise InputError("attention_maps takes images: (N, C, H, W) tensors or image files.")
-    size = tuple(batch.shape[-2:])
+    size = (int(batch.shape[-2]), int(batch.shape[-1]))
     own = token_geometry(module, size)
     query = _query(token, own, type(module).__name__)
     rows, rolled, upto, length = _read(module, batch, kinds, every, names, query, rollout)
@@ -323,9 +323,9 @@ def _read(module: nn.Module, batch: torch.Tensor, kinds: dict[str, str], every: 
             rows[name] = attention[:, :, query]
         if rollout:
             step = rollout_of([attention])
-            rolled[0] = step if rolled[0] is None else step @ rolled[0]
+            so_far = rolled[0] = step if rolled[0] is None else step @ rolled[0]
             if name in names:
-                upto[name] = rolled[0][:, query]
+                upto[name] = so_far[:, query]
 
     hf = [module.get_submodule(n) for n in every if kinds[n] == "hf"]
     with ModelState(module) as state, _Eager(hf), torch.no_grad():
