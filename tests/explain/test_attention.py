@@ -1,7 +1,8 @@
 """Attention maps against independent oracles: Hugging Face's own ``output_attentions=True`` (eager), a softmax of
 q and k captured here with the test's own hooks, and attention rollout written directly in numpy.
 
-Tiny random-init models: HF ViT, DeiT (2 prefix tokens), DINOv2 and DINOv2 with registers (5 prefix tokens) from
+Tiny random-init models: HF ViT, DeiT (2 prefix tokens), DINOv2, DINOv2 with registers (5 prefix tokens) and CLIP's
+vision tower from
 :mod:`tests.hf.tiny`, and timm ViTs (fused attention, one with q/k normalization and 2 prefix tokens), in float64.
 """
 
@@ -20,7 +21,7 @@ timm = pytest.importorskip("timm")
 tiny_hf = pytest.importorskip("tests.hf.tiny")
 
 TOL = 1e-6
-HF_FAMILIES = ("vit", "deit", "dinov2", "dinov2_registers")
+HF_FAMILIES = ("vit", "deit", "dinov2", "dinov2_registers", "clip")  # clip: its vision tower
 GRID = (tiny_hf.IMAGE // tiny_hf.PATCH,) * 2
 
 
@@ -28,9 +29,18 @@ def _images(n: int = 2, size: int = tiny_hf.IMAGE) -> torch.Tensor:
     return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
 
 
+def _hf_model(family: str):
+    """The family's tiny model in float64 (CLIP: its vision tower, which takes images alone), seeded."""
+    if family != "clip":
+        return tiny_hf.tiny(family).double()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return tiny_hf.T.CLIPVisionModel(tiny_hf.config("clip").vision_config).eval().double()
+
+
 @pytest.fixture(scope="module", params=HF_FAMILIES)
 def hf(request):
-    return request.param, tiny_hf.tiny(request.param).double()
+    return request.param, _hf_model(request.param)
 
 
 def _timm_vit(**kwargs):
@@ -50,7 +60,7 @@ def timm_vit(request):
 
 def _hf_reference(family: str) -> list[torch.Tensor]:
     """HF's own attention weights: the same weights, eager from construction, ``output_attentions=True``."""
-    model = tiny_hf.tiny(family).double()
+    model = _hf_model(family)
     model.set_attn_implementation("eager")
     with torch.no_grad():
         return list(model(_images(), output_attentions=True).attentions)
@@ -97,7 +107,8 @@ def test_hf_matches_hand_computation_from_q_and_k(hf):
             handle.remove()
     found = attention_maps(model, _images(), heads="all")
     for layer in found.layers:
-        by_hand = _softmax_qk(kept[layer + ".q_proj"], kept[layer + ".k_proj"], model.config.num_attention_heads)
+        heads = model.config.num_attention_heads
+        by_hand = _softmax_qk(kept[layer + ".q_proj"], kept[layer + ".k_proj"], heads)
         assert _max_diff(found[layer], by_hand[:, :, 0, prefix:].reshape(2, -1, *GRID)) <= TOL
 
 
