@@ -2,8 +2,7 @@
 q and k captured here with the test's own hooks, and attention rollout written directly in numpy.
 
 Tiny random-init models: HF ViT, DeiT (2 prefix tokens), DINOv2, DINOv2 with registers (5 prefix tokens) and CLIP's
-vision tower from
-:mod:`tests.hf.tiny`, and timm ViTs (fused attention, one with q/k normalization and 2 prefix tokens), in float64.
+vision tower from :mod:`tests.hf.tiny`, and timm ViTs (fused attention, one with q/k normalization and 2 prefix tokens), in float64.
 """
 
 from __future__ import annotations
