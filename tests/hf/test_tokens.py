@@ -273,3 +273,18 @@ def test_subject_tokens_is_the_models_geometry_at_its_input_size(models):
     subject = Subject.of(_tiny(models, "dinov2_registers"))
     assert subject.tokens(NON_SQUARE) == token_geometry(subject.module, NON_SQUARE)
     assert subject.layers == HF_BLOCKS["dinov2_registers"]
+
+
+def test_show_draws_the_prefix_tokens_beside_each_grid(models, tmp_path):
+    import json
+
+    import layerscope as ls
+
+    result = ls.show(_tiny(models, "dinov2_registers"), torch.randn(1, 3, *NON_SQUARE), out=tmp_path)
+    rows = json.loads((tmp_path / "index.json").read_text())["layers"]
+    assert [row["prefix"]["names"] for row in rows] == [["CLS", "register 1", "register 2", "register 3",
+                                                         "register 4"]] * 2
+    for row in rows:
+        assert (tmp_path / "input-000" / row["prefix"]["file"]).stat().st_size > 0
+        assert row["tokens"]["grid"] == [4, 6]
+    assert result.count == 2
