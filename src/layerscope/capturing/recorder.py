@@ -36,13 +36,13 @@ import torch.nn as nn
 from ..errors import InputError
 from .activations import Activations, LayerInfo
 from .anatomy import Anatomy, anatomy
-from .call import call_model, check_device, check_dtype, move_inputs
+from .call import call_model, check_device, check_dtype, image_size_of, move_inputs
 from .flatten import flatten_output
 from .hookable import ensure_hookable
 from .plan import Learner, cached, known, remember
 from .select import LayerSelector, selected_modules
 from .state import ModelState
-from .tokens import TokenGeometry, image_size_of, token_geometry
+from .tokens import TokenGeometry, token_geometry
 
 __all__ = ["Recorder"]
 

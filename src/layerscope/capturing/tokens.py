@@ -35,14 +35,12 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-import torch
 import torch.nn as nn
 
 from ..core.layout import TokenGeometry
 from ..errors import InputError
-from .call import Args
 
-__all__ = ["TokenGeometry", "token_geometry", "image_size_of"]
+__all__ = ["TokenGeometry", "token_geometry"]
 
 # Hugging Face embedding parameters that put tokens in front of the patches, in the order they are concatenated
 _HF_PREFIX = (("cls_token", "CLS"), ("class_embedding", "CLS"), ("distillation_token", "distillation"),
@@ -60,24 +58,6 @@ def token_geometry(model: nn.Module, input_size: Sequence[int]) -> Optional[Toke
     size = _size(input_size)
     for read in (_hf, _timm, _torchvision):
         found = read(model, size)
-        if found is not None:
-            return found
-    return None
-
-
-def image_size_of(inputs: Any) -> Optional[tuple[int, int]]:
-    """(H, W) of the first image batch ``(N, C, H, W)`` in model inputs (a tensor, Args, tuple, list or dict).
-
-    >>> image_size_of(torch.zeros(2, 3, 32, 48)), image_size_of({"pixel_values": torch.zeros(1, 3, 8, 8)})
-    ((32, 48), (8, 8))
-    >>> image_size_of(torch.zeros(2, 16)) is None
-    True
-    """
-    if isinstance(inputs, torch.Tensor):
-        return (int(inputs.shape[-2]), int(inputs.shape[-1])) if inputs.dim() == 4 else None
-    items = inputs.values() if isinstance(inputs, (Args, dict)) else inputs if isinstance(inputs, (list, tuple)) else ()
-    for item in items:
-        found = image_size_of(item)
         if found is not None:
             return found
     return None
