@@ -17,7 +17,8 @@ from layerscope.io.hf import VisionEmbedding
 from layerscope.io.preprocess import from_hf_processor
 from layerscope.io.specs import build_from_spec
 
-from .tiny import FAMILIES, IMAGE, LABELS, T, processor, save_tiny, tiny
+from .tiny import FAMILIES, IMAGE, LABELS, T, processor, tiny
+from .tiny import folders as saved_folders
 
 # what the processor's default (torchvision) backend may differ by: one level of 255 over the smallest std (0.229)
 ONE_LEVEL = 1 / 255 / 0.22
@@ -25,14 +26,7 @@ ONE_LEVEL = 1 / 255 / 0.22
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    made: dict[str, str] = {}
-
-    def folder(family: str) -> str:
-        if family not in made:
-            made[family] = save_tiny(family, tmp_path_factory.mktemp(family))
-        return made[family]
-
-    return folder
+    return saved_folders(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 import layerscope as ls
 from layerscope.cli import main
 
-from .tiny import FAMILIES, LABELS, save_tiny
+from .tiny import FAMILIES, LABELS, folders
 
 CLASSIFIERS = {"vit", "deit", "dinov2", "dinov2_registers", "swin", "convnext"}
 SLOW = {("diagnose", "detr"), ("compare", "detr")}  # the slowest pairs (3-4 s each on 2 shared cores; others < 2.5 s)
@@ -24,14 +24,7 @@ def _families(verb: str):
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    made: dict[str, str] = {}
-
-    def make(family: str) -> str:
-        if family not in made:
-            made[family] = save_tiny(family, tmp_path_factory.mktemp(family))
-        return made[family]
-
-    return make
+    return folders(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
