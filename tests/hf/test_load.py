@@ -202,3 +202,21 @@ def test_processor_defaults_are_the_processors_own():
     pre, _ = from_hf_processor(processor("clip"), "clip")
     assert pre.resize == IMAGE and pre.crop == (IMAGE, IMAGE) and pre.interpolation == "bicubic"
     assert pre.mean == pytest.approx((0.48145466, 0.4578275, 0.40821073))
+
+
+def test_siglip_becomes_its_vision_tower_too(tmp_path):
+    vision = dict(image_size=IMAGE, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                  intermediate_size=64)
+    text = dict(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64,
+                max_position_embeddings=16, bos_token_id=0, eos_token_id=1, pad_token_id=1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = T.SiglipModel(T.SiglipConfig(vision_config=vision, text_config=text)).eval()
+    model.save_pretrained(tmp_path)
+    T.SiglipImageProcessor(size={"height": IMAGE, "width": IMAGE}).save_pretrained(tmp_path)
+    loaded = load_model(f"hf:{tmp_path}")
+    assert isinstance(loaded.module, VisionEmbedding) and loaded.module.visual_projection is None
+    x = torch.rand(2, 3, IMAGE, IMAGE)
+    with torch.no_grad():
+        assert torch.equal(loaded.module(x), model.get_image_features(pixel_values=x).pooler_output)
+    assert any("SiglipModel: vision tower only" in note for note in loaded.notes)
