@@ -220,3 +220,26 @@ def test_siglip_becomes_its_vision_tower_too(tmp_path):
     with torch.no_grad():
         assert torch.equal(loaded.module(x), model.get_image_features(pixel_values=x).pooler_output)
     assert any("SiglipModel: vision tower only" in note for note in loaded.notes)
+
+
+class _Evil:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_bin_weights_load_safely_and_objects_in_them_are_refused(tmp_path):
+    model = tiny("vit")
+    model.save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")  # the older format: a pickle of tensors
+    x = torch.rand(1, 3, IMAGE, IMAGE)
+    with torch.no_grad():
+        assert torch.equal(load_model(f"hf:{tmp_path}").module(x).logits, model(x).logits)
+    marker = tmp_path / "pwned"
+    torch.save({**model.state_dict(), "evil": _Evil(str(marker))}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(UnsafeCheckpointError, match=r"Save it again as safetensors.*--trust-checkpoint"):
+        load_model(f"hf:{tmp_path}")
+    assert not marker.exists()

@@ -6,8 +6,8 @@ Traceback (most recent call last):
 layerscope.errors.ModelSpecError: hf:google/vit-base-patch16-224 is not a local folder: layerscope loads Hugging Face models only from a folder written by save_pretrained (local_files_only, never a download). ...
 
 Nothing is downloaded: the folder is read with ``local_files_only=True``, its weights with transformers' safe
-loaders (safetensors, or ``torch.load(weights_only=True)``), and a folder whose config asks for its own code
-(``auto_map``) needs ``trust_checkpoint=True`` (CLI: ``--trust-checkpoint``). The head is the one the config's
+loaders (safetensors, or ``torch.load(weights_only=True)``); a folder whose config asks for its own code
+(``auto_map``) or whose ``.bin`` weights hold objects needs ``trust_checkpoint=True`` (CLI: ``--trust-checkpoint``). The head is the one the config's
 ``architectures`` names (image classification, semantic segmentation, object detection; else the bare model);
 a CLIP-like checkpoint (a ``vision_model`` and ``get_image_features``) becomes its vision tower,
 :class:`VisionEmbedding`, whose output is the image embedding.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from typing import Any, Optional
 
 import torch
@@ -140,7 +141,14 @@ def load_hf_model(folder: str, trust: bool = False) -> tuple[nn.Module, str, Opt
     bar = transformers.utils.logging.is_progress_bar_enabled()
     transformers.utils.logging.disable_progress_bar()  # a local folder loads in a blink: no "Loading weights" bar
     try:
-        module = getattr(transformers, cls).from_pretrained(folder, local_files_only=True, trust_remote_code=trust)
+        module = getattr(transformers, cls).from_pretrained(folder, local_files_only=True, trust_remote_code=trust,
+                                                            weights_only=not trust)
+    except pickle.UnpicklingError:
+        raise UnsafeCheckpointError(
+            f"hf:{folder}: its pytorch_model.bin holds more than weights (objects that run code when unpickled). "
+            f"Save it again as safetensors (model.save_pretrained(folder) writes model.safetensors), or, only if you "
+            f"trust where it came from, load it with trust_checkpoint=True (CLI: --trust-checkpoint)."
+        ) from None
     except Exception as err:
         raise ModelSpecError(f"transformers could not load hf:{folder} with {cls} ({type(err).__name__}: {err}).") from None
     finally:
