@@ -15,7 +15,7 @@ from layerscope.cli import main
 from .tiny import FAMILIES, LABELS, folders
 
 CLASSIFIERS = {"vit", "deit", "dinov2", "dinov2_registers", "swin", "convnext"}
-SLOW = {("diagnose", "detr"), ("compare", "detr")}  # the slowest pairs (3-4 s each on 2 shared cores; others < 2.5 s)
+SLOW = {("diagnose", "detr"), ("compare", "detr"), ("scan", "detr"), ("scan", "segformer")}  # 3-6 s on 2 busy cores
 
 
 def _families(verb: str):
