@@ -1,4 +1,5 @@
-"""Resolve model spec strings: torchvision, timm, builtin and ``package.module:factory`` / ``file.py:factory``.
+"""Resolve model spec strings: torchvision, timm, builtin, hf (a ``save_pretrained`` folder) and
+``package.module:factory`` / ``file.py:factory``.
 
 >>> built = build_from_spec("torchvision:resnet18")
 >>> type(built.module).__name__, built.weights, built.preprocessing.source
@@ -25,6 +26,7 @@ import torch.nn as nn
 
 from ..errors import ModelSpecError, did_you_mean, require
 from .classes import imagenet_classes
+from .hf import hf_folder, hf_preprocessing, load_hf_model
 from .network import TIMEOUT, reachable
 from .preprocess import Preprocessing, from_timm_config, from_torchvision_weights
 
@@ -33,7 +35,8 @@ __all__ = ["Built", "build_from_spec", "SPEC_FORMS", "INIT_SEED"]
 INIT_SEED = 0
 SPEC_FORMS = (
     "torchvision:NAME (random init), torchvision:NAME:WEIGHTS (e.g. :DEFAULT, downloads), timm:NAME, "
-    "timm:NAME:pretrained, builtin:NAME, builtin:NAME:untrained, package.module:factory, path/to/file.py:factory"
+    "timm:NAME:pretrained, builtin:NAME, builtin:NAME:untrained, hf:FOLDER (saved with save_pretrained), "
+    "package.module:factory, path/to/file.py:factory"
 )
 
 
@@ -51,6 +54,7 @@ class Built:
     notes: list[str] = field(default_factory=list)
     weight_notes: list[str] = field(default_factory=list)
     classes: Optional[tuple[str, ...]] = None  # names of the output classes of a classifier, when known
+    task: Optional[str] = None  # what the output is (io.hf.TASKS); None: judged from the output itself
 
 
 def _seeded(build: Callable[[], Any]) -> Any:
@@ -293,11 +297,20 @@ def _build_factory(target: str, attr: str) -> Built:
     return Built(obj, None, None, [])
 
 
+def _build_hf(path: str, trust: bool) -> Built:
+    folder = hf_folder(path)
+    module, task, classes, notes = load_hf_model(folder, trust)
+    pre, more = hf_preprocessing(folder, trust)
+    return Built(module, pre, f"Hugging Face folder {folder}", notes + more, classes=classes, task=task)
+
+
 _FAMILIES = {"torchvision": _build_torchvision, "timm": _build_timm, "builtin": _build_builtin}
 
 
-def build_from_spec(spec: str) -> Built:
+def build_from_spec(spec: str, *, trust: bool = False) -> Built:
     """Build the module a spec names; bad specs raise :class:`~layerscope.errors.ModelSpecError`.
+
+    ``trust`` lets an ``hf:`` folder run code of its own (``trust_remote_code``); other specs ignore it.
 
     >>> build_from_spec("resnet18")
     Traceback (most recent call last):
@@ -306,6 +319,8 @@ def build_from_spec(spec: str) -> Built:
     """
     text = spec.strip()
     family, _, rest = text.partition(":")
+    if family.lower() == "hf":  # the rest is a path, colons included
+        return _build_hf(rest, trust)
     if family.lower() in _FAMILIES:
         name, *options = rest.split(":")
         if not name:
@@ -321,4 +336,6 @@ def build_from_spec(spec: str) -> Built:
         hint = f" Did you mean 'torchvision:{text}'?"
     elif text.endswith(".py"):
         hint = f" Name the function that builds the model: '{text}:FACTORY'."
+    elif os.path.isfile(os.path.join(text, "config.json")):
+        hint = f" A folder written by save_pretrained is given as 'hf:{text}'."
     raise ModelSpecError(f"Model spec {spec!r} is not understood.{hint} Model specs are {SPEC_FORMS}.")
