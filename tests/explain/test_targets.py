@@ -280,7 +280,7 @@ def test_a_target_that_does_not_fit_the_output_names_the_fix(target, match):
 
 
 def test_a_class_on_a_segmentation_output_points_to_mask():
-    with pytest.raises(InputError, match=r"returned a tensor of shape \(1, 2, 2, 2\). For segmentation, give a region"):
+    with pytest.raises(InputError, match=r"returned tensor of shape \(1, 2, 2, 2\), dtype float32. For segmentation"):
         importance(nn.Sequential(_conv(1.0, 2.0)), torch.ones(1, 1, 2, 2), "0", target=1)
 
 

@@ -10,8 +10,9 @@
 
 The order of a layer is the argsort (highest first, ties in channel order) of
 :func:`~layerscope.explain.attribution` (gradient x activation summed over space) for the target
-class (or any target of :mod:`~layerscope.explain.targets`); the heat map is ``ReLU(sum over the top_k channels of weight_c * map_c)`` with the
-Grad-CAM weights (the gradient's mean over space), i.e. :meth:`Importance.heatmap`.
+class (or any target of :mod:`~layerscope.explain.targets`); the heat map is
+``ReLU(sum over the top_k channels of weight_c * map_c)`` with the Grad-CAM weights (the gradient's
+mean over space), i.e. :meth:`Importance.heatmap`.
 """
 
 from __future__ import annotations

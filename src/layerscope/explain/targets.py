@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..capturing.call import describe_inputs
 from ..errors import InputError, did_you_mean
 
 __all__ = ["Target", "Class", "Function", "Box", "Mask", "Embedding", "as_target", "parse_target", "check_target",
@@ -102,14 +103,6 @@ def _field(output: Any, *names: str) -> Any:
     return None
 
 
-def _shape(output: Any) -> str:
-    if isinstance(output, torch.Tensor):
-        return f"a tensor of shape {tuple(output.shape)}"
-    if isinstance(output, (list, tuple)):
-        return f"a {type(output).__name__} of {len(output)} {type(output[0]).__name__ if output else 'items'}"
-    return f"a {type(output).__name__}"
-
-
 def _tensor(output: Any, *names: str) -> Optional[torch.Tensor]:
     value = output if isinstance(output, torch.Tensor) else _field(output, *names)
     return value if isinstance(value, torch.Tensor) else None
@@ -139,7 +132,7 @@ class Class(Target):
                     " For detection, give a box: Box(x0, y0, x1, y1) (--target box:X0,Y0,X1,Y1)."
                     if _detections_of(output) else " Or give a target=callable returning one score per input.")
             raise InputError(f"importance for a class needs a classifier output (batch, classes); the model returned "
-                             f"{_shape(output)}.{hint}")
+                             f"{describe_inputs(output)}.{hint}")
         if self.index is None:
             return logits.argmax(1)
         if isinstance(self.index, str):
@@ -237,8 +230,8 @@ class Box(Target):
         boxes, logits = _field(output, "pred_boxes"), _tensor(output, "logits")
         if boxes is None or logits is None:
             raise InputError(f"A box target needs a detection output (torchvision detection dicts, or .pred_boxes "
-                             f"and .logits); the model returned {_shape(output)}. For a classifier give a class "
-                             "(--target 3); for segmentation a region (--target mask:CLASS).")
+                             f"and .logits); the model returned {describe_inputs(output)}. For a classifier give a "
+                             "class (--target 3); for segmentation a region (--target mask:CLASS).")
         if size is None:
             raise InputError("A box target on normalized boxes (.pred_boxes) needs the input's size=(height, width).")
         scores, labels = logits.softmax(-1)[..., :-1].max(-1)
@@ -310,8 +303,8 @@ class Mask(Target):
         logits = _tensor(output, "out", "logits")
         if logits is None or logits.dim() != 4:
             raise InputError(f"A mask target needs a segmentation output (batch, classes, height, width); the model "
-                             f"returned {_shape(output)}. For a classifier give a class (--target 3); for detection "
-                             "a box (--target box:X0,Y0,X1,Y1).")
+                             f"returned {describe_inputs(output)}. For a classifier give a class (--target 3); for "
+                             "detection a box (--target box:X0,Y0,X1,Y1).")
         if isinstance(self.cls, str) or not 0 <= self.cls < logits.shape[1]:
             raise InputError(f"mask class {self.cls!r} is not one of the output's {logits.shape[1]} classes; give "
                              f"0..{logits.shape[1] - 1} or a class name.")
@@ -355,8 +348,8 @@ class Embedding(Target):
     def score(self, output: Any, size: Size = None) -> torch.Tensor:
         found = _tensor(output, "image_embeds", "pooler_output", "embeddings")
         if found is None or found.dim() < 2:
-            raise InputError(f"An embedding target needs an embedding per input; the model returned {_shape(output)}. "
-                             "Give a target=callable that picks it from the output.")
+            raise InputError(f"An embedding target needs an embedding per input; the model returned "
+                             f"{describe_inputs(output)}. Give a target=callable that picks it from the output.")
         found = found.flatten(1)
         reference = self.vector.to(found).reshape(-1 if self.vector.dim() == 2 else 1, self.vector.shape[-1])
         if found.shape[1] != reference.shape[1]:
@@ -411,7 +404,8 @@ def parse_target(text: str) -> Target:
     if kind == "box":
         if len(parts) > 2:
             raise InputError(f"--target {text!r}: a box is box:X0,Y0,X1,Y1 or box:X0,Y0,X1,Y1:LABEL.")
-        return Box(*_xyxy(parts[0].split(","), f"--target {text!r}"), label=_name(parts[1]) if len(parts) == 2 else None)
+        label = _name(parts[1]) if len(parts) == 2 else None
+        return Box(*_xyxy(parts[0].split(","), f"--target {text!r}"), label=label)
     cls, region = _name(parts[0]), ":".join(parts[1:])
     if not region:
         return Mask(None, cls)
