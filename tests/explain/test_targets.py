@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
+from layerscope import show
 from layerscope.cli import main
 from layerscope.errors import InputError
 from layerscope.explain import importance
@@ -294,6 +295,13 @@ def test_ranking_names_what_it_explains():
     model = _Detector([[0.0, 0.0, 4.0, 4.0], [2.0, 2.0, 8.0, 8.0]])
     ranked = rank_batch(model, torch.ones(2, 1, 2, 2), ["conv"], target="box:1,1,8,8")
     assert ranked.target == ["box 1,1,8,8", "box 1,1,8,8"] and ranked.order["conv"].tolist() == [[1, 0], [1, 0]]
+
+
+def test_show_ranks_by_a_box_and_names_it():
+    model = _Detector([[0.0, 0.0, 4.0, 4.0], [2.0, 2.0, 8.0, 8.0]])
+    shown = show(model, torch.ones(1, 1, 2, 2), ["conv"], rank="importance", target="box:1,1,8,8", views="grid,importance")
+    entry = shown.inputs[0]
+    assert entry["importance_target"] == "box 1,1,8,8" and entry["grids"]["conv"]["channels"] == [1, 0]
 
 
 @pytest.mark.parametrize("flag, match", [
