@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from ..capturing.call import describe_inputs
+from ..core.tensors import first_field
 from ..errors import InputError, did_you_mean
 
 __all__ = ["Target", "Class", "Function", "Box", "Mask", "Embedding", "as_target", "parse_target", "check_target",
@@ -94,17 +95,8 @@ def class_index(target: Union[None, int, str], classes: Optional[Sequence[str]])
                      f"0..{len(classes) - 1}.")
 
 
-def _field(output: Any, *names: str) -> Any:
-    """The first of ``names`` that ``output`` has (a key of a dict, an attribute of a ModelOutput), else None."""
-    for name in names:
-        value = output.get(name) if isinstance(output, Mapping) else getattr(output, name, None)
-        if value is not None:
-            return value
-    return None
-
-
 def _tensor(output: Any, *names: str) -> Optional[torch.Tensor]:
-    value = output if isinstance(output, torch.Tensor) else _field(output, *names)
+    value = output if isinstance(output, torch.Tensor) else first_field(output, *names)
     return value if isinstance(value, torch.Tensor) else None
 
 
@@ -127,7 +119,7 @@ class Class(Target):
         """The class each input's score is for."""
         logits = _tensor(output, "logits")
         if logits is None or logits.dim() != 2:
-            dense = logits is not None and logits.dim() == 4 or _field(output, "out") is not None
+            dense = logits is not None and logits.dim() == 4 or first_field(output, "out") is not None
             hint = (" For segmentation, give a region: Mask(mask, cls) (--target mask:CLASS)." if dense else
                     " For detection, give a box: Box(x0, y0, x1, y1) (--target box:X0,Y0,X1,Y1)."
                     if _detections_of(output) else " Or give a target=callable returning one score per input.")
@@ -187,7 +179,7 @@ def _batch(output: Any) -> Optional[int]:
 def _detections_of(output: Any) -> bool:
     torchvision = isinstance(output, (list, tuple)) and bool(output) and all(
         isinstance(o, Mapping) and "boxes" in o and "scores" in o for o in output)
-    return torchvision or _field(output, "pred_boxes") is not None
+    return torchvision or first_field(output, "pred_boxes") is not None
 
 
 def _xyxy(values: Any, what: str) -> tuple[float, float, float, float]:
@@ -227,7 +219,7 @@ class Box(Target):
     def _predictions(self, output: Any, size: Size) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         if isinstance(output, (list, tuple)) and _detections_of(output):
             return [(o["boxes"], o["scores"], o.get("labels", torch.zeros_like(o["scores"]).long())) for o in output]
-        boxes, logits = _field(output, "pred_boxes"), _tensor(output, "logits")
+        boxes, logits = first_field(output, "pred_boxes"), _tensor(output, "logits")
         if boxes is None or logits is None:
             raise InputError(f"A box target needs a detection output (torchvision detection dicts, or .pred_boxes "
                              f"and .logits); the model returned {describe_inputs(output)}. For a classifier give a "

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import torch
 import torch.nn as nn
 
+from ..core.tensors import first_field
 from ..errors import ModelSpecError, did_you_mean, require
 from .classes import imagenet_classes
 from .hf import hf_folder, hf_preprocessing, load_hf_model
@@ -189,32 +190,24 @@ def _timm_url(timm: Any, name: str) -> Optional[str]:
     return getattr(config, "url", None) or None
 
 
-def _info_get(info: Any, *keys: str) -> Any:
-    for key in keys:
-        value = info.get(key) if isinstance(info, dict) else getattr(info, key, None)
-        if value is not None:
-            return value
-    return None
-
-
 def _builtin_preprocessing(info: Any, name: str) -> Optional[Preprocessing]:
-    given = _info_get(info, "preprocessing")
+    given = first_field(info, "preprocessing")
     if isinstance(given, Preprocessing):
         return given
     if isinstance(given, dict):
         info = given
-    size = _info_get(info, "input_size", "size", "crop")
-    mean, std = _info_get(info, "mean"), _info_get(info, "std")
+    size = first_field(info, "input_size", "size", "crop")
+    mean, std = first_field(info, "mean"), first_field(info, "std")
     if size is None or mean is None or std is None:
         return None
     size = (size, size) if isinstance(size, int) else tuple(size)[-2:]
     return Preprocessing(
-        resize=_info_get(info, "resize") or min(size),
+        resize=first_field(info, "resize") or min(size),
         crop=size,
         mean=tuple(mean),
         std=tuple(std),
-        channels=int(_info_get(info, "channels") or len(mean)),
-        interpolation=_info_get(info, "interpolation") or "bilinear",
+        channels=int(first_field(info, "channels") or len(mean)),
+        interpolation=first_field(info, "interpolation") or "bilinear",
         source=f"builtin:{name} metadata",
     )
 
@@ -230,13 +223,13 @@ def _build_builtin(name: str, options: list[str]) -> Built:
     if name not in names:
         raise ModelSpecError(f"Unknown builtin model {name!r}.{did_you_mean(name, names, cutoff=0.6)} Builtin models: {', '.join(names)}.")
     module, info = build(name, trained=trained), describe(name)
-    accuracy = _info_get(info, "accuracy")
+    accuracy = first_field(info, "accuracy")
     if not trained:
         notes = [f"builtin:{name} untrained (random init) copy"]
     else:
         notes = [f"held-out accuracy {accuracy:.1%}"] if isinstance(accuracy, float) else []
     weights = f"builtin:{name} trained weights" if trained else None
-    classes = _info_get(info, "classes")
+    classes = first_field(info, "classes")
     return Built(module, _builtin_preprocessing(info, name), weights, weight_notes=notes,
                  classes=tuple(classes) if classes else None)
 
