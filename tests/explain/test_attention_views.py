@@ -87,13 +87,18 @@ def test_attention_view_on_a_model_without_attention_names_the_fix(photo, tmp_pa
         ls.show(model, str(photo), ["1"], tmp_path / "maps", views="attention")
 
 
-@pytest.mark.parametrize("factory", ["hf_vit", "timm_vit"])
-def test_cli_show_view_attention(factory, photo, tmp_path):
-    models = tmp_path / "models.py"
-    models.write_text(FACTORIES)
+@pytest.mark.parametrize("spec", ["file:hf_vit", "file:timm_vit", "hf:vit", "hf:deit", "hf:dinov2_registers"])
+def test_cli_show_view_attention(spec, photo, tmp_path):
+    kind, name = spec.split(":")
+    if kind == "hf":  # a save_pretrained folder, as a user's hf:FOLDER
+        model = "hf:" + tiny_hf.save_tiny(name, tmp_path / name)
+        size = []
+    else:
+        (tmp_path / "models.py").write_text(FACTORIES)
+        model, size = f"{tmp_path / 'models.py'}:{name}", ["--size", "32"]
     out = tmp_path / "out"
-    assert main(["show", f"{models}:{factory}", str(photo), "--size", "32", "--view", "grid,attention,rollout",
-                 "--out", str(out), "--no-progress"]) == 0
+    assert main(["show", model, str(photo), *size, "--view", "grid,attention,rollout", "--out", str(out),
+                 "--no-progress"]) == 0
     for view in ("attention", "rollout"):
         pictures = sorted(p.name for p in (out / "photo").glob(f"*.{view}.png"))
         assert len(pictures) == 2, pictures  # one per block
