@@ -2,7 +2,8 @@
 q and k captured here with the test's own hooks, and attention rollout written directly in numpy.
 
 Tiny random-init models: HF ViT, DeiT (2 prefix tokens), DINOv2, DINOv2 with registers (5 prefix tokens) and CLIP's
-vision tower from :mod:`tests.hf.tiny`, and timm ViTs (fused attention, one with q/k normalization and 2 prefix tokens), in float64.
+vision tower from :mod:`tests.hf.tiny`, and timm ViTs (fused attention, one with q/k normalization and 2 prefix
+tokens), in float64.
 """
 
 from __future__ import annotations
@@ -241,3 +242,16 @@ def test_errors_name_the_fix():
     with pytest.raises(InputError, match="token=INDEX"):
         attention_maps(no_cls, torch.rand(1, 3, 32, 32))
     assert attention_maps(no_cls, torch.rand(1, 3, 32, 32), token=3).prefix == 0
+
+
+@pytest.mark.parametrize("family", ["swin", "segformer"])
+def test_windowed_or_reduced_attention_is_refused_with_the_reason(family):
+    model = tiny_hf.tiny(family)
+    with torch.no_grad():
+        model(torch.rand(1, 3, 32, 32))  # transformers installs hooks of its own on a first forward (SegFormer)
+    hooks = _hooks(model)
+    with pytest.raises(InputError, match="no CLS token"):
+        attention_maps(model, torch.rand(1, 3, 32, 32))
+    with pytest.raises(InputError, match=r"not \(N, heads, T, T\) over the same T tokens"):
+        attention_maps(model, torch.rand(1, 3, 32, 32), token=0)
+    assert _hooks(model) == hooks and model.config._attn_implementation != "eager"

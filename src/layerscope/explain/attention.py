@@ -110,16 +110,17 @@ class AttentionMaps:
                 f"{h}x{w} grid, heads={self.heads}{', with rollout' if self.rollout is not None else ''})")
 
 
-def _hf_attention_classes(model: nn.Module) -> tuple[type, ...]:
-    """The attention classes the Hugging Face models inside ``model`` record as ``attentions``."""
-    found: list[type] = []
+def _hf_attention_classes(model: nn.Module) -> dict[type, int]:
+    """The classes the Hugging Face models inside ``model`` record ``attentions`` from, with the index of the
+    weights in their output (1 unless an ``OutputRecorder`` says otherwise, as transformers reads them)."""
+    found: dict[type, int] = {}
     for module in model.modules():
         spec = (getattr(type(module), "_can_record_outputs", None) or {}).get("attentions")
         for entry in spec if isinstance(spec, (list, tuple)) else [spec]:
             cls = getattr(entry, "target_class", entry)
-            if isinstance(cls, type) and cls not in found:
-                found.append(cls)
-    return tuple(found)
+            if isinstance(cls, type):
+                found.setdefault(cls, int(getattr(entry, "index", 1)) if cls is not entry else 1)
+    return found
 
 
 def _timm_attention_class() -> Optional[type]:
@@ -127,15 +128,17 @@ def _timm_attention_class() -> Optional[type]:
     return getattr(layers, "Attention", None) if layers is not None else None
 
 
-def _kinds(model: nn.Module) -> dict[str, str]:
-    """Every attention module of ``model`` that can be read: name -> ``"hf"`` or ``"timm"``, in module order."""
+def _kinds(model: nn.Module) -> dict[str, tuple[str, int]]:
+    """Every attention module of ``model`` that can be read, in module order: name -> ``("hf", index of the weights
+    in its output)`` or ``("timm", 0)``."""
     hf, timm = _hf_attention_classes(model), _timm_attention_class()
     kinds = {}
     for name, module in model.named_modules():
-        if hf and isinstance(module, hf) and getattr(module, "config", None) is not None:
-            kinds[name] = "hf"
+        index = next((i for cls, i in hf.items() if isinstance(module, cls)), None)
+        if index is not None and getattr(module, "config", None) is not None:
+            kinds[name] = ("hf", index)
         elif timm is not None and isinstance(module, timm) and hasattr(module, "q_norm"):
-            kinds[name] = "timm"
+            kinds[name] = ("timm", 0)
     return kinds
 
 
@@ -202,8 +205,9 @@ def _geometry(own: Optional[TokenGeometry], tokens: int, input_size: tuple[int, 
 class _Reader:
     """Hooks one attention module and hands each call's attention ``(N, heads, T, T)`` to ``take``."""
 
-    def __init__(self, name: str, module: Any, kind: str, take: Callable[[str, torch.Tensor], None]):
-        self.name, self.module, self.kind, self.take = name, module, kind, take
+    def __init__(self, name: str, module: Any, kind: tuple[str, int], take: Callable[[str, torch.Tensor], None]):
+        self.name, self.module, self.take = name, module, take
+        self.kind, self.index = kind
         self.q: Optional[torch.Tensor] = None
 
     def install(self, state: ModelState) -> None:
@@ -214,7 +218,7 @@ class _Reader:
             state.hook(self.module.k_norm, self._key)
 
     def _weights(self, module: nn.Module, args: Any, output: Any) -> None:
-        weights = output[1] if isinstance(output, (tuple, list)) and len(output) > 1 else None
+        weights = output[self.index] if isinstance(output, (tuple, list)) and len(output) > self.index else None
         if not isinstance(weights, torch.Tensor):
             raise InputError(f"The attention module {self.name!r} returned no attention weights under eager "
                              "attention; this model's attention cannot be read.")
@@ -268,8 +272,9 @@ def attention_maps(
 
     ``model``, ``inputs`` as in :func:`layerscope.capture` (one batch); ``layers``: names or patterns of
     attention modules or the blocks around them (default: every attention layer); ``token``: ``"cls"``
-    (the CLS token, where the model's prefix tokens put it) or a token index in the sequence; ``heads``: ``"mean"`` (N, 1, h, w) or ``"all"``
-    (N, heads, h, w); ``rollout``: also the attention rollout through all attention layers.
+    (the CLS token, where the model's prefix tokens put it) or a token index in the sequence; ``heads``:
+    ``"mean"`` (N, 1, h, w) or ``"all"`` (N, heads, h, w); ``rollout``: also the attention rollout through all
+    attention layers (:attr:`AttentionMaps.rollout`, and up to each chosen layer :attr:`AttentionMaps.rollouts`).
     """
     if heads not in HEADS:
         raise InputError(f"heads={heads!r}; use 'mean' (averaged over heads) or 'all' (one map per head).")
@@ -295,12 +300,14 @@ def attention_maps(
     roll = rolled[:, query, prefix:].reshape(-1, 1, *grid) if rolled is not None else None
     rollouts = {name: row[:, None, prefix:].reshape(-1, 1, *grid) for name, row in upto.items()}
     return AttentionMaps(maps, roll, query % length, prefix, grid, heads,
-                         {n: "eager" if kinds[n] == "hf" else "qk" for n in names}, geometry.prefix_names, rollouts)
+                         {n: "eager" if kinds[n][0] == "hf" else "qk" for n in names}, geometry.prefix_names, rollouts)
 
 
-def _read(module: nn.Module, batch: torch.Tensor, kinds: dict[str, str], every: list[str], names: list[str],
-          query: int, rollout: bool) -> tuple[dict[str, torch.Tensor], Optional[torch.Tensor], dict[str, torch.Tensor],
-                                              int]:
+_Read = tuple[dict[str, torch.Tensor], Optional[torch.Tensor], dict[str, torch.Tensor], int]
+
+
+def _read(module: nn.Module, batch: torch.Tensor, kinds: dict[str, tuple[str, int]], every: list[str],
+          names: list[str], query: int, rollout: bool) -> _Read:
     """One forward with the attention layers ``every`` read: per layer of ``names`` the row of the token ``query``
     ``(N, heads, T)``, the rollout through ``every`` (or None), per layer of ``names`` the row of ``query`` in the
     rollout up to that layer ``(N, T)``, and the sequence length ``T``."""
@@ -314,6 +321,12 @@ def _read(module: nn.Module, batch: torch.Tensor, kinds: dict[str, str], every: 
         if name in seen:
             return  # a module called twice: its first call counts
         seen.add(name)
+        shape = tuple(attention.shape)
+        if len(shape) != 4 or shape[0] != len(batch) or shape[2] != shape[3] or (length and shape[3] != length[0]):
+            raise InputError(f"The attention of {name!r} has shape {shape}, not (N, heads, T, T) over the same T "
+                             "tokens as the other layers (windowed as in Swin, reduced keys as in SegFormer, "
+                             "cross-attention as in DETR's decoder): attention maps are for ViT-style models (ViT, "
+                             "DeiT, DINOv2, CLIP's vision tower, timm ViTs).")
         if not length:
             length.append(attention.shape[-1])
             if not -length[0] <= query < length[0]:
@@ -327,7 +340,7 @@ def _read(module: nn.Module, batch: torch.Tensor, kinds: dict[str, str], every: 
             if name in names:
                 upto[name] = so_far[:, query]
 
-    hf = [module.get_submodule(n) for n in every if kinds[n] == "hf"]
+    hf = [module.get_submodule(n) for n in every if kinds[n][0] == "hf"]
     with ModelState(module) as state, _Eager(hf), torch.no_grad():
         for name in every:
             _Reader(name, module.get_submodule(name), kinds[name], take).install(state)
