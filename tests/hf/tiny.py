@@ -108,3 +108,15 @@ def save_tiny(family: str, folder, seed: int = 0) -> str:
     tiny(family, seed).save_pretrained(folder)
     processor(family).save_pretrained(folder)
     return folder
+
+
+def folders(tmp_path_factory):
+    """``folder(family)``: the family saved once into a fresh temporary folder (for a module-scoped fixture)."""
+    made: dict[str, str] = {}
+
+    def folder(family: str) -> str:
+        if family not in made:
+            made[family] = save_tiny(family, tmp_path_factory.mktemp(family))
+        return made[family]
+
+    return folder

@@ -53,6 +53,7 @@ def run(args) -> int:
     path = save(args.out, overwrite=args.overwrite)
     print(f"{found!r} -> {path}")
     for row in found.importance or []:
-        print(f"  {row['input']}: importance {row['importance']:.4g} for class {row['target']}, "
+        print(f"  {row['input']}: importance {row['importance']:.4g} for "
+              f"{'class ' * isinstance(row['target'], int)}{row['target']}, "
               f"rank {row['rank']} of {row['channels']}")
     return 0

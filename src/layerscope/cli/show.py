@@ -127,6 +127,7 @@ def run(args) -> int:
           f"input{'s' * (inputs != 1)}) and {result.index}")
     for entry in result.inputs:
         guess = f"; predicted: {entry['prediction']}" if entry.get("prediction") else ""
-        guess += f"; importance for class {entry['importance_target']}" if "importance_target" in entry else ""
+        target = entry.get("importance_target")
+        guess += f"; importance for {'class ' * isinstance(target, int)}{target}" if target is not None else ""
         print(f"  {entry['source']} -> {args.out}/{entry['name']}/{guess}")
     return 0

@@ -7,6 +7,7 @@ torch.Size([2, 3])
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 
 from ..errors import InputError
 
-__all__ = ["as_tensor"]
+__all__ = ["as_tensor", "first_field"]
 
 
 def as_tensor(value: Any, what: str = "maps") -> torch.Tensor:
@@ -31,3 +32,17 @@ def as_tensor(value: Any, what: str = "maps") -> torch.Tensor:
         array = np.ascontiguousarray(value)
         return torch.from_numpy(array if array.flags.writeable else array.copy())
     raise InputError(f"Expected {what} as a torch.Tensor or numpy array, got {type(value).__name__}.")
+
+
+def first_field(value: Any, *names: str) -> Any:
+    """The first of ``names`` that ``value`` has that is not None: a key of a mapping (a model's dict
+    output), else an attribute (a Hugging Face ``ModelOutput``, a config, an info object); else None.
+
+    >>> first_field({"logits": None, "out": 1}, "logits", "out"), first_field(object(), "logits")
+    (1, None)
+    """
+    for name in names:
+        found = value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
+        if found is not None:
+            return found
+    return None

@@ -247,7 +247,8 @@ class _Stream:
             if sum(len(b) for b in self.kept) < max(self.t.channel_order_inputs, self.t.bn_inputs):
                 self.kept.append(image)
         acts = step.acts
-        self.outputs.update(acts.output, step.sources, step.predictions() if self.outputs.room else None)
+        if self.subject.loaded.predicts_classes:  # an embedding's or a mask's numbers are no class confidence
+            self.outputs.update(acts.output, step.sources, step.predictions() if self.outputs.room else None)
         scored = ~self.input_stats.constant_inputs(image) if images else None
         size = tuple(image.shape[-2:]) if image is not None and image.dim() >= 3 else None
         noise: dict[tuple, Optional[torch.Tensor]] = {}  # the input's noise score at each map size, once a batch
@@ -276,6 +277,8 @@ class _Stream:
 
 def _channel_order(loaded, sample: torch.Tensor, t: Thresholds) -> Optional[tuple[float, float, int]]:
     """The BGR/RGB check: a trained classifier's confidence on the inputs as given and channel-swapped."""
+    if not loaded.predicts_classes:
+        return None
     sample = sample[: t.channel_order_inputs]
     device, dtype = model_device(loaded.module)
     prep = loaded.preprocessing

@@ -10,7 +10,8 @@ from .cards import Card, card
 from .attribution import Importance, importance
 from .objectives import OBJECTIVES
 from .options import CardOptions, VisualizeOptions
+from .targets import Box, Embedding, Mask, Target
 from .visualization import Visualization, visualize
 
 __all__ = ["visualize", "Visualization", "VisualizeOptions", "importance", "Importance", "card", "Card",
-           "CardOptions", "OBJECTIVES"]
+           "CardOptions", "OBJECTIVES", "Target", "Box", "Mask", "Embedding"]

@@ -89,7 +89,8 @@ def _judged(card: Any, width: int) -> np.ndarray:
     for row in card.importance:
         cls = f"{row['target']} ({row['class_name']})" if row.get("class_name") else str(row["target"])
         name = str(row["input"]).replace("\\", "/").rsplit("/", 1)[-1]
-        lines.append(f"{name}: importance for class {cls} {row['importance']:.3g}, "
+        cls = f"class {cls}" if isinstance(row["target"], int) else cls
+        lines.append(f"{name}: importance for {cls} {row['importance']:.3g}, "
                      f"rank {row['rank']} of {row['channels']}")
     return text_band(lines, width, left_aligned=True)
 

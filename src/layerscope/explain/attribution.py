@@ -8,7 +8,9 @@
 >>> result["0"].tolist(), result.weights["0"].tolist()   # sum of grad x act; mean gradient per channel
 ([[4.0, 8.0]], [[1.0, 1.0]])
 
-For a chosen output (a class index per input, or the top prediction), each channel ``c`` of a
+For a chosen score (a class index per input, or the top prediction; or any target of
+:mod:`~layerscope.explain.targets`: a detection box, a segmentation region, an embedding, a
+function of the output), each channel ``c`` of a
 layer with activation ``A`` gets ``sum over positions of dA(score) * A`` (gradient x activation,
 the channel's first-order contribution to the score) and ``mean over positions of dA(score)``
 (the weights behind Grad-CAM). The activations are the layer's true outputs, also where a later
@@ -20,7 +22,7 @@ respect to it. Token layouts (ViT blocks) work through :func:`layerscope.core.la
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional
 
 import torch
 
@@ -31,6 +33,7 @@ from ..errors import InputError, LayerNotFoundError, did_you_mean
 from ..io.feed import Feed
 from ..run.maps import LayerMaps
 from ..run.subject import Subject
+from .targets import Class, Target, as_target
 
 __all__ = ["importance", "Importance"]
 
@@ -38,14 +41,17 @@ __all__ = ["importance", "Importance"]
 @dataclass
 class Importance:
     """Per layer a ``[batch, channels]`` tensor of gradient x activation (``result[layer]``), the
-    gradient means (``weights``), the target class per input (``target``) and its score."""
+    gradient means (``weights``), the class per input (``target``; -1 where the target is not a class), the
+    target explained (``goal``) and its score per input (``value``)."""
 
     scores: dict[str, torch.Tensor]
     weights: dict[str, torch.Tensor]
     activations: dict[str, torch.Tensor]
     target: torch.Tensor
-    output: torch.Tensor
+    output: Any  # the model's output (its logits where it has them), detached
     layouts: dict[str, str] = field(default_factory=dict)
+    goal: Target = field(default_factory=Class)
+    value: Optional[torch.Tensor] = None
 
     def __getitem__(self, layer: str) -> torch.Tensor:
         if layer not in self.scores:
@@ -69,22 +75,8 @@ class Importance:
 
     def __repr__(self) -> str:
         layers = ", ".join(f"{name} ({t.shape[1]} channels)" for name, t in self.scores.items())
-        return f"Importance(target {self.target.tolist()}: {layers})"
-
-
-def _targets(output: torch.Tensor, target: Union[None, int, Sequence[int], torch.Tensor]) -> torch.Tensor:
-    if output.dim() != 2:
-        raise InputError(
-            f"importance needs a classifier output (batch, classes); the model returned shape {tuple(output.shape)}."
-        )
-    if target is None:
-        return output.argmax(1)
-    index = torch.as_tensor(target, device=output.device).long().reshape(-1)
-    index = index.expand(output.shape[0]) if index.numel() == 1 else index
-    if index.numel() != output.shape[0] or int(index.max()) >= output.shape[1] or int(index.min()) < 0:
-        raise InputError(f"target {target!r} does not fit an output of {output.shape[1]} classes for "
-                         f"{output.shape[0]} inputs; give one class index, or one per input.")
-    return index
+        target = self.target.tolist() if isinstance(self.goal, Class) else self.goal.describe()
+        return f"Importance(target {target}: {layers})"
 
 
 def importance(
@@ -92,11 +84,15 @@ def importance(
     inputs: Any,
     layers: Any = None,
     *,
-    target: Union[None, int, Sequence[int], torch.Tensor] = None,
+    target: Any = None,
     preprocessing: Any = None,
     layouts: Optional[dict[str, str]] = None,
 ) -> Importance:
     """Channel importance of ``layers`` (default: the default layers) for ``target`` (default: top class).
+
+    ``target``: what :func:`~layerscope.explain.targets.as_target` takes (a class index or name, one per
+    input, a callable on the output returning one score per input, a ``Box``, ``Mask`` or ``Embedding``,
+    or a CLI string such as ``"box:10,10,50,60"``); class names are the model's.
 
     ``model`` (a :class:`~layerscope.run.Subject` too: its layouts are used unless ``layouts`` is given),
     ``inputs`` and ``layers`` as in :func:`layerscope.capture`. One forward and one
@@ -107,6 +103,8 @@ def importance(
     layouts = subject.layouts if layouts is None else layouts
     batch = move_inputs(Feed(inputs, loaded.preprocessing, strict=True).one(), *model_device(module))
     names = select_layers(module, layers)
+    goal = as_target(target, loaded.classes)
+    size = tuple(batch.shape[-2:]) if isinstance(batch, torch.Tensor) and batch.dim() >= 3 else None
     kept: dict[str, torch.Tensor] = {}
 
     def keep(name: str):
@@ -115,6 +113,8 @@ def importance(
                 raise InputError(f"layer {name!r} returns {type(output).__name__}, not a tensor; choose a layer "
                                  "whose output is one tensor (see `layerscope layers MODEL`).")
             if name not in kept:  # the first call of a shared module
+                if not output.requires_grad and output.is_floating_point():  # frozen above (DETR's backbone)
+                    output = output.detach().requires_grad_(True)
                 kept[name] = output
                 return output.clone()  # later in-place ops write the copy; the gradient is taken at the original
             return None
@@ -126,12 +126,17 @@ def importance(
             state.hook(module.get_submodule(name), keep(name))
         with state.forward(), torch.inference_mode(False), torch.enable_grad():
             output = call_model(module, batch, grad=True)
-            output = getattr(output, "logits", output)
-            target_index = _targets(output, target)
-            score = output.gather(1, target_index[:, None]).sum()
-            grads = torch.autograd.grad(score, [kept[n] for n in names], allow_unused=True)
+            value = goal.score(output, size)
+            if not value.requires_grad:
+                raise InputError(f"The score of {goal.describe()} does not depend on the model's output (no "
+                                 "gradient); a target function must compute its score from the output it is given.")
+            grads = torch.autograd.grad(value.sum(), [kept[n] for n in names], allow_unused=True)
     types = {name: type(module.get_submodule(name)).__name__ for name in names}
-    return _result(names, kept, grads, target_index, output, LayerMaps(layouts), types)
+    chosen = goal.indices(output) if isinstance(goal, Class) else torch.full((len(value),), -1)
+    logits = getattr(output, "logits", output)
+    logits = logits.detach() if isinstance(logits, torch.Tensor) else output
+    scores, weights, acts, used = _result(names, kept, grads, LayerMaps(layouts), types)
+    return Importance(scores, weights, acts, chosen.detach(), logits, used, goal, value.detach())
 
 
 def _as_maps(reader: LayerMaps, name: str, act: torch.Tensor, grad: torch.Tensor, module_type: str):
@@ -145,7 +150,7 @@ def _as_maps(reader: LayerMaps, name: str, act: torch.Tensor, grad: torch.Tensor
     return maps.maps, gmaps.maps, maps.layout
 
 
-def _result(names, kept, grads, target, output, reader: LayerMaps, types) -> Importance:
+def _result(names, kept, grads, reader: LayerMaps, types):
     scores, weights, acts, used = {}, {}, {}, {}
     for name, grad in zip(names, grads):
         act = kept[name].detach()
@@ -154,4 +159,4 @@ def _result(names, kept, grads, target, output, reader: LayerMaps, types) -> Imp
         scores[name] = (gmaps * maps).flatten(2).sum(2)
         weights[name] = gmaps.flatten(2).mean(2)
         acts[name] = maps
-    return Importance(scores, weights, acts, target.detach(), output.detach(), used)
+    return scores, weights, acts, used

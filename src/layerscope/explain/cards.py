@@ -39,7 +39,6 @@ from ..scanning import load_stats
 from ._card_draw import draw_card
 from .attribution import importance
 from .options import CardOptions
-from .ranking import class_index
 from .visualization import visualize
 
 __all__ = ["card", "Card", "CardOptions"]
@@ -173,13 +172,14 @@ def _judged(loaded: Any, layer: str, channel: int, images: Any, target: Any) -> 
     sources = list(feed.sources) or [f"input {i}" for i in range(len(batch))]
     judged = diagnose(loaded, batch, [layer])
     flags = sorted(flag for flag, channels in judged.layers[0].flagged.items() if channel in channels)
-    scores = importance(loaded, batch, [layer], target=class_index(target, loaded.classes))
+    scores = importance(loaded, batch, [layer], target=target)
     if channel >= scores[layer].shape[1]:
         raise InputError(f"Layer {layer!r} has channels 0..{scores[layer].shape[1] - 1}; got {channel}.")
     rows = []
     for i, (row, cls) in enumerate(zip(scores[layer], scores.target.tolist())):
         value = float(row[channel])
-        name = loaded.classes[cls] if loaded.classes and cls < len(loaded.classes) else None
+        name = loaded.classes[cls] if loaded.classes and 0 <= cls < len(loaded.classes) else None
+        cls = cls if cls >= 0 else scores.goal.describe()  # a target other than a class: what it explains
         rows.append({"input": sources[i] if i < len(sources) else f"input {i}", "target": cls, "class_name": name,
                      "importance": value, "rank": int((row > value).sum()) + 1, "channels": int(row.numel())})
     return flags, rows

@@ -19,6 +19,7 @@ from ..core.options import Options, positive_int
 from ..errors import InputError, did_you_mean
 from ..run.progress import progress_field
 from .objectives import OBJECTIVES
+from .targets import TARGET_HELP, check_target
 
 __all__ = ["VisualizeOptions", "CardOptions", "CPU_STEPS", "GPU_STEPS"]
 
@@ -71,14 +72,13 @@ class VisualizeOptions(Options):
 @dataclass(frozen=True)
 class CardOptions(Options):
     """What :func:`~layerscope.explain.card` shows: ``examples`` top dataset examples (with a scan),
-    the importance for class ``target`` (index or name; None: each image's top prediction), and the
+    the importance for ``target`` (a class index or name, None: each image's top prediction; or any target of
+    :mod:`~layerscope.explain.targets`), and the
     visualization's ``steps`` and ``seed`` (:class:`VisualizeOptions`' defaults)."""
 
     examples: int = field(default=6, metadata={"help": "top dataset examples shown (default 6)", "type": int,
                                                 "metavar": "K"})
-    target: Any = field(default=None, metadata={
-        "help": "the class the importance is for: an index, or a class name where the model's classes are known "
-                "(default: each image's top prediction)", "metavar": "CLASS"})
+    target: Any = field(default=None, metadata={"help": TARGET_HELP, "metavar": "TARGET"})
     steps: Optional[int] = field(default=None, metadata={
         "help": "optimization steps (default 128 on CPU, 512 on GPU)", "type": int, "metavar": "N"})
     seed: int = field(default=0, metadata={"help": "random seed of the optimization (default 0)", "type": int})
@@ -87,6 +87,7 @@ class CardOptions(Options):
         if isinstance(self.examples, bool) or not isinstance(self.examples, int) or self.examples < 0:
             raise InputError(f"examples={self.examples!r} must be an int of at least 0.")
         positive_int(self, "steps", allow_none=True)
+        check_target(self.target)
 
     def visualization(self) -> VisualizeOptions:
         """The card's visualization settings."""

@@ -57,7 +57,9 @@ class LoadedModel:
     the override values given (``size``, ``mean``, ``std``, ``grayscale``, or
     ``preprocessing`` for a whole replacement), empty when none. ``classes`` names the outputs of a
     classifier whose classes are known (torchvision weights, builtin models), for
-    :meth:`predictions`.
+    :meth:`predictions`. ``task`` says what the output is when the spec knows it (``hf:`` folders:
+    ``classification``, ``segmentation``, ``detection``, ``embedding``, ``features``); predictions are only
+    made of a classifier's output (or of an output of unknown task that looks like class scores).
     """
 
     module: nn.Module
@@ -68,6 +70,7 @@ class LoadedModel:
     native_preprocessing: Optional[Preprocessing] = None  # None: the same as ``preprocessing``
     overrides: dict[str, Any] = field(default_factory=dict)
     classes: Optional[tuple[str, ...]] = None  # output class names of a classifier, when known
+    task: Optional[str] = None  # what the output is (classification, segmentation, detection, embedding ...); None: unknown
 
     def __post_init__(self) -> None:
         if self.native_preprocessing is None:
@@ -110,8 +113,17 @@ class LoadedModel:
 
         >>> LoadedModel(nn.Identity(), "x", Preprocessing(), classes=("a", "b")).predictions(torch.tensor([[0.0, 2.0]]))
         [[('b', 0.881), ('a', 0.119)]]
+        >>> LoadedModel(nn.Identity(), "x", Preprocessing(), task="embedding").predictions(torch.tensor([[0.0, 2.0]])) is None
+        True
         """
+        if not self.predicts_classes:
+            return None
         return top_predictions(output, self.classes, k)
+
+    @property
+    def predicts_classes(self) -> bool:
+        """False when the output is known not to be class scores (an embedding, segmentation, detection)."""
+        return self.task in (None, "classification")
 
     def with_preprocessing(self, **overrides: Any) -> "LoadedModel":
         """A copy whose preprocessing has :meth:`Preprocessing.with_overrides` applied (module shared).
@@ -136,6 +148,8 @@ class LoadedModel:
             "overrides": jsonable(self.overrides),
             "notes": list(self.notes),
         }
+        if self.task is not None:
+            data["task"] = self.task
         if self.overrides:
             data["native_preprocessing"] = self.native_preprocessing.to_dict()
         return data
@@ -246,7 +260,7 @@ def load_model(
     elif isinstance(spec, str):
         if not spec.strip():
             raise ModelSpecError("The model spec is empty; give e.g. 'torchvision:resnet18'.")
-        built, label = build_from_spec(spec), spec.strip()
+        built, label = build_from_spec(spec, trust=trust_checkpoint), spec.strip()
         built.module.eval()
     else:
         raise ModelSpecError(f"A model is a spec string or an nn.Module, not {type(spec).__name__}.")
@@ -267,4 +281,4 @@ def load_model(
         except (RuntimeError, TypeError, AssertionError) as err:
             raise InputError(f"Device {device!r} cannot be used ({err}); give e.g. 'cpu', 'cuda', 'cuda:0' or 'mps'.") from None
     overrides = {} if preprocessing is None else {"preprocessing": preprocessing}
-    return LoadedModel(built.module, label, preprocessing or native, weights, notes, native, overrides, classes)
+    return LoadedModel(built.module, label, preprocessing or native, weights, notes, native, overrides, classes, built.task)

@@ -28,7 +28,14 @@ Predictions = list[tuple[str, float]]  # (class name, probability), most probabl
 
 
 def class_scores(output: Any) -> Optional[torch.Tensor]:
-    """The (N, classes) tensor of a model output (itself, a ``logits`` attribute or entry), else None."""
+    """The (N, classes) tensor of a model output (itself, a ``logits`` attribute or entry), else None.
+
+    Hugging Face outputs are dicts with ``logits``: a classifier's are (N, classes); a segmenter's
+    (N, classes, h, w) and a detector's (N, queries, classes + 1) are no class scores of an input.
+
+    >>> class_scores({"logits": torch.ones(2, 3)}).shape, class_scores({"logits": torch.ones(2, 3, 4, 4)})
+    (torch.Size([2, 3]), None)
+    """
     if isinstance(output, dict):
         output = output.get("logits", output.get("out"))
     elif hasattr(output, "logits"):

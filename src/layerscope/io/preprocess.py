@@ -35,6 +35,7 @@ __all__ = [
     "first_conv_channels",
     "from_torchvision_weights",
     "from_timm_config",
+    "from_hf_processor",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -361,3 +362,70 @@ def from_timm_config(config: dict[str, Any], name: str) -> Preprocessing:
         interpolation=interpolation if interpolation in _RESAMPLE else "bicubic",
         source=f"timm data config ({name}, crop_pct {crop_pct})",
     )
+
+
+_PIL_RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
+
+
+def _get(obj: Any, key: str) -> Any:
+    """``obj[key]`` for a dict, else ``obj.key`` (None when absent): a processor and its config read alike."""
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+
+def from_hf_processor(processor: Any, name: str) -> tuple[Preprocessing, list[str]]:
+    """Preprocessing from a Hugging Face image processor (or its ``preprocessor_config.json`` as a dict), and notes
+    on what it cannot follow exactly.
+
+    >>> pre, notes = from_hf_processor({"size": {"shortest_edge": 256}, "crop_size": {"height": 224, "width": 224},
+    ...     "do_center_crop": True, "resample": 3, "rescale_factor": 1 / 255, "image_mean": [0.5] * 3,
+    ...     "image_std": [0.5] * 3, "image_processor_type": "CLIPImageProcessor"}, "my-clip")
+    >>> pre.describe()
+    'resize shorter side to 256 (bicubic), center-crop 224x224, RGB, mean (0.5, 0.5, 0.5), std (0.5, 0.5, 0.5) [Hugging Face preprocessor_config.json of my-clip (CLIPImageProcessor)]'
+
+    ``size`` ``{"height", "width"}`` resizes to exactly that, ``{"shortest_edge"}`` sets the shorter side
+    (ConvNeXt's ``crop_pct`` included: below 384 the shorter side goes to ``shortest_edge / crop_pct`` and
+    the centre ``shortest_edge`` square is kept); ``rescale_factor`` and ``do_normalize`` fold into the mean and
+    std over ``[0, 1]`` pixels. Resizing follows Pillow (the processor's PIL backend); the default torchvision
+    backend resizes with antialiasing and differs by a few levels of 255 at most.
+    """
+    kind = _get(processor, "image_processor_type") or type(processor).__name__
+    source = f"Hugging Face preprocessor_config.json of {name} ({kind})"
+    notes: list[str] = []
+    default = lambda key, value: value if _get(processor, key) is None else _get(processor, key)  # noqa: E731
+    size, crop_size = _get(processor, "size") or {}, _get(processor, "crop_size") or {}
+    height, width = _get(size, "height"), _get(size, "width")
+    shortest, longest = _get(size, "shortest_edge"), _get(size, "longest_edge")
+    resize: Optional[Size] = None
+    crop: Optional[tuple[int, int]] = None
+    if default("do_resize", True):
+        if height and width:
+            resize = (int(height), int(width))
+        elif shortest:
+            resize = int(shortest)
+            crop_pct = _get(processor, "crop_pct")
+            if crop_pct and "ConvNext" in kind:
+                if resize < 384:
+                    resize, crop = int(resize / float(crop_pct)), (resize, resize)
+                else:
+                    resize = (resize, resize)
+            if longest:
+                notes.append(f"{kind} caps the longer side at {longest} pixels; layerscope sets the shorter side to "
+                             f"{shortest} only (give --size to fix the input size)")
+        else:
+            notes.append(f"{kind} size {dict(size) if isinstance(size, dict) else size} is not followed: images are "
+                         f"used at their size (give --size)")
+    if default("do_center_crop", False) and _get(crop_size, "height") and _get(crop_size, "width"):
+        crop = (int(_get(crop_size, "height")), int(_get(crop_size, "width")))
+    scale = float(default("rescale_factor", 1 / 255)) * 255.0 if default("do_rescale", True) else 255.0
+    mean = tuple(default("image_mean", IMAGENET_MEAN)) if default("do_normalize", True) else (0.0, 0.0, 0.0)
+    std = tuple(default("image_std", IMAGENET_STD)) if default("do_normalize", True) else (1.0, 1.0, 1.0)
+    resample = _get(processor, "resample")
+    resample = _PIL_RESAMPLE.get(int(getattr(resample, "value", resample)), "bilinear") if resample is not None else "bilinear"
+    return Preprocessing(
+        resize=resize,
+        crop=crop,
+        mean=tuple(float(m) / scale for m in mean),
+        std=tuple(float(s) / scale for s in std),
+        interpolation=resample,
+        source=source,
+    ), notes

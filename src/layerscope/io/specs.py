@@ -1,4 +1,5 @@
-"""Resolve model spec strings: torchvision, timm, builtin and ``package.module:factory`` / ``file.py:factory``.
+"""Resolve model spec strings: torchvision, timm, builtin, hf (a ``save_pretrained`` folder) and
+``package.module:factory`` / ``file.py:factory``.
 
 >>> built = build_from_spec("torchvision:resnet18")
 >>> type(built.module).__name__, built.weights, built.preprocessing.source
@@ -23,8 +24,10 @@ from urllib.parse import urlsplit
 import torch
 import torch.nn as nn
 
+from ..core.tensors import first_field
 from ..errors import ModelSpecError, did_you_mean, require
 from .classes import imagenet_classes
+from .hf import hf_folder, hf_preprocessing, load_hf_model
 from .network import TIMEOUT, reachable
 from .preprocess import Preprocessing, from_timm_config, from_torchvision_weights
 
@@ -33,7 +36,8 @@ __all__ = ["Built", "build_from_spec", "SPEC_FORMS", "INIT_SEED"]
 INIT_SEED = 0
 SPEC_FORMS = (
     "torchvision:NAME (random init), torchvision:NAME:WEIGHTS (e.g. :DEFAULT, downloads), timm:NAME, "
-    "timm:NAME:pretrained, builtin:NAME, builtin:NAME:untrained, package.module:factory, path/to/file.py:factory"
+    "timm:NAME:pretrained, builtin:NAME, builtin:NAME:untrained, hf:FOLDER (saved with save_pretrained), "
+    "package.module:factory, path/to/file.py:factory"
 )
 
 
@@ -51,6 +55,7 @@ class Built:
     notes: list[str] = field(default_factory=list)
     weight_notes: list[str] = field(default_factory=list)
     classes: Optional[tuple[str, ...]] = None  # names of the output classes of a classifier, when known
+    task: Optional[str] = None  # what the output is (io.hf.TASKS); None: judged from the output itself
 
 
 def _seeded(build: Callable[[], Any]) -> Any:
@@ -185,32 +190,24 @@ def _timm_url(timm: Any, name: str) -> Optional[str]:
     return getattr(config, "url", None) or None
 
 
-def _info_get(info: Any, *keys: str) -> Any:
-    for key in keys:
-        value = info.get(key) if isinstance(info, dict) else getattr(info, key, None)
-        if value is not None:
-            return value
-    return None
-
-
 def _builtin_preprocessing(info: Any, name: str) -> Optional[Preprocessing]:
-    given = _info_get(info, "preprocessing")
+    given = first_field(info, "preprocessing")
     if isinstance(given, Preprocessing):
         return given
     if isinstance(given, dict):
         info = given
-    size = _info_get(info, "input_size", "size", "crop")
-    mean, std = _info_get(info, "mean"), _info_get(info, "std")
+    size = first_field(info, "input_size", "size", "crop")
+    mean, std = first_field(info, "mean"), first_field(info, "std")
     if size is None or mean is None or std is None:
         return None
     size = (size, size) if isinstance(size, int) else tuple(size)[-2:]
     return Preprocessing(
-        resize=_info_get(info, "resize") or min(size),
+        resize=first_field(info, "resize") or min(size),
         crop=size,
         mean=tuple(mean),
         std=tuple(std),
-        channels=int(_info_get(info, "channels") or len(mean)),
-        interpolation=_info_get(info, "interpolation") or "bilinear",
+        channels=int(first_field(info, "channels") or len(mean)),
+        interpolation=first_field(info, "interpolation") or "bilinear",
         source=f"builtin:{name} metadata",
     )
 
@@ -226,13 +223,13 @@ def _build_builtin(name: str, options: list[str]) -> Built:
     if name not in names:
         raise ModelSpecError(f"Unknown builtin model {name!r}.{did_you_mean(name, names, cutoff=0.6)} Builtin models: {', '.join(names)}.")
     module, info = build(name, trained=trained), describe(name)
-    accuracy = _info_get(info, "accuracy")
+    accuracy = first_field(info, "accuracy")
     if not trained:
         notes = [f"builtin:{name} untrained (random init) copy"]
     else:
         notes = [f"held-out accuracy {accuracy:.1%}"] if isinstance(accuracy, float) else []
     weights = f"builtin:{name} trained weights" if trained else None
-    classes = _info_get(info, "classes")
+    classes = first_field(info, "classes")
     return Built(module, _builtin_preprocessing(info, name), weights, weight_notes=notes,
                  classes=tuple(classes) if classes else None)
 
@@ -293,11 +290,20 @@ def _build_factory(target: str, attr: str) -> Built:
     return Built(obj, None, None, [])
 
 
+def _build_hf(path: str, trust: bool) -> Built:
+    folder = hf_folder(path)
+    module, task, classes, notes = load_hf_model(folder, trust)
+    pre, more = hf_preprocessing(folder, trust)
+    return Built(module, pre, f"Hugging Face folder {folder}", notes + more, classes=classes, task=task)
+
+
 _FAMILIES = {"torchvision": _build_torchvision, "timm": _build_timm, "builtin": _build_builtin}
 
 
-def build_from_spec(spec: str) -> Built:
+def build_from_spec(spec: str, *, trust: bool = False) -> Built:
     """Build the module a spec names; bad specs raise :class:`~layerscope.errors.ModelSpecError`.
+
+    ``trust`` lets an ``hf:`` folder run code of its own (``trust_remote_code``); other specs ignore it.
 
     >>> build_from_spec("resnet18")
     Traceback (most recent call last):
@@ -306,6 +312,8 @@ def build_from_spec(spec: str) -> Built:
     """
     text = spec.strip()
     family, _, rest = text.partition(":")
+    if family.lower() == "hf":  # the rest is a path, colons included
+        return _build_hf(rest, trust)
     if family.lower() in _FAMILIES:
         name, *options = rest.split(":")
         if not name:
@@ -321,4 +329,6 @@ def build_from_spec(spec: str) -> Built:
         hint = f" Did you mean 'torchvision:{text}'?"
     elif text.endswith(".py"):
         hint = f" Name the function that builds the model: '{text}:FACTORY'."
+    elif os.path.isfile(os.path.join(text, "config.json")):
+        hint = f" A folder written by save_pretrained is given as 'hf:{text}'."
     raise ModelSpecError(f"Model spec {spec!r} is not understood.{hint} Model specs are {SPEC_FORMS}.")

@@ -29,7 +29,8 @@ from ..capturing.select import default_layers
 from ..core.outputs import OutputFolder
 from ..core.results import Result
 from ..errors import InputError
-from ..explain.ranking import class_index, rank_batch
+from ..explain.ranking import rank_batch
+from ..explain.targets import as_target
 from ..io.feed import Feed
 from ..io.predictions import describe_predictions
 from ..render.grid import ChannelGrid
@@ -210,7 +211,7 @@ def show(
     _checked(images, run_options)  # a missing file fails before any model is built or downloaded
     subject = Subject.of(model, layers, layouts=chosen.layouts or None, device=run_options.device)
     folder = OutputFolder(output.path, ShowResult.index_name, overwrite=output.overwrite) if output.path else None
-    target = class_index(chosen.target, subject.classes) if chosen.importance else None
+    target = as_target(chosen.target, subject.classes) if chosen.importance else None
     seen = _Seen(ShownLayers(subject.layouts))
     checked = _Inputs(subject)
     with ThreadPoolExecutor(chosen.threads or min(8, os.cpu_count() or 1)) as pool:

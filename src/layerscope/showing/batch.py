@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -55,7 +55,9 @@ class Rendering:
     def title(self, layer: str) -> str:
         return _caption_title(layer, self.names, self.random_init)
 
-    def target_name(self, index: int) -> str:
+    def target_name(self, index: Union[int, str]) -> str:
+        if isinstance(index, str):  # a target other than a class (layerscope.explain.targets)
+            return index
         return f"class {index} ({self.classes[index]})" if self.classes and index < len(self.classes) else f"class {index}"
 
     def per(self, kind: str) -> list[View]:

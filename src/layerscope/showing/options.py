@@ -13,12 +13,13 @@ layerscope.errors.InputError: Unknown view 'overlya'. Did you mean 'overlay'? ..
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional
 
 from ..core.layout import canonical_layout
 from ..core.options import Options, positive_int
 from ..errors import InputError
 from ..explain.ranking import RANKS, check_rank
+from ..explain.targets import TARGET_HELP, check_target
 from ..render.views import VIEWS, check_views
 
 __all__ = ["ShowOptions"]
@@ -48,7 +49,8 @@ class ShowOptions(Options):
     ``names``: display names of layers for captions (``{"features.0": "conv1_1"}``); ``layouts``:
     how to read a layer's tensor (``{"encoder.layers.0": "tokens"}``, see
     :func:`~layerscope.core.layout.to_maps`); ``rank="importance"``: each grid in the channels'
-    importance order for ``target`` (a class index or name; None: each input's top prediction);
+    importance order for ``target`` (a class index or name, None: each input's top prediction; or any target of
+    :mod:`~layerscope.explain.targets`);
     ``threads``: PNG encoding threads (None: one per core, at most 8).
     """
 
@@ -66,9 +68,8 @@ class ShowOptions(Options):
     rank: Optional[str] = field(default=None, metadata={
         "choices": RANKS, "help": "order each grid by the channels' importance for --target, most important first "
                                   "(gradient x activation; one extra forward and backward)"})
-    target: Union[None, int, str] = field(default=None, metadata={
-        "metavar": "CLASS", "help": "the class --rank importance and --view importance explain: an index, or a class "
-                                    "name where the model's classes are known (default: the top prediction)"})
+    target: Any = field(default=None, metadata={
+        "metavar": "TARGET", "help": f"for --rank importance and --view importance, {TARGET_HELP}"})
     threads: Optional[int] = field(default=None, metadata={
         "metavar": "N", "type": int, "help": "PNG encoding threads (default: one per core)"})
 
@@ -79,6 +80,7 @@ class ShowOptions(Options):
         layouts = _pairs(self.layouts, "layout", "encoder.layers.0=tokens")
         set_("layouts", {layer: canonical_layout(layout) for layer, layout in layouts.items()})
         check_rank(self.rank)
+        check_target(self.target)
         positive_int(self, "threads", allow_none=True)
 
     @property

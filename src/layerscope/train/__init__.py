@@ -11,12 +11,25 @@
 >>> monitor.close()
 
 :class:`Monitor` (:mod:`.monitor`) goes in any training loop; it writes to a
-:class:`FolderSink` (JSON lines + PNG) or a :class:`TensorBoardSink` (:mod:`.sinks`).
+:class:`FolderSink` (JSON lines + PNG), a :class:`TensorBoardSink` or a :class:`MetricsSink` (:mod:`.sinks`).
+In Lightning, ``MonitorCallback`` (:mod:`.lightning`, extra ``layerscope[lightning]``) is that Monitor as a
+callback writing through the trainer's loggers; it is imported when first used, so ``import layerscope``
+does not import Lightning (and it is left out of ``__all__``, so ``import *`` does not either).
 """
+
+from typing import Any
 
 from .entry import LayerLog, LogEntry
 from .monitor import Monitor
 from .options import MonitorOptions
-from .sinks import FolderSink, Sink, TensorBoardSink
+from .sinks import FolderSink, MetricsSink, Sink, TensorBoardSink
 
-__all__ = ["Monitor", "MonitorOptions", "FolderSink", "TensorBoardSink", "Sink", "LogEntry", "LayerLog"]
+__all__ = ["Monitor", "MonitorOptions", "FolderSink", "TensorBoardSink", "MetricsSink", "Sink", "LogEntry", "LayerLog"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MonitorCallback":  # needs the optional lightning: imported on first use
+        from .lightning import MonitorCallback
+
+        return MonitorCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -76,8 +76,6 @@ class Monitor:
         preprocessing: Any = None,
         **fields: Any,
     ) -> None:
-        if isinstance(options, RenderOptions):
-            options = MonitorOptions(render=options)
         self.options = MonitorOptions.of(options, **fields)
         if isinstance(model, LoadedModel):
             model, preprocessing = model.module, preprocessing or model.preprocessing
@@ -143,7 +141,8 @@ class Monitor:
         for s in self.sinks:
             s.close()
 
-    def _measure(self, step: int) -> LogEntry:
+    def _measure(self, step: int, grids: bool = True) -> LogEntry:
+        """The entry of ``step``: the probe's forwards, the numbers and (``grids``) the pictures."""
         with Recorder(self.model, self.names) as rec:
             acts = rec(self.probe)
         diagnosis = diagnose(self.model, self.probe, self.names, thresholds=self.thresholds, channel_order=False,
@@ -151,10 +150,10 @@ class Monitor:
         judged = {layer.name: layer for layer in diagnosis.layers}
         layers, notes = {}, list(diagnosis.notes)
         for name, tensor in acts.items():
-            grids, why = self._grids(name, tensor, acts.info[name].module_type)
+            drawn, why = self._grids(name, tensor, acts.info[name].module_type) if grids else ([], None)
             if why is not None:
                 notes.append(f"{name}: no grid ({why})")
-            layers[name] = LayerLog(name, grids, _histogram(tensor, self.bins), _numbers(judged.get(name)),
+            layers[name] = LayerLog(name, drawn, _histogram(tensor, self.bins), _numbers(judged.get(name)),
                                     judged[name].verdict if name in judged else "")
         t = diagnosis.tendency
         return LogEntry(step, layers, t.label, t.score, notes)

@@ -35,6 +35,18 @@ class MonitorOptions(Options):
     thresholds: Any = None
     render: RenderOptions = field(default=DEFAULT_RENDER)
 
+    @classmethod
+    def of(cls, options: Any = None, **fields: Any) -> "MonitorOptions":
+        """``options`` (None: the defaults; a :class:`~layerscope.render.RenderOptions`: taken as ``render``) with
+        ``fields`` replacing its fields.
+
+        >>> MonitorOptions.of(RenderOptions(max_channels=4), every=5).render.max_channels
+        4
+        """
+        if isinstance(options, RenderOptions):
+            options = cls(render=options)
+        return super().of(options, **fields)
+
     def __post_init__(self) -> None:
         for name, value in (("every", self.every), ("bins", self.bins)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -1,4 +1,5 @@
-"""Where a :class:`~layerscope.train.Monitor` writes: TensorBoard, or a plain folder of JSON lines and PNGs.
+"""Where a :class:`~layerscope.train.Monitor` writes: TensorBoard, a plain folder of JSON lines and PNGs, or any
+``log_metrics(metrics, step)`` (the numbers only).
 
 >>> import tempfile
 >>> sink = FolderSink(tempfile.mkdtemp() + "/run")
@@ -12,7 +13,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from .entry import NUMBERS, LogEntry
 if TYPE_CHECKING:
     from .monitor import Monitor
 
-__all__ = ["Sink", "FolderSink", "TensorBoardSink", "as_sinks"]
+__all__ = ["Sink", "FolderSink", "TensorBoardSink", "MetricsSink", "as_sinks", "scalars"]
 
 META, METRICS, IMAGES = "monitor.json", "metrics.jsonl", "images"
 
@@ -149,11 +150,8 @@ class TensorBoardSink(Sink):
                 w.add_histogram_raw(f"{tag}/activations", min=float(edges[0]), max=float(edges[-1]), num=total,
                                     sum=float((counts * centres).sum()), sum_squares=float((counts * centres**2).sum()),
                                     bucket_limits=edges[1:].tolist(), bucket_counts=counts.tolist(), global_step=step)
-            for key, value in layer.numbers.items():
-                if value is not None and np.isfinite(value):
-                    w.add_scalar(f"{tag}/{key}", float(value), step)
-        if entry.tendency_score is not None:
-            w.add_scalar(f"{self.prefix}/tendency_score", float(entry.tendency_score), step)
+        for tag, value in scalars(entry, self.prefix).items():
+            w.add_scalar(tag, value, step)
         w.add_text(f"{self.prefix}/tendency", entry.tendency, step)
 
     def _image(self, tag: str, grids: list, step: int) -> None:
@@ -161,7 +159,7 @@ class TensorBoardSink(Sink):
         ``add_images`` would re-encode them as RGB with PIL, several times slower (most of a log's time)."""
         indices, table = _tiled(grids), grids[0].palette
         file_writer = getattr(self.writer, "_get_file_writer", None)
-        if file_writer is None:  # a writer other than torch's SummaryWriter: its own encoder
+        if file_writer is None or not type(self.writer).__module__.startswith("torch."):  # tensorboardX ...: its own
             self.writer.add_image(tag, table[indices], step, dataformats="HWC")
             return
         from tensorboard.compat.proto.summary_pb2 import Summary
@@ -177,6 +175,49 @@ class TensorBoardSink(Sink):
         self.writer.flush()
         if self.owned:
             self.writer.close()
+
+
+class MetricsSink(Sink):
+    """The numbers only, through ``log_metrics(metrics, step)``: a Lightning logger's (CSV, MLflow, W&B ...) or any
+    function of that form; ``metrics`` is :func:`scalars` of each log.
+
+    >>> from layerscope.stats import Histogram
+    >>> from .entry import LayerLog
+    >>> rows = []
+    >>> sink = MetricsSink(lambda metrics, step: rows.append((step, metrics)))
+    >>> layer = LayerLog("conv1", [], Histogram(1, [0.0, 1.0]).result(), {"dead": 0.25, "scale": None})
+    >>> sink.write(LogEntry(10, {"conv1": layer}, "unclear", None))
+    >>> rows
+    [(10, {'layerscope/conv1/dead': 0.25})]
+    """
+
+    def __init__(self, log_metrics: Callable[[dict[str, float], int], Any], *, prefix: str = "layerscope") -> None:
+        if not callable(log_metrics):
+            raise InputError(f"MetricsSink takes a function log_metrics(metrics, step), got {type(log_metrics).__name__}; "
+                             "e.g. MetricsSink(logger.log_metrics).")
+        self.log_metrics, self.prefix = log_metrics, prefix.strip("/")
+
+    def __repr__(self) -> str:
+        return f"MetricsSink({getattr(self.log_metrics, '__qualname__', self.log_metrics)!s})"
+
+    def write(self, entry: LogEntry) -> None:
+        self.log_metrics(scalars(entry, self.prefix), entry.step)
+
+
+def scalars(entry: LogEntry, prefix: str = "layerscope") -> dict[str, float]:
+    """The finite numbers of a log by tag: ``prefix/<layer>/<number>`` and ``prefix/tendency_score``.
+
+    >>> from layerscope.stats import Histogram
+    >>> from .entry import LayerLog
+    >>> layer = LayerLog("conv1", [], Histogram(1, [0.0, 1.0]).result(), {"dead": 0.0, "noise": float("nan")})
+    >>> scalars(LogEntry(10, {"conv1": layer}, "trained", 0.6), prefix="run")
+    {'run/conv1/dead': 0.0, 'run/tendency_score': 0.6}
+    """
+    out = {f"{prefix}/{name}/{key}": float(value) for name, layer in entry.layers.items()
+           for key, value in layer.numbers.items() if value is not None and np.isfinite(value)}
+    if entry.tendency_score is not None and np.isfinite(entry.tendency_score):
+        out[f"{prefix}/tendency_score"] = float(entry.tendency_score)
+    return out
 
 
 def _tiled(grids: list, columns: int = 8) -> np.ndarray:
