@@ -151,6 +151,57 @@ def test_token_models_keep_their_block_outputs():
     assert select_layers(model) == [f"encoder.layers.encoder_layer_{i}" for i in range(12)]
 
 
+def _blocks(depths, stage="stages.{}.blocks.{}"):
+    return [stage.format(i, j) for i, depth in enumerate(depths) for j in range(depth)]
+
+
+# The timm models whose blocks emit tokens (or, Swin, NHWC maps), with their blocks read from each definition in
+# timm/models/*.py: the depth / num_blocks / depths its registration passes (12 for every ViT-S/Ti/B here).
+TIMM_TOKEN_MODELS = {
+    "vit_tiny_patch16_224": _blocks([12], "blocks.{1}"),  # vision_transformer.py: depth=12
+    "deit_tiny_distilled_patch16_224": _blocks([12], "blocks.{1}"),  # deit.py: depth=12, a dist_token
+    "vit_small_patch14_reg4_dinov2": _blocks([12], "blocks.{1}"),  # depth=12, reg_tokens=4
+    "eva02_tiny_patch14_224": _blocks([12], "blocks.{1}"),  # eva.py: depth=12
+    "beit_base_patch16_224": _blocks([12], "blocks.{1}"),  # beit.py: depth=12
+    "vit_small_r26_s32_224": _blocks([12], "blocks.{1}"),  # hybrid: a ResNet-26 stem (its convs left out), depth=12
+    "mixer_s16_224": _blocks([8], "blocks.{1}"),  # mlp_mixer.py: num_blocks=8 MixerBlock (mlp_tokens)
+    "gmlp_ti16_224": _blocks([30], "blocks.{1}"),  # num_blocks=30 SpatialGatingBlock
+    "resmlp_12_224": _blocks([12], "blocks.{1}"),  # num_blocks=12 ResBlock (linear_tokens)
+    "levit_128s": _blocks([2, 3, 4]),  # levit.py: depth=(2, 3, 4) LevitBlock per stage (a conv stem)
+    "swin_tiny_patch4_window7_224": _blocks([2, 2, 6, 2], "layers.{}.blocks.{}"),  # swin: depths=(2, 2, 6, 2)
+}
+
+
+@pytest.mark.parametrize("name", sorted(TIMM_TOKEN_MODELS))
+def test_timm_token_models_default_to_every_block(name):
+    model = _meta(lambda: timm.create_model(name))
+    assert select_layers(model) == TIMM_TOKEN_MODELS[name]
+
+
+def test_the_timm_models_of_the_layout_tests_that_emit_tokens_are_pinned():
+    # tests/layout/test_layout_models.py (the project's timm models with tokens or NHWC stages), convnext_atto apart
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parents[1] / "layout" / "test_layout_models.py").read_text()
+    used = set(re.findall(r'"((?:vit|deit|swin|eva|beit|mixer|gmlp|resmlp|levit)[a-z0-9_]*)"', text))
+    assert used and used <= set(TIMM_TOKEN_MODELS)
+
+
+def test_torchvision_swin_t_every_block_of_every_stage():
+    # SwinTransformer.features: [patch embedding, stage, PatchMerging, stage, ...], depths=[2, 2, 6, 2]
+    model = _meta(tv.swin_t)
+    assert select_layers(model) == [f"features.{s}.{j}" for s, d in zip((1, 3, 5, 7), (2, 2, 6, 2)) for j in range(d)]
+
+
+def test_timm_convnext_reads_each_block_output_not_its_channels_last_norm():
+    # ConvNeXtBlock (conv_mlp=False): conv_dw, norm (LayerNorm on NHWC, after a permute), mlp, permute back
+    model = _meta(lambda: timm.create_model("convnext_tiny"))
+    names = select_layers(model)
+    assert names[:3] == ["stem.1", "stages.0.blocks.0", "stages.0.blocks.1"]
+    assert len(names) == 1 + 3 + (3 + 3 + 9 + 3)  # stem.1 (LayerNorm2d), 3 downsampling convs (at their stage), blocks
+
+
 def test_the_default_is_kept_per_model():
     model = _meta(tv.resnet18)
     assert select_layers(model) == select_layers(model)

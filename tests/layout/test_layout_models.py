@@ -53,7 +53,8 @@ def test_timm_vit_non_square_input_uses_the_input_size():
     maps = layer_maps(acts, "blocks.0", input_size=(48, 80))
     assert tuple(acts["blocks.0"].shape) == (1, 16, 192)
     assert (maps.extra_tokens, tuple(maps.maps.shape[-2:])) == (1, (3, 5))
-    assert layer_maps(acts, "blocks.0").maps.shape[-2:] == (4, 4)  # 16 tokens, no size: a 4x4 guess
+    assert layer_maps(acts, "blocks.0").maps.shape[-2:] == (3, 5)  # the model's geometry, captured with the acts
+    assert layer_maps(acts, "blocks.0", tokens=None).maps.shape[-2:] == (4, 4)  # 16 tokens, no size: a 4x4 guess
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import torch
 
 from safetensors.torch import save as save_tensors
 
+from ..core.layout import TokenGeometry
 from ..core.outputs import OutputFolder
 from ..core.results import Result
 from .select import _not_found
@@ -57,7 +58,9 @@ class Activations(Result, Mapping):
     (None when the forward was stopped early); ``skipped`` the non-tensor leaves
     of selected modules' outputs, by call name; ``protected`` the names whose
     value was copied when captured because a later op of the forward wrote to
-    that tensor in place (``ReLU(inplace=True)``, ``out += identity``).
+    that tensor in place (``ReLU(inplace=True)``, ``out += identity``); ``tokens`` the model's
+    token geometry for this input size (prefix tokens and patch grid, read from the model by
+    :func:`~layerscope.capturing.tokens.token_geometry`; None for models without tokens).
     """
 
     tensors: dict[str, torch.Tensor]
@@ -65,6 +68,7 @@ class Activations(Result, Mapping):
     output: Any = None
     skipped: dict[str, tuple[str, ...]] = field(default_factory=dict)
     protected: frozenset = frozenset()
+    tokens: Optional[TokenGeometry] = None
 
     def __getitem__(self, name: str) -> torch.Tensor:
         try:
@@ -90,15 +94,19 @@ class Activations(Result, Mapping):
         return self.to("cpu")
 
     def describe(self, name: str) -> dict[str, Any]:
-        """JSON-able metadata of one capture: its :class:`LayerInfo` plus shape, dtype, device, protected."""
+        """JSON-able metadata of one capture: its :class:`LayerInfo` plus shape, dtype, device, protected,
+        and for a 3-D capture of a token model the model's ``tokens`` geometry (a dict of :class:`TokenGeometry`)."""
         tensor = self[name]
-        return {
+        record = {
             **self.info[name].to_dict(),
             "shape": list(tensor.shape),
             "dtype": str(tensor.dtype),
             "device": str(tensor.device),
             "protected": name in self.protected,
         }
+        if self.tokens is not None and tensor.dim() == 3:
+            record["tokens"] = self.tokens.to_dict()
+        return record
 
     index_name = "activations.json"
 

@@ -25,7 +25,8 @@ import torch.nn as nn
 
 from ..errors import ForwardError, InputError, LayerscopeError
 
-__all__ = ["Args", "call_model", "move_inputs", "model_device", "device_of", "batch_size_of", "describe_inputs"]
+__all__ = ["Args", "call_model", "move_inputs", "model_device", "device_of", "batch_size_of", "image_size_of",
+           "describe_inputs"]
 
 
 class Args:
@@ -97,11 +98,27 @@ def batch_size_of(value: Any) -> Optional[int]:
     >>> batch_size_of({"ids": torch.zeros(5, 7)}), batch_size_of("text")
     (5, None)
     """
+    return _first(value, lambda t: int(t.shape[0]) if t.ndim else None)
+
+
+def image_size_of(value: Any) -> Optional[tuple[int, int]]:
+    """(H, W) of the first image batch ``(N, C, H, W)`` found in ``value`` (Args, tuple, list, dict or tensor).
+
+    >>> image_size_of(torch.zeros(2, 3, 32, 48)), image_size_of({"pixel_values": torch.zeros(1, 3, 8, 8)})
+    ((32, 48), (8, 8))
+    >>> image_size_of(torch.zeros(2, 16)) is None
+    True
+    """
+    return _first(value, lambda t: (int(t.shape[-2]), int(t.shape[-1])) if t.ndim == 4 else None)
+
+
+def _first(value: Any, pick) -> Any:
+    """``pick`` of the first tensor or array in ``value`` (depth first) for which it is not None."""
     if isinstance(value, (torch.Tensor, np.ndarray)):
-        return int(value.shape[0]) if value.ndim else None
+        return pick(value)
     items = value.values() if isinstance(value, (Args, dict)) else value if isinstance(value, (list, tuple)) else ()
     for item in items:
-        found = batch_size_of(item)
+        found = _first(item, pick)
         if found is not None:
             return found
     return None

@@ -33,6 +33,10 @@ the module type that made it (:mod:`layerscope.core.layout`), and an activation'
 
 Convolutions inside a gate (a module that ends in a sigmoid: squeeze-and-excitation, ECA) compute
 channel weights, not feature maps, and have no read point.
+
+A convolution whose normalization is a channels-last ``LayerNorm`` (ConvNeXt blocks in Hugging Face
+and timm: ``dwconv``, permute, ``LayerNorm``, MLP, permute back) is read at its block's output, the
+block's own NCHW map, as torchvision's ConvNeXt block is.
 """
 
 from __future__ import annotations
@@ -114,8 +118,19 @@ Convolutions inside a gate are left out; a model without convolutions gives ``{}
         own = _is_activation(modules[end]) or (_is_norm(modules[end]) and _norm_acts(modules[end]))
         if block is not None and not (own and end.startswith(block + ".") and end.rpartition(".")[0] != block):
             end = block
+        if _channels_last(modules[end]) and isinstance(modules[conv], nn.Conv2d) and conv.rpartition(".")[0]:
+            end = conv.rpartition(".")[0]  # the block permuted to channels-last (ConvNeXt): its NCHW output
         points[conv] = end
     return points
+
+
+def _channels_last(module: nn.Module) -> bool:
+    """A LayerNorm over the last dim of a 4-D map (HF ``ConvNextLayerNorm`` channels_last, timm's ``LayerNorm``),
+    not one that permutes for itself (``LayerNorm2d``, ``data_format="channels_first"``)."""
+    form = getattr(module, "data_format", None)
+    if form is not None:
+        return str(form) == "channels_last"
+    return isinstance(module, nn.LayerNorm) and not type(module).__name__.endswith("2d")
 
 
 def _in(name: str, containers: set[str]) -> bool:

@@ -36,12 +36,13 @@ import torch.nn as nn
 from ..errors import InputError
 from .activations import Activations, LayerInfo
 from .anatomy import Anatomy, anatomy
-from .call import call_model, check_device, check_dtype, move_inputs
+from .call import call_model, check_device, check_dtype, image_size_of, move_inputs
 from .flatten import flatten_output
 from .hookable import ensure_hookable
 from .plan import Learner, cached, known, remember
 from .select import LayerSelector, selected_modules
 from .state import ModelState
+from .tokens import TokenGeometry, token_geometry
 
 __all__ = ["Recorder"]
 
@@ -189,6 +190,7 @@ class Recorder:
         self._plan_key = (tuple(self.names), self.offload, self.dtype, self.grad, self.stop_early)
         self._plan: Optional[frozenset] = None
         self._options = (self.grad, self.offload, self.dtype)
+        self._tokens: dict[tuple[int, int], Optional[TokenGeometry]] = {}  # the model's token geometry per input size
 
     # -- lifetime ---------------------------------------------------------------------------------
     def __enter__(self) -> "Recorder":
@@ -270,7 +272,17 @@ class Recorder:
             self._plan = written | (call.learner.written if call.learner is not None else frozenset())
             remember(self.model, self._plan_key, self._plan)
         protected = self._plan.intersection(call.tensors)
-        return Activations(call.tensors, self._info(call), _detach(output, self.grad), call.skipped, protected)
+        return Activations(call.tensors, self._info(call), _detach(output, self.grad), call.skipped, protected,
+                           self._geometry(inputs))
+
+    def _geometry(self, inputs: Any) -> Optional[TokenGeometry]:
+        """The model's token geometry for the size of the images in ``inputs`` (read once per size)."""
+        size = image_size_of(inputs)
+        if size is None:
+            return None
+        if size not in self._tokens:
+            self._tokens[size] = token_geometry(self.model, size)
+        return self._tokens[size]
 
     def _info(self, call: _Call) -> dict[str, LayerInfo]:
         keys = tuple(call.origin)

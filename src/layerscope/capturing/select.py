@@ -21,6 +21,7 @@ import torch.nn as nn
 from ..errors import InputError, LayerNotFoundError, did_you_mean
 from .anatomy import Anatomy, anatomy
 from .reading import CONV_TYPES, read_points
+from .tokens import token_geometry
 
 __all__ = ["default_layers", "select_layers", "selected_modules", "all_modules", "LayerSelector", "DEFAULT_TYPES"]
 
@@ -173,10 +174,16 @@ def _select(model: nn.Module, layers: LayerSelector, everything: dict[str, nn.Mo
 
 
 def default_layers(module: nn.Module) -> Optional[list[str]]:
-    """For token models (ViT, Swin ...): the outputs of the blocks of the longest block stack; None for others.
+    """For token models (ViT, Swin, MLP-Mixer, LeViT, hybrids ...): the output of every block; None for others.
 
-    A model is a token model here when it has at most one convolution (the patch embedding) and a
-    ``ModuleList`` / ``Sequential`` of at least 2 blocks of one type that hold an attention module.
+    A model is a token model here when it emits tokens by its own description
+    (:func:`~layerscope.capturing.tokens.token_geometry`: Hugging Face, timm and torchvision ViTs,
+    hybrids with a convolutional stem, MLP-Mixer, gMLP, ResMLP, LeViT, SegFormer) or has at most one
+    convolution (the patch embedding: Swin). Its blocks are the children of the innermost
+    ``ModuleList`` / ``Sequential`` containers whose children are of one type and mix tokens (hold an
+    attention module, or a token-mixing one: ``mlp_tokens``, ``linear_tokens``, a spatial gating
+    unit) and hold blocks of the type of the longest such stack: every block of every stage of a
+    hierarchical model, not a decoder's of another type. A text tower's blocks are left out.
 
     >>> import torchvision
     >>> default_layers(torchvision.models.vit_b_16())[:2]
@@ -184,20 +191,36 @@ def default_layers(module: nn.Module) -> Optional[list[str]]:
     >>> default_layers(torchvision.models.resnet18()) is None
     True
     """
-    convs = sum(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) for m in module.modules())
-    if convs > 1:
+    tokens = token_geometry(module, (224, 224)) is not None
+    if not tokens and sum(isinstance(m, CONV_TYPES) for m in module.modules()) > 1:
         return None
-    best: list[str] = []
+    containers: dict[str, list[str]] = {}
     for name, container in module.named_modules():
-        if not isinstance(container, (nn.ModuleList, nn.Sequential)):
+        if not isinstance(container, (nn.ModuleList, nn.Sequential)) or _in_text_tower(name):
             continue
         children = list(container.named_children())
         kinds = {type(child) for _, child in children}
-        if len(children) >= 2 and len(kinds) == 1 and _has_attention(children[0][1]) and len(children) > len(best):
-            best = [f"{name}.{child}" if name else child for child, _ in children]
-    return best or None
+        if len(children) >= (1 if tokens else 2) and len(kinds) == 1 and _mixes_tokens(children[0][1]):
+            containers[name] = [f"{name}.{child}" if name else child for child, _ in children]
+    inner = [name for name in containers
+             if not any(other != name and other.startswith(f"{name}.") for other in containers)]
+    if not inner:
+        return None
+    named = dict(module.named_modules())
+    kind = type(named[containers[max(inner, key=lambda n: len(containers[n]))][0]])  # the longest stack's blocks
+    blocks = [block for name in inner for block in containers[name] if type(named[block]) is kind]
+    return blocks or None
 
 
-def _has_attention(block: nn.Module) -> bool:
-    return any("attention" in type(m).__name__.lower() or name.rsplit(".", 1)[-1] in ("attn", "self_attention")
-               for name, m in block.named_modules())
+def _in_text_tower(name: str) -> bool:
+    return any(part.startswith("text") for part in name.split("."))
+
+
+def _mixes_tokens(block: nn.Module) -> bool:
+    """Whether a block mixes tokens: an attention module, or an MLP across tokens (Mixer, ResMLP, gMLP)."""
+    for name, m in block.named_modules():
+        last, kind = name.rsplit(".", 1)[-1], type(m).__name__
+        if "attention" in kind.lower() or last in ("attn", "self_attention") or "tokens" in last or (
+                "SpatialGating" in kind):
+            return True
+    return False

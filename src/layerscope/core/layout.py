@@ -11,7 +11,10 @@ What ``maps`` holds for each layout (``N`` is always the batch):
 
 - ``NCHW`` the tensor itself; ``NHWC`` permuted to ``(N, C, H, W)``.
 - ``tokens`` ``(N, L, D)`` with ``L = extra + h*w``: the ``extra`` leading tokens (CLS, DeiT's
-  distillation token, register tokens) are dropped and the rest becomes ``(N, D, h, w)``.
+  distillation token, register tokens) are kept apart (``Maps.prefix``, ``(N, extra, D)``) and the
+  rest becomes ``(N, D, h, w)``. With the model's :class:`TokenGeometry` (``tokens=``, read from the
+  model by :func:`layerscope.capturing.tokens.token_geometry`) the prefix count and grid are the
+  model's own; without it they are guessed (:func:`token_grid`).
 - ``NCL`` (Conv1d) ``(N, C, 1, L)``: one heat strip per channel; ``NLC`` the same from ``(N, L, C)``.
 - ``NCDHW`` (Conv3d) ``(N, C, H, D*W)``: the depth slices of each channel side by side, slice 0 on the
   left; with ``depth=k`` only slice ``k``, ``(N, C, H, W)``.
@@ -32,7 +35,7 @@ import torch
 from ..errors import InputError, LayerNotFoundError, LayoutError
 from .tensors import as_tensor
 
-__all__ = ["Maps", "LAYOUTS", "canonical_layout", "to_maps", "layer_maps", "token_grid"]
+__all__ = ["Maps", "LAYOUTS", "TokenGeometry", "canonical_layout", "to_maps", "layer_maps", "token_grid"]
 
 LAYOUTS = ("NCHW", "NHWC", "tokens", "NCL", "NLC", "NCDHW", "NC")
 _NDIM = {"NCHW": 4, "NHWC": 4, "tokens": 3, "NCL": 3, "NLC": 3, "NCDHW": 5, "NC": 2}
@@ -58,7 +61,74 @@ _CHANNELS_FIRST = {
     "Conv2d", "ConvTranspose2d", "LazyConv2d", "BatchNorm2d", "InstanceNorm2d", "GroupNorm", "LayerNorm2d",
     "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Conv2dSame", "BatchNormAct2d",
     "ConvNormAct", "Conv2dNormActivation", "Bottleneck", "BasicBlock", "ConvNeXtBlock", "ConvNeXtStage",
+    "ConvNextLayer", "ConvNextStage", "ConvNextV2Layer", "ConvNextV2Stage",  # (Hugging Face's ConvNeXt)
 } | {name.replace("1d", "3d") for name in _ONE_D}
+
+
+@dataclass(frozen=True)
+class TokenGeometry:
+    """How a model's token sequences read as maps: ``prefix`` leading tokens, then a row-major patch ``grid``.
+
+    Read from the model by :func:`layerscope.capturing.tokens.token_geometry` (never guessed);
+    ``prefix_names`` names each prefix token (``'CLS'``, ``'distillation'``, ``'register 1'`` ...),
+    ``source`` says where the numbers came from. ``grid`` is the grid of the patch embedding;
+    hierarchical models (Swin, SegFormer, LeViT) halve it from stage to stage (rounding up), and
+    :meth:`fit` finds the stage grid of a sequence by its length.
+
+    >>> vit = TokenGeometry(1, (3, 5), ("CLS",), "example")
+    >>> vit.fit(16), vit.fit(15), vit.fit(20)
+    ((1, 3, 5), (0, 3, 5), None)
+    >>> TokenGeometry(0, (7, 9), (), "swin").fit(4 * 5)  # a stage later: ceil(7/2) x ceil(9/2)
+    (0, 4, 5)
+    """
+
+    prefix: int
+    grid: tuple[int, int]
+    prefix_names: tuple[str, ...] = ()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.prefix < 0 or len(self.grid) != 2 or min(self.grid) < 1:
+            raise InputError(f"TokenGeometry needs prefix >= 0 and a grid of two positive sides, got "
+                             f"prefix={self.prefix!r}, grid={self.grid!r}.")
+        if self.prefix_names and len(self.prefix_names) != self.prefix:
+            raise InputError(f"TokenGeometry: {len(self.prefix_names)} prefix names for {self.prefix} prefix tokens.")
+
+    def fit(self, length: int) -> Optional[tuple[int, int, int]]:
+        """``(prefix, rows, cols)`` of a sequence of ``length`` tokens, or None when none fits.
+
+        Tries the model's prefix, then none (a patch embedding's own output), on the patch grid;
+        a model without prefix tokens also on the grid halved 1 to 6 times (rounding up, as patch
+        merging and strided stages do). A model with prefix tokens has one grid (ViT-style).
+        """
+        rows, cols = self.grid
+        for _ in range(7 if self.prefix == 0 else 1):
+            for prefix in dict.fromkeys((self.prefix, 0)):
+                if length == prefix + rows * cols:
+                    return prefix, rows, cols
+            if rows == cols == 1:
+                break
+            rows, cols = -(-rows // 2), -(-cols // 2)
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able; :meth:`from_dict` reads it back.
+
+        >>> TokenGeometry.from_dict(TokenGeometry(1, (2, 3), ("CLS",), "x").to_dict())
+        TokenGeometry(prefix=1, grid=(2, 3), prefix_names=('CLS',), source='x')
+        """
+        return {"prefix": self.prefix, "grid": list(self.grid), "prefix_names": list(self.prefix_names),
+                "source": self.source}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TokenGeometry":
+        return cls(int(data["prefix"]), (int(data["grid"][0]), int(data["grid"][1])),
+                   tuple(data.get("prefix_names", ())), str(data.get("source", "")))
+
+    def names(self, prefix: int) -> tuple[str, ...]:
+        """The names of the first ``prefix`` tokens (``'token k'`` where the model names none)."""
+        named = self.prefix_names[:prefix]
+        return tuple(named) + tuple(f"token {i}" for i in range(len(named), prefix))
 
 
 @dataclass
@@ -67,7 +137,9 @@ class Maps:
 
     ``layout`` is one of :data:`LAYOUTS`; ``notes`` says what was inferred or dropped;
     ``source_shape`` is the activation's shape; ``extra_tokens`` the number of leading
-    tokens dropped (``tokens`` layout only).
+    tokens set apart from the grid (``tokens`` layout only), ``prefix`` those tokens
+    ``(N, extra_tokens, D)`` (None without any) and ``prefix_names`` what each is; ``tokens`` the
+    model's geometry they were laid out with (None when guessed).
     """
 
     maps: torch.Tensor
@@ -75,6 +147,19 @@ class Maps:
     source_shape: tuple[int, ...]
     notes: list[str] = field(default_factory=list)
     extra_tokens: int = 0
+    prefix: Optional[torch.Tensor] = None
+    prefix_names: tuple[str, ...] = ()
+    tokens: Optional[TokenGeometry] = None
+
+    def prefix_maps(self) -> Optional[torch.Tensor]:
+        """The prefix tokens as maps ``(N, extra_tokens, 1, D)``: one 1-pixel-high strip per token, as a
+        vector (``NC``) is drawn; None without prefix tokens.
+
+        >>> m = to_maps(torch.arange(10.).reshape(1, 5, 2), tokens=TokenGeometry(1, (2, 2), ("CLS",), "example"))
+        >>> m.prefix_names, m.prefix_maps().tolist()
+        (('CLS',), [[[[0.0, 1.0]]]])
+        """
+        return None if self.prefix is None else self.prefix.unsqueeze(2)
 
 
 def canonical_layout(layout: str) -> str:
@@ -146,8 +231,33 @@ def _extra_names(extra: int) -> str:
     return f"likely CLS + {extra - 1} register tokens"
 
 
-def _from_tokens(x: torch.Tensor, input_size, extra_tokens) -> Maps:
+def _from_geometry(x: torch.Tensor, tokens: TokenGeometry, found: tuple[int, int, int]) -> Maps:
     n, length, dim = x.shape
+    extra, rows, cols = found
+    grid = x[:, extra:, :].reshape(n, rows, cols, dim).permute(0, 3, 1, 2)
+    names = tokens.names(extra)
+    registers = sum(n.startswith("register ") for n in names)
+    said = [n for n in names if not n.startswith("register ")] + ([f"{registers} register tokens"] if registers else [])
+    kept = f"{extra} leading token{'s' if extra != 1 else ''} ({' + '.join(said)}) kept apart" if extra else (
+        "no prefix tokens")
+    scale = "" if (rows, cols) == tuple(tokens.grid) else f" (a later stage of the {tokens.grid[0]}x{tokens.grid[1]} grid)"
+    note = f"tokens: {kept} of {length}, the rest is a {rows}x{cols} grid{scale} of {dim} channels ({tokens.source})"
+    return Maps(grid, "tokens", tuple(x.shape), [note], extra, x[:, :extra, :] if extra else None, names, tokens)
+
+
+def _from_tokens(x: torch.Tensor, input_size, extra_tokens, tokens: Optional[TokenGeometry] = None) -> Maps:
+    n, length, dim = x.shape
+    if tokens is not None and extra_tokens is None:
+        fitted = tokens.fit(length)
+        if fitted is None:
+            rows, cols = tokens.grid
+            raise LayoutError(
+                f"Cannot lay out tokens of shape {tuple(x.shape)}: {length} tokens are neither the model's "
+                f"{tokens.prefix} prefix tokens and {rows}x{cols} patch grid nor a stage of that grid halved "
+                f"({tokens.source}). Pass layout='NLC' (or 'NCL') to show them as strips, or extra_tokens=K "
+                f"with input_size=(H, W) to lay them out as a grid anyway."
+            )
+        return _from_geometry(x, tokens, fitted)
     found = token_grid(length, input_size, extra_tokens)
     if found is None:
         grid = f" and a patch grid of the {input_size[0]}x{input_size[1]} input" if input_size else ""
@@ -163,7 +273,8 @@ def _from_tokens(x: torch.Tensor, input_size, extra_tokens) -> Maps:
     else:
         what = f"no extra tokens among {length}"
     note = f"tokens: {what}, the rest is a {rows}x{cols} grid of {dim} channels"
-    return Maps(grid, "tokens", tuple(x.shape), [note], extra)
+    names = ("CLS",) + tuple(f"token {i}" for i in range(1, extra)) if extra else ()
+    return Maps(grid, "tokens", tuple(x.shape), [note], extra, x[:, :extra, :] if extra else None, names)
 
 
 def _spatial_fit(rows: int, cols: int, input_size: Optional[tuple[int, int]]) -> bool:
@@ -188,11 +299,13 @@ def _infer_4d(shape: tuple[int, ...], input_size, module_type: Optional[str]) ->
     return "NCHW", []
 
 
-def _infer_3d(x: torch.Tensor, input_size, module_type, extra_tokens) -> Maps:
+def _infer_3d(x: torch.Tensor, input_size, module_type, extra_tokens, tokens: Optional[TokenGeometry]) -> Maps:
     if module_type in _ONE_D:
         return _from_ncl(x, channels_last=False)
+    if tokens is not None and extra_tokens is None:  # the model's own geometry, never a guess
+        return _from_tokens(x, input_size, extra_tokens, tokens)
     if module_type in _TOKENS or token_grid(x.shape[1], input_size, extra_tokens) is not None:
-        return _from_tokens(x, input_size, extra_tokens)
+        return _from_tokens(x, input_size, extra_tokens, tokens)
     shape = tuple(x.shape)
     raise LayoutError(
         f"Cannot infer the layout of an activation of shape {shape}"
@@ -234,6 +347,7 @@ def to_maps(
     module_type: Optional[str] = None,
     extra_tokens: Optional[int] = None,
     depth: Optional[int] = None,
+    tokens: Optional[TokenGeometry] = None,
 ) -> Maps:
     """Lay out one activation (with its batch dim) as 2-D maps; see the module docstring for each layout.
 
@@ -244,10 +358,18 @@ def to_maps(
 
     ``layout`` (one of :data:`LAYOUTS`, case-insensitive) overrides inference.
     ``input_size`` = (H, W) of the model input sharpens it (token grids, NHWC vs NCHW);
-    ``module_type`` is ``LayerInfo.module_type``. ``extra_tokens`` fixes how many leading
-    tokens to drop; ``depth`` picks one slice of a 3-D volume. Raises :class:`LayoutError`
-    naming the shape and the override to pass when the layout cannot be inferred. A tensor
-    that is part of an autograd graph stays part of it (the maps are views of it).
+    ``module_type`` is ``LayerInfo.module_type``. ``tokens``: the model's
+    :class:`TokenGeometry` (prefix count and grid, read from the model), used for every 3-D
+    activation whose length it fits; ``extra_tokens`` fixes how many leading tokens to set apart
+    (and overrides ``tokens``); ``depth`` picks one slice of a 3-D volume.
+
+    >>> vit = TokenGeometry(5, (3, 5), ("CLS",) + tuple(f"register {i}" for i in range(1, 5)), "example")
+    >>> m = to_maps(torch.zeros(1, 5 + 15, 8), tokens=vit)  # a guess would take 4 prefix tokens and a 4x4 grid
+    >>> tuple(m.maps.shape), m.extra_tokens, tuple(m.prefix.shape)
+    ((1, 8, 3, 5), 5, (1, 5, 8))
+
+    Raises :class:`LayoutError` naming the shape and the override to pass when the layout cannot
+    be inferred. A tensor that is part of an autograd graph stays part of it (the maps are views of it).
     """
     x = tensor if isinstance(tensor, torch.Tensor) else as_tensor(tensor, "an activation")
     shape, size = tuple(x.shape), _size_pair(input_size)
@@ -260,7 +382,7 @@ def to_maps(
         maps = x if name == "NCHW" else x.permute(0, 3, 1, 2)
         return Maps(maps, name, shape, notes)
     elif x.dim() == 3:
-        return _infer_3d(x, size, module_type, extra_tokens)
+        return _infer_3d(x, size, module_type, extra_tokens, tokens)
     elif x.dim() in (2, 5):
         name = {2: "NC", 5: "NCDHW"}[x.dim()]
     else:
@@ -271,7 +393,7 @@ def to_maps(
     if name in ("NCHW", "NHWC"):
         return Maps(x if name == "NCHW" else x.permute(0, 3, 1, 2), name, shape, [f"{name} (given)"])
     if name == "tokens":
-        return _from_tokens(x, size, extra_tokens)
+        return _from_tokens(x, size, extra_tokens, tokens)
     if name in ("NCL", "NLC"):
         return _from_ncl(x, channels_last=name == "NLC")
     return _from_ncdhw(x, depth) if name == "NCDHW" else _from_nc(x)
@@ -280,12 +402,14 @@ def to_maps(
 def layer_maps(acts: Mapping, name: str, *, layouts: Optional[Mapping[str, str]] = None, **options: Any) -> Maps:
     """:func:`to_maps` of one captured layer, with its module type from ``acts.info`` (if any).
 
-    ``layouts`` maps layer names to explicit layouts; other ``options`` go to :func:`to_maps`.
+    ``layouts`` maps layer names to explicit layouts; other ``options`` go to :func:`to_maps`; the
+    token geometry the capture read from the model (``acts.tokens``) is used unless ``tokens`` is given.
     A :class:`LayoutError` is re-raised with the layer's name in front.
     """
     info = getattr(acts, "info", {}).get(name)
     tensor = acts[name]
     layout = (layouts or {}).get(name, options.pop("layout", None))
+    options.setdefault("tokens", getattr(acts, "tokens", None))
     try:
         return to_maps(tensor, layout=layout, module_type=getattr(info, "module_type", None), **options)
     except LayoutError as err:

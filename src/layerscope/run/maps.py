@@ -8,7 +8,10 @@
 >>> list(reader.rows), list(reader.skipped)
 (['conv'], ['blocks.0.attn.q_norm'])
 
-A layer is read with its layout (given, or inferred by :func:`~layerscope.core.layout.to_maps`);
+A layer is read with its layout (given, or inferred by :func:`~layerscope.core.layout.to_maps`)
+and, for a token model, with the model's own prefix tokens and patch grid (the ``tokens`` of the
+record, which :meth:`Activations.describe <layerscope.capturing.Activations.describe>` gives; kept
+with the layer's row for later calls);
 attention internals (heads x tokens x features) are refused with advice; a layer whose tensor
 cannot be read as maps is skipped once, with the reason, and never tried again in the run.
 """
@@ -19,7 +22,7 @@ from typing import Any, Mapping, Optional
 
 import torch
 
-from ..core.layout import Maps, to_maps
+from ..core.layout import Maps, TokenGeometry, to_maps
 from ..errors import LayoutError
 
 __all__ = ["LayerMaps", "attention_internal"]
@@ -36,23 +39,30 @@ class LayerMaps:
     def maps(self, name: str, tensor: torch.Tensor, record: Mapping[str, Any], input_size: Any) -> Optional[Maps]:
         """The :class:`~layerscope.core.layout.Maps` of layer ``name``; None when it is (now or before) skipped.
 
-        ``record``: the layer's metadata (``Activations.describe(name)``: at least ``module_type``).
+        ``record``: the layer's metadata (``Activations.describe(name)``: at least ``module_type``; its
+        ``tokens``, the model's token geometry, when the model has one).
         """
         if name in self.skipped:
             return None
-        layout = self.rows[name]["layout"] if name in self.rows else self.layouts.get(name)
+        row = self.rows.get(name)
+        layout = row["layout"] if row is not None else self.layouts.get(name)
         why = attention_internal(name, record["module_type"], tensor) if layout is None else None
         if why is not None:
             self.skipped[name] = why
             return None
+        geometry = record.get("tokens") or (row or {}).get("tokens")
+        tokens = TokenGeometry.from_dict(geometry) if geometry and tensor.dim() == 3 else None
         try:
-            maps = to_maps(tensor, layout=layout, input_size=input_size, module_type=record["module_type"])
+            maps = to_maps(tensor, layout=layout, input_size=input_size, module_type=record["module_type"],
+                           tokens=tokens)
         except LayoutError as err:
             self.skipped[name] = str(err)
             return None
-        if name not in self.rows:
+        if row is None:
             self.rows[name] = {**record, "shape": list(tensor.shape[1:]), "channels": int(maps.maps.shape[1]),
                                "layout": maps.layout, "notes": maps.notes}
+            if maps.tokens is not None:
+                self.rows[name]["tokens"] = maps.tokens.to_dict()
             self.added(name, self.rows[name])
         return maps
 

@@ -22,6 +22,7 @@ import torch.nn as nn
 
 from ..capturing.call import model_device
 from ..capturing.select import LayerSelector, select_layers
+from ..capturing.tokens import TokenGeometry, token_geometry
 from ..core.layout import canonical_layout
 from ..errors import InputError
 from ..io.models import LoadedModel
@@ -93,6 +94,18 @@ class Subject:
     @property
     def random_init(self) -> bool:
         return self.loaded.weights is None
+
+    def tokens(self, input_size: Optional[tuple[int, int]] = None) -> Optional[TokenGeometry]:
+        """The model's token geometry (prefix tokens, patch grid) for inputs of ``input_size`` (default: the
+        preprocessing's); None for a model whose layers are maps (see
+        :func:`~layerscope.capturing.tokens.token_geometry`). Captures carry it as ``Activations.tokens``.
+
+        >>> import torchvision
+        >>> Subject.of(torchvision.models.vit_b_16()).tokens((224, 320)).grid
+        (14, 20)
+        """
+        size = input_size if input_size is not None else self.preprocessing.input_size
+        return None if size is None else token_geometry(self.module, size)
 
     def predictions(self, output: Any, k: int = 3) -> Optional[list[Predictions]]:
         """The model's top-``k`` classes per input (the one rule: :mod:`layerscope.io.predictions`)."""

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from ..core.layout import Maps
 from ..core.outputs import OutputFolder
 from ..render.options import RenderOptions
 from ..core.names import safe_name
@@ -106,8 +107,11 @@ def render_step(step: Step, items: list[str], known: ShownLayers, r: Rendering, 
             laid[name] = maps.maps
             file = known.rows[name]["file"]
             jobs.append((name, r.pool.submit(_render_layer, _stretched(maps.maps), name, file, items, seen, r, ranked)))
+            if maps.prefix is not None and "grid" in r.views and r.folder is not None:
+                known.rows[name].setdefault("prefix", {"names": list(maps.prefix_names), "file": _prefix_file(file)})
+                jobs.append((None, r.pool.submit(_render_prefix, maps, name, file, items, r)))
     for name, job in jobs:
-        for item, result in zip(items, job.result()):
+        for item, result in zip(items, job.result() or ()):
             yield (item, name, *result)
     inputs = r.per("input")
     if inputs and laid:
@@ -116,6 +120,19 @@ def render_step(step: Step, items: list[str], known: ShownLayers, r: Rendering, 
             pictures = {view.name: r.put(view, one, f"{item}/{view.file_name('')}", caption=view.caption(r.model_title),
                                          seen=seen[index] if seen else None, options=r.options) for view in inputs}
             yield item, None, None, None, pictures
+
+
+def _prefix_file(file: str) -> str:
+    return f"{file[: -len('.png')]}.prefix.png"
+
+
+def _render_prefix(maps: Maps, layer: str, file: str, items: list[str], r: Rendering) -> None:
+    """A token layer's prefix tokens (CLS, distillation, registers), drawn as a vector is: one strip per token
+    (:meth:`~layerscope.core.layout.Maps.prefix_maps`), ``<NN>_<layer>.prefix.png`` beside the layer's grid."""
+    options = r.options.replace(channels=None, max_channels=None, order="index", columns=1)
+    title = f"{r.title(layer)} | prefix tokens, top to bottom: {', '.join(maps.prefix_names)}"
+    for item, grid in zip(items, GridView().grids(_stretched(maps.prefix_maps()), options, layer=layer, title=title)):
+        r.folder.write(grid.png_bytes(), f"{item}/{_prefix_file(file)}")
 
 
 def _grids(maps: torch.Tensor, layer: str, title: str, r: Rendering, ranked) -> list:
