@@ -288,3 +288,10 @@ def test_show_draws_the_prefix_tokens_beside_each_grid(models, tmp_path):
         assert (tmp_path / "input-000" / row["prefix"]["file"]).stat().st_size > 0
         assert row["tokens"]["grid"] == [4, 6]
     assert result.count == 2
+
+
+def test_geometry_fits_stage_grids_only_without_prefix_tokens():
+    assert TokenGeometry(0, (7, 9), (), "hierarchical").fit(2 * 3) == (0, 2, 3)  # ceil(7/4) x ceil(9/4)
+    vit = TokenGeometry(1, (4, 4), ("CLS",), "vit")
+    assert vit.fit(17) == (1, 4, 4) and vit.fit(16) == (0, 4, 4)
+    assert vit.fit(1) is None and vit.fit(5) is None  # a pooled token is no 1x1 stage of a ViT

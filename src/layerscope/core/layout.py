@@ -97,11 +97,12 @@ class TokenGeometry:
     def fit(self, length: int) -> Optional[tuple[int, int, int]]:
         """``(prefix, rows, cols)`` of a sequence of ``length`` tokens, or None when none fits.
 
-        Tries the model's prefix, then none (a patch embedding's own output), on the patch grid,
-        then on the grid halved 1 to 6 times (rounding up, as patch merging and strided stages do).
+        Tries the model's prefix, then none (a patch embedding's own output), on the patch grid;
+        a model without prefix tokens also on the grid halved 1 to 6 times (rounding up, as patch
+        merging and strided stages do). A model with prefix tokens has one grid (ViT-style).
         """
         rows, cols = self.grid
-        for _ in range(7):
+        for _ in range(7 if self.prefix == 0 else 1):
             for prefix in dict.fromkeys((self.prefix, 0)):
                 if length == prefix + rows * cols:
                     return prefix, rows, cols
