@@ -1,4 +1,4 @@
-"""What a channel wants and why it matters: feature visualization and channel importance.
+"""What a channel wants and why it matters: feature visualization, channel importance, attention maps.
 
 >>> import torch, torch.nn as nn
 >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
@@ -6,6 +6,7 @@
 (2, 4)
 """
 
+from .attention import AttentionMaps, attention_maps
 from .cards import Card, card
 from .attribution import Importance, importance
 from .objectives import OBJECTIVES
@@ -14,4 +15,4 @@ from .targets import Box, Embedding, Mask, Target
 from .visualization import Visualization, visualize
 
 __all__ = ["visualize", "Visualization", "VisualizeOptions", "importance", "Importance", "card", "Card",
-           "CardOptions", "OBJECTIVES", "Target", "Box", "Mask", "Embedding"]
+           "CardOptions", "OBJECTIVES", "Target", "Box", "Mask", "Embedding", "attention_maps", "AttentionMaps"]

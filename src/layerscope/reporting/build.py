@@ -16,6 +16,7 @@ import torch
 
 from ..diagnosis import DiagnosisStream
 from ..errors import InputError
+from ..explain.attention import layer_attention, wants_attention
 from ..io.predictions import top_predictions
 from ..render.options import RenderOptions
 from ..render.views import VIEWS as RENDER_VIEWS
@@ -84,7 +85,10 @@ def page_from_model(subject: Subject, inputs: Any, options: ReportOptions, rende
     return Page(
         title=options.title or f"layerscope report: {subject.spec}", model=model_card(subject.loaded), inputs=cards,
         layers=_pictured(_views(reader, seen.tensors.items(), seen.records, size, render, judged), options.views,
-                         lambda: [seen_image(x, subject.preprocessing) for x in batch]), diagnosis=judged,
+                         lambda: [seen_image(x, subject.preprocessing) for x in batch],
+                         layer_attention(subject, batch, list(seen.tensors), options.views)
+                         if wants_attention(options.views)
+                         else None), diagnosis=judged,
         views=options.views, sections=_sections(options), examples=options.examples or {},
     )
 
@@ -132,13 +136,15 @@ def _diagnosis(options: ReportOptions, seen: _Captured) -> Any:
     return seen.stream.result(seen.run.feed)
 
 
-def _pictured(views: list[tuple[LayerView, Any]], asked: Sequence[str], seen: Any) -> list[LayerView]:
+def _pictured(views: list[tuple[LayerView, Any]], asked: Sequence[str], seen: Any,
+              attention: Optional[dict] = None) -> list[LayerView]:
     """The layer views with the registry's picture views that ``asked`` names (:func:`with_pictures`); ``seen``
-    makes the images the inputs show, called only when a picture view is asked for."""
+    makes the images the inputs show, called only when a picture view is asked for; ``attention`` the layers'
+    attention maps (none without a model: the attention view is left out)."""
     if not any(name in RENDER_VIEWS and name not in OWN_VIEWS for name in asked):
         return [view for view, _ in views]
     shown = seen()
-    return [with_pictures(view, maps, asked, shown) for view, maps in views]
+    return [with_pictures(view, maps, asked, shown, (attention or {}).get(view.name)) for view, maps in views]
 
 
 def _cards(names, sources, notes, batch, preprocessing, predictions) -> list[InputCard]:

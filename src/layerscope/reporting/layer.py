@@ -202,20 +202,26 @@ def layer_view(
 
 
 def with_pictures(view: LayerView, maps: Optional[torch.Tensor], names: Sequence[str],
-                  seen: Optional[Sequence[Optional[np.ndarray]]]) -> LayerView:
+                  seen: Optional[Sequence[Optional[np.ndarray]]],
+                  attention: Optional[Mapping[str, torch.Tensor]] = None) -> LayerView:
     """``view`` with the pictures of the registry's views ``names`` (:data:`layerscope.render.views.VIEWS`; the
     report's own parts are left out) drawn from ``maps`` (N, C, H, W) for each input: the pictures
     :func:`layerscope.show` draws. ``seen``: the image each input shows (a view that needs it is left out where
-    there is none). The report and the explorer both call this."""
+    there is none). ``attention``: the layer's attention maps (N, 1, h, w) per view that draws them
+    (:func:`layerscope.explain.attention.layer_attention`; such a view is left out where there are none). The
+    report and the explorer both call this."""
     names = [name for name in names if name in RENDER_VIEWS and name not in OWN_VIEWS]
     if maps is None or view.error is not None or not names:
         return view
     pictures = []
     for name in names:
         kind = RENDER_VIEWS[name]
+        drawn = (attention or {}).get(name) if kind.needs_attention else maps
+        if drawn is None:
+            continue
         shown = [seen[i] if seen is not None and i < len(seen) else None for i in range(len(maps))]
         pictures.append((name, tuple(None if kind.needs_seen and shown[i] is None
-                                     else kind.png(maps[i], caption=kind.caption(view.name), seen=shown[i])
+                                     else kind.png(drawn[i], caption=kind.caption(view.name), seen=shown[i])
                                      for i in range(len(maps)))))
     return dataclasses.replace(view, pictures=tuple(pictures))
 

@@ -38,6 +38,7 @@ from PIL import Image
 from ..capturing.activations import Activations
 from ..diagnosis import diagnose
 from ..errors import InputError, LayerscopeError
+from ..explain.attention import layer_attention, wants_attention
 from ..io.images import as_loaded_image, decode_image
 from ..io.models import LoadedModel
 from ..io.video import read_video
@@ -315,7 +316,11 @@ class Explorer:
         if self.views:  # the registry's picture views, the same pictures show and the report draw
             maps = self.layer_maps.maps(name, analysis.acts[name], {"module_type": self.types[name]},
                                         tuple(analysis.tensor.shape[-2:]))
-            view = with_pictures(view, maps.maps if maps is not None else None, self.views, [seen])
+            attention = None
+            if wants_attention(self.views):
+                with self.lock:
+                    attention = layer_attention(self.subject, analysis.tensor, [name], self.views).get(name)
+            view = with_pictures(view, maps.maps if maps is not None else None, self.views, [seen], attention)
         card = InputCard(item.name, "", analysis.notes, data_uri(seen) if seen is not None else None,
                          analysis.predictions[0] if analysis.predictions else None)
         html = environment().get_template("explorer_result.html").render(

@@ -29,6 +29,7 @@ from ..capturing.select import default_layers
 from ..core.outputs import OutputFolder
 from ..core.results import Result
 from ..errors import InputError
+from ..explain.attention import layer_attention
 from ..explain.ranking import rank_batch
 from ..explain.targets import as_target
 from ..io.feed import Feed
@@ -232,7 +233,8 @@ def show(
                 ranked = rank_batch(subject.loaded, step.batch, subject.layers, target=target,
                                     top_k=render.max_channels or None, layouts=subject.layouts)
                 seen.targets += ranked.target
-            for item, name, meta, grid_or_file, pictures in render_step(step, items, seen.known, r, ranked):
+            attended = layer_attention(subject, step.batch, subject.layers, chosen.views) if chosen.attention else None
+            for item, name, meta, grid_or_file, pictures in render_step(step, items, seen.known, r, ranked, attended):
                 seen.add(item, name, meta, grid_or_file, pictures)
     result = seen.result(folder, render, chosen.views, subject, record.feed)
     result.input_findings = checked.findings(record.feed)

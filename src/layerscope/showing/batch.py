@@ -2,7 +2,8 @@
 
 The views come from the registry :data:`~layerscope.render.views.VIEWS`: a per-layer view draws
 each (layer, input), a per-input view (``progression``) each input over all layers; a view that
-needs the seen image is left out where there is none, one that needs importance gets the heat map.
+needs the seen image is left out where there is none, one that needs importance gets the heat map, one that
+needs attention the attention map of the layer's attention module (left out for a layer without one).
 
 >>> _caption_title("features.0", {"features.0": "conv1_1"}, random_init=True)
 'conv1_1 (random init)'
@@ -88,13 +89,16 @@ class ShownLayers(LayerMaps):
         row["file"] = f"{len(self.rows) - 1:0{self.digits}d}_{safe_name(name)}.png"
 
 
-def render_step(step: Step, items: list[str], known: ShownLayers, r: Rendering, ranked: Any = None) -> Iterator[tuple]:
+def render_step(step: Step, items: list[str], known: ShownLayers, r: Rendering, ranked: Any = None,
+                attended: Optional[Mapping[str, Mapping[str, torch.Tensor]]] = None) -> Iterator[tuple]:
     """Render every layer of one step; yields ``(input, layer, grid metadata, grid or file, {view: picture})``.
 
     ``known`` reads each layer's maps and names its grid file as layers are met. Waits for
     the whole batch (bounds memory) and raises the first error. The per-input views (``progression``)
     of each input come last, under the layer ``None``. ``ranked`` (a
-    :class:`~layerscope.explain.ranking.Ranked`) gives the importance order and heat maps of the batch.
+    :class:`~layerscope.explain.ranking.Ranked`) gives the importance order and heat maps of the batch;
+    ``attended`` per layer that has them the attention maps ``(N, 1, h, w)`` of each attention view (``attention``,
+    ``rollout``; :func:`~layerscope.explain.attention.layer_attention`).
     """
     acts, batch = step.acts, step.batch
     known.digits = max(known.digits, len(str(len(acts) - 1)))
@@ -106,7 +110,8 @@ def render_step(step: Step, items: list[str], known: ShownLayers, r: Rendering, 
         if maps is not None:
             laid[name] = maps.maps
             file = known.rows[name]["file"]
-            jobs.append((name, r.pool.submit(_render_layer, _stretched(maps.maps), name, file, items, seen, r, ranked)))
+            jobs.append((name, r.pool.submit(_render_layer, _stretched(maps.maps), name, file, items, seen, r, ranked,
+                                             attended)))
             if maps.prefix is not None and "grid" in r.views and r.folder is not None:
                 known.rows[name].setdefault("prefix", {"names": list(maps.prefix_names), "file": _prefix_file(file)})
                 jobs.append((None, r.pool.submit(_render_prefix, maps, name, file, items, r)))
@@ -149,7 +154,8 @@ def _grids(maps: torch.Tensor, layer: str, title: str, r: Rendering, ranked) -> 
 
 
 def _render_layer(maps: torch.Tensor, layer: str, file: str, items: list[str], seen: Optional[list[np.ndarray]],
-                  r: Rendering, ranked=None) -> list:
+                  r: Rendering, ranked=None, attended: Optional[Mapping[str, Mapping[str, torch.Tensor]]] = None
+                  ) -> list:
     """One layer's grids and views for every input of the batch, written when there is a folder (a worker thread)."""
     title = r.title(layer)
     grids = _grids(maps, layer, title, r, ranked)
@@ -170,6 +176,10 @@ def _render_layer(maps: torch.Tensor, layer: str, file: str, items: list[str], s
                     continue
                 values = ranked.heat[layer][index][None]
                 caption = view.caption(f"{title} | importance for {r.target_name(ranked.target[index])}")
+            elif view.needs_attention:
+                if attended is None or view.name not in attended.get(layer, {}):
+                    continue
+                values, caption = attended[layer][view.name][index], view.caption(title)
             else:
                 values, caption = maps[index], view.caption(title)
             views[view.name] = r.put(view, values, f"{item}/{view.file_name(stem)}", caption=caption, seen=image,

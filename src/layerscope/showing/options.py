@@ -18,6 +18,7 @@ from typing import Any, Mapping, Optional
 from ..core.layout import canonical_layout
 from ..core.options import Options, positive_int
 from ..errors import InputError
+from ..explain.attention import wants_attention
 from ..explain.ranking import RANKS, check_rank
 from ..explain.targets import TARGET_HELP, check_target
 from ..render.views import VIEWS, check_views
@@ -87,3 +88,8 @@ class ShowOptions(Options):
     def importance(self) -> bool:
         """Whether the run needs the channels' importance (a ranking, or a view drawn from it)."""
         return self.rank is not None or any(VIEWS[name].needs_importance for name in self.views)
+
+    @property
+    def attention(self) -> bool:
+        """Whether a chosen view draws attention maps (see :mod:`layerscope.explain.attention`)."""
+        return wants_attention(self.views)

@@ -14,11 +14,13 @@ blended over the image the model saw (after its resize and crop); ``pca``: the f
 principal components of the channels as RGB; ``progression``: one strip per input, the mean map
 of every layer from shallow to deep; ``figure``: a matplotlib figure of the first 16 channels
 with titles and colorbars (for papers); ``importance``: the Grad-CAM style heat map of the most
-important channels over the image the model saw (see :mod:`layerscope.explain.ranking`).
+important channels over the image the model saw (see :mod:`layerscope.explain.ranking`); ``attention``:
+the CLS token's attention (mean over heads) in the layer's attention module over that image, ``rollout``:
+the attention rollout up to that layer (ViT-style models, see :mod:`layerscope.explain.attention`).
 
 A new view is one new module here (or anywhere: defining a :class:`View` subclass with a
 ``name`` registers it). Consumers dispatch on the view's own description: ``VIEWS[name].per``
-(``"layer"`` or ``"input"``), ``.needs_seen``, ``.needs_importance``, then
+(``"layer"`` or ``"input"``), ``.needs_seen``, ``.needs_importance``, ``.needs_attention``, then
 ``VIEWS[name].draw(maps, caption=..., seen=..., options=...)`` (RGB uint8) or ``.png(...)`` (bytes),
 with ``caption=VIEWS[name].caption(layer_title)``.
 """
@@ -48,8 +50,8 @@ for _module in pkgutil.iter_modules(__path__):  # any other module of this packa
     if not _module.name.startswith("_") and _module.name not in ("base", "pictures", *_ORDER):
         importlib.import_module(f"{__name__}.{_module.name}")
 
-LAYER_VIEWS = tuple(name for name, view in VIEWS.items()
-                    if view.per == "layer" and name != "grid" and not view.needs_importance)
+LAYER_VIEWS = tuple(name for name, view in VIEWS.items()  # the views drawn from a layer's own maps
+                    if view.per == "layer" and name != "grid" and not (view.needs_importance or view.needs_attention))
 
 
 def layer_view(view: str, maps: torch.Tensor, *, title: str = "", seen: Optional[np.ndarray] = None,

@@ -21,7 +21,9 @@ What a view says about itself, for the consumers that dispatch on it:
   ``"input"`` (one picture per input over all layers, file ``<name>.png``);
 - ``needs_seen``: it draws on the image the model saw (no picture where there is none);
 - ``needs_importance``: its ``maps`` are the importance heat map ``(1, H, W)`` of the layer
-  (:mod:`layerscope.explain.ranking`), not the layer's maps.
+  (:mod:`layerscope.explain.ranking`), not the layer's maps;
+- ``needs_attention``: its ``maps`` are the attention map ``(1, h, w)`` of the attention module in
+  or around the layer (:mod:`layerscope.explain.attention`), not the layer's maps.
 
 A view renders from maps (and the optional seen image) to an RGB uint8 array (:meth:`View.draw`)
 or PNG bytes (:meth:`View.png`): pure functions, no files.
@@ -54,6 +56,7 @@ class View:
     per: ClassVar[str] = "layer"
     needs_seen: ClassVar[bool] = False
     needs_importance: ClassVar[bool] = False
+    needs_attention: ClassVar[bool] = False
     description: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -82,7 +85,8 @@ class View:
         return encode_png(self.draw(maps, caption=caption, seen=seen, options=options, min_size=min_size))
 
     def __repr__(self) -> str:
-        needs = [word for word, flag in (("seen image", self.needs_seen), ("importance", self.needs_importance)) if flag]
+        needs = [word for word, flag in (("seen image", self.needs_seen), ("importance", self.needs_importance),
+                                         ("attention", self.needs_attention)) if flag]
         return f"<view {self.name!r} per {self.per}{' needs ' + ', '.join(needs) if needs else ''}>"
 
 
