@@ -1,7 +1,7 @@
 """The dictionary's figures for the README and the issue: training time and quality (explained variance on held-out
 rows, mean L0, dead latents) on the planted model and on builtin:digits layer activations.
 
-    PYTHONPATH=src:. python tools/dictionary_figures.py [--device cuda]
+    PYTHONPATH=src:. python tools/dictionary_figures.py [--epochs 10]
 
 Digits: the 1,797 scikit-learn digits through builtin:digits; every position of ``conv2`` (32 channels, 8 x 8
 maps after its ReLU is applied here: the rows a dictionary of the layer's output sees) and ``fc1`` (120 units).
