@@ -43,7 +43,7 @@ _KEY = "layerscope_dictionary"
 _ARRAYS = ("W_enc", "b_enc", "b_dec", "W_dec")
 
 
-@dataclass
+@dataclass(eq=False)
 class Dictionary:
     """``W_enc`` (C, K), ``b_enc`` (K,), ``b_dec`` (C,), ``W_dec`` (K, C) with unit-norm rows; ``k`` latents kept per
     position; ``kind`` ``"topk"`` (the top ``k`` of each position) or ``"batchtopk"`` (trained on the top ``k`` x B

@@ -37,7 +37,9 @@ DEAD_AFTER = 20  # batches a latent stays silent before AuxK counts it dead (and
 @dataclass(frozen=True)
 class DictionaryOptions(Options):
     """How a dictionary is trained. ``latents`` (K) and ``k`` (latents active per row); ``kind`` ``"topk"`` or
-    ``"batchtopk"``; ``epochs`` passes over the source, or ``steps`` Adam steps (a count that ends training
+    ``"batchtopk"`` (``k`` is then the mean over a batch's rows: rows that are all zero, such as the empty
+    positions of a sparse layer, leave their share to the others, which may then split one feature over
+    several latents; train it on the rows that are not empty, or lower ``k``); ``epochs`` passes over the source, or ``steps`` Adam steps (a count that ends training
     early); ``batch_size`` rows a step; ``lr`` Adam's learning rate (None: ``2e-4 / sqrt(K / 2**14)``, Gao
     et al.'s scaling); ``seed``; ``aux`` the weight of the AuxK loss that revives dead latents (0: off);
     ``holdout`` every N-th row kept out for the figures; ``buffer`` rows of the shuffle buffer."""
@@ -151,7 +153,6 @@ def train_dictionary(source: Iterable, options: Optional[DictionaryOptions] = No
                          "give a re-iterable one (the store's load_activations(DIR, layer), a list of tensors), not "
                          "a generator or an iterator.")
     layer = layer if layer is not None else getattr(source, "layer", None)
-    torch.manual_seed(options.seed)  # nothing random outside the generator; kept for any op that asks torch
     generator = torch.Generator().manual_seed(options.seed)
     start = _first_rows(source, options)
     sae = _Sae(start, options, generator)
@@ -183,8 +184,7 @@ def train_dictionary(source: Iterable, options: Optional[DictionaryOptions] = No
         if options.steps is not None and steps >= options.steps:
             break
     tail = thresholds[len(thresholds) // 2:]  # the threshold of the trained dictionary: its second half
-    settings = {key: value for key, value in asdict(options).items()}
-    settings["lr"] = options.rate
+    settings = {**asdict(options), "lr": options.rate}
     found = Dictionary(sae.W_enc.detach().clone(), sae.b_enc.detach().clone(), sae.b_dec.detach().clone(),
                        sae.W_dec.detach().clone(), options.k, options.kind,
                        threshold=sum(tail) / len(tail) if tail else 0.0, layer=layer, settings=settings)
