@@ -1,6 +1,5 @@
 """The dictionary's figures on hand-set cases, its file, its seed, and its latents read as channels by the verbs."""
 
-import math
 from collections import OrderedDict
 
 import pytest
@@ -72,9 +71,9 @@ def test_load_refuses_what_is_not_a_dictionary(tmp_path):
 
 def _train(seed, kind="topk"):
     g = torch.Generator().manual_seed(0)
-    rows = torch.rand(600, 5, generator=g)
-    return train_dictionary(list(rows.split(100)), latents=10, k=2, kind=kind, epochs=2, batch_size=50, seed=seed,
-                            buffer=250)
+    rows = torch.rand(300, 5, generator=g)
+    return train_dictionary(list(rows.split(100)), latents=10, k=2, kind=kind, epochs=1, batch_size=50, seed=seed,
+                            buffer=150)
 
 
 @pytest.mark.parametrize("kind", ["topk", "batchtopk"])
@@ -83,7 +82,8 @@ def test_same_seed_same_dictionary(kind):
     assert torch.equal(a.W_dec, b.W_dec) and a.threshold == b.threshold
     assert not torch.equal(a.W_dec, c.W_dec)
     assert torch.allclose(a.W_dec.norm(dim=1), torch.ones(10))
-    assert a.figures["steps"] == 2 * math.ceil(540 / 50) or a.figures["steps"] > 0
+    # 90 training rows a chunk (every 10th held out); the buffer empties at 180 rows (4 batches), then 90 (2)
+    assert (a.figures["steps"], a.figures["rows"], a.figures["held_out"]) == (6, 270, 30)
 
 
 def test_steps_stop_training_early():
