@@ -134,6 +134,7 @@ def test_subject_checks_its_transforms():
     subject = Subject.of(conv_model(), transforms={"relu": hand_set()})
     assert subject.layers == ["relu"] and subject.to_dict()["transforms"]["relu"]["latents"] == 3
     assert Subject.of(subject, ["relu"]).transforms == subject.transforms  # kept when a verb narrows the layers
+    assert Subject.of(subject, ["conv"]).transforms == {}  # and only on the layers still chosen
 
 
 def test_a_transform_of_the_wrong_shape_is_refused():

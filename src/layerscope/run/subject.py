@@ -68,7 +68,8 @@ class Subject:
         ``transforms``: ``{layer: callable}`` taking the layer's maps (N, C, H, W) to (N, K, H, W), such as a
         trained :class:`~layerscope.dictionary.Dictionary`; every verb then reads the K outputs of that layer
         like its channels (the layer keeps its name; its metadata says ``"unit": "latent"`` and names the
-        transform). A transformed layer is added to ``layers`` when they leave it out.
+        transform). A transformed layer given here is added to ``layers`` when they leave it out; a subject's
+        own transforms follow it only onto the layers that stay chosen.
 
         >>> subject = Subject.of(nn.Sequential(nn.Conv2d(3, 4, 3)), transforms={"0": lambda m: m[:, :2]})
         >>> subject.layers, list(subject.transforms)
@@ -81,7 +82,9 @@ class Subject:
             model = model.loaded if preprocessing is None else resolve_model(model.loaded, preprocessing=preprocessing)
             layers = base.layers if layers is None else layers
             layouts = base.layouts if layouts is None else layouts
-            transforms = base.transforms if transforms is None else transforms
+            if transforms is None:  # the subject's own, on those of its layers that stay chosen
+                narrowed = select_layers(base.module, layers)
+                transforms = {name: t for name, t in base.transforms.items() if name in narrowed}
         from_spec = not isinstance(model, (nn.Module, LoadedModel))
         loaded = resolve_model(model, preprocessing=preprocessing)
         module = loaded.module
