@@ -132,3 +132,24 @@ def test_result_saves_and_summarises(hand_set, tmp_path):
         hand_set["2"]
     with pytest.raises(InputError, match="threshold"):
         channel_labels(nn.Conv2d(3, 2, 1), threshold=-1)
+
+
+def test_card_shows_the_label(hand_set):
+    from layerscope.explain import card
+
+    plain = card(_hand_model(), "1", 4, steps=2, preprocessing=PRE)
+    labelled = card(_hand_model(), "1", 4, steps=2, preprocessing=PRE, labels=hand_set)
+    assert labelled.label == hand_set["1"][4] and plain.label is None
+    assert labelled.to_dict()["label"]["label"] == "hue 0° (red)"
+    assert labelled.picture().shape[0] > plain.picture().shape[0]  # one more line of text
+
+
+def test_cli_labels_writes_the_folder_and_fails_with_2(tmp_path, capsys):
+    from layerscope.cli import main
+
+    assert main(["labels", "builtin:digits", "--layers", "conv1", "--out", str(tmp_path / "l"), "--no-progress"]) == 0
+    assert (tmp_path / "l" / "labels.json").exists() and "conv1:" in capsys.readouterr().out
+    assert main(["labels", "builtin:digits", "--layers", "nope", "--out", str(tmp_path / "m")]) == 2
+    assert main(["labels", "builtin:digits", "--threshold", "-1", "--out", str(tmp_path / "n")]) == 2
+    assert main(["labels", "--help"]) == 0
+    assert "example: layerscope labels" in capsys.readouterr().out

@@ -108,5 +108,7 @@ def draw_card(card: Any) -> np.ndarray:
         rows.append(_judged(card, max(width, 2 * PANEL_WIDTH)))
     body = _stack(rows, axis=0)
     title = text_band([f"{card.model} | {card.layer} | channel {card.channel}"], body.shape[1])
+    if getattr(card, "label", None) is not None:
+        title = np.concatenate([title, text_band([card.label.line()], body.shape[1])])
     picture = np.concatenate([title, body])
     return np.pad(picture, [(4, 4), (4, 4), (0, 0)], constant_values=WHITE)
