@@ -153,3 +153,16 @@ def test_cli_labels_writes_the_folder_and_fails_with_2(tmp_path, capsys):
     assert main(["labels", "builtin:digits", "--threshold", "-1", "--out", str(tmp_path / "n")]) == 2
     assert main(["labels", "--help"]) == 0
     assert "example: layerscope labels" in capsys.readouterr().out
+
+
+def test_show_writes_the_labels_under_each_grid(tmp_path):
+    from PIL import Image
+
+    from layerscope import show
+
+    image = torch.rand(1, 3, 64, 64)
+    plain = show(_hand_model(), image, "1", tmp_path / "plain")
+    labelled = show(_hand_model(), image, "1", tmp_path / "labelled", labels=True)
+    files = [r.files["input-000"]["1"] for r in (plain, labelled)]
+    heights = [Image.open(f).size[1] for f in files]
+    assert heights[1] > heights[0]  # the lines of labels below the grid
