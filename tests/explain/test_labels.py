@@ -166,3 +166,13 @@ def test_show_writes_the_labels_under_each_grid(tmp_path):
     files = [r.files["input-000"]["1"] for r in (plain, labelled)]
     heights = [Image.open(f).size[1] for f in files]
     assert heights[1] > heights[0]  # the lines of labels below the grid
+
+
+def test_report_shows_the_label_in_the_channel_panel(hand_set, tmp_path):
+    from layerscope import report
+
+    examples = hand_set.report_examples()
+    assert examples["1"][4][0].caption.startswith("responds to: hue 0° (red)")
+    assert examples["1"][4][0].image.shape == (64, 64, 3) and len(examples["1"][4]) == 4
+    made = report(_hand_model(), torch.rand(1, 3, 64, 64), out=tmp_path / "r.html", layers="1", examples=hand_set)
+    assert "responds to: hue 0\\u00b0 (red) (selectivity" in made.html  # the page's data, JSON-escaped

@@ -50,6 +50,7 @@ from typing import Any, ClassVar, Iterator, Optional, Union
 import numpy as np
 import torch
 
+from ..core.examples import Example
 from ..core.jsonio import jsonable
 from ..core.options import Options, positive_int
 from ..core.results import Result
@@ -184,6 +185,36 @@ class ChannelLabels(Result):
         parts = [f"{row['layer']}: {100 * row['labelled']:.0f}% of {row['channels']} labelled" for row in self.table()]
         return (f"Channel labels of {self.model} from {len(self.probes)} probes in {self.seconds:.1f} s: "
                 f"{'; '.join(parts) or 'no layer'}.")
+
+    def report_examples(self, thumbnail: int = 64) -> dict:
+        """For :func:`layerscope.report` ``examples=`` (alone, or in a list with channel cards): clicking a channel in
+        the report shows its label line under the probe that drove it most, then its runners-up's probes."""
+        from PIL import Image  # the thumbnails only
+
+        pictures: dict[int, np.ndarray] = {}
+
+        def picture(index: int) -> np.ndarray:
+            if index not in pictures:
+                image = Image.fromarray(np.round(self.probes.images[index] * 255).astype(np.uint8))
+                pictures[index] = np.asarray(image.resize((thumbnail, thumbnail), Image.Resampling.BOX))
+            return pictures[index]
+
+        members: dict[str, list[int]] = {}
+        for i, probe in enumerate(self.probes.probes):
+            members.setdefault(probe.group, []).append(i)
+        found: dict[str, dict[int, list[Example]]] = {}
+        for layer, labels in self.layers.items():
+            values = self.responses[layer]
+            for c in labels:
+                if c.best not in members:  # a silent channel
+                    continue
+                best = max(members[c.best], key=lambda i: values[i, c.channel])
+                shown = [Example(picture(best), c.line())]
+                for group, score in c.runners_up:
+                    top = max(members[group], key=lambda i: values[i, c.channel])
+                    shown.append(Example(picture(top), f"runner-up: {group} (selectivity {score:.1f})"))
+                found.setdefault(layer, {})[c.channel] = shown
+        return found
 
     def __repr__(self) -> str:
         return f"ChannelLabels({self.model!r}, {len(self.layers)} layers, {len(self.probes)} probes)"
