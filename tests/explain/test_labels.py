@@ -162,7 +162,7 @@ def test_show_writes_the_labels_under_each_grid(tmp_path):
 
     image = torch.rand(1, 3, 64, 64)
     plain = show(_hand_model(), image, "1", tmp_path / "plain")
-    labelled = show(_hand_model(), image, "1", tmp_path / "labelled", labels=True)
+    labelled = show(_hand_model(), image, "1", tmp_path / "labelled", channel_labels=True)
     files = [r.files["input-000"]["1"] for r in (plain, labelled)]
     heights = [Image.open(f).size[1] for f in files]
     assert heights[1] > heights[0]  # the lines of labels below the grid

@@ -197,7 +197,7 @@ def show(
       "random init" when the weights are), ``layouts``, ``rank="importance"`` with ``target`` (each
       grid ordered by the channels' importance, most important first, one extra forward and backward
       per batch; the view ``importance`` draws the Grad-CAM style heat map of the top channels),
-      ``threads`` and ``labels=True`` (each grid file with its channels' labels from the probe set below it).
+      ``threads`` and ``channel_labels=True`` (each grid file with its channels' labels from the probe set below it).
     - ``run`` (:class:`~layerscope.run.RunOptions`): ``batch_size``, ``device``, ``strict`` ...
 
     ``out`` (or an :class:`~layerscope.run.OutputOptions`; keyword ``overwrite=True``):
@@ -251,8 +251,8 @@ def show(
 
 
 def _labels(subject: Subject, chosen: ShowOptions, run: RunOptions) -> Optional[dict]:
-    """Per layer, each channel's label from the probe set (``labels=True``), else None."""
-    if not chosen.labels:
+    """Per layer, each channel's label from the probe set (``channel_labels=True``), else None."""
+    if not chosen.channel_labels:
         return None
     return channel_labels(subject, progress=run.progress).layers
 

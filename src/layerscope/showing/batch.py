@@ -54,7 +54,7 @@ class Rendering:
     model_title: str
     rank: Optional[str] = None  # "importance": grids in importance order (see layerscope.explain.ranking)
     classes: Optional[Sequence[str]] = None
-    labels: Optional[Mapping[str, Sequence[Any]]] = None  # per layer, each channel's ChannelLabel (show labels=True)
+    labels: Optional[Mapping[str, Sequence[Any]]] = None  # per layer, each channel's ChannelLabel (show channel_labels=True)
 
     def title(self, layer: str) -> str:
         return _caption_title(layer, self.names, self.random_init)
