@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -123,8 +124,6 @@ def test_probe_set_families_and_sizes():
 
 def test_result_saves_and_summarises(hand_set, tmp_path):
     out = hand_set.save(tmp_path / "labels")
-    import json
-
     data = json.loads((out / "labels.json").read_text())
     assert data["layers"]["1"][4]["label"] == "hue 0° (red)"
     assert data["threshold"] == THRESHOLD and len(data["probe_set"]["probes"]) == len(hand_set.probes)

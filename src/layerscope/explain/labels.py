@@ -49,6 +49,7 @@ from typing import Any, ClassVar, Iterator, Optional, Union
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..core.examples import Example
 from ..core.jsonio import jsonable
@@ -189,8 +190,6 @@ class ChannelLabels(Result):
     def report_examples(self, thumbnail: int = 64) -> dict:
         """For :func:`layerscope.report` ``examples=`` (alone, or in a list with channel cards): clicking a channel in
         the report shows its label line under the probe that drove it most, then its runners-up's probes."""
-        from PIL import Image  # the thumbnails only
-
         pictures: dict[int, np.ndarray] = {}
 
         def picture(index: int) -> np.ndarray:
