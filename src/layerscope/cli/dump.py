@@ -90,7 +90,7 @@ def summary(store) -> str:
     """One line per layer: rows x channels."""
     meta = store.meta
     lines = [f"dump of {meta['model']['spec']}: {meta['inputs']} inputs, {meta['dtype']}, "
-             f"{len(meta['parts'])} part files"]
+             f"{len(meta['parts'])} part file{'' if len(meta['parts']) == 1 else 's'}"]
     lines += [f"  {name}: {layer['rows']} rows x {layer['channels']} channels" for name, layer in meta["layers"].items()]
     lines += [f"  {name}: not stored: {reason}" for name, reason in meta["dropped"].items()]
     return "\n".join(lines)
