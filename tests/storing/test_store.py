@@ -150,3 +150,19 @@ def test_mistakes_say_what_to_do(tmp_path):
     ls.show(model, data[:1], out=tmp_path / "maps")
     with pytest.raises(ls.InputError, match="is not an activation store written by `layerscope dump`"):
         load_activations(tmp_path / "maps")
+
+
+def test_token_layers_are_rows_of_their_patch_grid_without_prefix_tokens(tmp_path):
+    """A tiny ViT (4x4 patches + CLS): each block gives 16 rows per image, the patch tokens in grid order."""
+    from tests.hf.tiny import PATCH, PREFIX, IMAGE, tiny
+
+    model, data = tiny("dinov2_registers"), torch.randn(3, 3, IMAGE, IMAGE)
+    grid = IMAGE // PATCH
+    store = ls.dump(model, data, out=tmp_path / "s", dtype="float32", progress=False)
+    layer = store.layers[-1]
+    captured = ls.capture(model, data, [layer])[layer]  # (N, prefix + grid * grid, D)
+    values, image, y, x = every_row(store[layer])
+    assert len(values) == 3 * grid * grid and store[layer].channels == captured.shape[-1]
+    assert torch.equal(values, captured[:, PREFIX["dinov2_registers"]:].reshape(-1, captured.shape[-1]))
+    assert (y * grid + x).tolist() == list(range(grid * grid)) * 3
+    assert any("register" in note for note in store.meta["layers"][layer]["notes"])
