@@ -83,15 +83,16 @@ def test_float16_is_the_half_of_the_capture(resnet_and_data, tmp_path):
     assert torch.equal(values, rows_of(captured["layer2"]).half().float())
 
 
-def test_positions_are_k_per_image_seeded_and_pooled_rows_are_means(resnet_and_data, tmp_path):
-    model, data = resnet_and_data
-    captured = ls.capture(model, data, ["layer1"])["layer1"]  # 8x8 positions
-    a = ls.dump(model, data, layers=["layer1"], out=tmp_path / "a", positions=5, seed=3, dtype="float32",
-                batch_size=4, progress=False)
-    b = ls.dump(model, data, layers=["layer1"], out=tmp_path / "b", positions=5, seed=3, dtype="float32",
-                batch_size=3, progress=False)
-    c = ls.dump(model, data, layers=["layer1"], out=tmp_path / "c", positions=5, seed=4, dtype="float32",
-                batch_size=4, progress=False)
+def test_positions_are_k_per_image_seeded_and_pooled_rows_are_means(tmp_path):
+    torch.manual_seed(0)
+    model, data = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU()), torch.randn(6, 3, 8, 8)
+    captured = ls.capture(model, data, ["1"])["1"]  # 8x8 positions
+
+    def store(name: str, **options):
+        return ls.dump(model, data, layers=["1"], out=tmp_path / name, dtype="float32", progress=False, **options)
+
+    a = store("a", positions=5, seed=3, batch_size=4)
+    b, c = store("b", positions=5, seed=3, batch_size=3), store("c", positions=5, seed=4, batch_size=4)
     va, ia, ya, xa = every_row(a)
     assert len(a) == 6 * 5 and ia.tolist() == [i for i in range(6) for _ in range(5)]
     assert torch.equal(va, captured[ia, :, ya.long(), xa.long()])  # each row is the map at its position
@@ -99,10 +100,8 @@ def test_positions_are_k_per_image_seeded_and_pooled_rows_are_means(resnet_and_d
     assert not torch.equal(ya * 8 + xa, every_row(c)[2] * 8 + every_row(c)[3])  # the seed does
     for i in range(6):  # distinct, sorted positions, those draw_positions names
         where = (ya[ia == i] * 8 + xa[ia == i]).tolist()
-        assert where == sorted(set(where)) == draw_positions(64, 5, 3, "layer1", i).tolist()
-    pooled = ls.dump(model, data, layers=["layer1"], out=tmp_path / "p", pooled=True, dtype="float32",
-                     progress=False)
-    values, image, y, x = every_row(pooled)
+        assert where == sorted(set(where)) == draw_positions(64, 5, 3, "1", i).tolist()
+    values, image, y, x = every_row(store("p", pooled=True))
     assert torch.equal(values, captured.mean(dim=(2, 3))) and image.tolist() == list(range(6)) and (y == -1).all()
 
 
@@ -152,6 +151,7 @@ def test_mistakes_say_what_to_do(tmp_path):
         load_activations(tmp_path / "maps")
 
 
+@pytest.mark.slow
 def test_token_layers_are_rows_of_their_patch_grid_without_prefix_tokens(tmp_path):
     """A tiny ViT (4x4 patches + CLS): each block gives 16 rows per image, the patch tokens in grid order."""
     from tests.hf.tiny import PATCH, PREFIX, IMAGE, tiny
