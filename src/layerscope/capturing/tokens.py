@@ -19,6 +19,11 @@ Where the numbers come from:
   neither prefix tokens nor position embeddings is a conv stem (ConvNeXt: maps, None). Swin
   (``config.patch_size``, padded: rounded up) and SegFormer (``config.strides[0]``) have no prefix
   and a grid that halves from stage to stage (:meth:`~layerscope.core.layout.TokenGeometry.fit`).
+- DETR-style detectors (``transformers``: a ``backbone`` and a ``Conv2d`` ``input_projection``,
+  ``config.num_queries``): the encoder's tokens are the backbone's last feature map flattened, no
+  prefix, the grid measured by running the backbone on a fake input of the size (shapes only); the
+  decoder's ``num_queries`` tokens are object queries, laid out as vectors, never as a grid
+  (``TokenGeometry.queries``).
 - timm (``num_prefix_tokens``; ``cls_token``, ``reg_token``, ``dist_token``): the grid is
   ``patch_embed.dynamic_feat_size(input_size)`` (what ``dynamic_img_size`` / ``dynamic_img_pad`` models
   compute per input; ``grid_size`` for the others, which only take their own size; a hybrid's backbone

@@ -14,7 +14,8 @@ What ``maps`` holds for each layout (``N`` is always the batch):
   distillation token, register tokens) are kept apart (``Maps.prefix``, ``(N, extra, D)``) and the
   rest becomes ``(N, D, h, w)``. With the model's :class:`TokenGeometry` (``tokens=``, read from the
   model by :func:`layerscope.capturing.tokens.token_geometry`) the prefix count and grid are the
-  model's own; without it they are guessed (:func:`token_grid`).
+  model's own; without it they are guessed (:func:`token_grid`). A geometry's object queries (DETR's
+  decoder, ``TokenGeometry.queries``) are no grid: laid out as ``NLC``, a strip per feature.
 - ``NCL`` (Conv1d) ``(N, C, 1, L)``: one heat strip per channel; ``NLC`` the same from ``(N, L, C)``.
 - ``NCDHW`` (Conv3d) ``(N, C, H, D*W)``: the depth slices of each channel side by side, slice 0 on the
   left; with ``depth=k`` only slice ``k``, ``(N, C, H, W)``.
