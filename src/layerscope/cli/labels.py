@@ -2,7 +2,7 @@
 
 Example::
 
-    layerscope labels builtin:efficientnet_lite0 --layers "stem*,blocks.0*" --out labels
+    layerscope labels builtin:efficientnet_lite0 --layers bn1,blocks.1.0.bn2 --out labels
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ._common import (
     print_preprocessing,
 )
 
-EXAMPLE = 'example: layerscope labels builtin:efficientnet_lite0 --layers "stem*,blocks.0*" --out labels'
+EXAMPLE = 'example: layerscope labels builtin:efficientnet_lite0 --layers bn1,blocks.1.0.bn2 --out labels'
 
 
 def register(subparsers) -> None:

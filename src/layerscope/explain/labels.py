@@ -226,7 +226,7 @@ def channel_labels(model: Any, layers: LayerSelector = None, *, options: Optiona
                    **fields: Any) -> ChannelLabels:
     """Label every channel of ``layers`` of ``model`` (a spec, module, ``LoadedModel`` or
     :class:`~layerscope.run.Subject`) from the probe set; ``options`` a :class:`LabelOptions`, whose fields may be
-    keywords: ``channel_labels("builtin:efficientnet_lite0", "blocks.0*", threshold=5)``."""
+    keywords: ``channel_labels("builtin:efficientnet_lite0", "blocks.1.0.bn2", threshold=5)``."""
     options = LabelOptions.of(options, **fields)
     start = time.perf_counter()
     subject = Subject.of(model, layers, preprocessing=preprocessing, device=device)
