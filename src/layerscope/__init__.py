@@ -38,7 +38,7 @@ from .errors import (
     ModelSpecError,
     UnsafeCheckpointError,
 )
-from .explain import importance, visualize
+from .explain import channel_labels, importance, visualize
 from .io import LoadedModel, Preprocessing, load_image, load_model
 from .reporting import report
 from .scanning import load_stats, scan
@@ -68,6 +68,7 @@ __all__ = [
     # explain
     "visualize",
     "importance",
+    "channel_labels",
     # models and images
     "load_model",
     "LoadedModel",
