@@ -140,7 +140,8 @@ class ChannelStats:
             )
         if not x.numel():
             return self
-        r = reduce_maps(x, self.active, self._scratch)  # every per-map number, in a few passes over the maps
+        r = reduce_maps(x, self.active, self._scratch, argmax=x.shape[-2] * x.shape[-1] > 1,
+                        bounds=self.map_sums.thresholds())  # every per-map number, in one pass over the maps
         count, mean, m2 = pooled(r.count, r.mean, r.m2)
         self.moments._fold({"count": count, "mean": mean, "m2": m2, "nan": r.nan.sum(0),
                             "posinf": r.posinf.sum(0), "neginf": r.neginf.sum(0)}, placed=True)
