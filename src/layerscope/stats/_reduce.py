@@ -142,7 +142,8 @@ def _fast(x: torch.Tensor, active: float, scratch: Scratch, argmax: bool,
     low_bound, high_bound = bounds if bounds is not None else (None, None)
     both = low_bound is not None and high_bound is not None and low_bound >= high_bound
     ramp = scratch.ramp(size, x.device) if argmax else None
-    parts: list[list[torch.Tensor]] = [[] for _ in range(8)]
+    moment_parts: list[tuple[torch.Tensor, ...]] = []
+    other_parts: list[torch.Tensor] = []  # per block: its float32 counts and extrema stacked, one row each
     for block in (x.split(_blocks(len(x), size)) if len(x) * size > BLOCK else (x,)):
         total = block.sum(1).to(torch.float64)
         square = torch.linalg.vector_norm(block, dim=1).to(torch.float64).square()
@@ -150,55 +151,66 @@ def _fast(x: torch.Tensor, active: float, scratch: Scratch, argmax: bool,
         m2 = (square - total * mean).clamp_min(0)
         shaky = (m2 < SHAKY * square).nonzero()[:, 0]
         if len(shaky):  # the mean dominates: these maps again in float64 (while in cache), the mean, then deviations
-            again = block[shaky].to(torch.float64)
-            total[shaky] = again.sum(1)
-            mean[shaky] = total[shaky] / size
-            m2[shaky] = (again - mean[shaky, None]).square().sum(1)
-        if moments:
-            for part, value in zip(parts, (mean, m2, square, torch.zeros_like(mean), torch.full_like(mean, -math.inf),
-                                           torch.full_like(mean, math.inf))):
-                part.append(value)
-            continue
-        buffer = scratch.like(block)
-        top = block.amax(1)
-        found = [mean, m2, square, None, top, block.amin(1), None, None]
-        torch.gt(block, active, out=buffer)
-        found[3] = buffer.sum(1)
-        if argmax:
-            torch.eq(block, top[:, None], out=buffer)
-            found[6] = buffer.mul_(ramp).amax(1)
-        if bounds is not None:
-            if both:  # the two sides overlap: one comparison each, joined
-                found[7] = _hits(block, bounds)
-            else:
-                hits = None
-                for side, compare, reach in ((low_bound, torch.le, found[5]), (high_bound, torch.ge, top)):
-                    if side is not None and bool((reach <= side).any() if compare is torch.le else (reach >= side).any()):
-                        compare(block, side, out=buffer)
-                        hits = buffer.sum(1) if hits is None else hits + buffer.sum(1)
-                found[7] = torch.zeros_like(top) if hits is None else hits
-        for part, value in zip(parts, found):
-            if value is not None:
-                part.append(value)
-    mean, m2, square, positives, top, low, index, hits = (
-        (torch.cat(p) if len(p) > 1 else p[0])[:1 if lone else None].to(torch.float64) if p else None for p in parts)
+            again = block.index_select(0, shaky).to(torch.float64)
+            centre = again.sum(1) / size
+            mean.index_copy_(0, shaky, centre)
+            m2.index_copy_(0, shaky, again.sub_(centre[:, None]).square_().sum(1))
+        moment_parts.append((mean, m2, square))
+        if not moments:
+            other_parts.append(_counts(block, scratch.like(block), active, ramp, bounds, both))
+    mean, m2, square = (torch.cat(p)[:1 if lone else None] for p in zip(*moment_parts))
     if lone:
         x = x[:1]
-    positives = positives.round().to(torch.int64)
-    if index is not None:
-        index = (size - index).to(torch.int64)
-    zeros = torch.zeros_like(positives)
     count = torch.full_like(mean, float(size))
-    out = [count, mean, m2, low, top, top.clone(), positives, zeros, zeros.clone(), zeros.clone(), index, hits]
-    odd = ~(torch.isfinite(mean) & torch.isfinite(square))  # a NaN / Inf value, or a float32 sum that overflowed
-    if bool(odd.any()):  # NaN / Inf (or a float32 overflow): these maps over their finite values, in float64
-        where = odd.nonzero()[:, 0]
-        for mine, theirs in zip(out, _masked(x[where].to(torch.float64), active, argmax)):
-            if mine is not None and theirs is not None:
-                mine[where] = theirs.to(mine.dtype)
-        if hits is not None:  # compared in float32, as the fast path does
-            hits[where] = _hits(x[where], bounds)
+    if moments:  # counts and extrema not wanted: no values above the threshold, no extrema
+        zeros = torch.zeros(mean.shape, dtype=torch.int64, device=mean.device)
+        top, low = torch.full_like(mean, -math.inf), torch.full_like(mean, math.inf)
+        out = [count, mean, m2, low, top, top, zeros, zeros, zeros, zeros, None, None]
+    else:
+        found = (torch.cat(other_parts, 1) if len(other_parts) > 1 else other_parts[0])[:, :1 if lone else None]
+        found = found.to(torch.float64).unbind()
+        zeros = torch.zeros(mean.shape, dtype=torch.int64, device=mean.device)
+        index = (size - found[3]).to(torch.int64) if argmax else None
+        hits = found[4] if bounds is not None else None
+        out = [count, mean, m2, found[2], found[1], found[1], found[0].to(torch.int64), zeros, zeros, zeros, index,
+               hits]
+    if not bool(torch.isfinite(mean + square).all()):  # NaN / Inf (or a float32 overflow): over the finite values
+        where = (~torch.isfinite(mean + square)).nonzero()[:, 0]
+        out[7:10] = [zeros.clone() for _ in range(3)]
+        for i, theirs in enumerate(_masked(x[where].to(torch.float64), active, argmax)):
+            if out[i] is not None and theirs is not None:
+                if i == 5:  # the peak (max of the non-NaN values) is no longer the finite max
+                    out[5] = out[5].clone()
+                out[i][where] = theirs.to(out[i].dtype)
+        if out[11] is not None:  # compared in float32, as the fast path does
+            out[11][where] = _hits(x[where], bounds)
     return tuple(out)
+
+
+def _counts(block: torch.Tensor, buffer: torch.Tensor, active: float, ramp: Optional[torch.Tensor],
+            bounds: Optional[tuple[Optional[float], Optional[float]]], both: bool) -> torch.Tensor:
+    """``(5, R)`` float32 for a block of R rows: values above ``active``, max, min, then ``size`` - the first
+    argmax (with ``ramp``) and the values on the bounds (with ``bounds``), zeros where not asked; every count
+    through the scratch ``buffer``, which stays in cache with the block."""
+    top = block.amax(1)
+    low = block.amin(1)
+    torch.gt(block, active, out=buffer)
+    found = [buffer.sum(1), top, low, None, None]
+    if ramp is not None:
+        torch.eq(block, top[:, None], out=buffer)
+        found[3] = buffer.mul_(ramp).amax(1)
+    if bounds is not None:
+        if both:  # the two sides overlap: one comparison each, joined
+            found[4] = _hits(block, bounds).to(torch.float32)
+        else:
+            for side, compare, reach in ((bounds[0], torch.le, low), (bounds[1], torch.ge, top)):
+                if side is None or (block.numel() > 1 << 16 and not bool(
+                        ((reach <= side) if compare is torch.le else (reach >= side)).any())):
+                    continue  # a large block none of whose maps reaches the bound: no pass over it
+                compare(block, side, out=buffer)
+                found[4] = buffer.sum(1) if found[4] is None else found[4] + buffer.sum(1)
+    zero = torch.zeros_like(top) if found[3] is None or found[4] is None else None
+    return torch.stack([zero if v is None else v for v in found])
 
 
 def _masked(x: torch.Tensor, active: float, argmax: bool = False,
