@@ -2,7 +2,7 @@
 
 >>> import torch
 >>> r = reduce_maps(torch.tensor([[[[1.0, 3.0]], [[-2.0, float("nan")]]]]))  # (N=1, C=2, 1, 2)
->>> r.count.tolist(), r.mean.tolist(), r.m2.tolist(), r.peak.tolist(), r.positives.tolist()
+>>> r.count.tolist(), r.mean.tolist(), r.m2.round(decimals=6).tolist(), r.peak.tolist(), r.positives.tolist()
 ([[2.0, 1.0]], [[2.0, -2.0]], [[2.0, 0.0]], [[3.0, -2.0]], [[2, 0]])
 
 A scan reduces every value of every captured layer, so this is the hot loop. Finite maps (the
@@ -16,18 +16,19 @@ deviations: no cancellation); counts are exact. Per map these are float32 reduct
 about 1e-7) that give a map the same bits in any batch and any block (a block has two rows at least:
 torch splits a lone row's sum between threads), so a split of the data changes nothing but the
 float64 combination of maps, batches and shards (see :class:`~layerscope.stats.Moments`). A map
-with NaN or Inf is reduced again over its finite values in float64.
+with NaN or Inf (its sum or norm is not finite) is reduced again over its finite values in float64; the
+other maps of its batch keep their float32 numbers (above, the first map's M2 is 2 to about 1e-7).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 
-__all__ = ["MapReduction", "reduce_maps", "Scratch", "BLOCK"]
+__all__ = ["MapReduction", "reduce_maps", "reduce_together", "Scratch", "BLOCK"]
 
 # A map whose M2 is below this share of its sum of squares (mean^2 > 19 variances) is reduced again in float64,
 # its mean first and then the deviations: from float32 sums of squares the cancellation would cost more than 1e-6.
@@ -121,6 +122,35 @@ def reduce_maps(maps: torch.Tensor, active: float = 0.0, scratch: Optional[Scrat
         values = _masked(x.to(torch.float64), active, argmax, bounds)
     out = [None if v is None else v.reshape(n, c) for v in values]
     return MapReduction(*out[:10], flat=flat, size=size, index=out[10], hits=out[11])
+
+
+def reduce_together(maps: Sequence[torch.Tensor], active: float = 0.0, scratch: Optional[Scratch] = None, *,
+                    argmax: bool = False, bounds: Optional[tuple[Optional[float], Optional[float]]] = None
+                    ) -> list[MapReduction]:
+    """:func:`reduce_maps` of several batches of maps ``(N, C_i, ...)`` with the same N and positions (the small
+    layers of one network), in one call: their channels are joined, so the per-call work is paid once. A map's
+    numbers are those :func:`reduce_maps` gives it alone (every map is reduced on its own row).
+
+    >>> import torch
+    >>> a, b = torch.rand(2, 3, 4, 4), torch.rand(2, 5, 4, 4)
+    >>> ra, rb = reduce_together([a, b], argmax=True)
+    >>> torch.equal(rb.m2, reduce_maps(b).m2), torch.equal(ra.index, reduce_maps(a, argmax=True).index)
+    (True, True)
+    """
+    n = maps[0].shape[0]
+    flats = [m.reshape(n, m.shape[1], -1) for m in maps]
+    joined = reduce_maps(torch.cat(flats, 1), active, scratch, argmax=argmax, bounds=bounds)
+    out, start = [], 0
+    for flat in flats:
+        part = slice(start, start + flat.shape[1])
+        start = part.stop
+        fields = {name: getattr(joined, name) for name in _FIELDS}
+        out.append(MapReduction(**{name: None if v is None else v[:, part] for name, v in fields.items()},
+                                flat=flat, size=joined.size))
+    return out
+
+
+_FIELDS = ("count", "mean", "m2", "min", "max", "peak", "positives", "nan", "posinf", "neginf", "index", "hits")
 
 
 def _blocks(rows: int, size: int) -> list[int]:
