@@ -16,13 +16,19 @@ preprocess them), once a round in a shuffled order:
 The figure is the median over rounds of the ratio diagnose / capture within a round, with a 95% bootstrap
 interval (target <= 1.5). The first call of each contender (weights' spectra, a first walk of the model)
 is a warm-up outside the rounds: the same process, the model loaded, as in a notebook.
+
+``--cpu`` adds the same ratios in CPU time of the process (``time.process_time``), less sensitive than wall
+time to other processes on a shared machine, and prints the load average; with ``--threads 1`` it is not
+inflated by the spinning of idle worker threads either.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import os
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -54,7 +60,18 @@ def photo_files(folder: Path, count: int) -> list[str]:
     return out
 
 
-def bench(spec: str, batch: int, rounds: int, folder: Path) -> list[dict]:
+def _cpu_timed(jobs: dict, cpu: dict[str, list[float]]) -> dict:
+    """The jobs, each recording the CPU time of its calls in ``cpu[name]``."""
+    def timed(name, job):
+        def call():
+            start = time.process_time()
+            job()
+            cpu[name].append(time.process_time() - start)
+        return call
+    return {name: timed(name, job) for name, job in jobs.items()}
+
+
+def bench(spec: str, batch: int, rounds: int, folder: Path, cpu: bool = False) -> list[dict]:
     subject = Subject.of(spec)
     files = photo_files(folder, batch)
     x = Feed(files, subject.loaded.preprocessing).one()  # the same photos, preprocessed by the model's own rule
@@ -66,10 +83,18 @@ def bench(spec: str, batch: int, rounds: int, folder: Path) -> list[dict]:
     }
     for job in jobs.values():  # warm-up: first walks, the weights' spectra
         job()
-    times = interleave(jobs, rounds)
+    cpu_times: dict[str, list[float]] = {name: [] for name in jobs}
+    times = interleave(_cpu_timed(jobs, cpu_times) if cpu else jobs, rounds)
     name = spec.split(":")[-1]
     detail = f"{len(layers)} layers, batch {batch}"
-    return [
+    extra = []
+    if cpu:
+        load = "load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+        extra = [ratio_row(f"diagnose / capture CPU time, {name}, {batch} photo file{'s' if batch > 1 else ''}",
+                           cpu_times[key], cpu_times["capture"], target="<= 1.5", meets=lambda v: v <= 1.5,
+                           detail=f"{detail}: {_ms(cpu_times[key])} vs {_ms(cpu_times['capture'])} CPU, {load}")
+                 for key in ("diagnose",)]
+    return extra + [
         ratio_row(f"diagnose / capture, {name}, {batch} photo file{'s' if batch > 1 else ''}", times["diagnose"],
                   times["capture"], target="<= 1.5", meets=lambda v: v <= 1.5,
                   detail=f"{detail}: {_ms(times['diagnose'])} vs {_ms(times['capture'])}"),
@@ -92,6 +117,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="3 rounds")
     parser.add_argument("--json", help="write the rows here (benchmarks/common.py format)")
+    parser.add_argument("--cpu", action="store_true", help="also the CPU-time ratios, and the load average")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rounds = 3 if args.quick else args.rounds
@@ -99,8 +125,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-diagnose-") as tmp:
         for spec in args.models.split(","):
             for batch in (int(b) for b in args.batches.split(",")):
-                rows += bench(spec, batch, rounds, Path(tmp) / f"{spec.replace(':', '_')}_{batch}")
-                for row in rows[-2:]:
+                found = bench(spec, batch, rounds, Path(tmp) / f"{spec.replace(':', '_')}_{batch}", args.cpu)
+                rows += found
+                for row in found:
                     print(f"{row['measure']}: {row['value']:.2f}x ({row['low']:.2f}-{row['high']:.2f}) "
                           f"[{row['detail']}]", flush=True)
     write_rows(args.json, "diagnose", rows)

@@ -77,3 +77,16 @@ def test_card_and_crops_of_a_latent(case, tmp_path):
     found = card(subject, "mix", latent, images=p.images[:16], steps=2)  # a tensor scan's crops need data=
     assert found.importance is None and isinstance(found.flags, list)
     assert found.picture().dtype == np.uint8
+
+
+def test_trained_streaming_from_a_real_dump(tmp_path):
+    """The same recovery from the store: ls.dump writes the layer's rows (float16 parts), load_activations streams
+    them back part by part, and the figures count the dump's rows."""
+    p = planted(images=600, seed=0)
+    ls.dump(p.model, p.images, ["mix"], out=tmp_path / "store", batch_size=64, save_every=2, progress=False)
+    rows = ls.load_activations(tmp_path / "store", layer="mix")
+    assert len(rows) == 600 * 4 and rows.channels == 16
+    d = train_dictionary(rows, latents=32, k=2, epochs=10, batch_size=128, lr=1e-2, seed=0)
+    best, _ = matched(p.directions, d.directions)
+    assert float((best >= 0.9).float().mean()) >= 0.8, best
+    assert d.layer == "mix" and d.figures["rows"] == 10 * (len(rows) - len(rows) // 10)

@@ -5,7 +5,24 @@ import math
 import pytest
 import torch
 
-from layerscope.stats.maps import effective_rank, noise_score, peak_positions, white_noise_share
+from layerscope.stats.maps import HIGH_FREQUENCY, effective_rank, noise_score, peak_positions, white_noise_share
+
+
+def fft_noise_score(maps: torch.Tensor) -> torch.Tensor:
+    """The noise score's definition, from the FFT of the centred map (the oracle; maps with a score only)."""
+    x = maps.to(torch.float64)
+    h, w = x.shape[-2:]
+    power = torch.fft.fft2(x - x.mean((-2, -1), keepdim=True)).abs().square()
+    fy = torch.fft.fftfreq(h, dtype=torch.float64).abs()[:, None]
+    fx = torch.fft.fftfreq(w, dtype=torch.float64).abs()[None, :]
+    high = torch.maximum(fy, fx) > HIGH_FREQUENCY
+    return (power * high).sum((-2, -1)) / power.sum((-2, -1)) / (float(high.sum()) / (h * w - 1))
+
+
+@pytest.mark.parametrize("size", [(4, 4), (7, 7), (12, 10), (31, 17), (56, 56)])
+def test_noise_score_equals_the_fft_definition(size):
+    x = torch.randn(3, 2, *size, generator=torch.Generator().manual_seed(sum(size))).cumsum(-1)
+    torch.testing.assert_close(noise_score(x), fft_noise_score(x), rtol=1e-12, atol=1e-12)
 
 
 def test_slow_wave_scores_zero():

@@ -37,6 +37,8 @@ def register(subparsers) -> None:
     group.add_argument("--channel", required=True, type=int, metavar="C", help="the channel index")
     group.add_argument("--stats", metavar="DIR", help="a scan result (from `layerscope scan`) for examples and statistics")
     CardOptions.add_flags(group)  # --examples --target --steps --seed
+    group.add_argument("--labels", action="store_true", help="add the channel's label from the synthetic probe "
+                       "set ('responds to: grating 45°, 8 px (selectivity 5.1)'; see `layerscope labels`)")
     group.add_argument("--out", required=True, metavar="FILE", help="the PNG to write (FILE.png), or a folder for "
                        "card.png and card.json")
     add_output_arguments(group)
@@ -48,10 +50,13 @@ def run(args) -> int:
     options = CardOptions.from_flags(args)
     loaded = model_from_args(args)
     print_preprocessing(loaded)
-    found = card(loaded, args.layer, args.channel, stats=args.stats, images=feed, options=options)
+    found = card(loaded, args.layer, args.channel, stats=args.stats, images=feed, options=options,
+                 labels=args.labels or None)
     save = found.save_png if Path(args.out).suffix.lower() == ".png" else found.save
     path = save(args.out, overwrite=args.overwrite)
     print(f"{found!r} -> {path}")
+    if found.label is not None:
+        print(f"  {found.label.line()}")
     for row in found.importance or []:
         print(f"  {row['input']}: importance {row['importance']:.4g} for "
               f"{'class ' * isinstance(row['target'], int)}{row['target']}, "

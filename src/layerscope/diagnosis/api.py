@@ -29,6 +29,8 @@ from ..errors import InputError
 from ..io.feed import Feed, image_tensor
 from ..run import LayerMaps, Run, RunOptions, Step, Subject
 from ..stats import ChannelStats, ChannelSummary, noise_score
+from ..stats._reduce import BLOCK
+from ..stats.channels import update_together
 from .inputs import InputStats, first_inputs, input_findings, swap_confidence
 from .metrics import activation_bounds, expected_firing, rectified
 from .model import first_nonfinite, tendency
@@ -252,6 +254,7 @@ class _Stream:
         scored = ~self.input_stats.constant_inputs(image) if images else None
         size = tuple(image.shape[-2:]) if image is not None and image.dim() >= 3 else None
         noise: dict[tuple, Optional[torch.Tensor]] = {}  # the input's noise score at each map size, once a batch
+        updates = []
         for name, tensor in acts.items():
             maps = self.maps.maps(name, tensor, acts.describe(name), size)
             if maps is None:
@@ -259,12 +262,21 @@ class _Stream:
             values = maps.maps
             layer = self.state.get(name) or self._new(name, values, size)
             same = scored is not None and values.shape[0] == scored.shape[0]
-            layer.stats.update(values, scored.to(values.device) if same else None)
-            if image is not None and image.dim() == 4 and values.shape[0] == image.shape[0]:
-                at = tuple(values.shape[-2:])
-                if at not in noise:
-                    noise[at] = input_noise(image, at, self.t.min_noise_size)
-                layer.add_input_noise(noise[at])
+            which = scored.to(values.device) if same else None
+            if values.numel() < BLOCK:  # small maps (most layers at batch 1): reduced together below
+                updates.append((layer.stats, values, which))
+            else:
+                layer.stats.update(values, which)
+            self._input_noise(layer, values, image, noise)
+        update_together(updates)
+
+    def _input_noise(self, layer: _Layer, values: torch.Tensor, image: Optional[torch.Tensor],
+                     noise: dict[tuple, Optional[torch.Tensor]]) -> None:
+        if image is not None and image.dim() == 4 and values.shape[0] == image.shape[0]:
+            at = tuple(values.shape[-2:])
+            if at not in noise:
+                noise[at] = input_noise(image, at, self.t.min_noise_size)
+            layer.add_input_noise(noise[at])
 
     def _new(self, name: str, maps: torch.Tensor, size: Optional[tuple]) -> _Layer:
         row = self.maps.rows[name]

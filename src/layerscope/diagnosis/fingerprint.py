@@ -137,7 +137,7 @@ class Moments:
 
 
 def _moments(name: str, module: nn.Module, x: torch.Tensor) -> Moments:
-    r = reduce_maps(x.detach() if x.dim() > 2 else x.detach()[:, :, None])  # one pass: sums and a norm per map
+    r = reduce_maps(x.detach() if x.dim() > 2 else x.detach()[:, :, None], moments=True)  # sums and a norm per map
     mean, var = r.mean, r.m2 / r.count.clamp_min(1)
     record = (module.running_mean.detach(), module.running_var.detach() + module.eps)
     running_mean, running_var = (v.to(device="cpu", dtype=torch.float64, copy=True) for v in record)
@@ -386,11 +386,15 @@ def grayscale_inputs(x: torch.Tensor, limit: float = 0.9999) -> tuple[torch.Tens
     """Per input of an (N, 3, H, W) batch: ``(grayscale, varying)``. Grayscale: every channel varies and they
     are perfectly correlated (correlation, not equality, so a per-channel normalization leaves a grayscale
     image grayscale); varying: no channel is constant (a constant image is neither gray nor colour)."""
-    flat = torch.nan_to_num(x.detach().to(torch.float64).flatten(2))
+    flat = x.detach().to(torch.float64).flatten(2)
+    if not bool(torch.isfinite(flat.sum()).item()):
+        flat = torch.nan_to_num(flat)
+    largest = torch.maximum(flat.amax(-1), -flat.amin(-1))  # (N, 3): the largest magnitude
     centred = flat - flat.mean(-1, keepdim=True)
-    norm = centred.norm(dim=-1)  # (N, 3)
-    varying = (norm > 1e-9 * flat.abs().amax(-1).clamp_min(1)).all(-1)
+    gram = centred @ centred.transpose(1, 2)  # (N, 3, 3): one product for the norms and both correlations
+    norm = torch.diagonal(gram, dim1=1, dim2=2).sqrt()  # (N, 3)
+    varying = (norm > 1e-9 * largest.clamp_min(1)).all(-1)
     safe = norm.clamp_min(1e-300)
-    corr = lambda a, b: (centred[:, a] * centred[:, b]).sum(-1) / (safe[:, a] * safe[:, b])  # noqa: E731
+    corr = lambda a, b: gram[:, a, b] / (safe[:, a] * safe[:, b])  # noqa: E731
     gray = varying & (corr(0, 1) >= limit) & (corr(0, 2) >= limit)
     return gray.cpu(), varying.cpu()

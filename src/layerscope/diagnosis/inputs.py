@@ -71,7 +71,7 @@ class InputStats:
         (the batch :meth:`update` just read is not reduced again)."""
         if batch is self._last[0] and self._last[1] is not None:
             return self._last[1]
-        r = reduce_maps(batch.detach())  # one pass per map; NaN / Inf make a map non-constant
+        r = reduce_maps(batch.detach(), moments=True)  # a sum and a norm per map; NaN / Inf make it non-constant
         std = torch.where(r.count == r.size, (r.m2 / r.size).sqrt(), math.inf)
         return (std <= self.constant_std).all(-1)
 

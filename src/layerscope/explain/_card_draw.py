@@ -16,7 +16,7 @@ from PIL import Image
 from ..render._viewkit import text_band
 from ..render.views import captioned
 
-__all__ = ["draw_card", "histogram_bars"]
+__all__ = ["draw_card", "histogram_bars", "with_labels"]
 
 WHITE, INK, BAR = 255, 0, (68, 1, 84)  # bars in viridis' darkest colour
 GAP = 6
@@ -108,5 +108,29 @@ def draw_card(card: Any) -> np.ndarray:
         rows.append(_judged(card, max(width, 2 * PANEL_WIDTH)))
     body = _stack(rows, axis=0)
     title = text_band([f"{card.model} | {card.layer} | channel {card.channel}"], body.shape[1])
+    if getattr(card, "label", None) is not None:
+        title = np.concatenate([title, text_band([card.label.line()], body.shape[1])])
     picture = np.concatenate([title, body])
     return np.pad(picture, [(4, 4), (4, 4), (0, 0)], constant_values=WHITE)
+
+
+def with_labels(picture: np.ndarray, labels: Sequence[Any], *, max_lines: int = 16) -> np.ndarray:
+    """``picture`` (H, W, 3) uint8 (a channel grid) with the channels' labels below it: one line per labelled
+    channel (``ch 5: grating 45°, 8 px (5.1)``, the most selective first, at most ``max_lines``), then which have
+    no clear match. A new array; ``picture`` is not modified.
+
+    >>> from layerscope.explain.labels import ChannelLabel
+    >>> found = [ChannelLabel(0, "hue 0° (red)", "hue 0° (red)", 5.2, True), ChannelLabel(1, "no clear match", "x", 1.0, False)]
+    >>> with_labels(np.zeros((10, 200, 3), np.uint8), found).shape
+    (36, 200, 3)
+    """
+    width = picture.shape[1]
+    matched = sorted((c for c in labels if c.matched), key=lambda c: -c.score)
+    lines = [f"ch {c.channel}: {c.label} ({c.score:.1f})" for c in matched[:max_lines]]
+    if len(matched) > max_lines:
+        lines.append(f"... {len(matched) - max_lines} more labelled channels")
+    rest = [str(c.channel) for c in labels if not c.matched]
+    if rest:
+        shown = ", ".join(rest[:24]) + (f" ... ({len(rest)})" if len(rest) > 24 else "")
+        lines.append(f"no clear match: ch {shown}")
+    return np.concatenate([picture, text_band(lines or ["no channels"], width, left_aligned=True)])

@@ -30,6 +30,7 @@ from ..core.outputs import OutputFolder
 from ..core.results import Result
 from ..errors import InputError
 from ..explain.attention import layer_attention
+from ..explain.labels import channel_labels
 from ..explain.ranking import rank_batch
 from ..explain.targets import as_target
 from ..io.feed import Feed
@@ -195,8 +196,8 @@ def show(
       :data:`~layerscope.render.views.VIEWS`), ``names`` (display names for captions; captions say
       "random init" when the weights are), ``layouts``, ``rank="importance"`` with ``target`` (each
       grid ordered by the channels' importance, most important first, one extra forward and backward
-      per batch; the view ``importance`` draws the Grad-CAM style heat map of the top channels) and
-      ``threads``.
+      per batch; the view ``importance`` draws the Grad-CAM style heat map of the top channels),
+      ``threads`` and ``channel_labels=True`` (each grid file with its channels' labels from the probe set below it).
     - ``run`` (:class:`~layerscope.run.RunOptions`): ``batch_size``, ``device``, ``strict`` ...
 
     ``out`` (or an :class:`~layerscope.run.OutputOptions`; keyword ``overwrite=True``):
@@ -221,7 +222,8 @@ def show(
             render = render.replace(value_range=record.ranges)
         pre = subject.preprocessing
         r = Rendering(render, chosen.views, chosen.names, subject.random_init, folder, pool, pre,
-                      subject.spec + (" (random init)" if subject.random_init else ""), chosen.rank, subject.classes)
+                      subject.spec + (" (random init)" if subject.random_init else ""), chosen.rank, subject.classes,
+                      _labels(subject, chosen, run_options))
         for step in steps:
             items = seen.inputs(_image_batch(step), record.feed, step.start)
             checked.update(step)
@@ -246,6 +248,13 @@ def show(
         result.listed = folder.finish(result.to_dict())["files"]  # compact: the C encoder (indent= is pure Python)
         result.index = folder.out / folder.index
     return result
+
+
+def _labels(subject: Subject, chosen: ShowOptions, run: RunOptions) -> Optional[dict]:
+    """Per layer, each channel's label from the probe set (``channel_labels=True``), else None."""
+    if not chosen.channel_labels:
+        return None
+    return channel_labels(subject, progress=run.progress).layers
 
 
 def _options(options: Optional[RenderOptions], run: Optional[RunOptions], show: Optional[ShowOptions],

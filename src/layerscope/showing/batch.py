@@ -21,7 +21,9 @@ import torch
 from ..core.layout import Maps
 from ..core.outputs import OutputFolder
 from ..render.options import RenderOptions
+from ..render.png import encode_png
 from ..core.names import safe_name
+from ..explain._card_draw import with_labels
 from ..io.preprocess import Preprocessing
 from ..render.views import VIEWS, View
 from ..render.views.grid import GridView
@@ -52,6 +54,7 @@ class Rendering:
     model_title: str
     rank: Optional[str] = None  # "importance": grids in importance order (see layerscope.explain.ranking)
     classes: Optional[Sequence[str]] = None
+    labels: Optional[Mapping[str, Sequence[Any]]] = None  # per layer, each channel's ChannelLabel (show channel_labels=True)
 
     def title(self, layer: str) -> str:
         return _caption_title(layer, self.names, self.random_init)
@@ -165,7 +168,10 @@ def _render_layer(maps: torch.Tensor, layer: str, file: str, items: list[str], s
         meta = grid.meta.to_dict() if grid is not None else None
         made = grid
         if grid is not None and r.folder is not None:
-            made = r.folder.write(grid.png_bytes(), f"{item}/{file}")
+            found = (r.labels or {}).get(layer)
+            data = grid.png_bytes() if found is None else encode_png(
+                with_labels(grid.rgb, [found[c] for c in grid.meta.channels if c < len(found)]))
+            made = r.folder.write(data, f"{item}/{file}")
         image = seen[index] if seen else None
         views = {}
         for view in r.per("layer"):

@@ -52,7 +52,8 @@ class ShowOptions(Options):
     :func:`~layerscope.core.layout.to_maps`); ``rank="importance"``: each grid in the channels'
     importance order for ``target`` (a class index or name, None: each input's top prediction; or any target of
     :mod:`~layerscope.explain.targets`);
-    ``threads``: PNG encoding threads (None: one per core, at most 8).
+    ``threads``: PNG encoding threads (None: one per core, at most 8); ``channel_labels``: the channels' labels under each
+    grid file (:func:`~layerscope.explain.labels.channel_labels`, one more run over the probe set).
     """
 
     views: tuple[str, ...] = field(default=("grid",), metadata={
@@ -73,6 +74,9 @@ class ShowOptions(Options):
         "metavar": "TARGET", "help": f"for --rank importance and --view importance, {TARGET_HELP}"})
     threads: Optional[int] = field(default=None, metadata={
         "metavar": "N", "type": int, "help": "PNG encoding threads (default: one per core)"})
+    channel_labels: bool = field(default=False, metadata={
+        "action": "store_true", "help": "under each grid, what drives each shown channel: its label from the "
+                                        "synthetic probe set, or no clear match (see `layerscope labels`)"})
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)

@@ -58,8 +58,22 @@ class MapSums(Accumulator):
         """Add a batch of maps ``(N, C, H, W)``; ``scored`` (bool, one per input) says which get noise scores."""
         batch = self._check_batch(x)
         if batch.numel():
-            self.add(reduce_maps(batch, self.active), tuple(batch.shape[2:]), scored)
+            self.add(reduce_maps(batch, self.active, argmax=True, bounds=self.thresholds()), tuple(batch.shape[2:]),
+                     scored)
         return self
+
+    def thresholds(self) -> Optional[tuple[Optional[float], Optional[float]]]:
+        """The values counted as on a clamp bound: at or below the first, at or above the second (None: no side).
+
+        >>> MapSums(1, bounds=(0.0, 6.0)).thresholds()
+        (0.006, 5.994)
+        """
+        if self.bounds is None:
+            return None
+        low, high = self.bounds
+        span = (high - low) if low is not None and high is not None else 1.0
+        tol = self.saturation_tol * span
+        return (None if low is None else low + tol, None if high is None else high - tol)
 
     def add(self, r: MapReduction, size: tuple[int, ...], scored: Optional[torch.Tensor] = None) -> "MapSums":
         """Add a batch already reduced by :func:`~layerscope.stats._reduce.reduce_maps`; ``size`` is its maps'
@@ -78,26 +92,11 @@ class MapSums(Accumulator):
         return state
 
     def _at_bound(self, r: MapReduction) -> torch.Tensor:
-        """Values on a clamp bound, counted in the maps that reach one (their min and max say which)."""
-        low, high = self.bounds
-        span = (high - low) if low is not None and high is not None else 1.0
-        tol = self.saturation_tol * span
-        reach = torch.zeros_like(r.peak, dtype=torch.bool)
-        if low is not None:
-            reach |= (r.min <= low + tol) | (r.neginf > 0)
-        if high is not None:
-            reach |= r.peak >= high - tol
-        counts = torch.zeros_like(r.mean)
-        if bool(reach.any()):  # block by block, so the comparisons' temporaries stay in cache
-            rows = r.flat.reshape(-1, r.size)
-            found = []
-            for block in rows.split(max(1, _CHUNK // r.size)):
-                hits = block >= high - tol if high is not None else torch.zeros_like(block, dtype=torch.bool)
-                if low is not None:
-                    hits |= block <= low + tol
-                found.append(hits.sum(1, dtype=torch.int32))
-            counts = torch.where(reach, torch.cat(found).reshape(reach.shape).to(counts.dtype), counts)
-        return counts.sum(0)
+        """Values on a clamp bound (counted by :func:`~layerscope.stats._reduce.reduce_maps` when asked)."""
+        hits = r.hits
+        if hits is None:
+            hits = reduce_maps(r.flat, self.active, bounds=self.thresholds()).hits
+        return hits.sum(0)
 
     def _spatial(self, state: dict[str, torch.Tensor], r: MapReduction, size: tuple[int, ...],
                  scored: Optional[torch.Tensor]) -> None:
@@ -105,7 +104,8 @@ class MapSums(Accumulator):
         state["svar_sum"] += torch.where(ok, r.m2 / r.size, 0.0).sum(0)
         state["svar_n"] += ok.sum(0)
         height, width = size
-        peaks = peak_fractions(r.flat.argmax(-1), height, width)  # finite maps only are kept: NaN never decides
+        index = r.flat.argmax(-1) if r.index is None else r.index
+        peaks = peak_fractions(index, height, width)  # finite maps only are kept: NaN never decides
         state["peak_sum"] += torch.where(ok[..., None], peaks, 0.0).sum(0)
         state["peak_sq"] += torch.where(ok[..., None], peaks.square(), 0.0).sum(0)
         state["peak_n"] += ok.sum(0)
@@ -141,17 +141,23 @@ def _noise(r: MapReduction, size: tuple[int, ...], ok: torch.Tensor, inputs: int
     """
     c = r.mean.shape[1]
     height, width = size
+    share = white_noise_share(height, width)
     maps = r.flat[:inputs].reshape(inputs * c, height, width)
-    low = torch.cat([low_band_energy(block) for block in maps.split(max(1, _CHUNK // r.size))])
     m2 = r.m2[:inputs].reshape(-1)
     square = m2 + r.count[:inputs].reshape(-1) * r.mean[:inputs].reshape(-1).square()
-    score = (square - low) / m2 / white_noise_share(height, width)
     scale = torch.maximum(r.min[:inputs].abs(), r.max[:inputs].abs()).reshape(-1)
     flat = m2 <= (CONSTANT_REL * scale) ** 2 * r.size
-    shaky = (~flat & (m2 < _SHAKY * square)).nonzero()[:, 0]
-    if len(shaky):  # the mean dominates: centre these maps first (float32 keeps their variations), then again
+    scored = ~flat & ok[:inputs].reshape(-1)  # constant and non-finite maps have no score: no products for them
+    shaky = scored & (m2 < _SHAKY * square)
+    score = torch.full_like(m2, math.nan)
+    plain = (scored & ~shaky).nonzero()[:, 0]
+    if len(plain):
+        some = maps if len(plain) == len(maps) else maps[plain]
+        low = torch.cat([low_band_energy(block) for block in some.split(max(1, _CHUNK // r.size))])
+        score[plain] = (square[plain] - low) / m2[plain] / share
+    shaky = shaky.nonzero()[:, 0]
+    if len(shaky):  # the mean dominates: centre these maps first (float32 keeps their variations)
         centred = maps[shaky] - r.mean[:inputs].reshape(-1)[shaky, None, None].to(maps.dtype)
         energy = torch.linalg.vector_norm(centred, dim=(-2, -1)).to(torch.float64).square()
-        high = energy - low_band_energy(centred)
-        score[shaky] = high / m2[shaky] / white_noise_share(height, width)
-    return score.masked_fill(flat | ~ok[:inputs].reshape(-1), math.nan).reshape(inputs, c)
+        score[shaky] = (energy - low_band_energy(centred)) / m2[shaky] / share
+    return score.reshape(inputs, c)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -33,10 +33,10 @@ from ._base import Accumulator, check_channels
 from ._mapsums import MapSums
 from .covariance import Covariance
 from .maps import effective_rank
-from ._reduce import Scratch, reduce_maps
+from ._reduce import BLOCK, MapReduction, Scratch, reduce_maps, reduce_together
 from .moments import Extrema, Moments, pooled
 
-__all__ = ["ChannelStats", "ChannelSummary"]
+__all__ = ["ChannelStats", "ChannelSummary", "update_together"]
 
 Bounds = Optional[tuple[Optional[float], Optional[float]]]
 _COUNTERS = ("inputs", "spatial")
@@ -126,11 +126,13 @@ class ChannelStats:
             "noise_values": self.noise_values,
         }
 
-    def update(self, maps: Any, scored: Optional[torch.Tensor] = None) -> "ChannelStats":
+    def update(self, maps: Any, scored: Optional[torch.Tensor] = None, *,
+               reduced: Optional[MapReduction] = None) -> "ChannelStats":
         """Add one batch of maps ``(N, C, H, W)`` (use ``(N, C, 1, 1)`` for vectors); returns self.
 
         ``scored`` (bool, one per input) leaves the maps of some inputs out of the noise score, e.g.
-        those of constant images, whose maps only show the convolutions' zero padding.
+        those of constant images, whose maps only show the convolutions' zero padding. ``reduced``: the
+        maps' :func:`~layerscope.stats._reduce.reduce_maps`, when made already (see :func:`update_together`).
         """
         x = as_tensor(maps, "maps")
         if x.dim() != 4 or x.shape[1] != self.channels:
@@ -140,7 +142,7 @@ class ChannelStats:
             )
         if not x.numel():
             return self
-        r = reduce_maps(x, self.active, self._scratch)  # every per-map number, in a few passes over the maps
+        r = reduced if reduced is not None else reduce_maps(x, self.active, self._scratch, **self._asks(x))
         count, mean, m2 = pooled(r.count, r.mean, r.m2)
         self.moments._fold({"count": count, "mean": mean, "m2": m2, "nan": r.nan.sum(0),
                             "posinf": r.posinf.sum(0), "neginf": r.neginf.sum(0)}, placed=True)
@@ -151,6 +153,11 @@ class ChannelStats:
         self.inputs += int(x.shape[0])
         self.spatial = self.spatial or x.shape[-2] * x.shape[-1] > 1
         return self
+
+    def _asks(self, x: torch.Tensor) -> dict[str, Any]:
+        """What :func:`~layerscope.stats._reduce.reduce_maps` finds for this layer's maps ``x`` besides its
+        default numbers, in the same pass over them: the argmax of spatial maps, the values on clamp bounds."""
+        return {"argmax": x.shape[-2] * x.shape[-1] > 1, "bounds": self.map_sums.thresholds()}
 
     def merge(self, other: "ChannelStats") -> "ChannelStats":
         """Fold in the statistics of the same layer over other inputs; returns self."""
@@ -236,3 +243,34 @@ class ChannelStats:
             return math.nan
         cov = self.covariance.result()
         return effective_rank(torch.from_numpy(cov.matrix)) if cov.count >= 2 else math.nan
+
+
+def update_together(updates: Sequence[tuple[ChannelStats, torch.Tensor, Optional[torch.Tensor]]]) -> None:
+    """``stats.update(maps, scored)`` for every ``(stats, maps, scored)`` of one batch (the layers of one
+    network), the small float32 maps of the same shape and settings reduced in one call
+    (:func:`~layerscope.stats._reduce.reduce_together`): at batch 1 most layers of a network are a few
+    thousand values, and the work per call, not per value, is what a reduction costs there. The numbers are
+    those of one update per layer.
+
+    >>> a, b = ChannelStats(2), ChannelStats(3)
+    >>> x, y = torch.rand(1, 2, 4, 4), torch.rand(1, 3, 4, 4)
+    >>> update_together([(a, x, None), (b, y, None)])
+    >>> b.result().mean.tolist() == ChannelStats(3).update(y).result().mean.tolist()
+    True
+    """
+    groups: dict[tuple, list[int]] = {}
+    for i, (stats, maps, _) in enumerate(updates):
+        if (isinstance(maps, torch.Tensor) and maps.dtype == torch.float32 and maps.dim() == 4
+                and maps.shape[1] == stats.channels and 0 < maps.numel() < BLOCK):
+            asks = stats._asks(maps)
+            key = (maps.shape[0], *maps.shape[2:], maps.device, stats.active, asks["argmax"], asks["bounds"])
+            groups.setdefault(key, []).append(i)
+    reduced: dict[int, MapReduction] = {}
+    for members in groups.values():
+        if len(members) > 1:
+            first = updates[members[0]][0]
+            found = reduce_together([updates[i][1] for i in members], first.active, first._scratch,
+                                    **first._asks(updates[members[0]][1]))
+            reduced.update(zip(members, found))
+    for i, (stats, maps, scored) in enumerate(updates):
+        stats.update(maps, scored, reduced=reduced.get(i))
