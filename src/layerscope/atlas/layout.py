@@ -128,7 +128,7 @@ class Atlas(Result):
 
 
 def _reduce(vectors: np.ndarray, seed: Optional[int], pca: int) -> tuple[np.ndarray, Optional[int]]:
-    if vectors.shape[1] <= pca:
+    if vectors.shape[1] <= pca or len(vectors) <= pca:  # narrow already, or too few points to fit 50 components
         return vectors, None
     decomposition = require("sklearn.decomposition", "atlas", "the atlas's PCA")
     method = "randomized" if len(vectors) > 1000 else "full"

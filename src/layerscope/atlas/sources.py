@@ -51,13 +51,20 @@ def atlas_of(model: Any, inputs: Any, *, layer: str, per: str = "image", labels:
     ``per="image"``: one point per input, its maps averaged over positions, its picture the input as the model
     saw it. ``per="position"``: one point per map position (a seeded sample of ``max_points`` at most), its
     picture the position's receptive-field crop (:mod:`layerscope.scanning.receptive`), its label its input's.
-    ``labels`` and ``names``: one per input. ``options``: :func:`~layerscope.atlas.atlas`'s (``grid``, ``seed``...).
+    ``labels`` and ``names``: one per input (``names`` default to the files read). ``options``: :func:`~layerscope.atlas.atlas`'s (``grid``, ``seed``...).
     """
     if per not in PER:
         raise InputError(f"per={per!r}: choose 'image' (pooled maps) or 'position' (one point per map position).")
     loaded = resolve_model(model, preprocessing=preprocessing)
     module = loaded.module
-    x = inputs if isinstance(inputs, torch.Tensor) else Feed(inputs, loaded.preprocessing, strict=True).one()
+    sources: list[str] = []
+    if isinstance(inputs, torch.Tensor):
+        x = inputs
+    else:
+        feed = Feed.of(inputs, loaded.preprocessing)
+        x, sources = feed.one(), list(feed.sources)
+    if names is None and sources and len(sources) == len(x):
+        names = sources
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         raise InputError("atlas_of(): the inputs must make one (N, C, H, W) batch of images.")
     count = len(x)
