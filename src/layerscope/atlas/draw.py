@@ -21,9 +21,9 @@ if TYPE_CHECKING:  # layout.py draws with this module
 __all__ = ["draw_atlas", "fit_picture", "label_colours", "LABEL_RGB", "NO_LABEL_RGB"]
 
 # Categorical colours (matplotlib's tab10, then tab10 darkened): one per label, in sorted label order.
-LABEL_RGB = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+_TAB10 = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
              (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
-LABEL_RGB = LABEL_RGB + tuple(tuple(v * 6 // 10 for v in rgb) for rgb in LABEL_RGB)
+LABEL_RGB: tuple[tuple[int, int, int], ...] = _TAB10 + tuple((r * 6 // 10, g * 6 // 10, b * 6 // 10) for r, g, b in _TAB10)
 NO_LABEL_RGB = (90, 90, 90)
 
 

@@ -72,7 +72,7 @@ class AtlasMap:
         code = np.array([codes[atlas.labels[i]] for i in shown.tolist()] if atlas.labels is not None else
                         [-1] * len(shown), np.int64)
         points = tuple(np.stack([xy[:, 0], xy[:, 1], code], axis=1).reshape(-1).tolist())
-        return cls(title or atlas.summary(), tuple(atlas.grid), tuple(cells),
+        return cls(title or atlas.summary(), (atlas.grid[0], atlas.grid[1]), tuple(cells),
                    tuple((name, _hex(colours[name])) for name in atlas.label_names), points, atlas.summary())
 
     def data(self) -> dict[str, Any]:
