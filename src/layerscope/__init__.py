@@ -10,7 +10,7 @@ frozenset({'0'})
 
 Capture (:func:`capture`, :class:`Recorder`), render (:func:`show` and
 :mod:`layerscope.render`), diagnose (:func:`diagnose`), scan whole datasets (:func:`scan`,
-:func:`load_stats`), compare two models or checkpoints (:func:`compare`) and browse feature maps in
+:func:`load_stats`; store their activations: :func:`dump`, :func:`load_activations`), compare two models or checkpoints (:func:`compare`) and browse feature maps in
 a notebook (:func:`browse`); one HTML file of it all from
 :func:`report`; models and images come from :func:`load_model` and :func:`load_image`;
 builtin trained models from :mod:`layerscope.zoo`; feature maps logged while a model trains by
@@ -43,6 +43,7 @@ from .io import LoadedModel, Preprocessing, load_image, load_model
 from .reporting import report
 from .scanning import load_stats, scan
 from .showing import show
+from .storing import dump, load_activations
 
 __all__ = [
     # capture
@@ -59,6 +60,8 @@ __all__ = [
     # whole datasets
     "scan",
     "load_stats",
+    "dump",
+    "load_activations",
     # change
     "compare",
     "browse",

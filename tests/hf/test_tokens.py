@@ -53,9 +53,8 @@ def test_hf_swin_and_segformer_have_no_prefix_and_a_halving_grid(models):
     assert (segformer.prefix, segformer.grid) == (0, (8, 12))
 
 
-@pytest.mark.parametrize("family", ["convnext", "detr"])
-def test_hf_models_without_patch_tokens_have_no_geometry(models, family):
-    assert token_geometry(_tiny(models, family), (64, 64)) is None
+def test_hf_models_without_patch_tokens_have_no_geometry(models):
+    assert token_geometry(_tiny(models, "convnext"), (64, 64)) is None  # (DETR's: below)
 
 
 @pytest.mark.parametrize("name, kwargs, prefix, names", [
@@ -295,3 +294,115 @@ def test_geometry_fits_stage_grids_only_without_prefix_tokens():
     vit = TokenGeometry(1, (4, 4), ("CLS",), "vit")
     assert vit.fit(17) == (1, 4, 4) and vit.fit(16) == (0, 4, 4)
     assert vit.fit(1) is None and vit.fit(5) is None  # a pooled token is no 1x1 stage of a ViT
+
+
+# -- scan and importance read token layers as show does ---------------------------------------------------------
+def _shown(model, x):
+    """Each default layer's maps as show lays them out (its reader, with the capture's geometry)."""
+    from layerscope.capturing import Recorder, select_layers
+
+    with Recorder(model, select_layers(model)) as rec:
+        acts = rec(x)
+    return _laid(acts, tuple(x.shape[-2:]))[0]
+
+
+def _scan_equals_show(model, x, tmp_path):
+    import layerscope as ls
+
+    shown = _shown(model, x)
+    result = ls.scan(model, x, out=tmp_path, batch_size=len(x), k=2, progress=False)
+    assert set(result.layers) == set(shown)
+    for name, maps in shown.items():
+        layer, values = result[name], maps.maps.double()
+        assert layer.layout == maps.layout and layer.map_size == tuple(maps.maps.shape[-2:])
+        torch.testing.assert_close(torch.as_tensor(layer.mean).double(), values.mean((0, 2, 3)), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(torch.as_tensor(layer.max).double(), values.amax((0, 2, 3)), rtol=1e-5, atol=1e-6)
+    return result, shown
+
+
+def test_scan_of_a_timm_vit_with_registers_at_a_non_square_size_lays_tokens_out_as_show(tmp_path):
+    # 5 prefix tokens + a 3x2 grid: a guess from the length and the input size takes 3 prefix tokens and 4x2
+    from layerscope.core.layout import token_grid
+
+    torch.manual_seed(0)
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=(48, 32), depth=2,
+                              reg_tokens=4).eval()
+    assert token_grid(11, (48, 32)) == (3, 4, 2)
+    result, shown = _scan_equals_show(model, torch.randn(3, 3, 48, 32), tmp_path)
+    assert {result[name].map_size for name in shown} == {(3, 2)}
+    assert all(result[name].meta["tokens"]["prefix"] == 5 for name in shown)
+
+
+@pytest.mark.parametrize("family", ["vit", "dinov2_registers"])
+def test_scan_of_hf_vits_lays_tokens_out_as_show(models, family, tmp_path):
+    size = NON_SQUARE if family == "dinov2_registers" else (IMAGE, IMAGE)  # (HF ViT: its own size without interpolation)
+    torch.manual_seed(0)
+    result, shown = _scan_equals_show(_tiny(models, family), torch.randn(3, 3, *size), tmp_path)
+    assert {result[name].map_size for name in shown} == {(size[0] // PATCH, size[1] // PATCH)}
+
+
+def test_scan_crops_reread_a_token_layer_with_the_scans_geometry(tmp_path):
+    import layerscope as ls
+    from layerscope.scanning.crops import render_crops
+
+    torch.manual_seed(0)
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=(48, 32), depth=1,
+                              reg_tokens=4).eval()
+    data = torch.randn(3, 3, 48, 32)
+    result = ls.scan(model, data, out=tmp_path, k=2, progress=False)
+    crops = render_crops(result, result["blocks.0"].entries(0)[:2], model=model, data=data)
+    assert crops and all(crop.matches for crop in crops)
+
+
+def test_importance_on_a_token_layer_at_a_non_square_input_equals_captum_over_the_patch_tokens(models):
+    """captum's LayerGradientXActivation on the block's (N, L, D) output, summed over the patch tokens: the prefix
+    tokens (CLS, 4 registers) are no positions of the grid, so importance leaves them out as show draws them apart."""
+    from captum.attr import LayerGradientXActivation
+
+    from layerscope.explain.attribution import importance
+
+    model = _tiny(models, "dinov2_registers")
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, *NON_SQUARE)  # 5 prefix tokens + a 4x6 grid (no square: a guess without the size fails)
+    result = importance(model, x, target=1)
+    for name in HF_BLOCKS["dinov2_registers"]:
+        reference = LayerGradientXActivation(lambda x: model(x).logits, model.get_submodule(name))
+        tokens = reference.attribute(x, target=1)
+        assert tokens.shape[1] == 5 + 4 * 6
+        torch.testing.assert_close(result[name], tokens[:, 5:].sum(1), rtol=1e-5, atol=1e-6)
+        assert tuple(result.activations[name].shape) == (2, 32, 4, 6)
+
+
+# -- DETR: the encoder's tokens are the backbone's last map, the decoder's are object queries --------------------
+@pytest.mark.parametrize("size", [(64, 64), (64, 96)])
+def test_detr_geometry_is_the_backbone_map_and_the_queries(models, size):
+    model = _tiny(models, "detr")
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, *size)
+    with torch.no_grad():
+        feature_map = model.model.backbone(x, torch.ones(1, *size, dtype=torch.long))[-1][0]
+    grid = tuple(feature_map.shape[-2:])
+    geometry = token_geometry(model, size)
+    assert (geometry.prefix, geometry.grid, geometry.queries) == (0, grid, model.config.num_queries)
+    from layerscope.capturing import Args, Recorder
+
+    layers = ["model", "model.encoder.layers.0", "model.decoder.layers.0"]
+    with Recorder(model, layers) as rec:
+        acts = rec(Args(x))
+    laid, reader = _laid(acts, size)
+    assert not reader.skipped
+    for name in ("model:encoder_last_hidden_state", "model.encoder.layers.0"):  # the flattened backbone map
+        assert acts[name].shape[1] == grid[0] * grid[1] and laid[name].prefix is None
+        torch.testing.assert_close(laid[name].maps, _by_hand(acts[name], 0, *grid), rtol=0, atol=0)
+    for name in ("model:last_hidden_state", "model.decoder.layers.0"):  # 5 object queries: vectors, never 1 + 2x2
+        queries = acts[name]
+        assert queries.shape[1] == 5 and laid[name].layout == "NLC" and laid[name].prefix is None
+        torch.testing.assert_close(laid[name].maps, queries.transpose(1, 2)[:, :, None, :], rtol=0, atol=0)
+        assert "object queries" in laid[name].notes[0]
+
+
+def test_detr_default_layers_stay_its_backbone_and_outputs(models):
+    from layerscope.capturing import select_layers
+
+    layers = select_layers(_tiny(models, "detr"))
+    assert layers[0] == "model" and all(n.startswith("model.backbone.") for n in layers[1:])

@@ -191,7 +191,8 @@ def default_layers(module: nn.Module) -> Optional[list[str]]:
     >>> default_layers(torchvision.models.resnet18()) is None
     True
     """
-    tokens = token_geometry(module, (224, 224)) is not None
+    geometry = token_geometry(module, (224, 224))
+    tokens = geometry is not None and not geometry.queries  # (a DETR's backbone is its own: its layers' defaults)
     if not tokens and sum(isinstance(m, CONV_TYPES) for m in module.modules()) > 1:
         return None
     containers: dict[str, list[str]] = {}

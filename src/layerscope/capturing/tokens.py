@@ -19,6 +19,11 @@ Where the numbers come from:
   neither prefix tokens nor position embeddings is a conv stem (ConvNeXt: maps, None). Swin
   (``config.patch_size``, padded: rounded up) and SegFormer (``config.strides[0]``) have no prefix
   and a grid that halves from stage to stage (:meth:`~layerscope.core.layout.TokenGeometry.fit`).
+- DETR-style detectors (``transformers``: a ``backbone`` and a ``Conv2d`` ``input_projection``,
+  ``config.num_queries``): the encoder's tokens are the backbone's last feature map flattened, no
+  prefix, the grid measured by running the backbone on a fake input of the size (shapes only); the
+  decoder's ``num_queries`` tokens are object queries, laid out as vectors, never as a grid
+  (``TokenGeometry.queries``).
 - timm (``num_prefix_tokens``; ``cls_token``, ``reg_token``, ``dist_token``): the grid is
   ``patch_embed.dynamic_feat_size(input_size)`` (what ``dynamic_img_size`` / ``dynamic_img_pad`` models
   compute per input; ``grid_size`` for the others, which only take their own size; a hybrid's backbone
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
+import torch
 import torch.nn as nn
 
 from ..core.layout import TokenGeometry
@@ -105,6 +111,9 @@ def _hf(model: nn.Module, size: tuple[int, int]) -> Optional[TokenGeometry]:
     if config is None:
         return None
     kind = config.model_type
+    queries = _hf_queries(model, config, size)
+    if queries is not None:
+        return queries
     if kind in _HF_HALVING:
         field = _HF_HALVING[kind]
         patch = getattr(config, field)
@@ -125,6 +134,44 @@ def _hf(model: nn.Module, size: tuple[int, int]) -> Optional[TokenGeometry]:
     held = ", ".join(a for a, _ in _HF_PREFIX if getattr(embeddings, a, None) is not None) or "no prefix tokens"
     return TokenGeometry(len(names), _floor(size, patch), tuple(names),
                          f"transformers {type(config).__name__}: {held}, patch_size {patch[0]}")
+
+
+def _hf_queries(model: nn.Module, config: Any, size: tuple[int, int]) -> Optional[TokenGeometry]:
+    """DETR-style detectors (a ``backbone`` and a ``Conv2d`` ``input_projection``, ``config.num_queries``): the
+    encoder's tokens are the backbone's last feature map flattened (no prefix; its grid measured by running the
+    backbone on a fake input of ``size``: shapes only, no arithmetic), the decoder's are the object queries."""
+    count = getattr(config, "num_queries", None)
+    holder = next((m for m in model.modules() if isinstance(getattr(m, "input_projection", None), nn.Conv2d)
+                   and isinstance(getattr(m, "backbone", None), nn.Module)), None)
+    if not count or holder is None:
+        return None
+    grid = _backbone_grid(holder.backbone, getattr(config, "num_channels", 3), size)
+    if grid is None:
+        return None
+    return TokenGeometry(0, grid, (), f"transformers {type(config).__name__}: the backbone's last feature map, "
+                         f"{count} object queries (num_queries)", queries=int(count))
+
+
+def _backbone_grid(backbone: nn.Module, channels: int, size: tuple[int, int]) -> Optional[tuple[int, int]]:
+    """(H, W) of the last feature map ``backbone(pixels, mask)`` gives for one ``size`` input, in eval mode, under a
+    fake tensor mode (shapes are propagated, nothing is computed, the weights are read only); None when it fails."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    weight = next(backbone.parameters(), None)
+    device, dtype = (weight.device, weight.dtype) if weight is not None else (torch.device("cpu"), torch.float32)
+    modes = [(m, m.training) for m in backbone.modules()]
+    backbone.eval()
+    try:
+        with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True):
+            pixels = torch.zeros(1, channels, *size, device=device, dtype=dtype)
+            features = backbone(pixels, torch.ones(1, *size, device=device, dtype=torch.long))
+            last = features[-1][0] if isinstance(features[-1], (tuple, list)) else features[-1]
+            return int(last.shape[-2]), int(last.shape[-1])
+    except Exception:  # noqa: BLE001 -- a backbone of another signature: no geometry (the layers are read as guessed)
+        return None
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 # -- timm -----------------------------------------------------------------------------------------------

@@ -98,12 +98,13 @@ class _Stderr(logging.StreamHandler):
 
 
 @contextlib.contextmanager
-def _log_to_stderr() -> Iterator[None]:
-    """The scan's messages (resuming, already complete, a rank that failed) on stderr while the command runs; the
-    library logger is left as it was (a program that calls the CLI in-process gets no handler it did not ask for)."""
-    logger = logging.getLogger("layerscope.scan")
+def _log_to_stderr(verb: str = "scan") -> Iterator[None]:
+    """The messages of the verb's logger (``layerscope.scan``: resuming, already complete, a rank that failed) on
+    stderr while the command runs; the library logger is left as it was (a program that calls the CLI in-process
+    gets no handler it did not ask for)."""
+    logger = logging.getLogger(f"layerscope.{verb}")
     handler, level = _Stderr(), logger.level
-    handler.setFormatter(logging.Formatter("layerscope scan: %(message)s"))
+    handler.setFormatter(logging.Formatter(f"layerscope {verb}: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:

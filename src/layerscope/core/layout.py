@@ -14,7 +14,8 @@ What ``maps`` holds for each layout (``N`` is always the batch):
   distillation token, register tokens) are kept apart (``Maps.prefix``, ``(N, extra, D)``) and the
   rest becomes ``(N, D, h, w)``. With the model's :class:`TokenGeometry` (``tokens=``, read from the
   model by :func:`layerscope.capturing.tokens.token_geometry`) the prefix count and grid are the
-  model's own; without it they are guessed (:func:`token_grid`).
+  model's own; without it they are guessed (:func:`token_grid`). A geometry's object queries (DETR's
+  decoder, ``TokenGeometry.queries``) are no grid: laid out as ``NLC``, a strip per feature.
 - ``NCL`` (Conv1d) ``(N, C, 1, L)``: one heat strip per channel; ``NLC`` the same from ``(N, L, C)``.
 - ``NCDHW`` (Conv3d) ``(N, C, H, D*W)``: the depth slices of each channel side by side, slice 0 on the
   left; with ``depth=k`` only slice ``k``, ``(N, C, H, W)``.
@@ -86,6 +87,7 @@ class TokenGeometry:
     grid: tuple[int, int]
     prefix_names: tuple[str, ...] = ()
     source: str = ""
+    queries: int = field(default=0, repr=False)  # a sequence of this many tokens is object queries (DETR): no grid
 
     def __post_init__(self) -> None:
         if self.prefix < 0 or len(self.grid) != 2 or min(self.grid) < 1:
@@ -117,13 +119,26 @@ class TokenGeometry:
         >>> TokenGeometry.from_dict(TokenGeometry(1, (2, 3), ("CLS",), "x").to_dict())
         TokenGeometry(prefix=1, grid=(2, 3), prefix_names=('CLS',), source='x')
         """
-        return {"prefix": self.prefix, "grid": list(self.grid), "prefix_names": list(self.prefix_names),
+        data = {"prefix": self.prefix, "grid": list(self.grid), "prefix_names": list(self.prefix_names),
                 "source": self.source}
+        return data | ({"queries": self.queries} if self.queries else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TokenGeometry":
         return cls(int(data["prefix"]), (int(data["grid"][0]), int(data["grid"][1])),
-                   tuple(data.get("prefix_names", ())), str(data.get("source", "")))
+                   tuple(data.get("prefix_names", ())), str(data.get("source", "")), int(data.get("queries", 0)))
+
+    def are_queries(self, length: int, module_type: Optional[str] = None) -> bool:
+        """Whether a sequence of ``length`` tokens is the model's object queries (vectors, no grid): its length is
+        the number of queries and it is no grid, or both and the module is a decoder.
+
+        >>> detr = TokenGeometry(0, (2, 3), (), "detr", queries=5)
+        >>> detr.are_queries(5), detr.are_queries(6), TokenGeometry(0, (2, 3), (), "detr", queries=6).are_queries(6)
+        (True, False, False)
+        """
+        if not self.queries or length != self.queries:
+            return False
+        return self.fit(length) is None or "decoder" in (module_type or "").lower()
 
     def names(self, prefix: int) -> tuple[str, ...]:
         """The names of the first ``prefix`` tokens (``'token k'`` where the model names none)."""
@@ -245,9 +260,21 @@ def _from_geometry(x: torch.Tensor, tokens: TokenGeometry, found: tuple[int, int
     return Maps(grid, "tokens", tuple(x.shape), [note], extra, x[:, :extra, :] if extra else None, names, tokens)
 
 
-def _from_tokens(x: torch.Tensor, input_size, extra_tokens, tokens: Optional[TokenGeometry] = None) -> Maps:
+def _from_queries(x: torch.Tensor, tokens: TokenGeometry) -> Maps:
+    maps = _from_ncl(x, channels_last=True)
+    n, length, dim = x.shape
+    maps.notes = [f"tokens: {length} object queries of {dim} features, no grid: each feature a strip over the "
+                  f"queries (query 0 left), as NLC ({tokens.source})"]
+    maps.tokens = tokens
+    return maps
+
+
+def _from_tokens(x: torch.Tensor, input_size, extra_tokens, tokens: Optional[TokenGeometry] = None,
+                 module_type: Optional[str] = None) -> Maps:
     n, length, dim = x.shape
     if tokens is not None and extra_tokens is None:
+        if tokens.are_queries(length, module_type):
+            return _from_queries(x, tokens)
         fitted = tokens.fit(length)
         if fitted is None:
             rows, cols = tokens.grid
@@ -303,7 +330,7 @@ def _infer_3d(x: torch.Tensor, input_size, module_type, extra_tokens, tokens: Op
     if module_type in _ONE_D:
         return _from_ncl(x, channels_last=False)
     if tokens is not None and extra_tokens is None:  # the model's own geometry, never a guess
-        return _from_tokens(x, input_size, extra_tokens, tokens)
+        return _from_tokens(x, input_size, extra_tokens, tokens, module_type)
     if module_type in _TOKENS or token_grid(x.shape[1], input_size, extra_tokens) is not None:
         return _from_tokens(x, input_size, extra_tokens, tokens)
     shape = tuple(x.shape)
@@ -393,7 +420,7 @@ def to_maps(
     if name in ("NCHW", "NHWC"):
         return Maps(x if name == "NCHW" else x.permute(0, 3, 1, 2), name, shape, [f"{name} (given)"])
     if name == "tokens":
-        return _from_tokens(x, size, extra_tokens, tokens)
+        return _from_tokens(x, size, extra_tokens, tokens, module_type)
     if name in ("NCL", "NLC"):
         return _from_ncl(x, channels_last=name == "NLC")
     return _from_ncdhw(x, depth) if name == "NCDHW" else _from_nc(x)

@@ -28,7 +28,7 @@ import torch
 
 from ..capturing import ModelState, call_model, model_device, select_layers
 from ..capturing.call import move_inputs
-from ..core.layout import to_maps
+from ..core.layout import TokenGeometry, to_maps
 from ..errors import InputError, LayerNotFoundError, did_you_mean
 from ..io.feed import Feed
 from ..run.maps import LayerMaps
@@ -135,27 +135,36 @@ def importance(
     chosen = goal.indices(output) if isinstance(goal, Class) else torch.full((len(value),), -1)
     logits = getattr(output, "logits", output)
     logits = logits.detach() if isinstance(logits, torch.Tensor) else output
-    scores, weights, acts, used = _result(names, kept, grads, LayerMaps(layouts), types)
+    geometry = subject.tokens(size) if size is not None else None  # the model's prefix tokens and patch grid
+    scores, weights, acts, used = _result(names, kept, grads, LayerMaps(layouts), types, size, geometry)
     return Importance(scores, weights, acts, chosen.detach(), logits, used, goal, value.detach())
 
 
-def _as_maps(reader: LayerMaps, name: str, act: torch.Tensor, grad: torch.Tensor, module_type: str):
-    """``(activation maps, gradient maps, layout)``, both (N, C, H, W) read the same way."""
+def _as_maps(reader: LayerMaps, name: str, act: torch.Tensor, grad: torch.Tensor, module_type: str,
+             size: Optional[tuple], geometry: Optional[TokenGeometry]):
+    """``(activation maps, gradient maps, layout)``, both (N, C, H, W) read the same way: a token layer with
+    the model's prefix tokens and patch grid (``geometry``), its prefix tokens left out (as show draws them
+    apart, they are no positions of the grid)."""
     if act.dim() == 2 and reader.layouts.get(name) in (None, "NC"):  # a vector: one "channel" per unit
         return act[:, :, None, None], grad[:, :, None, None], "NC"
-    maps = reader.maps(name, act, {"module_type": module_type}, None)
+    record = {"module_type": module_type, **({"tokens": geometry.to_dict()} if geometry and act.dim() == 3 else {})}
+    maps = reader.maps(name, act, record, size)
     if maps is None:
         raise InputError(f"No importance for layer {name!r}: {reader.skipped[name]}")
-    gmaps = to_maps(grad, layout=maps.layout, extra_tokens=maps.extra_tokens, module_type=module_type)
+    if maps.tokens is not None:  # the same prefix and grid (a sequence of the same length fits the same way)
+        gmaps = to_maps(grad, layout=maps.layout, input_size=size, module_type=module_type, tokens=maps.tokens)
+    else:
+        gmaps = to_maps(grad, layout=maps.layout, input_size=size, extra_tokens=maps.extra_tokens,
+                        module_type=module_type)
     return maps.maps, gmaps.maps, maps.layout
 
 
-def _result(names, kept, grads, reader: LayerMaps, types):
+def _result(names, kept, grads, reader: LayerMaps, types, size, geometry):
     scores, weights, acts, used = {}, {}, {}, {}
     for name, grad in zip(names, grads):
         act = kept[name].detach()
         grad = torch.zeros_like(act) if grad is None else grad.detach()
-        maps, gmaps, used[name] = _as_maps(reader, name, act, grad, types[name])
+        maps, gmaps, used[name] = _as_maps(reader, name, act, grad, types[name], size, geometry)
         scores[name] = (gmaps * maps).flatten(2).sum(2)
         weights[name] = gmaps.flatten(2).mean(2)
         acts[name] = maps

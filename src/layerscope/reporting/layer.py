@@ -110,6 +110,8 @@ class LayerView:
     flat: dict = field(default_factory=dict)  # shown position -> value: a round-off range, drawn flat on the layer scale
     selection: str = ""  # which channels are shown and why ("64 of 240 channels, ranked by mean activation")
     level_step: int = 1  # the grids use levels 0, step, 2 * step ... (Display.level_step)
+    prefix: tuple[bytes, ...] = ()  # per input: a token layer's prefix tokens (CLS, registers ...), a strip each
+    prefix_names: tuple[str, ...] = ()  # what each prefix strip is, top to bottom
 
     @property
     def shape_text(self) -> str:
@@ -197,8 +199,26 @@ def layer_view(
         total_channels=int(values.shape[1]), lo=tuple(lo.tolist()), hi=tuple(hi.tolist()), mode=mode, cmap=cmap,
         grids=tuple(encode_png(g.indices, palette=g.palette, paeth=True) for g in grids), scale=_scale(lo, hi, mode, cmap, options.percentiles), means=means,
         mean_range=mean_range, geometry=_geometry(grids[0], channels, options.padding, pool),
-        flagged=flagged, hidden_flags=hidden, level_step=display.level_step,
+        flagged=flagged, hidden_flags=hidden, level_step=display.level_step, **_prefix(maps, name, options),
     )
+
+
+def _prefix(maps: Maps, name: str, options: RenderOptions) -> dict[str, Any]:
+    """A token layer's prefix tokens (CLS, distillation, registers) as ``show`` draws them beside its grid: one
+    strip per token, top to bottom (:meth:`~layerscope.core.layout.Maps.prefix_maps`), one PNG per input.
+
+    >>> from layerscope.core.layout import TokenGeometry, to_maps
+    >>> laid = to_maps(torch.randn(2, 5, 8), tokens=TokenGeometry(1, (2, 2), ("CLS",), "example"))
+    >>> made = _prefix(laid, "block", REPORT_OPTIONS)
+    >>> made["prefix_names"], len(made["prefix"]), made["prefix"][0][:4] == b"\\x89PNG"
+    (('CLS',), 2, True)
+    """
+    strips = maps.prefix_maps()
+    if strips is None:
+        return {}
+    grids = render_grids(strips.float().expand(-1, -1, STRIP_HEIGHT, -1), options.replace(
+        channels=None, max_channels=0, order="index", columns=1, caption=False, colorbar=False), layer=name)
+    return {"prefix": tuple(g.png_bytes() for g in grids), "prefix_names": tuple(maps.prefix_names)}
 
 
 def with_pictures(view: LayerView, maps: Optional[torch.Tensor], names: Sequence[str],

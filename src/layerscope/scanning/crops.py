@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..capturing import Recorder
-from ..core.layout import to_maps
+from ..core.layout import TokenGeometry, to_maps
 from ..errors import InputError
 from ..io.images import load_image
 from ..io.inputs import resolve_source
@@ -110,8 +110,10 @@ def _value(stats: ScanStats, entry: TopEntry, acts: Any, x: torch.Tensor) -> flo
     """The entry's channel score recomputed from the activations of its input alone."""
     layer = stats[entry.layer]
     tensor = acts[entry.layer]
+    geometry = layer.meta.get("tokens")  # the model's prefix tokens and grid the scan laid the layer out with
     maps = tensor[:, :, None, None] if layer.layout == "NC" else to_maps(
-        tensor, layout=layer.layout, input_size=tuple(x.shape[-2:])).maps
+        tensor, layout=layer.layout, input_size=tuple(x.shape[-2:]),
+        tokens=TokenGeometry.from_dict(geometry) if geometry else None).maps
     values = maps[0, entry.channel].reshape(-1).to(torch.float64)
     if entry.by == "max":
         return float(values[entry.position[0] * layer.map_size[1] + entry.position[1]])

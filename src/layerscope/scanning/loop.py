@@ -18,7 +18,7 @@ from typing import Any, Optional
 import torch
 
 from ..capturing import Recorder
-from ..core.layout import to_maps
+from ..core.layout import Maps, TokenGeometry, to_maps
 from ..errors import ImageError, InputError, LayoutError
 from ..io.shard import Shard
 from ..io.sources import Source
@@ -33,11 +33,14 @@ from .state import State, prune_sources, top_indices, write_state
 __all__ = ["scan_shard"]
 
 
-def _maps(tensor: torch.Tensor, module_type: str, layout: Optional[str], size: tuple) -> tuple[torch.Tensor, str, list]:
+def _maps(tensor: torch.Tensor, module_type: str, layout: Optional[str], size: tuple,
+          tokens: Optional[TokenGeometry] = None) -> Maps:
+    """The layer's maps as ``show`` lays them out: a vector as (N, C, 1, 1), a token sequence with the model's
+    own prefix tokens and grid (``tokens``, the capture's geometry; never a guess where the model has one)."""
     if tensor.dim() == 2 and layout in (None, "NC"):
-        return tensor[:, :, None, None], "NC", []
-    maps = to_maps(tensor, layout=layout, input_size=size, module_type=module_type)
-    return maps.maps, maps.layout, list(maps.notes)
+        return Maps(tensor[:, :, None, None], "NC", tuple(tensor.shape))
+    return to_maps(tensor, layout=layout, input_size=size, module_type=module_type,
+                   tokens=tokens if tensor.dim() == 3 else None)
 
 
 class _Layers:
@@ -61,17 +64,21 @@ class _Layers:
                 self._drop(name, f"{name}: not scanned (a {tensor.dtype} tensor of shape {tuple(tensor.shape)})")
                 continue
             try:
-                maps, layout, notes = _maps(tensor, info.module_type, self.layouts.get(name), size)
+                laid = _maps(tensor, info.module_type, self.layouts.get(name), size, acts.tokens)
             except LayoutError as err:
                 self._drop(name, f"{name}: not scanned: {err}")
                 continue
+            maps = laid.maps
             if name not in layers:
                 if not fresh:
                     raise InputError(f"Layer {name!r} gave no output on earlier batches; a scan needs the same layers "
                                      "on every input.")
                 layers[name] = ResponseStats(maps.shape[1], k=self.k, edges=self.edges, active=self.active)
-                described.append({"name": name, "module_type": info.module_type, "layout": layout,
-                                  "channels": int(maps.shape[1]), "map_size": list(maps.shape[-2:]), "notes": notes})
+                described.append({"name": name, "module_type": info.module_type, "layout": laid.layout,
+                                  "channels": int(maps.shape[1]), "map_size": list(maps.shape[-2:]),
+                                  "notes": list(laid.notes)})
+                if laid.tokens is not None:  # the model's prefix tokens and grid, for the crops' re-reading
+                    described[-1]["tokens"] = laid.tokens.to_dict()
             layers[name].update(maps, index, scratch=self.scratch)
         if fresh:
             if not described:

@@ -34,20 +34,22 @@ from .state import (
     write_state,
 )
 
-__all__ = ["merge_states", "merge_files"]
+__all__ = ["merge_states", "merge_files", "check_parts"]
 
 
 def _shards(state: State) -> list[Shard]:
     return [Shard(int(i), int(n)) for i, n in state.meta["shards"]]
 
 
-def _check(states: Sequence[State], names: Sequence[str]) -> None:
+def check_parts(states: Sequence[State], names: Sequence[str], command: str = "scan") -> None:
+    """Refuse parts that are unfinished, of another run (model, preprocessing, layers, data ...) or overlapping
+    (also for the activation store's merge: ``command`` names the command that finishes a part)."""
     for state, name in zip(states, names):
         if not state.meta.get("complete"):
             done = state.meta.get("done") or {}
             raise InputError(
-                f"{name} is not complete ({done.get('batches')} batches done); finish it by running its scan command "
-                "again, then merge."
+                f"{name} is not complete ({done.get('batches')} batches done); finish it by running its {command} "
+                "command again, then merge."
             )
     first, first_name = states[0], names[0]
     for state, name in zip(states[1:], names[1:]):
@@ -69,7 +71,7 @@ def merge_states(states: Sequence[State], names: Sequence[str] = ()) -> State:
     names = list(names) or [f"part {i}" for i in range(len(states))]
     if not states:
         raise InputError("Nothing to merge; give the result folders of two or more shards.")
-    _check(states, names)
+    check_parts(states, names)
     order = sorted(range(len(states)), key=lambda i: [(s.count, s.index) for s in _shards(states[i])])
     states = [states[i] for i in order]
     shaped = [s for s in states if s.layers]

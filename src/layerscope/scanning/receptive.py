@@ -339,7 +339,8 @@ def _gradient(model: torch.nn.Module, sizes: Mapping[str, tuple[int, int]], layo
                 continue
             # where each map value sits in the raw capture: lay out the flat indices as the layer's maps are
             ids = torch.arange(raw.numel(), dtype=torch.float64, device=raw.device).reshape(raw.shape)
-            where = to_maps(ids, layout=layouts.get(name), input_size=shape[-2:]).maps.long()
+            geometry = getattr(acts, "tokens", None) if ids.dim() == 3 else None  # the model's token layout
+            where = to_maps(ids, layout=layouts.get(name), input_size=shape[-2:], tokens=geometry).maps.long()
             fields[name] = _probe(raw.reshape(-1), where, x, size, repeats, generator)
     return fields, rules
 

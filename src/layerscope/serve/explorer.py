@@ -300,6 +300,11 @@ class Explorer:
                     del self.analyses[item.id]
         return analysis
 
+    def _maps(self, name: str, acts: Any, size: tuple) -> Any:
+        """The layer's maps as show lays them out (a token model's prefix tokens and grid are the capture's);
+        None where the layer is no maps (``layer_view`` then says why)."""
+        return self.layer_maps.maps(name, acts[name], acts.describe(name), size)
+
     def analyze(self, item_id: str, layer: Any = 0, max_channels: Any = 64) -> dict[str, Any]:
         """The page fragment (input card, the layer's channels, diagnostics) and the viewer's data."""
         item, index = self.item(item_id), self.layer_index(layer)
@@ -309,13 +314,12 @@ class Explorer:
         name = self.layer_names[index]
         judged = analysis.diagnosis
         layer_diag = next((d for d in judged.layers if d.name == name), None) if judged is not None else None
-        view = layer_view(name, analysis.acts[name], module_type=self.types[name],
+        maps = self._maps(name, analysis.acts, tuple(analysis.tensor.shape[-2:]))
+        view = layer_view(name, analysis.acts[name] if maps is None else maps, module_type=self.types[name],
                           input_size=tuple(analysis.tensor.shape[-2:]), options=REPORT_OPTIONS.replace(max_channels=k),
                           diagnosis=layer_diag)
         seen = seen_image(analysis.tensor[0], self.subject.preprocessing)
         if self.views:  # the registry's picture views, the same pictures show and the report draw
-            maps = self.layer_maps.maps(name, analysis.acts[name], {"module_type": self.types[name]},
-                                        tuple(analysis.tensor.shape[-2:]))
             attention = None
             if wants_attention(self.views):
                 with self.lock:
@@ -335,8 +339,9 @@ class Explorer:
         index, k = self.layer_index(layer), _channels(max_channels)
         name = self.layer_names[index]
         step = self._run([item.image for item in items], [self.modules[name]])
-        view = layer_view(name, step.acts[name], module_type=self.types[name], input_size=tuple(step.batch.shape[-2:]),
-                          options=REPORT_OPTIONS.replace(max_channels=k))
+        maps = self._maps(name, step.acts, tuple(step.batch.shape[-2:]))
+        view = layer_view(name, step.acts[name] if maps is None else maps, module_type=self.types[name],
+                          input_size=tuple(step.batch.shape[-2:]), options=REPORT_OPTIONS.replace(max_channels=k))
         if view.error:
             raise InputError(view.error)
         pictures = [np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) for png in view.grids]
