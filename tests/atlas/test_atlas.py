@@ -101,3 +101,18 @@ def test_bad_inputs_name_the_fix():
         atlas(np.random.rand(10, 3), grid=0)
     with pytest.raises(InputError, match="per='image'|'image'"):
         atlas_of(planted_net(), planted_images(per_class=1)[0], layer="3", per="pixels")
+
+
+@pytest.mark.slow
+def test_an_activation_store_gives_the_same_vectors_and_its_image_files_as_pictures(tmp_path):
+    import layerscope as ls
+    from layerscope.atlas import atlas_of_store
+    from layerscope.zoo import write_sample_images
+
+    files = write_sample_images(tmp_path / "digits", count=12, photos=(), overwrite=True)
+    ls.dump("builtin:digits", [str(f) for f in files], layers=["fc1"], out=tmp_path / "store", dtype="float32",
+            progress=False)
+    result = atlas_of_store(tmp_path / "store", layer="fc1", grid=4, seed=0)
+    assert len(result) == 12 and result.layer == "fc1"
+    assert sorted(result.names) == sorted(str(f) for f in files)
+    assert result.thumbnails and all(t.shape == (32, 32, 3) and t.max() > t.min() for t in result.thumbnails.values())

@@ -6,6 +6,6 @@ of cells that show the pictures (whole images, or receptive-field crops) of thei
 
 from .draw import draw_atlas
 from .layout import Atlas, Cell, atlas, bin_cells
-from .sources import atlas_of
+from .sources import atlas_of, atlas_of_store
 
-__all__ = ["atlas", "atlas_of", "Atlas", "Cell", "bin_cells", "draw_atlas"]
+__all__ = ["atlas", "atlas_of", "atlas_of_store", "Atlas", "Cell", "bin_cells", "draw_atlas"]

@@ -13,19 +13,22 @@ per-position vectors (one point per map position, its picture the position's rec
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..capturing import Recorder
 from ..io.feed import Feed
 from ..io.resolve import resolve_model
 from ..scanning.receptive import receptive_fields
+from ..storing.reader import load_activations
 from ..errors import InputError
 from .layout import Atlas, atlas
 
-__all__ = ["atlas_of", "PER"]
+__all__ = ["atlas_of", "atlas_of_store", "PER"]
 
 PER = ("image", "position")
 
@@ -102,3 +105,40 @@ def atlas_of(model: Any, inputs: Any, *, layer: str, per: str = "image", labels:
     point_labels = [labels[i] for i in image.tolist()] if labels is not None else None
     return atlas(vectors[torch.from_numpy(chosen)], images=crop, labels=point_labels, names=where, layer=layer,
                  **options)
+
+
+def atlas_of_store(where: Any, *, layer: Optional[str] = None, max_points: int = 100_000, **options: Any) -> Atlas:
+    """:func:`~layerscope.atlas.atlas` of one layer of an activation store (:func:`layerscope.dump`'s folder):
+    its rows (a seeded sample of ``max_points`` at most), labelled with the stored labels where there are any,
+    named after their sources (with the position for per-position rows). A cell's pictures are its members'
+    source files, read only for the cells' top members (none when the sources are not image files).
+
+    >>> import tempfile, torch, layerscope as ls
+    >>> out = tempfile.mkdtemp()
+    >>> _ = ls.dump(torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3)), torch.randn(8, 1, 6, 6), out=out, progress=False)
+    >>> a = atlas_of_store(out, layer="0", max_points=40, grid=4)
+    >>> len(a), a.names[0].startswith("tensor[")
+    (40, True)
+    """
+    stored = load_activations(where, layer=layer)
+    chunks = list(stored)
+    if not chunks:
+        raise InputError(f"The store {where} holds no rows of layer {stored.layers!r}; dump some inputs first.")
+    values = torch.cat([c.values for c in chunks])
+    image, y, x = (torch.cat([getattr(c, key) for c in chunks]).numpy() for key in ("image", "y", "x"))
+    chosen = np.arange(len(values))
+    if len(chosen) > max_points:
+        chosen = np.sort(np.random.default_rng(options.get("seed", 0)).choice(chosen, max_points, replace=False))
+    sources = stored.sources
+    source = [str(sources.get(int(i), [f"#{int(i)}", None])[0]) for i in image[chosen].tolist()]
+    label = [sources.get(int(i), [None, None])[1] for i in image[chosen].tolist()]
+    labels = label if any(v is not None for v in label) else None
+    names = [s if y[i] < 0 else f"{s} ({y[i]}, {x[i]})" for s, i in zip(source, chosen.tolist())]
+
+    def picture(i: int) -> np.ndarray:
+        with Image.open(source[i]) as opened:
+            return np.asarray(opened.convert("RGB"))
+
+    files = all(os.path.isfile(s) for s in dict.fromkeys(source))
+    return atlas(values[torch.from_numpy(chosen)], images=picture if files else None, labels=labels, names=names,
+                 layer=str(stored.layer), **options)
