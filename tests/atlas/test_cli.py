@@ -35,3 +35,18 @@ def test_a_bad_layer_exits_2_naming_the_fix(digits, tmp_path, capsys):
 def test_help_shows_an_example(capsys):
     assert main(["atlas", "--help"]) == 0
     assert "example: layerscope atlas builtin:digits" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_command_reads_an_activation_store(digits, tmp_path):
+    import layerscope as ls
+
+    ls.dump("builtin:digits", str(digits), layers=["fc1"], out=tmp_path / "store", progress=False)
+    png = tmp_path / "atlas.png"
+    assert main(["atlas", str(tmp_path / "store"), "--layer", "fc1", "--grid", "5", "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_a_model_without_images_or_store_exits_2(tmp_path, capsys):
+    assert main(["atlas", "builtin:digits", "--layer", "fc1", "--out", str(tmp_path / "a.png")]) == 2
+    assert "layerscope dump" in capsys.readouterr().err

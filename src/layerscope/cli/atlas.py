@@ -1,8 +1,9 @@
-"""``layerscope atlas MODEL IMAGES... --layer L --out atlas.png|report.html|DIR``: the dataset atlas of a layer.
+"""``layerscope atlas MODEL IMAGES... --layer L --out atlas.png|report.html|DIR`` (or ``layerscope atlas STORE
+--layer L ...``, a folder of ``layerscope dump``): the dataset atlas of a layer.
 
 Example::
 
-    layerscope samples digits --out digits
+    layerscope samples digits
     layerscope atlas builtin:digits digits --layer conv2 --labels folders --out atlas.html
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..atlas import atlas_of, draw_atlas
+from ..atlas import atlas_of, atlas_of_store, draw_atlas
 from ..core.files import write_atomic
 from ..atlas.sources import PER
 from ..errors import InputError
@@ -30,10 +31,11 @@ def register(subparsers) -> None:
         "with UMAP, bin the map into a grid and show each cell's members nearest its centre. Writes a PNG "
         "(FILE.png), a self-contained HTML page with a zoomable map (FILE.html) or a folder (atlas.png, "
         "atlas.json, points.json).",
-        epilog="example: layerscope atlas builtin:digits digits --layer conv2 --labels folders --out atlas.html",
+        epilog="example: layerscope atlas builtin:digits digits --layer conv2 --labels folders --out atlas.html; "
+        "from a store: layerscope atlas digits-store --layer fc1 --out atlas.png",
     )
     add_model_arguments(parser)
-    add_image_arguments(parser)
+    add_image_arguments(parser, required=False)
     group = parser.add_argument_group("atlas")
     group.add_argument("--layer", required=True, metavar="NAME", help="the layer (see `layerscope layers MODEL`)")
     group.add_argument("--per", choices=PER, default="image", help="one point per image (maps averaged over "
@@ -51,10 +53,16 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    feed = feed_from_args(args).check()
     out = Path(args.out)
     if out.suffix.lower() in (".png", ".html") and out.exists() and not args.overwrite:
         raise InputError(f"{out} exists; pass --overwrite to replace it.")
+    if not args.images:  # MODEL is a store folder (layerscope dump)
+        if not Path(args.model).is_dir():
+            raise InputError(f"Give IMAGES after the model {args.model!r}, or a folder written by `layerscope dump`.")
+        result = atlas_of_store(args.model, layer=args.layer, grid=args.grid, seed=args.seed,
+                                n_neighbors=args.neighbors, max_points=args.max_points)
+        return _write(result, out, args, f"layerscope atlas: {args.model} {args.layer}")
+    feed = feed_from_args(args).check()
     loaded = model_from_args(args)
     print_preprocessing(loaded)
     feed.preprocessing = loaded.preprocessing
@@ -63,10 +71,14 @@ def run(args) -> int:
     labels = [Path(source).parent.name for source in names] if args.labels == "folders" and names else None
     result = atlas_of(loaded, images, names=names, layer=args.layer, per=args.per, labels=labels, grid=args.grid, seed=args.seed,
                       n_neighbors=args.neighbors, max_points=args.max_points)
+    return _write(result, out, args, f"layerscope atlas: {loaded.spec} {args.layer}")
+
+
+def _write(result, out: Path, args, title: str) -> int:
     if out.suffix.lower() == ".png":
         save_png(draw_atlas(result), out)
     elif out.suffix.lower() == ".html":
-        page = Page(title=f"layerscope atlas: {loaded.spec} {args.layer}", sections=as_sections([result]))
+        page = Page(title=title, sections=as_sections([result]))
         write_atomic(page.html().encode("utf-8"), out, overwrite=True)
     else:
         out = result.save(out, overwrite=args.overwrite)
