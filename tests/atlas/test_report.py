@@ -85,3 +85,21 @@ def test_cells_decode_their_thumbnails_on_zoom_and_a_click_lists_them_as_text(br
     screenshot(page, "atlas.png", tmp_path)
     assert page.evaluate("self.pwned") is None
     assert not watch.problems and all(url.startswith(("file:", "data:")) for url in watch.requests)
+
+
+def test_the_worst_case_report_of_10000_points_stays_under_10_mb():
+    """Every cell of the default 24 x 24 grid occupied, each with 4 thumbnails of noise (what compresses worst):
+    the most a 10,000-point atlas can put in the report with the default settings."""
+    from layerscope.atlas.layout import Atlas, bin_cells
+
+    rng = np.random.default_rng(0)
+    coords = rng.random((10_000, 2)).astype(np.float32)
+    labels = [f"class {v}" for v in rng.integers(0, 10, 10_000)]
+    cells = bin_cells(coords, (24, 24), labels=labels)
+    thumbs = {i: rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for c in cells for i in c.top.tolist()}
+    result = Atlas(coords, cells, (24, 24), labels=labels, names=[f"{HOSTILE}{i}.png" for i in range(10_000)],
+                   thumbnails=thumbs)
+    assert len(cells) == 576 and len(thumbs) == 4 * 576
+    html = Page(title="atlas", sections=as_sections([result])).html()
+    assert len(html.encode("utf-8")) < LIMIT
+    assert html.count("data:image/") >= 4 * 576  # one small picture per member shown, no sprite
