@@ -11,7 +11,7 @@ import layerscope
 
 PINNED = [
     "capture", "Recorder", "Activations", "LayerInfo", "Args", "list_layers",
-    "show", "diagnose", "report", "scan", "load_stats", "compare", "browse", "visualize", "importance",
+    "show", "diagnose", "report", "scan", "load_stats", "probe", "compare", "browse", "visualize", "importance",
     "load_model", "LoadedModel", "Preprocessing", "load_image",
     "LayerscopeError", "CheckpointError", "ForwardError", "ImageError", "InputError", "LayerNotFoundError",
     "LayoutError", "MissingDependencyError", "ModelSpecError", "UnsafeCheckpointError",

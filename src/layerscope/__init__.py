@@ -40,6 +40,7 @@ from .errors import (
 )
 from .explain import importance, visualize
 from .io import LoadedModel, Preprocessing, load_image, load_model
+from .probing import probe
 from .reporting import report
 from .scanning import load_stats, scan
 from .showing import show
@@ -59,6 +60,7 @@ __all__ = [
     # whole datasets
     "scan",
     "load_stats",
+    "probe",
     # change
     "compare",
     "browse",
