@@ -127,11 +127,11 @@ def collect(subject: Subject, data: Any, *, labels: Any = None, pool: str = "mea
                 continue
             maps = reader.maps(name, step.acts[name], step.acts.describe(name), size)
             if maps is not None:
-                values = maps.maps.float()
+                grid = maps.maps.float()
                 if maps.layout == "NC":  # a vector is drawn as a 1-pixel-high strip: its entries are the channels
-                    pooled = values.flatten(1)
+                    pooled = grid.flatten(1)
                 else:
-                    pooled = values.mean((2, 3)) if pool == "mean" else values.amax((2, 3))
+                    pooled = grid.mean((2, 3)) if pool == "mean" else grid.amax((2, 3))
                 parts[name].append(pooled.cpu().numpy())
     features = {name: np.concatenate(p) for name, p in parts.items() if p}
     if not features:

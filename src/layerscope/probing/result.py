@@ -146,7 +146,8 @@ class ProbeResult(Result):
         folder.write(self.csv().encode(), "probe.csv")
         folder.write(self.png(), "probe.png")
         buffer = io.BytesIO()
-        np.savez(buffer, classes=np.asarray(self.classes), **{row.layer: row.selectivity for row in self.layers})
+        arrays: dict[str, Any] = {"_classes": np.asarray(self.classes), **{r.layer: r.selectivity for r in self.layers}}
+        np.savez(buffer, **arrays)
         folder.write(buffer.getvalue(), "selectivity.npz")
 
 
