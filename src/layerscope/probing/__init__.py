@@ -2,12 +2,12 @@
 activations, and each channel's class selectivity.
 
 :func:`~layerscope.probing.api.probe` collects the pooled channels of every chosen layer in one run
-(:mod:`~layerscope.probing.collect`), fits and scores the probes (:mod:`~layerscope.probing.fit`) and
+(:mod:`~layerscope.probing.features`), fits and scores the probes (:mod:`~layerscope.probing.fit`) and
 returns a :class:`~layerscope.probing.result.ProbeResult` (table, picture, JSON).
 """
 
 from .api import probe
-from .collect import Collected, collect
+from .features import Collected, collect
 from .fit import chance_level, cross_validate, interval, selectivity
 from .result import LayerProbe, ProbeResult
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..capturing.select import LayerSelector
 from ..run import RunOptions, Subject
-from .collect import collect
+from .features import collect
 from .fit import chance_level, check_folds, cross_validate, selectivity
 from .result import LayerProbe, ProbeResult
 
