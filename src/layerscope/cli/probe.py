@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..probing import probe
-from ..probing.collect import POOLS, read_labels
+from ..probing.features import POOLS, read_labels
 from ._common import (
     add_layer_arguments,
     add_loading_arguments,
