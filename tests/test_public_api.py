@@ -11,8 +11,8 @@ import layerscope
 
 PINNED = [
     "capture", "Recorder", "Activations", "LayerInfo", "Args", "list_layers",
-    "show", "diagnose", "report", "scan", "load_stats", "dump", "load_activations", "compare", "browse", "visualize",
-    "importance", "channel_labels",
+    "show", "diagnose", "report", "scan", "load_stats", "dump", "load_activations", "probe", "compare", "browse",
+    "visualize", "importance", "channel_labels",
     "load_model", "LoadedModel", "Preprocessing", "load_image",
     "LayerscopeError", "CheckpointError", "ForwardError", "ImageError", "InputError", "LayerNotFoundError",
     "LayoutError", "MissingDependencyError", "ModelSpecError", "UnsafeCheckpointError",

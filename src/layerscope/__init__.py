@@ -40,6 +40,7 @@ from .errors import (
 )
 from .explain import channel_labels, importance, visualize
 from .io import LoadedModel, Preprocessing, load_image, load_model
+from .probing import probe
 from .reporting import report
 from .scanning import load_stats, scan
 from .showing import show
@@ -62,6 +63,7 @@ __all__ = [
     "load_stats",
     "dump",
     "load_activations",
+    "probe",
     # change
     "compare",
     "browse",

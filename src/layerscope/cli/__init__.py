@@ -20,7 +20,7 @@ from ..errors import LayerscopeError
 __all__ = ["main", "COMMANDS"]
 
 COMMANDS = ("layers", "show", "diagnose", "report", "serve", "compare", "visualize", "card", "demo", "samples", "scan",
-            "merge", "dump", "labels")
+            "merge", "dump", "labels", "atlas", "probe")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -29,6 +29,7 @@ __all__ = ["fragment", "render_page", "PageAssets", "csp", "palettes_hex", "diag
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
+REPORT_SCRIPTS = ("viewer.js", "atlas.js")  # the report's script: the channel viewer, the dataset atlas's map
 VIEWER_CMAPS = ("viridis", "magma", "inferno", "gray", "RdBu_r", "jet")
 
 
@@ -115,7 +116,7 @@ class PageAssets:
     csp: str
 
     @classmethod
-    def of(cls, scripts: tuple[str, ...] = ("viewer.js",), *, connect: str = "'none'",
+    def of(cls, scripts: tuple[str, ...] = REPORT_SCRIPTS, *, connect: str = "'none'",
            media: Optional[str] = None) -> "PageAssets":
         css = static_text("layerscope.css")
         js = "\n(() => {\n" + "\n".join(static_text(name) for name in scripts) + "\n})();\n"

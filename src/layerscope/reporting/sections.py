@@ -23,11 +23,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence, Union
 
+from ..atlas.layout import Atlas
 from ..core.examples import Example
 from ..errors import InputError
+from .atlas import AtlasMap
 from .images import data_uri
 
-__all__ = ["Section", "Table", "Figure", "Text", "Example", "as_sections", "as_examples", "examples_section", "example_dict",
+__all__ = ["Section", "Table", "Figure", "Text", "Example", "AtlasMap", "as_sections", "atlas_section", "as_examples", "examples_section", "example_dict",
            "SECTION_KINDS"]
 
 SECTION_KINDS = ("dataset", "comparison", "extra")  # where a section goes: after the layers, in this order
@@ -67,7 +69,7 @@ class Figure:
         return [(data_uri(image), str(caption)) for image, caption in self.images]
 
 
-Block = Union[Text, Table, Figure]
+Block = Union[Text, Table, Figure, AtlasMap]
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,17 @@ class Section:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", self.id):
             raise InputError(f"Section id {self.id!r} must be a letter then letters, digits, '-' or '_' (an anchor).")
         for block in self.blocks:
-            if not isinstance(block, (Text, Table, Figure)):
-                raise InputError(f"Section {self.id!r}: a block must be a Text, Table or Figure, got {type(block).__name__}.")
+            if not isinstance(block, (Text, Table, Figure, AtlasMap)):
+                raise InputError(f"Section {self.id!r}: a block must be a Text, Table, Figure or AtlasMap, got {type(block).__name__}.")
 
 
 def as_sections(items: Any) -> list[Section]:
     """Sections from ``Section`` objects and results with ``report_section()``, in kind order."""
     out: list[Section] = []
-    for item in [items] if isinstance(items, Section) or hasattr(items, "report_section") else list(items or ()):
+    single = isinstance(items, (Section, Atlas)) or hasattr(items, "report_section")
+    for item in [items] if single else list(items or ()):
         made = item.report_section() if not isinstance(item, Section) and hasattr(item, "report_section") else item
+        made = atlas_section(made) if isinstance(made, Atlas) else made
         for section in made if isinstance(made, (list, tuple)) else [made]:
             if not isinstance(section, Section):
                 raise InputError(
@@ -105,6 +109,14 @@ def as_sections(items: Any) -> list[Section]:
     if len(set(ids)) != len(ids):
         raise InputError(f"Two report sections share an id: {sorted(i for i in ids if ids.count(i) > 1)[0]!r}.")
     return sorted(out, key=lambda s: SECTION_KINDS.index(s.kind))
+
+
+def atlas_section(atlas: Atlas, *, id: str = "atlas") -> Section:
+    """The report section of a dataset :class:`~layerscope.atlas.Atlas`: its summary and its zoomable map."""
+    what = f"Dataset atlas of {atlas.layer}" if atlas.layer else "Dataset atlas"
+    note = ("Each cell holds the points UMAP placed there; its pictures are the members nearest its centre, "
+            "its colour the most common label. Scroll to zoom, drag to pan, click a cell for its members.")
+    return Section(id, what, [Text([atlas.summary(), note]), AtlasMap.of(atlas)], kind="dataset")
 
 
 def as_examples(examples: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
