@@ -24,6 +24,7 @@ from collections import Counter
 from typing import Any, Mapping, Optional, Sequence, TextIO, Union
 
 from ..core.options import Options
+from ..dictionary import Dictionary
 from ..errors import InputError
 from ..io import LoadedModel, load_model
 from ..io.feed import Feed
@@ -32,6 +33,7 @@ from ..io.preprocess import first_conv_channels
 from ..io.specs import SPEC_FORMS
 from ..render.options import RenderOptions
 from ..run.options import OutputOptions, RunOptions
+from ..run.subject import Subject
 
 __all__ = [
     "add_option_flags",
@@ -207,6 +209,26 @@ def add_layer_arguments(parser: argparse.ArgumentParser) -> None:
         "convolution's norm and activation, e.g. ReLU modules or ResNet block outputs; token models: their "
         "blocks); see `layerscope layers MODEL`",
     )
+
+
+def add_dictionary_argument(parser: argparse.ArgumentParser) -> None:
+    """--dictionary FILE, repeatable: a layer read through a trained dictionary (its latents as channels)."""
+    parser.add_argument(
+        "--dictionary", metavar="FILE", action="append",
+        help="a trained dictionary (Dictionary.save: one .safetensors file): the layer it was trained on is read "
+        "through it, its latents shown, scanned and judged like channels; repeat for several layers",
+    )
+
+
+def subject_from_args(args: argparse.Namespace, loaded: LoadedModel) -> Subject:
+    """``loaded`` with --layers and the --dictionary transforms (each on the layer it was trained on)."""
+    transforms = {}
+    for path in getattr(args, "dictionary", None) or []:
+        found = Dictionary.load(path)
+        if found.layer is None:
+            raise InputError(f"--dictionary {path} does not say which layer it was trained on; train it with layer=.")
+        transforms[found.layer] = found
+    return Subject.of(loaded, layers_from_args(args), transforms=transforms or None)
 
 
 def parse_floats(text: Optional[str], flag: str) -> Optional[tuple[float, ...]]:

@@ -18,17 +18,17 @@ import sys
 from ..diagnosis import diagnose
 from ..diagnosis.expr import FIELDS, parse_gate
 from ..diagnosis.options import DIAGNOSE_RUN, DiagnoseOptions
-from ..run import Subject
 from ._common import (
+    add_dictionary_argument,
     add_image_arguments,
     add_layer_arguments,
     add_model_arguments,
     add_run_arguments,
     feed_from_args,
-    layers_from_args,
     model_from_args,
     print_image_notes,
     print_preprocessing,
+    subject_from_args,
     print_skipped_summary,
     run_options_from_args,
 )
@@ -50,6 +50,7 @@ def register(subparsers) -> None:
     add_model_arguments(parser, required=False)
     add_image_arguments(parser, required=False)
     add_layer_arguments(parser)
+    add_dictionary_argument(parser)
     group = parser.add_argument_group("diagnosis")
     group.add_argument("--json", action="store_true", help="print machine-readable JSON instead of the table "
                        "(with the model spec, weights, preprocessing and skipped files)")
@@ -78,7 +79,7 @@ def run(args) -> int:
     loaded = model_from_args(args)
     info = sys.stderr if args.json else sys.stdout
     print_preprocessing(loaded, info)
-    subject = Subject.of(loaded, layers_from_args(args))
+    subject = subject_from_args(args, loaded)
     result = diagnose(subject, feed, options=options, run=run_options_from_args(args, DIAGNOSE_RUN))
     print_image_notes(feed.images, feed.skipped)
     print_skipped_summary(result.inputs + len(result.skipped), result.skipped, sys.stderr)

@@ -12,18 +12,18 @@ import sys
 
 from ..render.options import RenderOptions
 from ..reporting import REPORT_OPTIONS, ReportOptions, report
-from ..run import Subject
 from ..scanning import load_stats
 from ._common import (
+    add_dictionary_argument,
     add_image_arguments,
     add_layer_arguments,
     add_model_arguments,
     add_output_arguments,
     add_render_arguments,
     feed_from_args,
-    layers_from_args,
     model_from_args,
     print_preprocessing,
+    subject_from_args,
     print_skipped_summary,
 )
 
@@ -40,6 +40,7 @@ def register(subparsers) -> None:
     add_model_arguments(parser)
     add_image_arguments(parser)
     add_layer_arguments(parser)
+    add_dictionary_argument(parser)
     group = parser.add_argument_group("report")
     group.add_argument("-o", "--out", required=True, metavar="FILE.html", help="the HTML file to write")
     ReportOptions.add_flags(group)  # --views, --title: declared beside their fields
@@ -59,10 +60,10 @@ def run(args) -> int:
     loaded = model_from_args(args)
     print_preprocessing(loaded)
     feed = feed_from_args(args)
-    subject = Subject.of(loaded, layers_from_args(args))
+    subject = subject_from_args(args, loaded)
     if args.stats:
         options = options.replace(examples=load_stats(args.stats).report_examples(  # of the layers shown only
-            subject.layers, channels=render.max_channels or 0, k=args.examples_per_channel, model=loaded))
+            subject.layers, channels=render.max_channels or 0, k=args.examples_per_channel, model=subject))
     result = report(subject, feed, out=args.out, options=options, render=render, overwrite=args.overwrite)
     for path, reason in feed.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)

@@ -18,18 +18,18 @@ import sys
 from typing import Iterator
 
 from ..run.options import OutputOptions, RunOptions
-from ..run.subject import Subject
 from ..scanning import ScanOptions, scan
 from ..scanning.distributed import rank_device
 from ..scanning.options import SCAN_BATCH_SIZE
 from ._common import (
+    add_dictionary_argument,
     add_layer_arguments,
     add_loading_arguments,
     add_model_arguments,
-    layers_from_args,
     model_from_args,
     parse_max_pixels,
     print_preprocessing,
+    subject_from_args,
 )
 
 
@@ -49,6 +49,7 @@ def register(subparsers) -> None:
                         "paths, a video file, or image files and globs")
     add_loading_arguments(parser, recursive=False)
     add_layer_arguments(parser)
+    add_dictionary_argument(parser)
     group = parser.add_argument_group("scan")
     group.add_argument("--out", metavar="DIR", required=True, help="folder for the result (stats.safetensors)")
     ScanOptions.add_flags(group)
@@ -66,7 +67,7 @@ def run(args) -> int:
 
 def _run(args) -> int:
     args.device = rank_device(args.device)  # under torchrun, a bare cuda is this rank's GPU
-    subject = Subject.of(model_from_args(args), layers_from_args(args))
+    subject = subject_from_args(args, model_from_args(args))
     lead = os.environ.get("RANK", "0") == "0"
     if lead:
         print_preprocessing(subject.loaded, sys.stderr)

@@ -25,6 +25,7 @@ from ..showing.api import DEFAULT_OPTIONS, show
 from ..showing.options import ShowOptions
 from ..showing.video import show_video
 from ._common import (
+    add_dictionary_argument,
     add_image_arguments,
     add_layer_arguments,
     add_model_arguments,
@@ -36,6 +37,7 @@ from ._common import (
     layers_from_args,
     model_from_args,
     print_preprocessing,
+    subject_from_args,
     print_skipped_summary,
 )
 
@@ -51,6 +53,7 @@ def register(subparsers) -> None:
     add_model_arguments(parser)
     add_image_arguments(parser)
     add_layer_arguments(parser)
+    add_dictionary_argument(parser)
     group = parser.add_argument_group("what to draw (ShowOptions)")
     group.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
     add_option_flags(group, ShowOptions)
@@ -104,7 +107,7 @@ def run(args) -> int:
     feed_from_args(args).check()  # missing files fail before a model is built or downloaded
     loaded = model_from_args(args)
     print_preprocessing(loaded)
-    result = show(loaded, list(args.images), layers_from_args(args), output, options=options,
+    result = show(subject_from_args(args, loaded), list(args.images), None, output, options=options,
                   run=run_options, show=shown)
     for entry in result.inputs:
         for note in entry["notes"]:

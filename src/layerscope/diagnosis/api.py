@@ -236,7 +236,7 @@ class _Stream:
     def __init__(self, subject: Subject, t: Thresholds, input_stats: InputStats, outputs: ClassifierOutputs,
                  rank: bool = False) -> None:
         self.subject, self.t, self.input_stats, self.outputs, self.rank = subject, t, input_stats, outputs, rank
-        self.maps = _Maps(subject.layouts)
+        self.maps = _Maps(subject.layouts, subject.transforms)
         self.modules = dict(subject.module.named_modules())
         self.state: dict[str, _Layer] = {}
         self.kept: list[torch.Tensor] = []
@@ -281,8 +281,12 @@ class _Stream:
     def _new(self, name: str, maps: torch.Tensor, size: Optional[tuple]) -> _Layer:
         row = self.maps.rows[name]
         stride = size[0] / maps.shape[-2] if size and maps.shape[-2] > 1 else None
-        layer = _Layer(row, self.modules.get(row["module"]), self.t, rectified(self.subject.module, row["module"], self.modules),
-                       stride, expected_firing(self.subject.module, row["module"], self.modules), rank=self.rank)
+        if "transform" in row:  # latents of a dictionary (never negative, sparse): the module says nothing of them
+            layer = _Layer(row, None, self.t, True, stride, None, rank=self.rank)
+        else:
+            layer = _Layer(row, self.modules.get(row["module"]), self.t,
+                           rectified(self.subject.module, row["module"], self.modules), stride,
+                           expected_firing(self.subject.module, row["module"], self.modules), rank=self.rank)
         self.state[name] = layer
         return layer
 

@@ -132,16 +132,17 @@ def card(model: Any, layer: str, channel: int, *, stats: Any = None, images: Any
     options = CardOptions.of(options, **fields)
     if isinstance(channel, bool) or not isinstance(channel, int) or channel < 0:
         raise InputError(f"channel must be one channel index (an int >= 0), got {channel!r}.")
-    loaded = Subject.of(model, preprocessing=preprocessing).loaded
+    subject = Subject.of(model, preprocessing=preprocessing)  # its transforms: a dictionary's latents as channels
+    loaded = subject.loaded
     scan = _scan(stats, layer, channel)
-    seen = visualize(loaded, layer, [channel], options=options.visualization())
+    seen = visualize(subject, layer, [channel], options=options.visualization())
     found = Card(loaded.spec, layer, channel, seen.pixels[0])
     if scan is not None:
         found.statistics = {"inputs": scan.inputs, **_statistics(scan[layer], channel)}
-        found.examples = _examples(scan, layer, channel, options.examples, loaded)
+        found.examples = _examples(scan, layer, channel, options.examples, subject)
     if images is not None:
-        found.flags, found.importance = _judged(loaded, layer, channel, images, options.target)
-    if labels is not None and labels is not False:
+        found.flags, found.importance = _judged(subject, layer, channel, images, options.target)
+    if labels is not None and labels is not False and layer not in subject.transforms:  # labels are of channels
         found.label = (channel_labels(loaded, [layer], progress=False) if labels is True else labels).label(layer, channel)
     return found
 
@@ -172,13 +173,18 @@ def _examples(scan: Any, layer: str, channel: int, k: int, loaded: Any) -> list[
     return found
 
 
-def _judged(loaded: Any, layer: str, channel: int, images: Any, target: Any) -> tuple[list[str], list[dict]]:
-    """The diagnosis flags naming ``channel`` on ``images``, and its importance for each image."""
+def _judged(subject: Subject, layer: str, channel: int, images: Any,
+            target: Any) -> tuple[list[str], Optional[list[dict]]]:
+    """The diagnosis flags naming ``channel`` on ``images``, and its importance for each image (None for a
+    dictionary's latent: importance is computed for channels)."""
+    loaded = subject.loaded
     feed = Feed.of(images, loaded.preprocessing)
     batch = feed.one()
     sources = list(feed.sources) or [f"input {i}" for i in range(len(batch))]
-    judged = diagnose(loaded, batch, [layer])
+    judged = diagnose(subject, batch, [layer])
     flags = sorted(flag for flag, channels in judged.layers[0].flagged.items() if channel in channels)
+    if layer in subject.transforms:
+        return flags, None
     scores = importance(loaded, batch, [layer], target=target)
     if channel >= scores[layer].shape[1]:
         raise InputError(f"Layer {layer!r} has channels 0..{scores[layer].shape[1] - 1}; got {channel}.")

@@ -161,14 +161,15 @@ def visualize(
     it: ``visualize(model, "conv2", steps=48, seed=0)``. Deterministic for a given ``seed``.
     """
     options = VisualizeOptions.of(options, **fields)
-    loaded = Subject.of(model, preprocessing=preprocessing).loaded
+    subject = Subject.of(model, preprocessing=preprocessing)
+    loaded = subject.loaded
     module, prep = loaded.module, loaded.preprocessing
     device, dtype = model_device(module)
     height, width = prep.input_size or (224, 224)
     low = options.size or min(128, height, width)
     steps = options.steps or (GPU_STEPS if device.type == "cuda" else CPU_STEPS)
     generator = torch.Generator().manual_seed(int(options.seed))
-    reader = LayerMaps()
+    reader = LayerMaps(transforms=subject.transforms)  # a dictionary's latents are visualized like channels
     start = time.perf_counter()
     with Recorder(module, layer, grad=True, stop_early=True) as rec:
         if len(rec.names) != 1:

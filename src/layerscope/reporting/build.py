@@ -80,7 +80,7 @@ def page_from_model(subject: Subject, inputs: Any, options: ReportOptions, rende
     notes = [list(r.notes) for r in feed.images] if feed.images else [[] for _ in range(len(batch))]
     cards = _cards(_names(feed.sources), feed.sources, notes, batch, subject.preprocessing,
                    seen.predictions if "predictions" in options.views else None)
-    reader = LayerMaps(subject.layouts)
+    reader = LayerMaps(subject.layouts, subject.transforms)
     size = tuple(batch.shape[-2:])
     return Page(
         title=options.title or f"layerscope report: {subject.spec}", model=model_card(subject.loaded), inputs=cards,

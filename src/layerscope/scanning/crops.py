@@ -26,6 +26,8 @@ from ..io.models import LoadedModel, load_model
 from ..io.preprocess import Preprocessing
 from ..io.video import frame
 from ..render.png import save_png
+from ..run.maps import transformed
+from ..run.subject import Subject
 from .meta import weights_fingerprint
 
 if TYPE_CHECKING:  # result.py imports this module (ScanStats.crop)
@@ -106,14 +108,20 @@ def _pixels(x: torch.Tensor, preprocessing: Optional[Preprocessing], kind: str) 
     return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
-def _value(stats: ScanStats, entry: TopEntry, acts: Any, x: torch.Tensor) -> float:
-    """The entry's channel score recomputed from the activations of its input alone."""
+def _value(stats: ScanStats, entry: TopEntry, acts: Any, x: torch.Tensor, transforms: dict) -> float:
+    """The entry's channel score recomputed from the activations of its input alone (through the layer's
+    transform when the scan read it through one)."""
     layer = stats[entry.layer]
     tensor = acts[entry.layer]
     geometry = layer.meta.get("tokens")  # the model's prefix tokens and grid the scan laid the layer out with
     maps = tensor[:, :, None, None] if layer.layout == "NC" else to_maps(
         tensor, layout=layer.layout, input_size=tuple(x.shape[-2:]),
         tokens=TokenGeometry.from_dict(geometry) if geometry else None).maps
+    if "transform" in layer.meta:
+        if entry.layer not in transforms:
+            raise InputError(f"The scan read layer {entry.layer!r} through a transform ({layer.meta['transform']}); "
+                             "pass model=Subject.of(model, transforms={layer: dictionary}) to render its crops.")
+        maps = transformed(entry.layer, transforms[entry.layer], maps)
     values = maps[0, entry.channel].reshape(-1).to(torch.float64)
     if entry.by == "max":
         return float(values[entry.position[0] * layer.map_size[1] + entry.position[1]])
@@ -138,7 +146,8 @@ def render_crops(stats: ScanStats, entries: list[TopEntry], *, model: Any = None
     read and run once, alone, for all the entries (of any layers) it appears in."""
     if not entries:
         return []
-    loaded = _model(stats, model)
+    transforms = model.transforms if isinstance(model, Subject) else {}
+    loaded = _model(stats, model.loaded if isinstance(model, Subject) else model)
     pre = Preprocessing.from_dict(stats.meta["preprocessing"]) if stats.meta.get("preprocessing") else None
     kind = stats.data.get("kind")
     by_input: dict[int, list[int]] = {}
@@ -151,7 +160,7 @@ def render_crops(stats: ScanStats, entries: list[TopEntry], *, model: Any = None
             acts, pixels = rec(x[None]), _pixels(x, pre, kind)
             for position in positions:
                 entry = entries[position]
-                value, stored = _value(stats, entry, acts, x), float(entry.score)
+                value, stored = _value(stats, entry, acts, x, transforms), float(entry.score)
                 matches = abs(value - stored) <= tolerance * max(1.0, abs(stored))
                 x0, y0, x1, y1 = entry.box
                 crops[position] = Crop(entry, pixels[y0:y1, x0:x1].copy(), pixels, stored, value, matches)

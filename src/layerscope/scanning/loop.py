@@ -23,6 +23,7 @@ from ..errors import ImageError, InputError, LayoutError
 from ..io.shard import Shard
 from ..io.sources import Source
 from ..run.options import RunOptions
+from ..run.maps import describe_transform, transformed
 from ..run.progress import Progress
 from ..run.subject import Subject
 from ..stats import ResponseStats
@@ -46,8 +47,9 @@ def _maps(tensor: torch.Tensor, module_type: str, layout: Optional[str], size: t
 class _Layers:
     """The accumulators of every captured layer, made on the first batch (or rebuilt from a state)."""
 
-    def __init__(self, state: State, layouts: dict, k: int, edges: Any, active: float) -> None:
+    def __init__(self, state: State, layouts: dict, k: int, edges: Any, active: float, transforms: dict) -> None:
         self.state, self.layouts, self.k, self.edges, self.active = state, layouts, k, edges, active
+        self.transforms = transforms  # {layer: maps -> maps}: a dictionary's latents scanned as the layer's channels
         self.scratch = Scratch()
         self.skip: set[str] = set(state.meta["dropped"])
 
@@ -69,6 +71,8 @@ class _Layers:
                 self._drop(name, f"{name}: not scanned: {err}")
                 continue
             maps = laid.maps
+            if name in self.transforms:
+                maps = transformed(name, self.transforms[name], maps)
             if name not in layers:
                 if not fresh:
                     raise InputError(f"Layer {name!r} gave no output on earlier batches; a scan needs the same layers "
@@ -76,7 +80,8 @@ class _Layers:
                 layers[name] = ResponseStats(maps.shape[1], k=self.k, edges=self.edges, active=self.active)
                 described.append({"name": name, "module_type": info.module_type, "layout": laid.layout,
                                   "channels": int(maps.shape[1]), "map_size": list(maps.shape[-2:]),
-                                  "notes": list(laid.notes)})
+                                  "notes": list(laid.notes),
+                                  **(describe_transform(self.transforms[name]) if name in self.transforms else {})})
                 if laid.tokens is not None:  # the model's prefix tokens and grid, for the crops' re-reading
                     described[-1]["tokens"] = laid.tokens.to_dict()
             layers[name].update(maps, index, scratch=self.scratch)
@@ -123,7 +128,7 @@ def scan_shard(subject: Subject, source: Source, state: State, path: Path, *, sh
     if meta["complete"]:
         return state
     model = subject.module
-    layers = _Layers(state, dict(subject.layouts), meta["top_k"], meta["edges"], meta["active"])
+    layers = _Layers(state, dict(subject.layouts), meta["top_k"], meta["edges"], meta["active"], subject.transforms)
     start = meta["done"]["batches"]
 
     def reduce(batch: Any, acts: Any) -> None:  # everything that changes the state, batch after batch in order

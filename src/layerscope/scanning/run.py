@@ -151,6 +151,8 @@ def _scan(world: Optional[World], subject: Subject, data: Any, settings: ScanOpt
     if running.workers == 0:
         running = running.replace(workers=int(getattr(data, "num_workers", 0) or 0))
     fresh = identity(subject.loaded, source, subject.layers, settings, running.batch_size, shard)
+    if subject.transforms:  # a layer read through a dictionary: its latents are the scanned channels
+        fresh["transforms"] = subject.to_dict()["transforms"]
     path = _shard_path(out, world)
     state = _open_state(path, fresh, writing.overwrite)
     who = f"rank {world.rank}: " if world is not None else ""

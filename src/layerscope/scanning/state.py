@@ -125,6 +125,7 @@ _IDENTITY = {
     "top_k": "the top-k size",
     "edges": "the peak histogram's bin edges",
     "active": "the activity threshold",
+    "transforms": "the layer transforms (dictionaries)",
 }
 
 

@@ -127,7 +127,7 @@ class Explorer:
         self.decoding = threading.Lock()  # one upload at full size in memory at a time
         self.items: OrderedDict[str, Item] = OrderedDict()
         self.analyses: OrderedDict[str, Analysis] = OrderedDict()
-        self.layer_maps = LayerMaps(self.subject.layouts)
+        self.layer_maps = LayerMaps(self.subject.layouts, self.subject.transforms)
         self.layer_names, self.modules, self.types = self._probe()
         self.samples = self._samples(images, samples)
 

@@ -214,7 +214,7 @@ def show(
     subject = Subject.of(model, layers, layouts=chosen.layouts or None, device=run_options.device)
     folder = OutputFolder(output.path, ShowResult.index_name, overwrite=output.overwrite) if output.path else None
     target = as_target(chosen.target, subject.classes) if chosen.importance else None
-    seen = _Seen(ShownLayers(subject.layouts))
+    seen = _Seen(ShownLayers(subject.layouts, subject.transforms))
     checked = _Inputs(subject)
     with ThreadPoolExecutor(chosen.threads or min(8, os.cpu_count() or 1)) as pool:
         steps, record = _steps(subject, images, run_options, render)

@@ -84,8 +84,8 @@ def _stretched(maps: torch.Tensor) -> torch.Tensor:
 class ShownLayers(LayerMaps):
     """The layers met so far, each with its grid's file name ``<NN>_<layer>.png`` (``row["file"]``)."""
 
-    def __init__(self, layouts: Optional[Mapping[str, str]] = None) -> None:
-        super().__init__(layouts)
+    def __init__(self, layouts: Optional[Mapping[str, str]] = None, transforms: Optional[Mapping[str, Any]] = None) -> None:
+        super().__init__(layouts, transforms)
         self.digits = 2  # of the layer number in file names; widened for models with > 100 layers
 
     def added(self, name: str, row: dict) -> None:
