@@ -392,3 +392,19 @@ def print_skipped_summary(total: int, skipped: list[tuple[str, str]], stream: Op
     kinds = Counter(_skip_kind(reason) for _, reason in skipped)
     why = ", ".join(f"{kinds[kind]} {kind}" if len(kinds) > 1 else kind for kind in _SKIP_KINDS if kinds[kind])
     print(f"{len(skipped)} of {total} images skipped ({why}); --strict makes this an error", file=stream)
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """DATA (the whole dataset a scan or a dump reads) and its loading flags."""
+    parser.add_argument("data", metavar="DATA", nargs="+",
+                        help="an image folder (recursive; ImageFolder class folders recognised), a .txt list of image "
+                        "paths, a video file, or image files and globs")
+    add_loading_arguments(parser, recursive=False)
+
+
+def add_dataset_run_flags(group: Any) -> None:
+    """The run and output flags of a verb over a whole dataset (scan, dump), and --no-progress."""
+    RunOptions.add_flags(group, skip=("device", "progress", "strict", "recursive", "max_pixels"))
+    OutputOptions.add_flags(group)
+    group.add_argument("--no-progress", action="store_true", help="no progress bar (it is off anyway when stderr "
+                       "is not a terminal)")

@@ -21,8 +21,9 @@ from ..scanning.distributed import rank_device
 from ..storing import DumpOptions, dump
 from ..storing.options import DUMP_BATCH_SIZE
 from ._common import (
+    add_dataset_arguments,
+    add_dataset_run_flags,
     add_layer_arguments,
-    add_loading_arguments,
     add_model_arguments,
     layers_from_args,
     model_from_args,
@@ -46,18 +47,12 @@ def register(subparsers) -> None:
         epilog=EXAMPLE,
     )
     add_model_arguments(parser)
-    parser.add_argument("data", metavar="DATA", nargs="+",
-                        help="an image folder (recursive; ImageFolder class folders recognised), a .txt list of image "
-                        "paths, a video file, or image files and globs")
-    add_loading_arguments(parser, recursive=False)
+    add_dataset_arguments(parser)
     add_layer_arguments(parser)
     group = parser.add_argument_group("dump")
     group.add_argument("--out", metavar="DIR", required=True, help="folder for the store (index.json, parts/)")
     DumpOptions.add_flags(group)
-    RunOptions.add_flags(group, skip=("device", "progress", "strict", "recursive", "max_pixels"))
-    OutputOptions.add_flags(group)
-    group.add_argument("--no-progress", action="store_true", help="no progress bar (it is off anyway when stderr "
-                       "is not a terminal)")
+    add_dataset_run_flags(group)
     parser.set_defaults(run=run)
 
 

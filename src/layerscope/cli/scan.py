@@ -22,9 +22,10 @@ from ..scanning import ScanOptions, scan
 from ..scanning.distributed import rank_device
 from ..scanning.options import SCAN_BATCH_SIZE
 from ._common import (
+    add_dataset_arguments,
+    add_dataset_run_flags,
     add_dictionary_argument,
     add_layer_arguments,
-    add_loading_arguments,
     add_model_arguments,
     model_from_args,
     parse_max_pixels,
@@ -44,19 +45,13 @@ def register(subparsers) -> None:
         "shard and rank 0 merges. Read the result with layerscope.load_stats(OUT).",
     )
     add_model_arguments(parser)
-    parser.add_argument("data", metavar="DATA", nargs="+",
-                        help="an image folder (recursive; ImageFolder class folders recognised), a .txt list of image "
-                        "paths, a video file, or image files and globs")
-    add_loading_arguments(parser, recursive=False)
+    add_dataset_arguments(parser)
     add_layer_arguments(parser)
     add_dictionary_argument(parser)
     group = parser.add_argument_group("scan")
     group.add_argument("--out", metavar="DIR", required=True, help="folder for the result (stats.safetensors)")
     ScanOptions.add_flags(group)
-    RunOptions.add_flags(group, skip=("device", "progress", "strict", "recursive", "max_pixels"))
-    OutputOptions.add_flags(group)
-    group.add_argument("--no-progress", action="store_true", help="no progress bar (it is off anyway when stderr "
-                       "is not a terminal)")
+    add_dataset_run_flags(group)
     parser.set_defaults(run=run)
 
 
