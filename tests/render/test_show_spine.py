@@ -73,7 +73,8 @@ def test_a_view_in_one_new_file_is_known_to_check_views_and_drawn_by_show(bright
 
 
 def test_an_unknown_view_names_the_registered_ones(brightest):
-    with pytest.raises(InputError, match=r"Unknown view 'brightst'\. Did you mean 'brightest'.*importance, brightest"):
+    with pytest.raises(InputError,
+                       match=r"Unknown view 'brightst'\. Did you mean 'brightest'.*Choose from: grid, .*, brightest\."):
         check_views("brightst")
 
 
