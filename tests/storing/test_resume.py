@@ -52,16 +52,16 @@ def test_sigkill_at_random_points_then_resume_gives_the_same_bytes(photos, tmp_p
 
     out, rng, killed_at, restarts = tmp_path / "out", random.Random(10), [], 0
     while len(killed_at) < 3:
-        target = min(progress(out) + rng.randint(1, 3), total - 2)
+        target = min(progress(out) + rng.randint(1, 3), total // 2)  # room left: a fast machine runs batches in ms
         proc = subprocess.Popen(command(photos, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
         while proc.poll() is None and progress(out) < target:
             time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.2))  # anywhere: mid-forward, mid-write of a part or the index, between batches
+        time.sleep(rng.uniform(0.0, 0.05))  # anywhere: mid-forward, mid-write of a part or the index, between batches
         if proc.poll() is not None:
             break
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate()
-        if progress(out) >= total and restarts < 5:  # killed after its last part: start the kills over
+        if progress(out) >= total and restarts < 20:  # killed after its last part: start the kills over
             shutil.rmtree(out)
             killed_at, restarts = [], restarts + 1
             continue
