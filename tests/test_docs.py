@@ -64,6 +64,16 @@ def test_the_block_rules_hold(tmp_path):
     assert [run_step(s, tmp_path, 60).returncode for s in found] == [0, 0, 1]
 
 
+def test_the_tests_a_page_names_exist():
+    """A page that cites ``tests/FILE.py::test_name`` (the security page does, for each promise) cites a real test."""
+    cited = {(m.group(1), m.group(2)) for page in PAGES
+             for m in re.finditer(r"`(tests/[\w/]+\.py)::(test_\w+)`", (DOCS / page).read_text())}
+    assert cited, "the security page names the tests behind its promises"
+    missing = [f"{path}::{name}" for path, name in sorted(cited)
+               if not (ROOT / path).is_file() or not re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(), re.M)]
+    assert missing == []
+
+
 def test_the_cli_reference_is_current():
     cli_reference = pytest.importorskip("tools.cli_reference")
     assert (DOCS / "reference" / "cli.md").read_text() == cli_reference.reference(), \
