@@ -1,21 +1,11 @@
 """The runnable pieces of a Markdown page (the README, every page of the site) and how each runs.
 
-The rules a block must follow (for everyone who adds a section to the README or a page to docs/):
-
-* Fenced blocks marked ``python`` run each in a fresh interpreter (``python -c``), as a reader who
-  copies that one block would run it: a block imports what it uses and makes what it needs.
-* Fenced blocks marked ``bash``, ``sh``, ``shell`` or ``console`` run line by line with ``bash -c``
-  (a line ending in ``\\`` continues on the next). Each line must exit 0, unless it ends with the
-  comment ``# exit N``, which states the exit code it must have.
-* Lines that install the package (``python -m pip install ...``, with or without ``&& ...``) are
-  not run: installing is what makes this test possible. What follows ``&&`` on such a line is run
-  (``layerscope demo``), except the test command itself (``python -m pytest ...``).
-* Other fences (``text``, none) are output shown to the reader, not run.
-* A block directly preceded by the line ``<!-- not run: REASON -->`` is shown, not run; the reason is
-  mandatory and says why it cannot run here (a camera, a real multi-machine cluster, a download).
-* Everything runs with the working directory an empty temporary folder, without network
-  (layerscope's downloads fail fast: ``HF_HUB_OFFLINE=1``), with ``MPLBACKEND=Agg``, in page order.
-  Inputs come from ``layerscope samples`` or ``layerscope.zoo``.
+The rules a block follows are stated once, for everyone who writes one, in the docstring of
+tests/test_readme.py: ``python`` blocks run each in a fresh ``python -c``; shell blocks line by line
+(``# exit N``: the exit code a line must have); install lines are not run, only what follows their
+``&&`` (except ``python -m pytest``); other fences are output. A block directly preceded by the line
+``<!-- not run: REASON -->`` is shown, not run; the reason is mandatory (:func:`markers_without_reason`).
+:func:`run_step` runs a step in a given folder, offline (``HF_HUB_OFFLINE=1``), with ``MPLBACKEND=Agg``.
 """
 
 from __future__ import annotations
