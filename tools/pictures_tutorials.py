@@ -3,40 +3,28 @@
     PYTHONPATH=src:. python -c "from pathlib import Path; import tools.pictures_tutorials as t; t.make(Path('docs/images'))"
 
 ``tools/pictures.py`` calls :func:`make` with the ``--out`` folder (group ``tutorials``). Each page's blocks run
-in an empty folder on ``layerscope samples`` inputs; so does this module (in a temporary folder entered as the
-working directory, so no machine path can show), then copies the files the pages point at to
-``images/tutorials/<name>.png``. Offline; about a minute on 2 busy CPU cores (the 3-epoch training is 10 s of it).
+in an empty folder on ``layerscope samples`` inputs; so does this module (a temporary folder; grids and views
+name layers and inputs by their stems, never by path), then copies the files the pages point at to
+``images/tutorials/<name>.png``: byte for byte what the pages' own blocks write. Offline; 75 to 95 s on 2 busy
+CPU cores (the 3-epoch training is 8 to 10 s of it).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator
 
 LITE0 = "builtin:efficientnet_lite0"
 CAT_LAYERS = ["bn1", "blocks.1.1.bn2", "blocks.3.2.bn2", "blocks.5.3.bn2"]
 CAT_GRID = dict(max_channels=8, order="max", columns=4, min_tile=96)
-DIGIT = "samples/digit_03_label3.png"
+DIGIT = "samples/digit_03_label3.png"  # relative to the folder the page (here: make) works in
 DIGIT_GRID = dict(columns=8, scale=3)
 
 
-@contextlib.contextmanager
-def _inside(folder: Path) -> Iterator[None]:
-    before = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
-def _filters(model, caption: str, path: str) -> None:
+def _filters(model, caption: str, path: Path) -> None:
     """conv1's 16 kernels on one signed scale, as digits-first-layer.md draws them."""
     import layerscope as ls
 
@@ -44,13 +32,13 @@ def _filters(model, caption: str, path: str) -> None:
     ls.render.render_grid(filters, normalize="signed-layer", scale=8, columns=8, caption=caption).save(path)
 
 
-def _photo_network() -> dict[str, str]:
+def _photo_network(w: Path) -> dict[str, str]:
     """photo-network.md: EfficientNet-Lite0 and its untrained copy on the cat, four depths; progression, overlay."""
     import layerscope as ls
 
-    ls.show(LITE0, "samples/chelsea.jpg", layers=CAT_LAYERS, out="cat-maps", **CAT_GRID)
-    ls.show(f"{LITE0}:untrained", "samples/chelsea.jpg", layers=CAT_LAYERS, out="cat-untrained", **CAT_GRID)
-    ls.show(LITE0, "samples/chelsea.jpg", layers=CAT_LAYERS, out="cat-views", views=["progression", "overlay"])
+    ls.show(LITE0, w / "samples/chelsea.jpg", layers=CAT_LAYERS, out=w / "cat-maps", **CAT_GRID)
+    ls.show(f"{LITE0}:untrained", w / "samples/chelsea.jpg", layers=CAT_LAYERS, out=w / "cat-untrained", **CAT_GRID)
+    ls.show(LITE0, w / "samples/chelsea.jpg", layers=CAT_LAYERS, out=w / "cat-views", views=["progression", "overlay"])
     return {
         "cat-bn1": "cat-maps/chelsea/00_bn1.png",
         "cat-bn1-untrained": "cat-untrained/chelsea/00_bn1.png",
@@ -62,19 +50,19 @@ def _photo_network() -> dict[str, str]:
     }
 
 
-def _digits_first_layer() -> dict[str, str]:
+def _digits_first_layer(w: Path) -> dict[str, str]:
     """digits-first-layer.md: conv1 filters and maps, trained, untrained and after 3 epochs of training."""
     import layerscope as ls
 
     for spec, name in [("builtin:digits", "conv1-filters"), ("builtin:digits:untrained", "conv1-filters-untrained")]:
-        _filters(ls.load_model(spec), f"{spec} conv1 filters", f"{name}.png")
+        _filters(ls.load_model(spec), f"{spec} conv1 filters", w / f"{name}.png")
     for spec, out in [("builtin:digits", "conv1-trained"), ("builtin:digits:untrained", "conv1-untrained")]:
-        ls.show(spec, DIGIT, layers="conv1", out=out, **DIGIT_GRID)
-    subprocess.run([sys.executable, "-m", "layerscope.zoo.train", "digits", "--epochs", "3", "--out", "my-digits",
+        ls.show(spec, w / DIGIT, layers="conv1", out=w / out, **DIGIT_GRID)
+    subprocess.run([sys.executable, "-m", "layerscope.zoo.train", "digits", "--epochs", "3", "--out", str(w / "my-digits"),
                     "--overwrite"], check=True, stdout=subprocess.DEVNULL)
-    model = ls.load_model("builtin:digits", checkpoint="my-digits/digits.safetensors")
-    _filters(model, "3 epochs: conv1 filters", "conv1-filters-3-epochs.png")
-    ls.show(model, DIGIT, layers="conv1", out="conv1-3-epochs", **DIGIT_GRID)
+    model = ls.load_model("builtin:digits", checkpoint=w / "my-digits/digits.safetensors")
+    _filters(model, "3 epochs: conv1 filters", w / "conv1-filters-3-epochs.png")
+    ls.show(model, w / DIGIT, layers="conv1", out=w / "conv1-3-epochs", **DIGIT_GRID)
     return {
         "digits-filters": "conv1-filters.png",
         "digits-filters-untrained": "conv1-filters-untrained.png",
@@ -85,7 +73,7 @@ def _digits_first_layer() -> dict[str, str]:
     }
 
 
-def _good_and_bad_maps() -> dict[str, str]:
+def _good_and_bad_maps(w: Path) -> dict[str, str]:
     """good-and-bad-maps.md: planted dead and flat channels; the photo network's first layer on 0-255 pixels."""
     import torch
 
@@ -95,10 +83,10 @@ def _good_and_bad_maps() -> dict[str, str]:
     with torch.no_grad():
         model.module.conv1.bias[:6] = -10.0
         model.module.conv1.weight[6:9] = 0.0
-    ls.show(model, DIGIT, layers="conv1", out="broken", normalize="global", value_range=(-1, 1), **DIGIT_GRID)
+    ls.show(model, w / DIGIT, layers="conv1", out=w / "broken", normalize="global", value_range=(-1, 1), **DIGIT_GRID)
     lite0 = ls.load_model(LITE0)
-    right = lite0.preprocess(["samples/chelsea.jpg", "samples/coffee.jpg"])
-    ls.show(lite0, ((right + 1) / 2 * 255)[:1], layers=["bn1"], out="raw-pixels", max_channels=8, columns=4)
+    right = lite0.preprocess([w / "samples/chelsea.jpg", w / "samples/coffee.jpg"])
+    ls.show(lite0, ((right + 1) / 2 * 255)[:1], layers=["bn1"], out=w / "raw-pixels", max_channels=8, columns=4)
     return {
         "bad-dead-uniform": "broken/digit_03_label3/00_conv1.png",
         "bad-raw-pixels": "raw-pixels/input-000/00_bn1.png",
@@ -112,9 +100,9 @@ def make(images: Path) -> list[Path]:
     target = Path(images).resolve() / "tutorials"
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    with tempfile.TemporaryDirectory(prefix="pictures-tutorials-") as work, _inside(Path(work)):
-        write_sample_images("samples", photos=("astronaut", "chelsea", "coffee"))  # what `layerscope samples` writes
+    with tempfile.TemporaryDirectory(prefix="pictures-tutorials-") as work:
+        w = Path(work)
+        write_sample_images(w / "samples", photos=("astronaut", "chelsea", "coffee"))  # as `layerscope samples`
         for page in (_photo_network, _digits_first_layer, _good_and_bad_maps):
-            for name, made in page().items():
-                written.append(Path(shutil.copyfile(made, target / f"{name}.png")))
+            written += [Path(shutil.copyfile(w / made, target / f"{name}.png")) for name, made in page(w).items()]
     return written
