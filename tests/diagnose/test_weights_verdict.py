@@ -42,6 +42,12 @@ def test_batchnorm_at_init_is_untrained_evidence_in_words():
     assert evidence.evidence[0].startswith("2 of 2 BatchNorm layers still at their initial statistics")
 
 
+def test_batchnorm_that_saw_data_is_counted_in_words():
+    model = nn.Sequential(nn.Linear(6, 6), nn.BatchNorm1d(6), nn.Linear(6, 6), nn.BatchNorm1d(6))
+    model.train()(torch.randn(8, 6))
+    assert weight_evidence(model).evidence[0].startswith("2 of 2 BatchNorm layers moved from their initial statistics")
+
+
 def test_the_edge_ratio_against_a_monte_carlo_oracle():
     """numpy oracle: the largest eigenvalue of W Wᵀ/m over the edge sigma²(1+sqrt(q))², averaged over draws."""
     rng = np.random.default_rng(1)

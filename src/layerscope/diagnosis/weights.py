@@ -235,7 +235,7 @@ def weight_evidence(model: nn.Module, t: Optional[Thresholds] = None) -> WeightE
     votes, evidence = {"trained": [], "untrained": []}, []
     if total:
         bn_untrained = at / total >= t.weights_bn_at_init
-        evidence.append(f"{at} of {total} BatchNorm layer{'s' if total != 1 else ''} "
+        evidence.append(f"{at or total} of {total} BatchNorm layer{'s' if total != 1 else ''} "
                         + ("still at their initial statistics (running mean 0, variance 1, no batches tracked)"
                            if at else "moved from their initial statistics (they have seen data)"))
         if bn_untrained:
