@@ -253,7 +253,7 @@ class Diagnosis(Result):
                             worst.fix or "fix the inputs first (see Inputs)"))
         if self.tendency.label == "untrained":
             reasons.append(("bad", f"the model looks untrained: {self.tendency.evidence_words}",
-                            "load its trained weights (check the checkpoint or --weights), or train it"))
+                            "load its trained weights (check the model spec or --checkpoint), or train it"))
         layer_level = self.layers_verdict
         if layer_level != "good":
             groups: dict[str, list[LayerDiagnosis]] = {}
