@@ -91,3 +91,16 @@ def test_share_above_100_percent_is_rejected():
                                               ("inputs>3", "inputs > 3"), ("dead<=1", "dead <= 1")])
 def test_percent_shares_and_non_share_fields_above_one_are_accepted(expression, text):
     assert parse_gate(expression).text == text
+
+
+@pytest.mark.parametrize(("expression", "suggestion"), [("deadd>0.2", "'dead'"), ("verdict==bda", "'bad'"),
+                                                        ("dead>0 or tendncy==untrained", "'tendency'")])
+def test_a_misspelt_field_or_word_suggests_the_nearest(expression, suggestion):
+    with pytest.raises(InputError, match=rf"Did you mean {suggestion}\?"):
+        parse_gate(expression)
+
+
+def test_no_suggestion_when_nothing_is_close():
+    with pytest.raises(InputError) as raised:
+        parse_gate("zzz>1")
+    assert "Did you mean" not in str(raised.value)

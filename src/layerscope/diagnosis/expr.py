@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import InputError
+from ..errors import InputError, did_you_mean
 
 __all__ = ["parse_gate", "Gate", "FIELDS"]
 
@@ -38,8 +38,8 @@ def _accepted() -> str:
             f"verdict good/suspicious/bad, tendency trained/unclear/untrained/unknown; join with and / or / ','")
 
 
-def _error(expression: str, token: str, why: str) -> InputError:
-    return InputError(f"--fail-on {expression!r}: {why} at {token!r}. Accepted: {_accepted()}. "
+def _error(expression: str, token: str, why: str, hint: str = "") -> InputError:
+    return InputError(f"--fail-on {expression!r}: {why} at {token!r}. Accepted: {_accepted()}.{hint} "
                       f"Example: --fail-on \"dead>0.2 or verdict==bad\"")
 
 
@@ -128,7 +128,7 @@ class _Parser:
             return inner
         field = token.lower()
         if kind != "word" or field not in FIELDS:
-            raise _error(self.expression, token, "expected a field name")
+            raise _error(self.expression, token, "expected a field name", did_you_mean(field, FIELDS))
         kind, op = self.take()
         if kind != "op":
             raise _error(self.expression, op, f"expected an operator after {field!r}")
@@ -140,7 +140,8 @@ class _Parser:
         if field in _WORDS:
             word = raw.lower()
             if kind != "word" or word not in _WORDS[field]:
-                raise _error(self.expression, raw, f"{field} takes one of {'/'.join(_WORDS[field])}")
+                raise _error(self.expression, raw, f"{field} takes one of {'/'.join(_WORDS[field])}",
+                             did_you_mean(word, _WORDS[field]))
             if field == "tendency" and op not in ("==", "!="):
                 raise _error(self.expression, op, "tendency only takes == or !=")
             return word

@@ -115,7 +115,7 @@ class Card(Result):
 
     def __repr__(self) -> str:
         parts = [f"{len(self.examples)} examples" if self.examples else "", "statistics" * bool(self.statistics),
-                 f"importance on {len(self.importance)} images" if self.importance else ""]
+                 f"importance on {len(self.importance)} image(s)" if self.importance else ""]
         return f"Card({self.layer!r} channel {self.channel}: {', '.join(p for p in parts if p) or 'visualization'})"
 
 
