@@ -143,7 +143,7 @@ class Comparison(Result):
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def summary(self) -> str:
-        head = (f"{self.labels[0]}: {self.a.get('spec')}  vs  {self.labels[1]}: {self.b.get('spec')}, "
+        head = (f"{self.labels[0]}: {_side(self.a, self.b)}  vs  {self.labels[1]}: {_side(self.b, self.a)}, "
                 f"{self.inputs} inputs, linear CKA ({'debiased' if self.debiased else 'biased'} HSIC)")
         width = max([len(p.name) for p in self.pairs] + [5])
         rows = [f"{'layer':<{width}}  {'cka':>6}  {'cosine':>6}  {'rel_l2':>6}  matched"]
@@ -155,6 +155,20 @@ class Comparison(Result):
 
     def __repr__(self) -> str:
         return self.summary()
+
+
+def _side(info: dict, other: dict) -> str:
+    """A side's spec, with its weights when the other side has the same spec (two checkpoints of one model).
+
+    >>> _side({"spec": "m", "weights": "a.safetensors"}, {"spec": "m", "weights": "b.safetensors"})
+    'm (a.safetensors)'
+    >>> _side({"spec": "m", "weights": None}, {"spec": "n"})
+    'm'
+    """
+    spec, weights = info.get("spec"), info.get("weights")
+    if weights and spec == other.get("spec") and weights != other.get("weights"):
+        return f"{spec} ({weights})"
+    return str(spec)
 
 
 def _num(value: Optional[float]) -> str:
