@@ -32,11 +32,6 @@ def test_a_bad_layer_exits_2_naming_the_fix(digits, tmp_path, capsys):
     assert "layerscope layers" in capsys.readouterr().err
 
 
-def test_help_shows_an_example(capsys):
-    assert main(["atlas", "--help"]) == 0
-    assert "example: layerscope atlas builtin:digits" in capsys.readouterr().out
-
-
 @pytest.mark.slow
 def test_the_command_reads_an_activation_store(digits, tmp_path):
     import layerscope as ls

@@ -45,8 +45,3 @@ def test_bad_input_exits_2(tree, tmp_path, capsys):
     assert main(["probe", "builtin:digits", str(tree), "--labels", str(tmp_path / "nope.txt"),
                  "--out", str(tmp_path / "c")]) == 2
     assert "Cannot read the labels file" in capsys.readouterr().err
-
-
-def test_help_ends_with_an_example(capsys):
-    assert main(["probe", "--help"]) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("example: layerscope probe builtin:digits")

@@ -153,8 +153,6 @@ def test_cli_labels_writes_the_folder_and_fails_with_2(tmp_path, capsys):
     assert (tmp_path / "l" / "labels.json").exists() and "conv1:" in capsys.readouterr().out
     assert main(["labels", "builtin:digits", "--layers", "nope", "--out", str(tmp_path / "m")]) == 2
     assert main(["labels", "builtin:digits", "--threshold", "-1", "--out", str(tmp_path / "n")]) == 2
-    assert main(["labels", "--help"]) == 0
-    assert "example: layerscope labels" in capsys.readouterr().out
 
 
 def test_show_writes_the_labels_under_each_grid(tmp_path):

@@ -36,6 +36,8 @@ from ..run.options import OutputOptions, RunOptions
 from ..run.subject import Subject
 
 __all__ = [
+    "examples",
+    "ExamplesFormatter",
     "add_option_flags",
     "add_run_arguments",
     "add_output_arguments",
@@ -58,6 +60,29 @@ __all__ = [
     "parse_size",
     "parse_max_pixels",
 ]
+
+
+class ExamplesFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that indented lines (the examples of :func:`examples`) stay as written.
+
+    >>> parser = argparse.ArgumentParser(prog="p", description="one long paragraph " * 3, **examples("p --go"))
+    >>> parser.format_help().splitlines()[-2:]
+    ['Examples:', '  p --go']
+    """
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        fill = super()._fill_text
+        return "\n".join(indent + line if line.startswith("  ") else fill(line, width, indent) for line in text.split("\n"))
+
+
+def examples(*lines: str) -> dict[str, Any]:
+    """``add_parser`` keywords that end a command's ``--help`` with ``Examples:`` and ``lines``, one a line.
+
+    Each line runs as written in an empty folder (``tests/cli/test_help_examples.py`` runs them all), so a
+    command whose example needs inputs makes them first (``layerscope samples samples``).
+    """
+    return {"epilog": "Examples:\n" + "\n".join(f"  {line}" for line in lines),
+            "formatter_class": ExamplesFormatter}
 
 
 class _Changed:

@@ -18,7 +18,14 @@ from ..errors import InputError
 from ..render.png import save_png
 from ..reporting.page import Page
 from ..reporting.sections import as_sections
-from ._common import add_image_arguments, add_model_arguments, feed_from_args, model_from_args, print_preprocessing
+from ._common import (
+    add_image_arguments,
+    add_model_arguments,
+    examples,
+    feed_from_args,
+    model_from_args,
+    print_preprocessing,
+)
 
 LABELS = ("none", "folders")
 
@@ -26,13 +33,15 @@ LABELS = ("none", "folders")
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "atlas",
+        **examples(
+            "layerscope samples digits --count 30 --photos ''",
+            'layerscope atlas builtin:digits digits/ --layer fc1 --grid 6 --out atlas.png',
+        ),
         help="a 2-D map (UMAP) of a layer's activations over images, binned into cells of thumbnails",
         description="Lay out the images (or every map position, --per position) by their activations at LAYER "
         "with UMAP, bin the map into a grid and show each cell's members nearest its centre. Writes a PNG "
         "(FILE.png), a self-contained HTML page with a zoomable map (FILE.html) or a folder (atlas.png, "
         "atlas.json, points.json).",
-        epilog="example: layerscope atlas builtin:digits digits --layer conv2 --labels folders --out atlas.html; "
-        "from a store: layerscope atlas digits-store --layer fc1 --out atlas.png",
     )
     add_model_arguments(parser)
     add_image_arguments(parser, required=False)

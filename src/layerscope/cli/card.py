@@ -15,6 +15,7 @@ from ._common import (
     add_image_arguments,
     add_model_arguments,
     add_output_arguments,
+    examples,
     feed_from_args,
     model_from_args,
     print_preprocessing,
@@ -24,6 +25,10 @@ from ._common import (
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "card",
+        **examples(
+            'layerscope samples samples',
+            'layerscope card builtin:digits samples/digit_00_label0.png --layer conv2 --channel 5 --steps 16 --out card.png',
+        ),
         help="one PNG per channel: its visualization, top dataset examples, statistics, flags and importance",
         description="Draw the card of one channel of LAYER: its feature visualization; with --stats (a folder "
         "written by `layerscope scan`), its top dataset examples as receptive-field crops and its statistics over "

@@ -26,6 +26,7 @@ from ._common import (
     add_layer_arguments,
     add_model_pair_arguments,
     add_output_arguments,
+    examples,
     feed_from_args,
     layers_from_args,
     models_from_args,
@@ -37,6 +38,10 @@ from ._common import (
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "compare",
+        **examples(
+            'layerscope samples samples',
+            'layerscope compare builtin:digits builtin:digits:untrained samples/digit_*.png --out compare',
+        ),
         help="compare two models or checkpoints layer by layer (CKA, cosine, relative L2, matched channels)",
         description="Run MODEL_A and MODEL_B on the same IMAGES and compare each pair of layers: linear CKA "
         "(debiased HSIC of centred features, summed over blocks of 32 inputs whatever the batch size), cosine "

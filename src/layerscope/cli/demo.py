@@ -8,12 +8,15 @@ Example::
 from __future__ import annotations
 
 from ..demo.run import run_demo
-from ._common import add_output_arguments
+from ._common import add_output_arguments, examples
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
+        **examples(
+            'layerscope demo --out layerscope-demo   # then open layerscope-demo/start-here.png',
+        ),
         help="run the offline demo: learned vs untrained feature maps, on digits and on a photo",
         description="Write channel grids of the builtin digits model and of the ImageNet-trained "
         "EfficientNet-Lite0 on a public-domain photo (layerscope[samples,pretrained]), each beside the same "

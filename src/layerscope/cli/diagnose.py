@@ -24,13 +24,14 @@ from ._common import (
     add_layer_arguments,
     add_model_arguments,
     add_run_arguments,
+    examples,
     feed_from_args,
     model_from_args,
     print_image_notes,
     print_preprocessing,
-    subject_from_args,
     print_skipped_summary,
     run_options_from_args,
+    subject_from_args,
 )
 from ._stats import add_stats_arguments, stats_findings, with_findings
 
@@ -40,6 +41,10 @@ GATE_FAILED = 3
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "diagnose",
+        **examples(
+            'layerscope samples samples',
+            'layerscope diagnose builtin:digits samples/digit_*.png --fail-on "dead>20%"   # exit 3 when it fails',
+        ),
         help="judge each layer's feature maps (dead / uniform / noisy / saturated channels) and check the inputs",
         description="Run MODEL on IMAGES and judge every selected layer: dead, uniform, noisy, saturated and "
         "NaN/Inf channels, activation scale, effective rank, and a verdict (good / suspicious / bad) with the "

@@ -25,6 +25,7 @@ from ._common import (
     add_dataset_run_flags,
     add_layer_arguments,
     add_model_arguments,
+    examples,
     layers_from_args,
     model_from_args,
     parse_max_pixels,
@@ -32,19 +33,20 @@ from ._common import (
 )
 from .scan import _log_to_stderr
 
-EXAMPLE = "example: layerscope dump builtin:digits digits/ --out store --positions 16"
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "dump",
+        **examples(
+            'layerscope samples samples',
+            'layerscope dump builtin:digits samples/ --layers conv2,fc1 --out store --positions 8',
+        ),
         help="store the chosen layers' activations over a dataset as rows (sharded safetensors, resumable)",
         description="Run MODEL over every input of DATA and write the activations of the chosen layers as rows "
         "(one per position: position x channels; one per input for vectors and with --pooled; --positions K keeps "
         "K random positions per input, seeded) to part files under OUT/parts with OUT/index.json. The same command "
         "resumes a stopped dump to the same bytes; under torchrun each rank dumps its shard and rank 0 merges. "
         "Read it with layerscope.load_activations(OUT, layer=NAME).",
-        epilog=EXAMPLE,
     )
     add_model_arguments(parser)
     add_dataset_arguments(parser)

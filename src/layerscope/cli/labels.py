@@ -7,31 +7,29 @@ Example::
 
 from __future__ import annotations
 
-import argparse
-
 from ..explain import LabelOptions, channel_labels
 from ._common import (
     add_layer_arguments,
     add_model_arguments,
     add_output_arguments,
+    examples,
     layers_from_args,
     model_from_args,
     print_preprocessing,
 )
 
-EXAMPLE = 'example: layerscope labels builtin:efficientnet_lite0 --layers bn1,blocks.1.0.bn2 --out labels'
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "labels",
+        **examples(
+            'layerscope labels builtin:digits --layers conv1 --out labels',
+        ),
         help="a label per channel from synthetic probes (hues, gratings, checkerboards, dots, textures)",
         description="Run a fixed, seeded set of synthetic probes (uniform hues, oriented gratings, checkerboards, "
         "dots, colour-opponent edges, scikit-image's textures) through MODEL with its own preprocessing and label "
         "each channel of the chosen layers with the probe group that drives it most, its selectivity (a z-score "
         "against all groups) and runners-up; 'no clear match' when nothing stands out. Writes DIR/labels.json.",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_arguments(parser)
     add_layer_arguments(parser)

@@ -12,7 +12,7 @@ import json
 import sys
 
 from ..capturing import list_layers
-from ._common import add_model_arguments, model_from_args, print_preprocessing
+from ._common import add_model_arguments, examples, model_from_args, print_preprocessing
 
 _DEPTH = 16  # frames of the zero clip fed to a model whose first convolution is 3-D
 
@@ -37,6 +37,10 @@ def example_input(module, preprocessing):
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "layers",
+        **examples(
+            'layerscope layers builtin:digits',
+            'layerscope layers torchvision:resnet18 --no-run | head -8',
+        ),
         help="list a model's layers (names to pass to --layers), with output shapes",
         description="List every submodule of MODEL in execution order with its type, output shape and "
         "parameter count. The names are what --layers accepts (also globs, re:REGEX, type:Conv2d).",

@@ -16,12 +16,17 @@ from __future__ import annotations
 
 from ..scanning import merge
 from ..storing import is_store, merge_stores
-from ._common import add_output_arguments
+from ._common import add_output_arguments, examples
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "merge",
+        **examples(
+            'layerscope samples samples',
+            'layerscope scan builtin:digits samples/ --out part0 --shard 0/2 && layerscope scan builtin:digits samples/ --out part1 --shard 1/2',
+            'layerscope merge part0 part1 --out merged',
+        ),
         help="merge the results of disjoint shards of one scan or dump (layerscope scan/dump --shard i/N)",
         description="Merge the --out folders of `layerscope scan --shard i/N` runs (or copies of them from other "
         "machines) into one result, and the --out folders of `layerscope dump --shard i/N` into one store. Refuses "

@@ -7,8 +7,6 @@ probe.csv, probe.png (accuracy against depth) and selectivity.npz (each channel'
 
 from __future__ import annotations
 
-import argparse
-
 from ..probing import probe
 from ..probing.features import POOLS, read_labels
 from ._common import (
@@ -17,6 +15,7 @@ from ._common import (
     add_model_arguments,
     add_output_arguments,
     add_run_arguments,
+    examples,
     layers_from_args,
     model_from_args,
     print_preprocessing,
@@ -24,20 +23,20 @@ from ._common import (
     run_options_from_args,
 )
 
-EXAMPLE = "example: layerscope probe builtin:digits digits/ --layers conv1,conv2,fc1,fc2,fc3 --out probe"
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "probe",
+        **examples(
+            "layerscope samples digits --count 30 --photos ''",
+            "ls digits | sed -E 's/.*label([0-9]).png/\\1/' > labels.txt && layerscope probe builtin:digits digits/ --labels labels.txt --folds 3 --layers conv2,fc1 --out probe",
+        ),
         help="linear probes per layer: held-out accuracy against depth, chance level, channel selectivity",
         description="Run MODEL once over DATA, pool each chosen layer's channels over space and fit a multinomial "
         "logistic regression per layer on standardized features, scored on stratified folds: the held-out "
         "accuracy with its 95%% t-interval over the folds, against depth, the chance level (the most frequent "
         "class's share) and each channel's d' for each class. Labels: DATA's class folders (ImageFolder layout) "
         "or --labels FILE (one label per line, in the order of the inputs).",
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_arguments(parser)
     parser.add_argument("data", metavar="DATA", nargs="+",

@@ -20,17 +20,22 @@ from ._common import (
     add_model_arguments,
     add_output_arguments,
     add_render_arguments,
+    examples,
     feed_from_args,
     model_from_args,
     print_preprocessing,
-    subject_from_args,
     print_skipped_summary,
+    subject_from_args,
 )
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "report",
+        **examples(
+            'layerscope samples samples',
+            'layerscope report builtin:digits samples/digit_0*.png -o report.html',
+        ),
         help="write one self-contained HTML report of a model's layers on a few inputs",
         description="Capture the chosen layers of MODEL on the inputs (side by side, at most 16) and write "
         "one HTML file: the model, the inputs with the predictions, the layers shallow to deep, the "

@@ -9,12 +9,16 @@ Example::
 from __future__ import annotations
 
 from ..zoo import PHOTOS, write_sample_images
-from ._common import add_output_arguments
+from ._common import add_output_arguments, examples
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "samples",
+        **examples(
+            'layerscope samples samples   # digit_00_label0.png ... and chelsea.jpg, coffee.jpg, astronaut.jpg',
+            "layerscope samples digits --count 30 --photos ''",
+        ),
         help="write sample inputs: held-out handwritten digits and public-domain photos (offline)",
         description="Write COUNT held-out digits of builtin:digits (28x28 PNG, never seen in training) and "
         "public-domain photos from scikit-image (JPEG; needs layerscope[samples]) into OUT. Running it again "

@@ -27,6 +27,7 @@ from ._common import (
     add_dictionary_argument,
     add_layer_arguments,
     add_model_arguments,
+    examples,
     model_from_args,
     parse_max_pixels,
     print_preprocessing,
@@ -37,6 +38,10 @@ from ._common import (
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "scan",
+        **examples(
+            'layerscope samples samples',
+            'layerscope scan builtin:digits samples/ --out scan --top-k 3',
+        ),
         help="scan a whole dataset: per channel statistics and the top-k inputs (streaming, resumable, distributed)",
         description="Run MODEL over every input of DATA and keep, per layer and channel, count, mean, variance, min, "
         "max, the share of active positions and inputs, a histogram of each input's peak, and the top-k inputs by "

@@ -17,6 +17,7 @@ import sys
 from ._common import (
     add_layer_arguments,
     add_model_arguments,
+    examples,
     layers_from_args,
     model_from_args,
     print_preprocessing,
@@ -29,6 +30,10 @@ def register(subparsers) -> None:
 
     parser = subparsers.add_parser(
         "serve",
+        **examples(
+            'layerscope samples samples',
+            'layerscope serve builtin:digits samples/ --self-test   # without --self-test: serves http://127.0.0.1:8000',
+        ),
         help="a local web explorer: upload or pick images and videos, browse layers and channels, live camera",
         description="Serve a local web page (on 127.0.0.1 by default) for MODEL: pick or upload an image or "
         "a video, choose a layer, browse its channels (value under the cursor, overlay), see predictions "

@@ -33,18 +33,23 @@ from ._common import (
     add_output_arguments,
     add_render_arguments,
     add_run_arguments,
+    examples,
     feed_from_args,
     layers_from_args,
     model_from_args,
     print_preprocessing,
-    subject_from_args,
     print_skipped_summary,
+    subject_from_args,
 )
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "show",
+        **examples(
+            'layerscope samples samples',
+            'layerscope show builtin:digits samples/digit_0*.png --layers conv1,conv2 --out maps',
+        ),
         help="render channel grids of chosen layers for some images (PNG files + index.json)",
         description="Capture the chosen layers of MODEL on each image and write one channel grid per "
         "(layer, image) to OUT/<image>/<NN>_<layer>.png, with OUT/index.json describing the model, "

@@ -15,6 +15,7 @@ from ..explain import VisualizeOptions, visualize
 from ._common import (
     add_model_arguments,
     add_output_arguments,
+    examples,
     model_from_args,
     print_preprocessing,
 )
@@ -42,6 +43,9 @@ def parse_channels(text: str) -> list[int]:
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "visualize",
+        **examples(
+            'layerscope visualize builtin:digits --layer conv1 --channels 0-3 --steps 16 --out wants',
+        ),
         help="optimize an image per channel to show what the channel responds to (feature visualization)",
         description="Optimize one image per chosen channel of LAYER to maximize (or, with --negative, "
         "minimize) its mean activation, with a Fourier parameterization, decorrelated colour and small random "
