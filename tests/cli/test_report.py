@@ -25,6 +25,7 @@ def test_writes_the_report_and_says_what_is_in_it(digits, tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--views", "grids"], "Unknown report view 'grids'"),
+    (["--view", "grids"], "Unknown report view 'grids'"),  # show's and serve's spelling reaches the same option
     (["--normalize", "robus"], "invalid choice: 'robus'"),
     (["-o", "x.txt"], "name it with .html"),
 ])

@@ -70,7 +70,8 @@ class Options:
 
     @classmethod
     def add_flags(cls, parser: Any, *, skip: tuple[str, ...] = ()) -> None:
-        """Add one flag per field that has ``metadata["help"]`` (default SUPPRESS: the field keeps its default)."""
+        """Add one flag per field that has ``metadata["help"]`` (default SUPPRESS: the field keeps its default);
+        ``metadata["flag"]`` names it when the field's name is not the flag, a tuple gives aliases too."""
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             meta = f.metadata
             if "help" not in meta or f.name in skip:
@@ -81,7 +82,8 @@ class Options:
                     kwargs[key] = meta[key]
             if "type" not in kwargs and "action" not in kwargs and type(f.default) in (int, float):
                 kwargs["type"] = type(f.default)  # otherwise the type of the default
-            parser.add_argument(meta.get("flag", "--" + f.name.replace("_", "-")), **kwargs)
+            flags = meta.get("flag", "--" + f.name.replace("_", "-"))  # a name, or a tuple: the name and its aliases
+            parser.add_argument(*((flags,) if isinstance(flags, str) else flags), **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as JSON-able values (paths and devices as strings)."""

@@ -65,7 +65,8 @@ class ReportOptions(Options):
 
     views: Any = field(default=VIEWS, metadata={
         "help": f"parts to include, comma separated (default: {','.join(VIEWS)}); add pictures of the views "
-                "registry under each layer's grids: overlay, pca, figure", "metavar": "LIST"})
+                "registry under each layer's grids: overlay, pca, figure (--view, as show and serve spell it, works too)",
+        "metavar": "LIST", "flag": ("--views", "--view")})
     title: Optional[str] = field(default=None, metadata={"help": "the page title (default: 'layerscope report: MODEL')"})
     diagnosis: Any = True
     sections: Any = ()
