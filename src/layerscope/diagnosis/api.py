@@ -40,7 +40,7 @@ from .outputs import ClassifierOutputs
 from .provenance import checkpoint_of, preprocessings, skipped_note
 from .result import Diagnosis, LayerDiagnosis
 from .thresholds import Thresholds
-from .verdict import judge
+from .verdict import finite_median, judge
 from .weights import weight_evidence
 
 __all__ = ["diagnose", "DiagnosisStream"]
@@ -100,11 +100,11 @@ def input_noise(batch: torch.Tensor, size: tuple[int, int], min_size: int) -> Op
 
 
 def _layer_noise(summary: ChannelSummary, flagged: dict[str, list[int]]) -> Optional[float]:
-    skip = set(flagged["nonfinite"]) | set(flagged["dead"]) | set(flagged["uniform"])
-    keep = np.array([i not in skip for i in range(summary.channels)], dtype=bool)
-    values = summary.noise[keep]
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if values.size else None
+    keep = np.ones(summary.channels, dtype=bool)
+    for kind in ("nonfinite", "dead", "uniform"):
+        keep[flagged[kind]] = False
+    median = finite_median(summary.noise[keep])
+    return None if math.isnan(median) else median
 
 
 def _finish(layer: _Layer, t: Thresholds, trained: bool = False) -> LayerDiagnosis:
@@ -252,6 +252,7 @@ class _Stream:
         self.state: dict[str, _Layer] = {}
         self.kept: list[torch.Tensor] = []
         self.watch: Optional[BNWatch] = None
+        self.records: dict[str, dict[str, Any]] = {}  # per layer, its first batch's metadata (module, type)
 
     def step(self, step: Step) -> None:
         image = image_tensor(step.batch)
@@ -270,7 +271,10 @@ class _Stream:
         noise: dict[tuple, Optional[torch.Tensor]] = {}  # the input's noise score at each map size, once a batch
         updates = []
         for name, tensor in acts.items():
-            maps = self.maps.maps(name, tensor, acts.describe(name), size)
+            record = self.records.get(name) if tensor.dim() != 3 else None  # a token layer's geometry follows its size
+            if record is None:
+                record = self.records[name] = acts.describe(name)
+            maps = self.maps.maps(name, tensor, record, size)
             if maps is None:
                 continue
             values = maps.maps
