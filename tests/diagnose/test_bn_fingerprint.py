@@ -104,6 +104,25 @@ def test_resnet_record_flags_bgr_and_raw_pixels_but_not_the_right_inputs(resnet)
     assert "observed mean" in raw[0].message and "σ" in raw[0].message
 
 
+def test_diagnose_reads_the_inputs_as_given_from_its_own_run_not_from_another_forward(resnet):
+    """The fingerprint's "as given" moments come from diagnose's run (BNWatch), batch by batch: the findings and
+    scores are those of the early-stopped forward on the first bn_inputs inputs, and that forward is not run."""
+    model, mean, std = resnet
+    x = (_pixels(5, 7).flip(1) - mean) / std  # BGR: flagged
+    t = Thresholds(bn_inputs=4)
+    alone = fingerprint(model, x[:4])
+    calls = []
+    handle = model.register_forward_pre_hook(lambda module, args: calls.append(len(args[0])))
+    try:
+        result = diagnose(model, x, "layer1", thresholds={"bn_inputs": 4}, batch_size=2)
+    finally:
+        handle.remove()
+    found = [f for f in result.input_findings if f.code == "input.channel_order"]
+    assert [f.code for f in found] == [f.code for f in fingerprint_check(alone, t)] == ["input.channel_order"]
+    assert found[0].values["scores"] == pytest.approx(alone.scores(), rel=1e-6)
+    assert calls[:3] == [2, 2, 1] and len(calls) == 3 + len(alone.moments) - 1  # the run, then the variants only
+
+
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "page")  # the last two have no ImageNet class
 
 

@@ -31,6 +31,7 @@ from ..run import LayerMaps, Run, RunOptions, Step, Subject
 from ..stats import ChannelStats, ChannelSummary, noise_score
 from ..stats._reduce import BLOCK
 from ..stats.channels import update_together
+from .fingerprint import BNWatch
 from .inputs import InputStats, first_inputs, input_findings, swap_confidence
 from .metrics import activation_bounds, expected_firing, rectified
 from .model import first_nonfinite, tendency
@@ -39,7 +40,7 @@ from .outputs import ClassifierOutputs
 from .provenance import checkpoint_of, preprocessings, skipped_note
 from .result import Diagnosis, LayerDiagnosis
 from .thresholds import Thresholds
-from .verdict import judge
+from .verdict import finite_median, judge
 from .weights import weight_evidence
 
 __all__ = ["diagnose", "DiagnosisStream"]
@@ -99,11 +100,11 @@ def input_noise(batch: torch.Tensor, size: tuple[int, int], min_size: int) -> Op
 
 
 def _layer_noise(summary: ChannelSummary, flagged: dict[str, list[int]]) -> Optional[float]:
-    skip = set(flagged["nonfinite"]) | set(flagged["dead"]) | set(flagged["uniform"])
-    keep = np.array([i not in skip for i in range(summary.channels)], dtype=bool)
-    values = summary.noise[keep]
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if values.size else None
+    keep = np.ones(summary.channels, dtype=bool)
+    for kind in ("nonfinite", "dead", "uniform"):
+        keep[flagged[kind]] = False
+    median = finite_median(summary.noise[keep])
+    return None if math.isnan(median) else median
 
 
 def _finish(layer: _Layer, t: Thresholds, trained: bool = False) -> LayerDiagnosis:
@@ -165,8 +166,9 @@ def diagnose(
 
 def _diagnose(subject: Subject, run: Run, opts: DiagnoseOptions) -> Diagnosis:
     stream = DiagnosisStream(subject, opts)
-    for step in run:
-        stream.update(step)
+    with stream.watching():  # the BatchNorm fingerprint reads the inputs as given from this run's forwards
+        for step in run:
+            stream.update(step)
     return stream.result(run.feed)
 
 
@@ -203,6 +205,14 @@ class DiagnosisStream:
         """Judge one step's batch: its layers' statistics, the input checks' and the outputs' confidence."""
         self._stream.step(step)
 
+    def watching(self) -> BNWatch:
+        """A context in which the steps' forwards also give the BatchNorm fingerprint the moments of the inputs as
+        given (:class:`~layerscope.diagnosis.fingerprint.BNWatch`): enter it before the run's first forward, and
+        the fingerprint needs no forward of its own for them (without it, it runs one)."""
+        t = self.options.thresholds
+        self._stream.watch = BNWatch(self.subject.module, t.bn_layers, t.bn_inputs)
+        return self._stream.watch
+
     def result(self, feed: Feed) -> Diagnosis:
         """The :class:`~layerscope.diagnosis.Diagnosis` of every step given (``feed``: the run's, for its count,
         its images and what it skipped)."""
@@ -217,7 +227,8 @@ class DiagnosisStream:
         sample = first_inputs(stream.kept, max(t.channel_order_inputs, t.bn_inputs))
         findings, more = input_findings(loaded, stream.input_stats, sample, t, raw_images=raw or None,
                                         channel_order=_channel_order if opts.channel_order else None,
-                                        decoded=bool(raw) and len(raw) == feed.count)
+                                        decoded=bool(raw) and len(raw) == feed.count,
+                                        bn_given=stream.watch.moments if stream.watch is not None else None)
         notes += more
         if not opts.channel_order:  # the user's choice covers the BatchNorm check of the channel order too
             findings = [f for f in findings if f.code != "input.channel_order"]
@@ -240,10 +251,14 @@ class _Stream:
         self.modules = dict(subject.module.named_modules())
         self.state: dict[str, _Layer] = {}
         self.kept: list[torch.Tensor] = []
+        self.watch: Optional[BNWatch] = None
+        self.records: dict[str, dict[str, Any]] = {}  # per layer, its first batch's metadata (module, type)
 
     def step(self, step: Step) -> None:
         image = image_tensor(step.batch)
         images = image is not None and image.dim() == 4 and image.is_floating_point()
+        if self.watch is not None:
+            self.watch.take(image if images else None)
         if images:
             self.input_stats.update(image)
             if sum(len(b) for b in self.kept) < max(self.t.channel_order_inputs, self.t.bn_inputs):
@@ -256,7 +271,10 @@ class _Stream:
         noise: dict[tuple, Optional[torch.Tensor]] = {}  # the input's noise score at each map size, once a batch
         updates = []
         for name, tensor in acts.items():
-            maps = self.maps.maps(name, tensor, acts.describe(name), size)
+            record = self.records.get(name) if tensor.dim() != 3 else None  # a token layer's geometry follows its size
+            if record is None:
+                record = self.records[name] = acts.describe(name)
+            maps = self.maps.maps(name, tensor, record, size)
             if maps is None:
                 continue
             values = maps.maps

@@ -36,7 +36,7 @@ from ..stats._reduce import reduce_maps
 from .result import Finding
 from .thresholds import Thresholds
 
-__all__ = ["BNStats", "Fingerprint", "bn_layers", "bn_statistics", "fingerprint", "fingerprint_check",
+__all__ = ["BNStats", "BNWatch", "Fingerprint", "bn_layers", "bn_statistics", "fingerprint", "fingerprint_check",
            "CONVENTIONS", "FINGERPRINT_CODES"]
 
 CONVENTIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
@@ -182,6 +182,83 @@ def bn_moments(model: nn.Module, x: torch.Tensor, layers: int = 3,
     return seen
 
 
+class BNWatch:
+    """The moments :func:`bn_moments` gives for the inputs as given, read from forwards someone else runs
+    (diagnose's own run over the inputs), so the fingerprint needs no forward of its own for them.
+
+    While entered, a forward pre-hook on each recorded BatchNorm layer keeps, per forward, the moments of the
+    first ``layers`` of them reached (execution order, as :func:`bn_moments`); after each forward,
+    :meth:`take` says which inputs of that batch they belong to. The first ``limit`` inputs with the first
+    batch's shape are kept (as :func:`~layerscope.diagnosis.inputs.first_inputs` keeps them), so
+    :attr:`moments` are those of ``bn_moments(model, first_inputs(...)[:limit], layers)``: a map's moments do
+    not depend on its batch (:func:`~layerscope.stats._reduce.reduce_maps`), only the forward's own
+    arithmetic may (a convolution run on 32 inputs instead of 16: about 1e-7 relative).
+
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.BatchNorm2d(4))
+    >>> _ = net[1].running_var.fill_(2.0), net[3].running_var.fill_(3.0), net.eval()
+    >>> x = torch.randn(5, 3, 8, 8)
+    >>> with BNWatch(net, layers=2, limit=3) as watch, torch.no_grad():
+    ...     _ = net(x[:2]); watch.take(x[:2])
+    ...     _ = net(x[2:]); watch.take(x[2:])
+    >>> [torch.equal(a.mean, b.mean) for a, b in zip(watch.moments, bn_moments(net, x[:3], 2))]
+    [True, True]
+    """
+
+    def __init__(self, model: nn.Module, layers: int = 3, limit: int = 16) -> None:
+        self.model, self.layers, self.limit = model, layers, limit
+        self.norms = _norm_layers(model) if layers > 0 and limit > 0 else []
+        self._parts: list[list[Moments]] = []  # per batch kept: the moments of its first BatchNorm layers
+        self._now: list[Moments] = []
+        self._done: set[int] = set()
+        self._shape: Optional[tuple] = None
+        self._kept = 0
+        self._handles: list[Any] = []
+
+    def __enter__(self) -> "BNWatch":
+        for name, module in self.norms:
+            self._handles.append(module.register_forward_pre_hook(self._hook(name)))
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _hook(self, name: str) -> Callable[..., None]:
+        def pre(module: nn.Module, args: tuple) -> None:
+            if (self._kept >= self.limit or id(module) in self._done or len(self._now) >= self.layers or not args
+                    or not isinstance(args[0], torch.Tensor) or args[0].dim() < 2):
+                return
+            self._done.add(id(module))
+            self._now.append(_moments(name, module, args[0][: self.limit - self._kept]))
+        return pre
+
+    def take(self, batch: Any) -> None:
+        """The forward just run was on ``batch``: keep its moments when its inputs are among the first kept."""
+        now, self._now, self._done = self._now, [], set()
+        if not isinstance(batch, torch.Tensor) or batch.dim() != 4 or self._kept >= self.limit:
+            return
+        if self._shape is None:
+            self._shape = tuple(batch.shape[1:])
+        if tuple(batch.shape[1:]) != self._shape or not now:
+            return
+        if self._parts and len(now) != len(self._parts[0]):
+            self._kept = self.limit  # another path through the network: no moments (the fingerprint runs its own)
+            self._parts = []
+            return
+        self._parts.append(now)
+        self._kept += int(now[0].mean.shape[0])
+
+    @property
+    def moments(self) -> Optional[list[Moments]]:
+        """Per layer, the moments of the kept inputs (None when nothing was kept)."""
+        if not self._parts:
+            return None
+        return [Moments(first.name, torch.cat([part[i].mean for part in self._parts]),
+                        torch.cat([part[i].var for part in self._parts]), first.running_mean, first.running_var,
+                        first.eps) for i, first in enumerate(self._parts[0])]
+
+
 def bn_statistics(model: nn.Module, x: torch.Tensor, layers: int = 3) -> list[BNStats]:
     """The inputs of the first ``layers`` BatchNorm layers on the batch ``x``, against their record."""
     return [m.stats() for m in bn_moments(model, x, layers)]
@@ -308,14 +385,16 @@ def variants(mean: Sequence[float], std: Sequence[float]) -> dict[str, tuple[str
 
 
 def fingerprint(model: nn.Module, x: torch.Tensor, preprocessing: Any = None, layers: int = 3, *,
-                decoded: bool = False) -> Optional[Fingerprint]:
+                decoded: bool = False, given: Optional[list[Moments]] = None) -> Optional[Fingerprint]:
     """The moments of ``x`` as given and of each of :func:`variants` at the first ``layers`` BatchNorm layers.
 
     None when the model has no BatchNorm with running statistics, or ``x`` is not an (N, 3, H, W) batch.
     ``preprocessing``: the expected one (its mean / std; None: ImageNet's). ``decoded``: the inputs are image
     files layerscope decoded and normalized with that very preprocessing, so neither their range nor their
     mean/std can be off, only the channel order stored in the files: the one variant with red and blue
-    swapped is tried (each variant costs an early-stopped forward; there are 14 otherwise).
+    swapped is tried (each variant costs an early-stopped forward; there are 14 otherwise). ``given``: the
+    moments of ``x`` as given when a forward already read them (:class:`BNWatch`; used when they are of as many
+    inputs as ``x``), else an early-stopped forward reads them.
     """
     if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3 or not x.is_floating_point():
         return None
@@ -326,7 +405,8 @@ def fingerprint(model: nn.Module, x: torch.Tensor, preprocessing: Any = None, la
     mean, std = (mean * 3)[:3], (std * 3)[:3]
     x = x.detach().to(torch.float32)
     norms = _norm_layers(model)
-    given = bn_moments(model, x, layers, norms)
+    if given is None or not given or len(given[0].mean) != len(x) or len(given) > layers:
+        given = bn_moments(model, x, layers, norms)
     if not given:
         return None
     moments, kinds = {"as given": given}, {"as given": ""}

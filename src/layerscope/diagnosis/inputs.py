@@ -206,7 +206,8 @@ def first_inputs(batches: list[torch.Tensor], limit: int) -> Optional[torch.Tens
 
 def input_findings(loaded: Any, stats: InputStats, sample: Optional[torch.Tensor], t: Thresholds = Thresholds(), *,
                    raw_images: Optional[list[RawImage]] = None,
-                   channel_order: Any = None, decoded: bool = False) -> tuple[list[Finding], list[str]]:
+                   channel_order: Any = None, decoded: bool = False,
+                   bn_given: Optional[list] = None) -> tuple[list[Finding], list[str]]:
     """``(findings, notes)``: the input checks of ``loaded`` (a ``LoadedModel``) on the streamed ``stats`` and
     the kept ``sample`` (N, C, H, W): :func:`check_inputs`, with the BatchNorm fingerprint on the first
     ``bn_inputs`` of the sample (an early-stopped forward) where the network has BatchNorm. ``decoded``: every
@@ -215,7 +216,8 @@ def input_findings(loaded: Any, stats: InputStats, sample: Optional[torch.Tensor
 
     ``channel_order(loaded, sample, t)`` (diagnose's classifier-confidence check, two full forwards) runs
     only without BatchNorm; None skips it (``show``). Its note says why it could not judge, only for
-    colour inputs (a grayscale model has no channel order to check).
+    colour inputs (a grayscale model has no channel order to check). ``bn_given``: the fingerprint's moments of
+    the sample as given, read from a forward already run (:class:`~layerscope.diagnosis.fingerprint.BNWatch`).
     """
     own, used, certain = preprocessings(loaded)
     expected = own if certain or used is None else used
@@ -224,7 +226,8 @@ def input_findings(loaded: Any, stats: InputStats, sample: Optional[torch.Tensor
     if colour and t.bn_inputs > 0 and t.bn_layers > 0:
         own_used = own is not None and certain and (used is None or (tuple(used.mean) == tuple(own.mean)
                                                                       and tuple(used.std) == tuple(own.std)))
-        fp = fingerprint(loaded.module, sample[: t.bn_inputs], expected, t.bn_layers, decoded=decoded and own_used)
+        fp = fingerprint(loaded.module, sample[: t.bn_inputs], expected, t.bn_layers, decoded=decoded and own_used,
+                         given=bn_given)
     confidence, notes = None, []
     if channel_order is not None and colour and fp is None:
         confidence = channel_order(loaded, sample, t)

@@ -22,7 +22,7 @@ from ..stats.maps import CONSTANT_REL
 from .result import VERDICTS, Finding
 from .thresholds import Thresholds
 
-__all__ = ["FLAGS", "LayerVerdict", "classify", "judge"]
+__all__ = ["FLAGS", "LayerVerdict", "classify", "judge", "finite_median"]
 
 FLAGS = ("nonfinite", "exploding", "dead", "saturated", "uniform", "noisy")  # precedence order
 
@@ -40,8 +40,26 @@ class LayerVerdict:
 
 
 def _median(values: np.ndarray) -> float:
+    """The median of the finite values (NaN without one): ``np.median``'s number, bit for bit (a partition,
+    and the mean of the two middle values for an even count), without its per-call overhead (judging the
+    layers of one photo calls it hundreds of times).
+
+    >>> values = np.array([3.0, np.nan, 1.0, 0.1, 2.0, np.inf])
+    >>> bool(_median(values) == np.median(values[np.isfinite(values)])), _median(values[:3]), _median(values[1:2])
+    (True, 2.0, nan)
+    """
     values = values[np.isfinite(values)]
-    return float(np.median(values)) if values.size else math.nan
+    n = values.size
+    if not n:
+        return math.nan
+    half = n // 2
+    if n % 2:
+        return float(np.partition(values, half)[half])
+    part = np.partition(values, (half - 1, half))
+    return float((part[half - 1] + part[half]) / 2)
+
+
+finite_median = _median
 
 
 def classify(s: ChannelSummary, t: Thresholds, bounds: Optional[tuple] = None, *, dead: bool = True,
