@@ -74,6 +74,24 @@ def test_bgr_input_to_colour_sensitive_classifier_is_channel_order(colour_model)
     assert "BGR" in finding[0].message and "COLOR_BGR2RGB" in finding[0].fix
 
 
+def test_channel_order_takes_the_confidence_as_given_from_the_run_and_runs_only_the_swapped_forward(colour_model):
+    from layerscope.diagnosis.inputs import swap_confidence
+
+    x = normalize(shapes(48, seed=7)[0].flip(1))
+    calls = []
+    handle = colour_model.register_forward_hook(lambda module, args, output: calls.append(args[0].shape[0]))
+    try:
+        result = diagnose(colour_model, x, preprocessing=PREP, batch_size=16)
+    finally:
+        handle.remove()
+    assert calls == [16, 16, 16, 48]  # the run's three batches, then the swapped sample only (not the sample as given)
+    finding = next(f for f in result.input_findings if f.code == "input.channel_order")
+    with torch.no_grad():  # the independent answer: both forwards run here
+        given, swapped, _ = swap_confidence(colour_model, x, MEAN, STD)
+    assert finding.values["confidence_given"] == pytest.approx(given, abs=1e-6)
+    assert finding.values["confidence_swapped"] == pytest.approx(swapped, abs=1e-6)
+
+
 def test_rgb_input_to_colour_sensitive_classifier_has_no_finding(colour_model):
     x, _ = shapes(48, seed=7)
     result = diagnose(colour_model, normalize(x), preprocessing=PREP)

@@ -17,6 +17,7 @@ A consumer of the spine: the model is a :class:`~layerscope.run.Subject`, the in
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -225,8 +226,9 @@ class DiagnosisStream:
         notes = [f"{name}: not diagnosed: {why}" for name, why in stream.maps.skipped.items()]
         raw = [(r.path, r.original_mode, r.original_size) for r in feed.images]
         sample = first_inputs(stream.kept, max(t.channel_order_inputs, t.bn_inputs))
+        order = partial(_channel_order, outputs=stream.outputs) if opts.channel_order else None  # as given: the run's
         findings, more = input_findings(loaded, stream.input_stats, sample, t, raw_images=raw or None,
-                                        channel_order=_channel_order if opts.channel_order else None,
+                                        channel_order=order,
                                         decoded=bool(raw) and len(raw) == feed.count,
                                         bn_given=stream.watch.moments if stream.watch is not None else None)
         notes += more
@@ -309,12 +311,22 @@ class _Stream:
         return layer
 
 
-def _channel_order(loaded, sample: torch.Tensor, t: Thresholds) -> Optional[tuple[float, float, int]]:
-    """The BGR/RGB check: a trained classifier's confidence on the inputs as given and channel-swapped."""
+def _channel_order(loaded, sample: torch.Tensor, t: Thresholds,
+                   outputs: Optional[ClassifierOutputs] = None) -> Optional[tuple[float, float, int]]:
+    """The BGR/RGB check: a trained classifier's confidence on the inputs as given and channel-swapped.
+
+    ``outputs``: the run's own outputs; when they hold the sample's top-class probabilities (the sample is the
+    run's first inputs), the confidence as given is theirs and only the swapped inputs need a forward.
+    """
     if not loaded.predicts_classes:
         return None
     sample = sample[: t.channel_order_inputs]
+    n = int(sample.shape[0])
+    given = None
+    if outputs is not None and outputs.classes_count and len(outputs.tops) >= n:
+        given = (math.fsum(outputs.tops[:n]) / n, outputs.classes_count)
     device, dtype = model_device(loaded.module)
     prep = loaded.preprocessing
     with ModelState(loaded.module) as state, state.forward(), torch.inference_mode(False), torch.no_grad():
-        return swap_confidence(loaded.module, sample.to(device=device, dtype=dtype or sample.dtype), prep.mean, prep.std)
+        return swap_confidence(loaded.module, sample.to(device=device, dtype=dtype or sample.dtype), prep.mean, prep.std,
+                               given=given)

@@ -118,12 +118,15 @@ def _grayscale_images(x: torch.Tensor, limit: float) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def swap_confidence(model: nn.Module, x: torch.Tensor, mean=None, std=None) -> Optional[tuple[float, float, int]]:
+def swap_confidence(model: nn.Module, x: torch.Tensor, mean=None, std=None,
+                    given: Optional[tuple[float, int]] = None) -> Optional[tuple[float, float, int]]:
     """``(given, swapped, classes)``: a classifier's mean top-class probability on ``x`` as given and
     with channels 0 and 2 swapped, and its number of classes.
 
     The swap happens in pixel space (undo the normalization, swap, redo it) when ``mean``/``std``
-    are given. None when the output is not ``(N, classes)`` logits or probabilities.
+    are given. None when the output is not ``(N, classes)`` logits or probabilities. ``given``:
+    ``(confidence, classes)`` on ``x`` as given, known from a forward already run (then only the
+    swapped inputs go through the model).
     """
     def confidence(batch: torch.Tensor) -> Optional[tuple[float, int]]:
         scores = class_scores(call_model(model, batch))
@@ -138,10 +141,11 @@ def swap_confidence(model: nn.Module, x: torch.Tensor, mean=None, std=None) -> O
         swapped = ((x * s + m).flip(1) - m) / s
     else:
         swapped = x.flip(1)
-    given = confidence(x)
+    given = given if given is not None else confidence(x)
     if given is None:
         return None
-    return given[0], confidence(swapped)[0], given[1]
+    other = confidence(swapped)
+    return None if other is None else (given[0], other[0], given[1])
 
 
 def check_inputs(

@@ -9,6 +9,7 @@ are the subject's (the one rule); the diagnosis judges the same layers from the 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import PurePath
 from typing import Any, Optional, Sequence
 
@@ -42,18 +43,20 @@ class _Captured:
         judging = options.diagnosis is True and "diagnostics" in options.views
         self.stream = DiagnosisStream(subject) if judging else None  # judged from this very forward, not another
         batches, tensors, records, self.predictions = [], {}, {}, []
-        for step in self.run:
-            if self.run.feed.count > limit:
-                raise InputError(
-                    f"A report shows its inputs side by side: more than {limit} inputs were given. Pass fewer "
-                    f"(or max_inputs=N); for many images use `layerscope show` or a dataset scan.")
-            batches.append(step.batch)
-            for name, tensor in step.acts.items():
-                tensors.setdefault(name, []).append(tensor)
-                records.setdefault(name, step.acts.describe(name))
-            self.predictions += step.predictions(PREDICTIONS)
-            if self.stream is not None:
-                self.stream.update(step)
+        # the stream's BatchNorm fingerprint reads the inputs as given from this forward too, not from one of its own
+        with self.stream.watching() if self.stream is not None else nullcontext():
+            for step in self.run:
+                if self.run.feed.count > limit:
+                    raise InputError(
+                        f"A report shows its inputs side by side: more than {limit} inputs were given. Pass fewer "
+                        f"(or max_inputs=N); for many images use `layerscope show` or a dataset scan.")
+                batches.append(step.batch)
+                for name, tensor in step.acts.items():
+                    tensors.setdefault(name, []).append(tensor)
+                    records.setdefault(name, step.acts.describe(name))
+                self.predictions += step.predictions(PREDICTIONS)
+                if self.stream is not None:
+                    self.stream.update(step)
         if not batches or not all(isinstance(b, torch.Tensor) and b.dim() == 4 for b in batches):
             raise InputError("A report renders images: give image files or an (N, C, H, W) tensor as inputs.")
         if len({tuple(b.shape[1:]) for b in batches}) > 1:
