@@ -10,14 +10,15 @@ Groups (``--only`` takes their names; ``--list`` prints them):
   layer scale with its colour bar), ``mean.png``, ``overlay.png``, ``pca.png``, ``figure.png`` (``blocks.3``) and
   ``progression.png`` (blocks 0, 3, 5);
 - ``cards``: ``cards/blocks.1-channel-{9,14,20}.png``, EfficientNet-Lite0 channel cards from a scan of the offline
-  patch set (:func:`layerscope.zoo.sample_patches`, 90 patches) and the cat photo;
+  patch set (:func:`layerscope.zoo.sample_patches`, 81 patches) and the cat photo;
 - ``train``: ``train/*.png`` of ``examples/train_digits_monitor.py`` (digits net trained on digits);
 - ``browser``: ``report.png``, ``report-channel.png`` (a report of the digits net on held-out digits),
   ``explorer.png``, ``explorer-live.png`` (the explorer serving the digits net, offering digits; its fake camera
   films a held-out digit), Chromium
   screenshots taken in a temporary folder entered as the working directory, so no machine path shows;
 - and ``make(images: Path) -> list[Path]`` of every ``tools/pictures_*.py`` module (its group is the module's name
-  after ``pictures_``), which writes under ``images``.
+  after ``pictures_``), which writes under ``images``; its optional ``TOLERANT`` (as below, names relative to
+  ``images``) names the pictures of it that another program draws.
 
 ``--check`` writes everything into a temporary folder and compares it with the committed files: byte for byte,
 except the groups drawn by another program (matplotlib's ``figure.png`` and chart, Chromium's screenshots), whose
@@ -104,7 +105,7 @@ def cards(images: Path, work: Path) -> list[Path]:
     written = []
     for channel in CARD_CHANNELS:
         found = card(MODEL, CARD_LAYER, channel, stats=stats, images=chelsea)
-        written.append(found.save(out / f"{CARD_LAYER}-channel-{channel}.png", overwrite=True))
+        written.append(found.save_png(out / f"{CARD_LAYER}-channel-{channel}.png", overwrite=True))
     return written
 
 
@@ -195,6 +196,7 @@ def _modules() -> dict[str, Callable[[Path, Path], list[Path]]]:
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        TOLERANT.update(getattr(module, "TOLERANT", {}))  # its pictures another program draws, as TOLERANT here
         found[path.stem.removeprefix("pictures_")] = lambda images, work, make=module.make: make(images)
     return found
 

@@ -32,7 +32,8 @@ __all__ = ["start_here", "top_crops", "Crop"]
 
 GAP = 12
 DEEP, STRIDE = "blocks.4", 16  # EfficientNet-Lite0's 5th of 7 blocks: 112 channels, one cell per 16x16 pixels
-SET_SIDE = 224  # pixels: the shorter side of each photo of the photo set (sample_photo_set(SET_SIDE))
+SET_SIDE = 224  # pixels: the shorter side of each photo of the photo set (sample_photo_set(SET_SIDE, SET_PHOTOS))
+SET_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field")  # objects; the textures add cost only
 BOX, SHOWN_CROP = 64, 64  # pixels: the square cut around a cell (in the photo set's scale), and as drawn
 CHANNELS, BEST = 4, 5  # deep channels shown per network, best places per channel
 

@@ -28,7 +28,7 @@ from ..diagnosis import diagnose
 from ..io import load_model
 from ..showing.api import show
 from ..zoo import sample_photo_set, write_sample_images
-from .page import SET_SIDE, start_here
+from .page import SET_PHOTOS, SET_SIDE, start_here
 
 __all__ = ["run_demo", "DemoResult"]
 
@@ -106,7 +106,7 @@ def run_demo(
     folder.written += written
     photos = (models["photo-pretrained"], models["photo-untrained"]) if photo is not None else None
     page = start_here(models["digits-trained"], models["digits-untrained"], digits[0], photos, photo,
-                      sample_photo_set(SET_SIDE) if photo is not None else None, result.predictions.get("photo-pretrained", ""))
+                      sample_photo_set(SET_SIDE, SET_PHOTOS) if photo is not None else None, result.predictions.get("photo-pretrained", ""))
     folder.write(page, "start-here.png")
     result.seconds = time.perf_counter() - begin
     folder.finish({"seconds": result.seconds})

@@ -57,19 +57,19 @@ def sample_photo(name: str = "chelsea") -> Image.Image:
 
 
 def sample_patches(side: int = 112, photos: Sequence[str] = PHOTO_SET) -> tuple[np.ndarray, list[str]]:
-    """A small offline patch set: every photo scaled so that its shorter side is ``2 * side``, cut into
-    ``side x side`` windows half a window apart. Returns the uint8 patches ``(N, side, side, 3)`` and where
-    each comes from (``"chelsea@56,112"``: photo, top, left in the scaled photo). Needs ``layerscope[samples]``.
+    """A small offline patch set: every photo scaled so that its shorter side is ``3 * side``, cut into
+    ``side x side`` windows that do not overlap (so no place is in two patches). Returns the uint8 patches ``(N, side, side, 3)`` and where
+    each comes from (``"chelsea@112,224"``: photo, top, left in the scaled photo). Needs ``layerscope[samples]``.
 
     >>> patches, sources = sample_patches(56, photos=("chelsea",))
     >>> patches.shape, sources[:2]
-    ((15, 56, 56, 3), ['chelsea@0,0', 'chelsea@0,28'])
+    ((12, 56, 56, 3), ['chelsea@0,0', 'chelsea@0,56'])
     """
     if isinstance(side, bool) or not isinstance(side, int) or side < 8:
         raise InputError(f"side={side!r}: choose an integer of at least 8 pixels")
     patches, sources = [], []
-    step = side // 2
-    for name, pixels in sample_photo_set(2 * side, photos, multiple=1).items():
+    step = side
+    for name, pixels in sample_photo_set(3 * side, photos, multiple=1).items():
         for top in range(0, pixels.shape[0] - side + 1, step):
             for left in range(0, pixels.shape[1] - side + 1, step):
                 patches.append(pixels[top : top + side, left : left + side])
