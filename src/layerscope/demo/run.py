@@ -9,8 +9,9 @@ SimpleCNN, trained by this project on scikit-learn's real handwritten digits) an
 its untrained copy on held-out digits; then the seed-001 story on a public-domain photo:
 the same image through the first, a middle and a deep block of an ImageNet-trained
 EfficientNet-Lite0 (``layerscope[pretrained]``) beside the same architecture untrained.
-``start-here.png`` puts the inputs, the aligned trained / untrained grids and the
-pretrained network's shallow-to-deep progression on one page. A second run in the same
+``start-here.png`` puts trained and untrained side by side where they differ: the digits network's
+first-layer filters and maps, the photo network's first-block maps, and a deeper block's channels shown by
+their best crops of a small offline photo set (:mod:`layerscope.demo.page`). A second run in the same
 folder replaces what the first wrote (listed in ``demo.json``), never other files.
 """
 
@@ -26,8 +27,8 @@ from ..core.outputs import OutputFolder
 from ..diagnosis import diagnose
 from ..io import load_model
 from ..showing.api import show
-from ..zoo import write_sample_images
-from .page import start_here
+from ..zoo import sample_photo_set, write_sample_images
+from .page import SET_PHOTOS, SET_SIDE, start_here
 
 __all__ = ["run_demo", "DemoResult"]
 
@@ -92,8 +93,9 @@ def run_demo(
             "and the ImageNet-trained EfficientNet-Lite0")
     result = DemoResult(out=out, start_here=out / "start-here.png", seconds=0.0)
     written = [p.relative_to(out).as_posix() for p in inputs]
+    models = {}
     for key, spec, images, layers, views in _sections(digits, photo):
-        model = load_model(spec)
+        model = models[key] = load_model(spec)
         shown = show(model, images, layers, out / key, views=views, overwrite=overwrite, names=PHOTO_NAMES,
                      max_channels=32)
         result.sections[key], result.predictions[key] = shown.out, shown.inputs[0].get("prediction", "")
@@ -102,7 +104,10 @@ def run_demo(
         log(f"{spec:<38} {', '.join(layers)} -> {shown.out}"
             + (f"; predicted: {result.predictions[key]}" if result.predictions[key] else ""))
     folder.written += written
-    folder.write(start_here(out, digits[0], photo, result.predictions), "start-here.png")
+    photos = (models["photo-pretrained"], models["photo-untrained"]) if photo is not None else None
+    page = start_here(models["digits-trained"], models["digits-untrained"], digits[0], photos, photo,
+                      sample_photo_set(SET_SIDE, SET_PHOTOS) if photo is not None else None, result.predictions.get("photo-pretrained", ""))
+    folder.write(page, "start-here.png")
     result.seconds = time.perf_counter() - begin
     folder.finish({"seconds": result.seconds})
     for name, verdict in result.verdicts.items():

@@ -3,7 +3,7 @@
 >>> import numpy as np
 >>> bars = histogram_bars([0.0, 1.0, 2.0, 3.0], [0, 4, 2], width=60, height=20)
 >>> bars.shape, int((bars[:, :, 0] < 128).sum() > 0)
-((35, 60, 3), 1)
+((50, 60, 3), 1)
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..render._viewkit import text_band
+from ..render.font import GLYPH_WIDTH, text_mask
 from ..render.views import captioned
 
 __all__ = ["draw_card", "histogram_bars", "with_labels"]
@@ -47,21 +48,37 @@ def _stack(parts: Sequence[np.ndarray], axis: int) -> np.ndarray:
     return np.concatenate(padded[:-1], axis=axis)
 
 
-def histogram_bars(edges: Sequence[float], counts: Sequence[int], *, width: int, height: int) -> np.ndarray:
-    """Bars of the non-empty range of a histogram, ``height`` pixels tall, with its value range below."""
-    counts = np.asarray(counts, np.float64)
-    picture = np.full((height, width, 3), WHITE, np.uint8)
+def histogram_bars(edges: Sequence[float], counts: Sequence[int], *, width: int, height: int,
+                   bins: int = 12) -> np.ndarray:
+    """Bars of the non-empty range of a histogram, regrouped into at most ``bins`` bins, each with its count above
+    it, ``height`` pixels for the tallest bar, and the value range below.
+
+    >>> picture = histogram_bars([0.0, 1.0, 2.0, 3.0, 4.0], [0, 4, 0, 2], width=60, height=20)
+    >>> picture.shape  # counts (15 rows), bars (20), the range line (15)
+    (50, 60, 3)
+    >>> [int((picture[15:35, x, 0] != 255).sum()) for x in (10, 30, 50)]  # bar heights: 4 -> 20 px, 0, 2 -> 10 px
+    [20, 0, 10]
+    """
+    counts = np.asarray(counts, np.int64)
     filled = np.flatnonzero(counts)
     if filled.size == 0:
-        return np.concatenate([picture, text_band(["no peaks"], width)])
+        return text_band(["no peaks"], width)
     first, last = int(filled[0]), int(filled[-1]) + 1
     shown = counts[first:last]
-    columns = np.minimum((np.arange(width) * len(shown)) // width, len(shown) - 1)
-    tops = np.round(height * shown[columns] / shown.max()).astype(int)
-    rows = np.arange(height)[:, None]
-    picture[rows >= height - tops[None, :]] = BAR
-    label = f"{edges[first]:.3g} .. {edges[last]:.3g}"
-    return np.concatenate([picture, text_band([label], width)])
+    group = -(-len(shown) // max(1, min(bins, width // (GLYPH_WIDTH * 3))))  # bins wide enough for 2-digit counts
+    shown = np.add.reduceat(shown, np.arange(0, len(shown), group))
+    labels = text_band([""], width)
+    picture = np.full((height, width, 3), WHITE, np.uint8)
+    step = width / len(shown)
+    for i, count in enumerate(shown.tolist()):
+        left, right = round(i * step) + 1, round((i + 1) * step) - 1
+        top = height - round(height * count / shown.max())
+        picture[top:, left:right] = BAR
+        text = text_mask(str(count))[:, : right - left + 2]
+        at = max(0, (left + right - text.shape[1]) // 2)
+        labels[2 : 2 + text.shape[0], at : at + text.shape[1]][text] = INK
+    span = f"{edges[first]:.3g} .. {edges[last]:.3g}: {int(shown.sum())} inputs in {len(shown)} bins"
+    return np.concatenate([labels, picture, text_band([span], width)])
 
 
 def _statistics(stats: dict) -> np.ndarray:

@@ -9,7 +9,7 @@ Retrain with ``python -m layerscope.zoo.train digits --out DIR``.
 """
 
 from ._registry import BuiltinInfo, build_builtin, builtin_info, list_builtin
-from ._samples import PHOTOS, sample_inputs, sample_photo, write_sample_images
+from ._samples import PHOTO_SET, PHOTOS, sample_inputs, sample_patches, sample_photo, sample_photo_set, write_sample_images
 
 __all__ = [
     "BuiltinInfo",
@@ -20,4 +20,7 @@ __all__ = [
     "sample_photo",
     "write_sample_images",
     "PHOTOS",
+    "PHOTO_SET",
+    "sample_photo_set",
+    "sample_patches",
 ]

@@ -21,10 +21,12 @@ from ..core.files import write_atomic
 from ._files import refuse_existing
 from ._registry import DATA_DIR, resolve
 
-__all__ = ["PHOTOS", "sample_inputs", "sample_photo", "write_sample_images"]
+__all__ = ["PHOTOS", "PHOTO_SET", "sample_inputs", "sample_patches", "sample_photo_set", "sample_photo", "write_sample_images"]
 
 # scikit-image's bundled photos that are public domain / CC0 (see skimage.data docs).
 PHOTOS = ("astronaut", "chelsea", "coffee")
+# ... and, with more public-domain / CC0 photos and textures, a small offline photo set (sample_photo_set, sample_patches).
+PHOTO_SET = (*PHOTOS, "rocket", "hubble_deep_field", "brick", "grass", "gravel")
 
 
 def _load(name: str) -> dict[str, np.ndarray]:
@@ -52,6 +54,49 @@ def sample_photo(name: str = "chelsea") -> Image.Image:
         raise InputError(f"unknown sample photo {name!r}.{did_you_mean(name, PHOTOS, n=1)} Choose one of: {', '.join(PHOTOS)}.")
     data = require("skimage.data", "samples", "sample_photo()")
     return Image.fromarray(np.asarray(getattr(data, name)())).convert("RGB")
+
+
+def sample_patches(side: int = 112, photos: Sequence[str] = PHOTO_SET) -> tuple[np.ndarray, list[str]]:
+    """A small offline patch set: every photo scaled so that its shorter side is ``3 * side``, cut into
+    ``side x side`` windows that do not overlap (so no place is in two patches). Returns the uint8 patches ``(N, side, side, 3)`` and where
+    each comes from (``"chelsea@112,224"``: photo, top, left in the scaled photo). Needs ``layerscope[samples]``.
+
+    >>> patches, sources = sample_patches(56, photos=("chelsea",))
+    >>> patches.shape, sources[:2]
+    ((12, 56, 56, 3), ['chelsea@0,0', 'chelsea@0,56'])
+    """
+    if isinstance(side, bool) or not isinstance(side, int) or side < 8:
+        raise InputError(f"side={side!r}: choose an integer of at least 8 pixels")
+    patches, sources = [], []
+    step = side
+    for name, pixels in sample_photo_set(3 * side, photos, multiple=1).items():
+        for top in range(0, pixels.shape[0] - side + 1, step):
+            for left in range(0, pixels.shape[1] - side + 1, step):
+                patches.append(pixels[top : top + side, left : left + side])
+                sources.append(f"{name}@{top},{left}")
+    return np.stack(patches), sources
+
+
+def sample_photo_set(short: int = 320, photos: Sequence[str] = PHOTO_SET, *, multiple: int = 32
+                     ) -> dict[str, np.ndarray]:
+    """``photos`` of :data:`PHOTO_SET` as uint8 RGB arrays ``(H, W, 3)``, each scaled (bicubic) so that its shorter
+    side is ``short`` and both sides are multiples of ``multiple`` (a CNN's total stride). Needs ``layerscope[samples]``.
+
+    >>> {name: pixels.shape for name, pixels in sample_photo_set(64, ("chelsea", "brick")).items()}
+    {'chelsea': (64, 96, 3), 'brick': (64, 64, 3)}
+    """
+    data = require("skimage.data", "samples", "sample_photo_set()")
+    unknown = [name for name in photos if name not in PHOTO_SET]
+    if unknown:
+        raise InputError(f"unknown photo {unknown[0]!r}.{did_you_mean(unknown[0], PHOTO_SET, n=1)} "
+                         f"Choose from: {', '.join(PHOTO_SET)}.")
+    found = {}
+    for name in photos:
+        image = Image.fromarray(np.asarray(getattr(data, name)())).convert("RGB")
+        scale = short / min(image.size)
+        size = [max(multiple, round(side * scale) // multiple * multiple) for side in image.size]
+        found[name] = np.asarray(image.resize(tuple(size), Image.Resampling.BICUBIC))
+    return found
 
 
 def _encode(image: Image.Image, fmt: str) -> bytes:
