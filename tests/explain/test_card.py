@@ -102,7 +102,7 @@ def test_cli_writes_the_png_and_refuses_to_overwrite_it(scanned, digit_files, tm
     argv = ["card", "builtin:digits", str(digit_files / "digit3.png"), "--layer", "conv1", "--channel", "2",
             "--stats", str(scanned), "--steps", str(STEPS), "--examples", "2", "--out", str(out)]
     assert main(argv) == 0
-    assert "Card('conv1' channel 2: 2 examples, statistics, importance on 1 images)" in capsys.readouterr().out
+    assert "Card('conv1' channel 2: 2 examples, statistics, importance on 1 image(s))" in capsys.readouterr().out
     with Image.open(out) as picture:
         assert picture.mode == "RGB" and picture.width >= 320
     assert main(argv) == 2 and "overwrite" in capsys.readouterr().err
